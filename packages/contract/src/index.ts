@@ -1,0 +1,65 @@
+export { type BackoffOptions, backoffDelayMs } from './backoff.js';
+export {
+  type CodecLimits,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_DEPTH,
+  decodeEnvelope,
+  encodeEnvelope,
+} from './codec.js';
+export {
+  createDeadLetterRecord,
+  type DeadLetterInput,
+  type DeadLetterRecord,
+  decodeDeadLetterRecord,
+  encodeDeadLetterRecord,
+} from './dead-letter.js';
+export {
+  type BatchMeta,
+  type Envelope,
+  type EnvelopeMeta,
+  type JsonObject,
+  type JsonPrimitive,
+  type JsonValue,
+  SPEC_VERSION,
+} from './envelope.js';
+export {
+  ConfigurationError,
+  type ConfigurationErrorCode,
+  DecodeError,
+  type DecodeErrorCode,
+  PayloadTooLargeError,
+  ThrunError,
+  type ThrunErrorOptions,
+  TransportError,
+  type TransportErrorCode,
+  ValidationError,
+  type ValidationErrorCode,
+  type ValidationIssue,
+} from './errors.js';
+export {
+  assertEventName,
+  assertEventPattern,
+  assertQueueName,
+  compileEventPattern,
+  deadLetterQueueName,
+  isEventName,
+  isEventPattern,
+  isWildcardPattern,
+  MAX_EVENT_NAME_LENGTH,
+  matchEventPattern,
+} from './event-name.js';
+export {
+  type CloseOptions,
+  type ConsumeOptions,
+  type DeadLetterReason,
+  type Delivery,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  type PublishOptions,
+  type QueuedMessage,
+  type Subscription,
+  TRANSPORT_SPECIFICATION_VERSION,
+  type Transport,
+  type TransportCapabilities,
+  type TransportSpecificationVersion,
+} from './transport.js';

@@ -1,0 +1,150 @@
+/**
+ * The in-process broker behind `memoryTransport`. Several transport instances may share one broker,
+ * the way several processes share one Redis: that is how tests model competing workers and a worker
+ * that dies. Nothing here outlives the process.
+ */
+
+export interface StoredMessage {
+  readonly body: Uint8Array;
+  readonly key: string | undefined;
+  /** Deliveries so far; the next delivery is `attempt + 1`. */
+  deliveries: number;
+}
+
+/** A consumer attached to a group: the broker offers it messages while it has free capacity. */
+export interface GroupMember {
+  hasCapacity(): boolean;
+  deliver(message: StoredMessage, group: GroupState): void;
+}
+
+export class GroupState {
+  readonly ready: StoredMessage[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly members: GroupMember[] = [];
+  private nextMember = 0;
+  private pumping = false;
+
+  enqueue(message: StoredMessage, delayMs = 0): void {
+    if (delayMs > 0) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.ready.push(message);
+        this.pump();
+      }, delayMs);
+      this.timers.add(timer);
+      return;
+    }
+    this.ready.push(message);
+    this.pump();
+  }
+
+  /** Puts a released message back at the front, so a dead consumer's work keeps its place. */
+  requeueFirst(message: StoredMessage): void {
+    this.ready.unshift(message);
+    this.pump();
+  }
+
+  attach(member: GroupMember): void {
+    this.members.push(member);
+    this.pump();
+  }
+
+  detach(member: GroupMember): void {
+    const index = this.members.indexOf(member);
+    if (index >= 0) this.members.splice(index, 1);
+  }
+
+  get waiting(): number {
+    return this.ready.length + this.timers.size;
+  }
+
+  purge(): number {
+    const removed = this.ready.length + this.timers.size;
+    this.ready.length = 0;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    return removed;
+  }
+
+  /** Hands ready messages to members with free capacity, round robin, in FIFO order. */
+  pump(): void {
+    if (this.pumping) return; // a delivery that settles synchronously re-enters here
+    this.pumping = true;
+    try {
+      while (this.ready.length > 0) {
+        const member = this.pickMember();
+        if (!member) return;
+        member.deliver(this.ready.shift()!, this);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pickMember(): GroupMember | undefined {
+    for (let i = 0; i < this.members.length; i++) {
+      const member = this.members[(this.nextMember + i) % this.members.length]!;
+      if (member.hasCapacity()) {
+        this.nextMember = (this.nextMember + i + 1) % this.members.length;
+        return member;
+      }
+    }
+    return undefined;
+  }
+}
+
+export class QueueState {
+  readonly groups = new Map<string, GroupState>();
+  /** Messages published before any group subscribed; the first group to subscribe takes them. */
+  private readonly unclaimed = new GroupState();
+
+  publish(message: StoredMessage, delayMs: number): void {
+    if (this.groups.size === 0) {
+      this.unclaimed.enqueue(message, delayMs);
+      return;
+    }
+    let first = true;
+    for (const group of this.groups.values()) {
+      // Each group gets its own copy, so attempts are counted per group.
+      group.enqueue(first ? message : { ...message, deliveries: message.deliveries }, delayMs);
+      first = false;
+    }
+  }
+
+  group(name: string): GroupState {
+    let group = this.groups.get(name);
+    if (!group) {
+      group = this.groups.size === 0 ? this.unclaimed : new GroupState();
+      this.groups.set(name, group);
+    }
+    return group;
+  }
+
+  /** The group an operator looks at: the unclaimed backlog, else `default`, else the first group. */
+  inspected(): GroupState {
+    return this.groups.get('default') ?? this.groups.values().next().value ?? this.unclaimed;
+  }
+
+  purge(): number {
+    let removed = 0;
+    for (const group of new Set([this.unclaimed, ...this.groups.values()])) removed += group.purge();
+    return removed;
+  }
+}
+
+export class MemoryBroker {
+  private readonly queues = new Map<string, QueueState>();
+
+  queue(name: string): QueueState {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new QueueState();
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+}
+
+export function createMemoryBroker(): MemoryBroker {
+  return new MemoryBroker();
+}
