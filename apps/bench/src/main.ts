@@ -1,0 +1,14 @@
+import { printSuite, type SuiteResult, writeResults } from './report.js';
+import { suites } from './suites/index.js';
+
+const requested = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
+const names = requested.length > 0 ? requested : Object.keys(suites);
+const results: SuiteResult[] = [];
+for (const name of names) {
+  const run = suites[name];
+  if (!run) throw new Error(`unknown suite ${name}; known: ${Object.keys(suites).join(', ')}`);
+  const result = await run();
+  printSuite(result);
+  results.push(result);
+}
+console.log(`\nresults written to ${writeResults(results, new URL('../results/', import.meta.url))}`);

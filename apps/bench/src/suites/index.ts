@@ -1,0 +1,4 @@
+import type { SuiteResult } from '../report.js';
+
+/** Every benchmark suite, by name. `pnpm bench [name…]` runs the named ones, or all of them. */
+export const suites: Record<string, () => Promise<SuiteResult>> = {};
