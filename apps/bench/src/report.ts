@@ -52,7 +52,10 @@ export function printSuite(result: SuiteResult): void {
 export function writeResults(results: SuiteResult[], directory: URL): string {
   mkdirSync(directory, { recursive: true });
   const file = new URL(`bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, directory);
-  const data = results.map((r) => ({ ...r, comparisons: r.comparisons.map((c) => ({ ...c, ratio: ratio(c) })) }));
+  const data = results.map((r) => ({
+    ...r,
+    comparisons: r.comparisons.map((c) => ({ ...c, ratio: ratio(c) })),
+  }));
   writeFileSync(file, `${JSON.stringify({ node: process.version, results: data }, null, 2)}\n`);
   return file.pathname;
 }
