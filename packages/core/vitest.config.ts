@@ -11,7 +11,13 @@ function standardDecorators(): Plugin {
     enforce: 'pre',
     async transform(code, id) {
       if (!/\.[cm]?ts$/.test(id) || id.includes('/node_modules/')) return null;
-      const result = await transform(code, { loader: 'ts', target: 'es2022', format: 'esm', sourcemap: true, sourcefile: id });
+      const result = await transform(code, {
+        loader: 'ts',
+        target: 'es2022',
+        format: 'esm',
+        sourcemap: true,
+        sourcefile: id,
+      });
       return { code: result.code, map: result.map };
     },
   };
@@ -22,5 +28,7 @@ export default defineConfig({
   plugins: [standardDecorators()],
   test: {
     include: ['src/**/*.test.ts'],
+    // Generous: the machine is shared, and tests wait for real timers.
+    testTimeout: 30_000,
   },
 });

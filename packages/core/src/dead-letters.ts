@@ -5,9 +5,9 @@ import {
   type DeadLetterReason,
   type DeadLetterRecord,
   type Delivery,
+  deadLetterQueueName,
   decodeDeadLetterRecord,
   decodeEnvelope,
-  deadLetterQueueName,
   type Envelope,
   type Subscription,
   type Transport,
@@ -108,7 +108,9 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
         record,
       };
     } catch (error) {
-      deps.logger.warn('skipping a dead-letter queue entry that is not a record', { error: errorMessage(error) });
+      deps.logger.warn('skipping a dead-letter queue entry that is not a record', {
+        error: errorMessage(error),
+      });
       return undefined;
     }
   }
@@ -146,20 +148,24 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     const idleTimeoutMs = options.idleTimeoutMs ?? 5_000;
     // With peek, stop after one pass over what is there now; without, stop when the queue goes quiet.
-    const waiting = transport.peek ? (await transport.peek(deadQueue, 1_000_000)).length : Number.POSITIVE_INFINITY;
+    const waiting = transport.peek
+      ? (await transport.peek(deadQueue, 1_000_000)).length
+      : Number.POSITIVE_INFINITY;
     const report: ReplayReport = { replayed: 0, kept: 0 };
     if (waiting === 0) return report;
 
     let seen = 0;
-    let subscription: Subscription | undefined;
     let finished = false;
     let idleTimer: NodeJS.Timeout | undefined;
     let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    let subscription: Subscription | undefined;
     const finish = () => {
       if (finished) return;
       finished = true;
       clearTimeout(idleTimer);
+      // Close at once (it stops fetching synchronously) so no further record is handed to us.
+      void subscription?.close();
       resolveDone();
     };
     const armIdle = () => {
@@ -174,14 +180,23 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
       const last = seen >= waiting;
       if (last) finish(); // before settling, so the next message is not handed to us
       const entry = toEntry(delivery.body, seen - 1);
+      // Count before awaiting: settling a delivery may hand out the next one at once.
       if (entry && report.replayed < limit && (options.filter?.(entry) ?? true)) {
-        assertQueueName(entry.queue);
-        await transport.publish(entry.queue, [{ body: entry.body }]);
-        await delivery.ack();
         report.replayed++;
+        try {
+          assertQueueName(entry.queue);
+          await transport.publish(entry.queue, [{ body: entry.body }]);
+        } catch (error) {
+          report.replayed--;
+          report.kept++;
+          deps.logger.error('could not replay a dead letter; kept', { error: errorMessage(error) });
+          await delivery.retry(0);
+          return;
+        }
+        await delivery.ack();
       } else {
-        await delivery.retry(0);
         report.kept++;
+        await delivery.retry(0);
       }
     };
 

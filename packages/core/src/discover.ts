@@ -39,7 +39,10 @@ export async function discoverListeners(
 ): Promise<DiscoveryReport> {
   const url = typeof dirUrl === 'string' ? new URL(dirUrl) : dirUrl;
   if (url.protocol !== 'file:') {
-    throw new ConfigurationError('invalid_option', `[thrun:core] discover() takes a file: URL, got ${url.protocol}`);
+    throw new ConfigurationError(
+      'invalid_option',
+      `[thrun:core] discover() takes a file: URL, got ${url.protocol}`,
+    );
   }
   const directory = fileURLToPath(url);
   const extensions = options.extensions ?? DEFAULT_EXTENSIONS;
@@ -58,7 +61,9 @@ export async function discoverListeners(
     try {
       module = (await import(href)) as Record<string, unknown>;
     } catch (cause) {
-      throw new ConfigurationError('invalid_option', `[thrun:core] discover() could not import ${file}`, { cause });
+      throw new ConfigurationError('invalid_option', `[thrun:core] discover() could not import ${file}`, {
+        cause,
+      });
     }
     report.modules.push(file);
     for (const [exportName, value] of Object.entries(module)) {

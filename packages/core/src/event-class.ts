@@ -9,8 +9,9 @@ import { assertEventName, type JsonObject, ValidationError } from '@thrun/contra
  * await thrun.event(UserCreated, { user_id: 1 });
  * ```
  *
- * A job class also carries its payload: its constructor's first argument (kept as `payload`), so
- * `new CreatePayment({ order_id: 1 })` is a job `{ event: 'create_payment', payload: { order_id: 1 } }`.
+ * An instance of such a class is a job and carries its payload: its `payload` property (what
+ * `ThrunJob`'s constructor keeps), or else its own fields. So `new CreatePayment({ order_id: 1 })` is
+ * the job `{ event: 'create_payment', payload: { order_id: 1 } }`.
  */
 export interface EventClass {
   readonly event: string;
@@ -55,16 +56,20 @@ export function eventNameOf(target: EventTarget): string {
  */
 export function toJob(job: unknown): Job {
   if (typeof job !== 'object' || job === null) {
-    throw new ValidationError('invalid_payload', '[thrun:core] a job is {event, payload} or an event class instance');
+    throw new ValidationError(
+      'invalid_payload',
+      '[thrun:core] a job is {event, payload} or an event class instance',
+    );
   }
   const ctor = (job as { constructor?: unknown }).constructor;
   if (isEventClass(ctor)) {
-    const payload = (job as { payload?: unknown }).payload ?? {};
     assertEventName(ctor.event);
+    // A `payload` property (as `ThrunJob` keeps it) is the payload; otherwise the instance's own fields are.
+    const payload = 'payload' in job ? (job as { payload: unknown }).payload : { ...job };
     return { event: ctor.event, payload: payload as JsonObject };
   }
   const { event, payload } = job as { event?: unknown; payload?: unknown };
   const name = isEventClass(event) ? event.event : event;
   assertEventName(name);
-  return { event: name, payload: (payload ?? {}) as JsonObject };
+  return { event: name, payload: (payload === undefined ? {} : payload) as JsonObject };
 }

@@ -3,8 +3,8 @@ import {
   assertEventPattern,
   ConfigurationError,
   compileEventPattern,
-  type JsonObject,
   isWildcardPattern,
+  type JsonObject,
 } from '@thrun/contract';
 import type { HandlerContext } from './context.js';
 import { type EventTarget, isEventClass } from './event-class.js';
@@ -147,7 +147,10 @@ function toInvoker(handler: Handler): Pick<Listener, 'invoke' | 'name'> {
   if (typeof handler === 'function') {
     if (typeof (handler as { prototype?: { handle?: unknown } }).prototype?.handle === 'function') {
       const instance = new (handler as HandlerClass)();
-      return { invoke: (payload, ctx) => instance.handle(payload, ctx), name: handler.name || 'anonymous class' };
+      return {
+        invoke: (payload, ctx) => instance.handle(payload, ctx),
+        name: handler.name || 'anonymous class',
+      };
     }
     const fn = handler as HandlerFunction;
     return { invoke: fn, name: fn.name || 'anonymous function' };
@@ -184,7 +187,10 @@ export function ThrunEventListener(target: EventTarget, options: ListenerOptions
   assertEventPattern(pattern);
   return <Class extends HandlerClass<never>>(value: Class, context: ClassDecoratorContext<Class>): void => {
     if (context.kind !== 'class') {
-      throw new ConfigurationError('invalid_option', '[thrun:core] @ThrunEventListener decorates classes only');
+      throw new ConfigurationError(
+        'invalid_option',
+        '[thrun:core] @ThrunEventListener decorates classes only',
+      );
     }
     // Decorators run bottom-up; unshift keeps the definitions in source order.
     const definitions = decorated.get(value) ?? [];

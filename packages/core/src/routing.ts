@@ -8,7 +8,12 @@ import { assertEventPattern, assertQueueName, compileEventPattern, isWildcardPat
  * pattern may reach several queues (`#` reaches all of them), and the worker consumes each.
  */
 export class Router {
-  private readonly routes: { pattern: string; segments: string[]; matches: (name: string) => boolean; queue: string }[];
+  private readonly routes: {
+    pattern: string;
+    segments: string[];
+    matches: (name: string) => boolean;
+    queue: string;
+  }[];
   private readonly cache = new Map<string, string>();
 
   constructor(
@@ -89,7 +94,8 @@ export function patternCovers(outer: readonly string[], inner: readonly string[]
     let result: boolean;
     if (i < outer.length && outer[i] === '#') result = walk(i + 1, j) || (j < inner.length && walk(i, j + 1));
     else if (i === outer.length || j === inner.length) result = false;
-    else if (inner[j] === '#') result = false; // only a `#` can stand for any number of segments
+    else if (inner[j] === '#')
+      result = false; // only a `#` can stand for any number of segments
     else if (inner[j] === '*') result = outer[i] === '*' && walk(i + 1, j + 1);
     else result = (outer[i] === '*' || outer[i] === inner[j]) && walk(i + 1, j + 1);
     if (!result) seen.add(key);

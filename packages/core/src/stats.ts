@@ -78,7 +78,14 @@ export class StatsCollector {
   }
 
   snapshot(): ThrunStats {
-    const totals = { dispatched: 0, handled: 0, retried: 0, deadLettered: 0, inFlight: 0, rejected: this.rejected };
+    const totals = {
+      dispatched: 0,
+      handled: 0,
+      retried: 0,
+      deadLettered: 0,
+      inFlight: 0,
+      rejected: this.rejected,
+    };
     const events: [string, EventStats][] = [];
     for (const [name, c] of this.events) {
       totals.dispatched += c.dispatched;

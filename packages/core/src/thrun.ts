@@ -2,9 +2,9 @@ import {
   assertEventName,
   assertQueueName,
   ConfigurationError,
-  type DeadLetterReason,
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_DEPTH,
+  type DeadLetterReason,
   type Delivery,
   decodeEnvelope,
   type Envelope,
@@ -13,9 +13,8 @@ import {
   type JsonObject,
   type OutgoingMessage,
   SPEC_VERSION,
-  type Subscription,
-  TRANSPORT_SPECIFICATION_VERSION,
   ThrunError,
+  TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   ValidationError,
 } from '@thrun/contract';
@@ -83,7 +82,13 @@ export interface InstrumentedOperation {
 export interface ThrunHooks {
   onDispatch?(info: { envelope: Envelope; queue: string }): void;
   onHandled?(info: { envelope: Envelope; queue: string; attempt: number; durationMs: number }): void;
-  onRetry?(info: { envelope: Envelope; queue: string; attempt: number; delayMs: number; error: unknown }): void;
+  onRetry?(info: {
+    envelope: Envelope;
+    queue: string;
+    attempt: number;
+    delayMs: number;
+    error: unknown;
+  }): void;
   onDeadLetter?(info: {
     envelope: Envelope | undefined;
     queue: string;
@@ -223,7 +228,10 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
   const router = new Router(options.queue ?? 'events', options.routes);
   const registry = new ListenerRegistry();
   const stats = new StatsCollector();
-  const maxPayloadBytes = positive('limits.maxPayloadBytes', options.limits?.maxPayloadBytes ?? DEFAULT_MAX_BYTES);
+  const maxPayloadBytes = positive(
+    'limits.maxPayloadBytes',
+    options.limits?.maxPayloadBytes ?? DEFAULT_MAX_BYTES,
+  );
   const maxDepth = positive('limits.maxDepth', options.limits?.maxDepth ?? DEFAULT_MAX_DEPTH);
   const codecLimits = { maxBytes: maxPayloadBytes, maxDepth };
   const retry: ResolvedRetry = {
@@ -235,7 +243,10 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
   const validateInProcess = options.validateInProcess ?? true;
   const unknownEvents = options.unknownEvents ?? 'dead-letter';
   if (!['dead-letter', 'drop', 'leave'].includes(unknownEvents)) {
-    throw new ConfigurationError('invalid_option', `[thrun:core] unknownEvents must be dead-letter, drop or leave`);
+    throw new ConfigurationError(
+      'invalid_option',
+      `[thrun:core] unknownEvents must be dead-letter, drop or leave`,
+    );
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -247,7 +258,12 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     message: OutgoingMessage;
   }
 
-  function prepare(name: string, payload: unknown, dispatchOptions: DispatchOptions, parent?: Envelope): Prepared {
+  function prepare(
+    name: string,
+    payload: unknown,
+    dispatchOptions: DispatchOptions,
+    parent?: Envelope,
+  ): Prepared {
     assertEventName(name);
     assertPayload(payload, maxDepth);
     const parentMeta = parent?.meta;
@@ -271,15 +287,20 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     } catch (error) {
       if (ThrunError.isInstance(error)) throw error;
       // JSON.stringify's own failures (BigInt, cycles) become the contract's error.
-      throw new ValidationError('invalid_payload', `[thrun:core] the event cannot be encoded: ${errorMessage(error)}`, {
-        cause: error,
-      });
+      throw new ValidationError(
+        'invalid_payload',
+        `[thrun:core] the event cannot be encoded: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
     const queue = dispatchOptions.queue ?? router.queueFor(name);
     if (dispatchOptions.queue !== undefined) assertQueueName(queue);
     const message: OutgoingMessage = { body };
     if (dispatchOptions.key !== undefined) message.key = dispatchOptions.key;
-    if (dispatchOptions.delayMs !== undefined && dispatchOptions.delayMs > 0) message.delayMs = dispatchOptions.delayMs;
+    if (dispatchOptions.delayMs !== undefined && dispatchOptions.delayMs > 0)
+      message.delayMs = dispatchOptions.delayMs;
     return { envelope, queue, message };
   }
 
@@ -289,7 +310,7 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     if (typeof first === 'string' || isEventClass(first)) {
       return {
         name: typeof first === 'string' ? first : first.event,
-        payload: second ?? {},
+        payload: second === undefined ? {} : second,
         options: (third ?? {}) as DispatchOptions,
       };
     }
@@ -370,7 +391,8 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
   // In-process dispatch
 
   function inProcessTarget(target: unknown, payload: unknown): { name: string; payload: JsonObject } {
-    if (isEventClass(target)) return { name: target.event, payload: (payload ?? {}) as JsonObject };
+    if (isEventClass(target))
+      return { name: target.event, payload: (payload === undefined ? {} : payload) as JsonObject };
     const job = toJob(target);
     return { name: job.event, payload: job.payload };
   }
@@ -380,7 +402,7 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     let body: unknown;
     if (typeof target === 'string') {
       name = target;
-      body = payload ?? {};
+      body = payload === undefined ? {} : payload;
     } else {
       ({ name, payload: body } = inProcessTarget(target, payload));
     }
@@ -394,30 +416,36 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     }
     if (listeners.length === 0) return RESOLVED;
     const ctx = Context.inProcess(dispatcher, name, body as JsonObject, source, logger);
+    // Arrays only when needed: the common case (synchronous listeners that succeed) allocates nothing.
     let pending: Promise<unknown>[] | undefined;
     let errors: unknown[] | undefined;
     for (let i = 0; i < listeners.length; i++) {
       try {
         const result = listeners[i]!.invoke(body as JsonObject, ctx);
         if (result !== undefined && typeof (result as Promise<unknown>)?.then === 'function') {
-          (pending ??= []).push(result as Promise<unknown>);
+          if (pending === undefined) pending = [];
+          pending.push(result as Promise<unknown>);
         }
       } catch (error) {
-        (errors ??= []).push(error);
+        if (errors === undefined) errors = [];
+        errors.push(error);
       }
     }
     if (pending === undefined) {
       return errors === undefined ? RESOLVED : Promise.reject(aggregate(name, errors, listeners.length));
     }
+    const failures = errors ?? [];
     return Promise.allSettled(pending).then((results) => {
-      for (const result of results) if (result.status === 'rejected') (errors ??= []).push(result.reason);
-      if (errors !== undefined) throw aggregate(name, errors, listeners.length);
+      for (const result of results) if (result.status === 'rejected') failures.push(result.reason);
+      if (failures.length > 0) throw aggregate(name, failures, listeners.length);
     });
   }
 
   async function call(target: unknown, payload?: unknown): Promise<void> {
     const { name, payload: body } =
-      typeof target === 'string' ? { name: target, payload: payload ?? {} } : inProcessTarget(target, payload);
+      typeof target === 'string'
+        ? { name: target, payload: payload === undefined ? {} : payload }
+        : inProcessTarget(target, payload);
     const listeners = registry.resolve(name);
     if (validateInProcess) assertPayload(body, maxDepth);
     else assertPayloadIsObject(body);
@@ -470,7 +498,9 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
       }
       // One instance serves every event the class listens to.
       const instance = new (value as new () => { handle(payload: JsonObject, ctx: unknown): unknown })();
-      const made = definitions.map((definition) => subscribe(definition.target, instance as Handler<never>, definition.options));
+      const made = definitions.map((definition) =>
+        subscribe(definition.target, instance as Handler<never>, definition.options),
+      );
       registeredClasses.set(value, made);
       subscriptions.push(...made);
     }
@@ -514,7 +544,13 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
           : [...options.handleSignals],
   });
 
-  const deadLetters = createDeadLetters({ transport, defaultQueue: router.defaultQueue, group: options.group ?? 'default', logger, limits: codecLimits });
+  const deadLetters = createDeadLetters({
+    transport,
+    defaultQueue: router.defaultQueue,
+    group: options.group ?? 'default',
+    logger,
+    limits: codecLimits,
+  });
 
   const thrun = {
     transport,
@@ -529,12 +565,18 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     subscribe: subscribe as Thrun['subscribe'],
     register,
     discover: (dirUrl: URL | string, discoverOptions?: DiscoverOptions) =>
-      discoverListeners(dirUrl, { register, subscribe: (t, h, o) => subscribe(t, h as Handler<never>, o) }, discoverOptions),
+      discoverListeners(
+        dirUrl,
+        { register, subscribe: (t, h, o) => subscribe(t, h as Handler<never>, o) },
+        discoverOptions,
+      ),
     start: () => worker.start(),
     stop: (stopOptions?: StopOptions) => worker.stop(stopOptions?.drainTimeoutMs),
     close: async (stopOptions?: StopOptions) => {
       await worker.stop(stopOptions?.drainTimeoutMs);
-      await transport.close(stopOptions?.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: stopOptions.drainTimeoutMs });
+      await transport.close(
+        stopOptions?.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: stopOptions.drainTimeoutMs },
+      );
     },
     stats: () => stats.snapshot(),
     deadLetters,

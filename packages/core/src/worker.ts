@@ -23,6 +23,27 @@ export interface ResolvedRetry {
   jitter: 'none' | 'full';
 }
 
+/**
+ * The delay before retrying after failed attempt `attempt`: `backoffMs · 2^(attempt-1)`, capped at
+ * `maxBackoffMs`, and with jitter spread over `[delay, min(2·delay, maxBackoffMs)]`, so it is never
+ * shorter than configured and never longer than the cap. (The contract's `backoffDelayMs` jitters
+ * below the delay; asking it for twice the delay turns that into jitter above it.)
+ */
+export function retryDelayMs(
+  attempt: number,
+  retry: ResolvedRetry,
+  random: () => number = Math.random,
+): number {
+  const delay = backoffDelayMs(attempt, { baseMs: retry.baseMs, maxMs: retry.maxMs, jitter: 'none' });
+  if (retry.jitter === 'none') return delay;
+  const jittered = backoffDelayMs(
+    attempt,
+    { baseMs: 2 * retry.baseMs, maxMs: 2 * retry.maxMs, jitter: 'full' },
+    random,
+  );
+  return Math.max(delay, Math.min(retry.maxMs, jittered));
+}
+
 /** A decoded delivery as an interceptor sees it. */
 export interface InterceptedDelivery {
   readonly envelope: Envelope;
@@ -194,7 +215,10 @@ export class Worker {
     return this.process(delivery, controller)
       .catch((error) => {
         // Only a failing settlement lands here; the transport redelivers what was not settled.
-        this.deps.logger.error('could not settle a delivery', { queue: delivery.queue, error: errorMessage(error) });
+        this.deps.logger.error('could not settle a delivery', {
+          queue: delivery.queue,
+          error: errorMessage(error),
+        });
       })
       .finally(() => {
         this.inFlight.delete(entry);
@@ -262,7 +286,8 @@ export class Worker {
       return;
     }
 
-    const error = errors.length === 1 ? errors[0] : new AggregateError(errors, errors.map(errorMessage).join('; '));
+    const error =
+      errors.length === 1 ? errors[0] : new AggregateError(errors, errors.map(errorMessage).join('; '));
     const retryable = errors.every(isRetryableError);
     if (!retryable || attempt >= deps.retry.maxAttempts) {
       const final = errors.find((e) => !isRetryableError(e));
@@ -272,7 +297,9 @@ export class Worker {
             code: 'max_attempts',
             message: `failed on attempt ${attempt} of ${deps.retry.maxAttempts}: ${errorMessage(error)}`,
           };
-      if (await this.settleHook({ envelope, queue, attempt, status: 'dead-lettered', error, reason }, delivery)) {
+      if (
+        await this.settleHook({ envelope, queue, attempt, status: 'dead-lettered', error, reason }, delivery)
+      ) {
         deps.logger.warn('dead-lettering', { event: name, queue, attempt, reason: reason.code });
         await delivery.deadLetter(reason);
         this.forget(envelope, queue);
@@ -282,7 +309,7 @@ export class Worker {
       return;
     }
 
-    const delayMs = backoffDelayMs(attempt, deps.retry);
+    const delayMs = retryDelayMs(attempt, deps.retry);
     if (await this.settleHook({ envelope, queue, attempt, status: 'retrying', error, delayMs }, delivery)) {
       deps.logger.info('retrying', { event: name, queue, attempt, delayMs, error: errorMessage(error) });
       await delivery.retry(delayMs);
@@ -311,7 +338,10 @@ export class Worker {
     let succeededNow: number[] | undefined;
     for (const result of results) {
       if (result.status === 'rejected') errors.push(result.reason);
-      else if (result.value !== undefined) (succeededNow ??= []).push(result.value);
+      else if (result.value !== undefined) {
+        succeededNow ??= [];
+        succeededNow.push(result.value);
+      }
     }
     if (key !== undefined && errors.length > 0 && succeededNow) {
       const set = done ?? new Set<number>();
@@ -354,7 +384,12 @@ export class Worker {
           message: `no listener for ${JSON.stringify(envelope.event)} on queue ${JSON.stringify(queue)}`,
         };
         const error = new ThrunError('unknown_event', `[thrun:core] ${reason.message}`);
-        if (await this.settleHook({ envelope, queue, attempt, status: 'dead-lettered', error, reason }, delivery)) {
+        if (
+          await this.settleHook(
+            { envelope, queue, attempt, status: 'dead-lettered', error, reason },
+            delivery,
+          )
+        ) {
           this.deps.logger.warn('dead-lettering an unknown event', { event: envelope.event, queue });
           await delivery.deadLetter(reason);
           this.deps.stats.of(envelope.event).deadLettered++;
@@ -371,7 +406,7 @@ export class Worker {
       for (const interceptor of this.interceptors) await interceptor.beforeSettle?.(outcome);
       return true;
     } catch (error) {
-      const delayMs = backoffDelayMs(delivery.attempt, this.deps.retry);
+      const delayMs = retryDelayMs(delivery.attempt, this.deps.retry);
       this.deps.logger.error('an interceptor failed; retrying the delivery', {
         event: outcome.envelope.event,
         error: errorMessage(error),
