@@ -20,7 +20,7 @@ import {
 } from '@thrun/contract';
 import { memoryTransport } from '@thrun/transport-memory';
 import type { BulkItem, DispatchFunction, DispatchOptions } from './context.js';
-import { Context, type ContextDispatcher } from './context-impl.js';
+import { Context, type ContextScope } from './context-impl.js';
 import { createDeadLetters, type DeadLetters } from './dead-letters.js';
 import { type DiscoverOptions, type DiscoveryReport, discoverListeners } from './discover.js';
 import { errorMessage } from './errors.js';
@@ -374,9 +374,12 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     return prepared.map((p) => p.envelope.meta!.event_id);
   }
 
-  const dispatcher: ContextDispatcher = {
+  const scope: ContextScope = {
     dispatchFrom: (parent, args) => dispatch(args, parent),
     dispatchManyFrom: (parent, items) => dispatchMany(items, parent),
+    source,
+    maxAttempts: retry.maxAttempts,
+    logger,
   };
 
   function safeHook(run: () => void): void {
@@ -415,7 +418,7 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
       return Promise.reject(error);
     }
     if (listeners.length === 0) return RESOLVED;
-    const ctx = Context.inProcess(dispatcher, name, body as JsonObject, source, logger);
+    const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
     // Arrays only when needed: the common case (synchronous listeners that succeed) allocates nothing.
     let pending: Promise<unknown>[] | undefined;
     let errors: unknown[] | undefined;
@@ -450,7 +453,7 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     if (validateInProcess) assertPayload(body, maxDepth);
     else assertPayloadIsObject(body);
     if (listeners.length === 0) return;
-    const ctx = Context.inProcess(dispatcher, name, body as JsonObject, source, logger);
+    const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
     for (const listener of listeners) {
       const result = listener.invoke(body as JsonObject, ctx);
       if (result !== undefined && typeof (result as Promise<unknown>)?.then === 'function') await result;
@@ -523,18 +526,11 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     concurrency: positive('concurrency', options.concurrency ?? 10),
     decode: (bytes) => decodeEnvelope(bytes, codecLimits),
     makeContext: (envelope, delivery: Delivery, signal) =>
-      new Context(
-        dispatcher,
-        envelope.event,
-        envelope.payload,
-        envelope,
-        source,
-        delivery.attempt,
-        retry.maxAttempts,
-        delivery.queue,
+      new Context(scope, envelope.event, envelope.payload, envelope, {
+        attempt: delivery.attempt,
+        queue: delivery.queue,
         signal,
-        logger,
-      ),
+      }),
     drainTimeoutMs: nonNegative('drainTimeoutMs', options.drainTimeoutMs ?? 10_000),
     handleSignals:
       options.handleSignals === true

@@ -27,7 +27,43 @@ export function assertPayloadIsObject(payload: unknown): void {
   }
 }
 
-function checkValue(value: unknown, depth: number, maxDepth: number, path: string): void {
+/**
+ * The fast walk over a non-null object: no path strings, no allocation, primitives checked inline.
+ * Returns false on the first problem; `explain` then builds a precise message, so only a failing
+ * dispatch pays for paths.
+ */
+function isValidObject(value: object, depth: number, maxDepth: number): boolean {
+  if (depth > maxDepth) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === 'object') {
+        if (item !== null && !isValidObject(item, depth + 1, maxDepth)) return false;
+      } else if (typeof item === 'number') {
+        if (item - item !== 0) return false; // NaN and ±Infinity
+      } else if (typeof item !== 'string' && typeof item !== 'boolean') return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (typeof item === 'object') {
+      if (item !== null && !isValidObject(item, depth + 1, maxDepth)) return false;
+    } else if (typeof item === 'number') {
+      if (item - item !== 0) return false;
+    } else if (typeof item !== 'string' && typeof item !== 'boolean') return false;
+  }
+  return true;
+}
+
+function checkValue(value: object, depth: number, maxDepth: number, path: string): void {
+  if (isValidObject(value, depth, maxDepth)) return;
+  explain(value, depth, maxDepth, path);
+}
+
+function explain(value: unknown, depth: number, maxDepth: number, path: string): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -45,13 +81,12 @@ function checkValue(value: unknown, depth: number, maxDepth: number, path: strin
         );
       }
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) checkValue(value[i], depth + 1, maxDepth, `${path}/${i}`);
+        for (let i = 0; i < value.length; i++) explain(value[i], depth + 1, maxDepth, `${path}/${i}`);
         return;
       }
       if (!isPlainObject(value)) fail(path, `${describe(value)} is not a plain object`);
       for (const key in value) {
-        if (!Object.hasOwn(value, key)) continue;
-        checkValue((value as Record<string, unknown>)[key], depth + 1, maxDepth, `${path}/${key}`);
+        explain((value as Record<string, unknown>)[key], depth + 1, maxDepth, `${path}/${key}`);
       }
       return;
     }
