@@ -32,7 +32,7 @@ export interface Job<Payload extends JsonObject = JsonObject> {
  * The base class for job classes: `class CreatePayment extends ThrunJob<{ order_id: number }> {
  * static readonly event = 'create_payment' }`. Subclasses need no constructor.
  */
-export class ThrunJob<Payload extends JsonObject = JsonObject> {
+export class ThrunJob<Payload extends object = JsonObject> {
   readonly payload: Payload;
   constructor(payload: Payload = {} as Payload) {
     this.payload = payload;
