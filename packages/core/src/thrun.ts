@@ -299,8 +299,15 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     if (dispatchOptions.queue !== undefined) assertQueueName(queue);
     const message: OutgoingMessage = { body };
     if (dispatchOptions.key !== undefined) message.key = dispatchOptions.key;
-    if (dispatchOptions.delayMs !== undefined && dispatchOptions.delayMs > 0)
+    if (dispatchOptions.delayMs !== undefined && dispatchOptions.delayMs > 0) {
+      if (!transport.capabilities.delay) {
+        throw new ConfigurationError(
+          'unsupported_feature',
+          `[thrun:core] the ${transport.name} transport cannot delay messages (delayMs)`,
+        );
+      }
       message.delayMs = dispatchOptions.delayMs;
+    }
     return { envelope, queue, message };
   }
 
