@@ -137,3 +137,26 @@ describe('publish and call (in-process)', () => {
     await expect(loose.publish('e', 'text' as never)).rejects.toMatchObject({ code: 'invalid_payload' });
   });
 });
+
+describe('in-process payload validation', () => {
+  it('rejects what the wire cannot carry, naming the place', async () => {
+    const thrun = createThrun({ limits: { maxDepth: 8 } });
+    thrun.subscribe('e', () => {});
+    const withProto = JSON.parse('{"a":{"__proto__":{"x":1}}}');
+    const cases: [unknown, RegExp][] = [
+      [{ a: [1, { b: Number.POSITIVE_INFINITY }] }, /\/a\/1\/b/],
+      [{ big: 2 ** 60 }, /\/big.*safe integer/],
+      [{ s: Symbol('x') }, /\/s: symbol/],
+      [{ list: [1, undefined] }, /\/list\/1: undefined/],
+      [{ m: new Map() }, /\/m: an instance of Map/],
+      [withProto, /__proto__/],
+      [{ a: { b: { c: { d: { e: { f: { g: { h: {} } } } } } } } }, /deeper than 8/],
+    ];
+    for (const [payload, message] of cases) {
+      await expect(thrun.publish('e', payload as object), String(message)).rejects.toThrow(message);
+    }
+    await expect(
+      thrun.publish('e', { n: 1.5, big: 2 ** 53 - 1, nested: [[{}]], nil: null, optional: undefined }),
+    ).resolves.toBeUndefined();
+  });
+});

@@ -2,8 +2,8 @@ import { ValidationError } from '@thrun/contract';
 
 /**
  * Checks that a payload is what the envelope can carry, without serializing it: a plain object
- * whose values are strings, finite numbers, booleans, null, arrays and plain objects, nested at
- * most `maxDepth` deep (which also stops cycles). The wire path gets the same guarantees from the
+ * whose values are strings, finite numbers (integers within ±(2^53−1)), booleans, null, arrays and
+ * plain objects (a property set to `undefined` is left out, as on the wire), without `__proto__` keys, nested at most `maxDepth` deep (which also stops cycles). The wire path gets the same guarantees from the
  * codec; this is the cheap check for in-process dispatch and for failing before anything is sent.
  */
 export function assertPayload(payload: unknown, maxDepth: number): void {
@@ -40,7 +40,7 @@ function isValidObject(value: object, depth: number, maxDepth: number): boolean 
       if (typeof item === 'object') {
         if (item !== null && !isValidObject(item, depth + 1, maxDepth)) return false;
       } else if (typeof item === 'number') {
-        if (item - item !== 0) return false; // NaN and ±Infinity
+        if (!isJsonNumber(item)) return false;
       } else if (typeof item !== 'string' && typeof item !== 'boolean') return false;
     }
     return true;
@@ -48,14 +48,23 @@ function isValidObject(value: object, depth: number, maxDepth: number): boolean 
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return false;
   for (const key in value) {
+    if (key === '__proto__') return false;
     const item: unknown = (value as Record<string, unknown>)[key];
+    // Left out on the wire, as JSON.stringify (and the codec) do: optional fields stay natural.
+    if (item === undefined) continue;
     if (typeof item === 'object') {
       if (item !== null && !isValidObject(item, depth + 1, maxDepth)) return false;
     } else if (typeof item === 'number') {
-      if (item - item !== 0) return false;
+      if (!isJsonNumber(item)) return false;
     } else if (typeof item !== 'string' && typeof item !== 'boolean') return false;
   }
   return true;
+}
+
+/** Finite, and an integer only within ±(2^53−1), which every runtime reads back exactly (as the codec requires). */
+function isJsonNumber(value: number): boolean {
+  if (value - value !== 0) return false; // NaN and ±Infinity
+  return (value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER) || !Number.isInteger(value);
 }
 
 function checkValue(value: object, depth: number, maxDepth: number, path: string): void {
@@ -69,7 +78,7 @@ function explain(value: unknown, depth: number, maxDepth: number, path: string):
     case 'boolean':
       return;
     case 'number':
-      if (!Number.isFinite(value)) fail(path, `${value} is not a JSON number`);
+      if (!isJsonNumber(value)) fail(path, `${value} is not finite or not a safe integer`);
       return;
     case 'object': {
       if (value === null) return;
@@ -86,6 +95,8 @@ function explain(value: unknown, depth: number, maxDepth: number, path: string):
       }
       if (!isPlainObject(value)) fail(path, `${describe(value)} is not a plain object`);
       for (const key in value) {
+        if (key === '__proto__') fail(`${path}/__proto__`, 'a __proto__ key is forbidden');
+        if ((value as Record<string, unknown>)[key] === undefined) continue;
         explain((value as Record<string, unknown>)[key], depth + 1, maxDepth, `${path}/${key}`);
       }
       return;
