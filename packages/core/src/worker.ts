@@ -177,20 +177,22 @@ export class Worker {
     for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
     this.signalHandlers.clear();
     this.stopping = (async () => {
-      // Stop fetching first: closing a subscription detaches it, then waits for its handlers.
-      const closing = [...this.subscriptions.values()].map((s) =>
-        s.then(
-          (subscription) => subscription.close(),
-          () => undefined,
-        ),
-      );
+      // Stop fetching first: closing a subscription detaches it at once, then waits for its handlers.
+      const pending = [...this.subscriptions.values()];
       this.subscriptions.clear();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, drainTimeoutMs);
-      });
-      await Promise.race([Promise.all([...this.inFlight].map((entry) => entry.done)), deadline]);
-      clearTimeout(timer);
+      const subscriptions = (await Promise.allSettled(pending)).flatMap((result) =>
+        result.status === 'fulfilled' ? [result.value] : [],
+      );
+      const closing = subscriptions.map((subscription) => subscription.close());
+      const deadline = Date.now() + drainTimeoutMs;
+      while (this.inFlight.size > 0 && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        });
+        await Promise.race([Promise.all([...this.inFlight].map((entry) => entry.done)), timeout]);
+        clearTimeout(timer);
+      }
       // Past the deadline: tell the remaining handlers to give up. Their deliveries are left
       // unsettled, and the transport releases them to be delivered again.
       for (const entry of this.inFlight) entry.controller.abort(new Error('[thrun:core] worker stopping'));
@@ -250,8 +252,26 @@ export class Worker {
     const listeners = deps.registry.resolve(name);
     if (listeners.length === 0) return this.unknownEvent(delivery, envelope);
 
-    for (const interceptor of this.interceptors) {
-      if ((await interceptor.beforeHandle?.({ envelope, queue, attempt })) === 'skip') {
+    if (this.interceptors.size > 0) {
+      let skip = false;
+      try {
+        for (const interceptor of this.interceptors) {
+          if ((await interceptor.beforeHandle?.({ envelope, queue, attempt })) === 'skip') {
+            skip = true;
+            break;
+          }
+        }
+      } catch (error) {
+        const delayMs = retryDelayMs(attempt, deps.retry);
+        deps.logger.error('an interceptor failed before handling; retrying the delivery', {
+          event: name,
+          error: errorMessage(error),
+        });
+        await delivery.retry(delayMs);
+        counters.retried++;
+        return;
+      }
+      if (skip) {
         await delivery.ack();
         return;
       }
