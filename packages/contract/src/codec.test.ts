@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_BYTES, decodeEnvelope, encodeEnvelope } from './codec.js';
-import type { Envelope, JsonObject } from './envelope.js';
+import type { Envelope, JsonObject, JsonValue } from './envelope.js';
 import { DecodeError, PayloadTooLargeError, ThrunError, ValidationError } from './errors.js';
 import { loadCodecVectors } from './vectors.js';
 
@@ -62,17 +62,28 @@ describe('codec vectors (schemas/vectors/codec)', () => {
 describe('decodeEnvelope', () => {
   it('builds every object without a prototype', () => {
     const envelope = decodeEnvelope(
-      bytesOf('{"event":"ping","payload":{"a":{"b":[{"c":1}]}},"meta":{"event_id":"0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e","timestamp":"2026-01-01T00:00:00Z","source":"go","batch":{"id":"0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e","index":0,"total":1}}}'),
+      bytesOf(
+        '{"event":"ping","payload":{"a":{"b":[{"c":1}]}},"meta":{"event_id":"0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e","timestamp":"2026-01-01T00:00:00Z","source":"go","batch":{"id":"0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e","index":0,"total":1}}}',
+      ),
     );
     const payload = envelope.payload as { a: { b: [JsonObject] } };
-    for (const object of [envelope, envelope.payload, payload.a, payload.a.b[0], envelope.meta, envelope.meta?.batch]) {
+    for (const object of [
+      envelope,
+      envelope.payload,
+      payload.a,
+      payload.a.b[0],
+      envelope.meta,
+      envelope.meta?.batch,
+    ]) {
       expect(Object.getPrototypeOf(object)).toBeNull();
     }
     expect(Array.isArray(payload.a.b)).toBe(true);
   });
 
   it('keeps "constructor" and "toString" as plain data', () => {
-    const envelope = decodeEnvelope(bytesOf('{"event":"ping","payload":{"constructor":"Ferrari","toString":1}}'));
+    const envelope = decodeEnvelope(
+      bytesOf('{"event":"ping","payload":{"constructor":"Ferrari","toString":1}}'),
+    );
     expect(envelope.payload.constructor).toBe('Ferrari');
     expect(envelope.payload.toString).toBe(1);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -96,7 +107,10 @@ describe('decodeEnvelope', () => {
   it('never recurses, so even an unlimited depth parses 200,000 levels', () => {
     const levels = 200_000;
     const deep = `{"event":"deep","payload":{"a":${'['.repeat(levels)}${']'.repeat(levels)}}}`;
-    const envelope = decodeEnvelope(bytesOf(deep), { maxBytes: Number.POSITIVE_INFINITY, maxDepth: Number.POSITIVE_INFINITY });
+    const envelope = decodeEnvelope(bytesOf(deep), {
+      maxBytes: Number.POSITIVE_INFINITY,
+      maxDepth: Number.POSITIVE_INFINITY,
+    });
     let depth = 0;
     let node: unknown = (envelope.payload as { a: unknown }).a;
     while (Array.isArray(node)) {
@@ -109,7 +123,10 @@ describe('decodeEnvelope', () => {
   it('honours custom limits', () => {
     const message = bytesOf('{"event":"ping","payload":{"a":[[1]]}}');
     expect(decodeError(message, { maxDepth: 3 }).code).toBe('too_deep');
-    expect(plain(decodeEnvelope(message, { maxDepth: 4 }))).toStrictEqual({ event: 'ping', payload: { a: [[1]] } });
+    expect(plain(decodeEnvelope(message, { maxDepth: 4 }))).toStrictEqual({
+      event: 'ping',
+      payload: { a: [[1]] },
+    });
     expect(decodeError(message, { maxBytes: message.byteLength - 1 }).code).toBe('payload_too_large');
     expect(decodeEnvelope(message, { maxBytes: message.byteLength }).event).toBe('ping');
   });
@@ -120,15 +137,21 @@ describe('decodeEnvelope', () => {
     const text = `${head}${'a'.repeat(DEFAULT_MAX_BYTES - head.length - tail.length)}${tail}`;
     const bytes = bytesOf(text);
     expect(bytes.byteLength).toBe(DEFAULT_MAX_BYTES);
-    expect((decodeEnvelope(bytes).payload.text as string).length).toBe(DEFAULT_MAX_BYTES - head.length - tail.length);
+    expect((decodeEnvelope(bytes).payload.text as string).length).toBe(
+      DEFAULT_MAX_BYTES - head.length - tail.length,
+    );
     expect(decodeError(bytesOf(`${text} `)).code).toBe('payload_too_large');
   });
 
   it('reports schema violations with JSON Pointers', () => {
-    const error = decodeError(bytesOf('{"event":"Bad Name","payload":[],"extra":1,"meta":{"event_id":"x","source":"go"}}'));
+    const error = decodeError(
+      bytesOf('{"event":"Bad Name","payload":[],"extra":1,"meta":{"event_id":"x","source":"go"}}'),
+    );
     expect(ValidationError.isInstance(error)).toBe(true);
     const issues = (error as ValidationError).issues.map((issue) => issue.path);
-    expect(issues).toEqual(expect.arrayContaining(['/event', '/payload', '/extra', '/meta/event_id', '/meta/timestamp']));
+    expect(issues).toEqual(
+      expect.arrayContaining(['/event', '/payload', '/extra', '/meta/event_id', '/meta/timestamp']),
+    );
   });
 
   it('reports where the JSON broke', () => {
@@ -148,7 +171,11 @@ describe('encodeEnvelope', () => {
     const envelope: Envelope = {
       event: 'chat.message',
       payload: { text: 'héllo 👋🏽 مرحبا', nested: { list: [1, 'two', null, true, { x: -1.5 }] } },
-      meta: { event_id: '0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e', timestamp: '2026-01-01T00:00:00.000Z', source: 'node' },
+      meta: {
+        event_id: '0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e',
+        timestamp: '2026-01-01T00:00:00.000Z',
+        source: 'node',
+      },
     };
     const bytes = encodeEnvelope(envelope);
     expect(new TextDecoder().decode(bytes)).toBe(JSON.stringify(envelope));
@@ -156,7 +183,10 @@ describe('encodeEnvelope', () => {
   });
 
   it('leaves out object properties whose value is undefined, like JSON.stringify', () => {
-    const bytes = encodeEnvelope({ ...base, payload: { order_id: 1, note: undefined } } as unknown as Envelope);
+    const bytes = encodeEnvelope({
+      ...base,
+      payload: { order_id: 1, note: undefined },
+    } as unknown as Envelope);
     expect(new TextDecoder().decode(bytes)).toBe('{"event":"order_created","payload":{"order_id":1}}');
   });
 
@@ -196,19 +226,22 @@ describe('encodeEnvelope', () => {
   });
 
   it('accepts the same object twice when it is not a cycle', () => {
-    expect(plain(decodeEnvelope(encodeEnvelope({ ...base, payload: { a: shared, b: shared } })))).toStrictEqual({
+    expect(
+      plain(decodeEnvelope(encodeEnvelope({ ...base, payload: { a: shared, b: shared } }))),
+    ).toStrictEqual({
       ...base,
       payload: { a: { x: 1 }, b: { x: 1 } },
     });
   });
 
   it('rejects nesting the decoder would reject', () => {
-    let deep: unknown = 1;
+    let deep: JsonValue = 1;
     for (let i = 0; i < 63; i++) deep = [deep]; // envelope + payload + 63 arrays = 65 levels
     expect(encodeError({ ...base, payload: { deep } }).code).toBe('invalid_payload');
-    expect(decodeEnvelope(encodeEnvelope({ ...base, payload: { deep } }, { maxDepth: 65 }), { maxDepth: 65 }).event).toBe(
-      base.event,
-    );
+    expect(
+      decodeEnvelope(encodeEnvelope({ ...base, payload: { deep } }, { maxDepth: 65 }), { maxDepth: 65 })
+        .event,
+    ).toBe(base.event);
   });
 
   it('rejects an envelope that breaks the schema', () => {
@@ -223,6 +256,8 @@ describe('encodeEnvelope', () => {
     const error = encodeError(big);
     expect(PayloadTooLargeError.isInstance(error)).toBe(true);
     expect(encodeEnvelope(big, { maxBytes: 2 * 1024 * 1024 }).byteLength).toBeGreaterThan(1_200_000);
-    expect(encodeError({ ...base, payload: { text: 'a'.repeat(10 * 1024 * 1024) } }).code).toBe('payload_too_large');
+    expect(encodeError({ ...base, payload: { text: 'a'.repeat(10 * 1024 * 1024) } }).code).toBe(
+      'payload_too_large',
+    );
   });
 });

@@ -94,9 +94,9 @@ function tooLargeToEncode(size: string, maxBytes: number): PayloadTooLargeError 
 function checkEncodable(root: unknown, maxDepth: number): void {
   const ancestors = new Set<object>();
   const path: (string | number)[] = [];
-  const fail = (problem: string): never => {
+  const invalid = (problem: string): ValidationError => {
     const pointer = path.map((segment) => `/${escapePointer(String(segment))}`).join('');
-    throw new ValidationError(
+    return new ValidationError(
       'invalid_payload',
       `[thrun:contract] cannot encode ${pointer || '(root)'}: ${problem}`,
       { issues: [{ path: pointer, message: problem }] },
@@ -109,21 +109,21 @@ function checkEncodable(root: unknown, maxDepth: number): void {
       case 'boolean':
         return;
       case 'number':
-        if (!Number.isFinite(value)) return fail(`${value} is not a JSON number`);
+        if (!Number.isFinite(value)) throw invalid(`${value} is not a JSON number`);
         if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-          return fail(`${value} is outside ±(2^53−1); send it as a string`);
+          throw invalid(`${value} is outside ±(2^53−1); send it as a string`);
         }
         return;
       case 'object':
         break;
       case 'undefined':
-        return fail('undefined is not a JSON value');
+        throw invalid('undefined is not a JSON value');
       default:
-        return fail(`a ${typeof value} is not a JSON value`);
+        throw invalid(`a ${typeof value} is not a JSON value`);
     }
     if (value === null) return;
-    if (depth > maxDepth) return fail(`nesting deeper than ${maxDepth}`);
-    if (ancestors.has(value)) return fail('a cycle');
+    if (depth > maxDepth) throw invalid(`nesting deeper than ${maxDepth}`);
+    if (ancestors.has(value)) throw invalid('a cycle');
     ancestors.add(value);
     if (Array.isArray(value)) {
       for (let index = 0; index < value.length; index++) {
@@ -135,11 +135,13 @@ function checkEncodable(root: unknown, maxDepth: number): void {
       const prototype = Object.getPrototypeOf(value);
       if (prototype !== Object.prototype && prototype !== null) {
         const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-        return fail(`${typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype'} is not a plain object`);
+        throw invalid(
+          `${typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype'} is not a plain object`,
+        );
       }
       for (const key of Object.keys(value)) {
         path.push(key);
-        if (key === '__proto__') return fail('the key __proto__ is forbidden');
+        if (key === '__proto__') throw invalid('the key __proto__ is forbidden');
         const child = (value as Record<string, unknown>)[key];
         if (child !== undefined) visit(child, depth + 1);
         path.pop();
@@ -205,22 +207,39 @@ function parseJson(text: string, maxDepth: number): unknown {
         continue;
       }
       result += text.slice(chunkStart, i);
-      const escape = text.charCodeAt(i + 1);
-      switch (escape) {
-        case 0x22: result += '"'; break;
-        case 0x5c: result += '\\'; break;
-        case 0x2f: result += '/'; break;
-        case 0x62: result += '\b'; break;
-        case 0x66: result += '\f'; break;
-        case 0x6e: result += '\n'; break;
-        case 0x72: result += '\r'; break;
-        case 0x74: result += '\t'; break;
+      const escaped = text.charCodeAt(i + 1);
+      switch (escaped) {
+        case 0x22:
+          result += '"';
+          break;
+        case 0x5c:
+          result += '\\';
+          break;
+        case 0x2f:
+          result += '/';
+          break;
+        case 0x62:
+          result += '\b';
+          break;
+        case 0x66:
+          result += '\f';
+          break;
+        case 0x6e:
+          result += '\n';
+          break;
+        case 0x72:
+          result += '\r';
+          break;
+        case 0x74:
+          result += '\t';
+          break;
         case 0x75: {
           const unit = readHex4(text, i + 2);
           if (unit < 0) fail('invalid_json', 'invalid \\u escape');
           if (unit >= 0xd800 && unit <= 0xdbff) {
             // A high surrogate must be followed by an escaped low surrogate.
-            const low = text.charCodeAt(i + 6) === 0x5c && text.charCodeAt(i + 7) === 0x75 ? readHex4(text, i + 8) : -1;
+            const low =
+              text.charCodeAt(i + 6) === 0x5c && text.charCodeAt(i + 7) === 0x75 ? readHex4(text, i + 8) : -1;
             if (low < 0xdc00 || low > 0xdfff) fail('invalid_json', 'lone surrogate in a \\u escape');
             result += String.fromCharCode(unit, low);
             i += 6;
@@ -274,7 +293,10 @@ function parseJson(text: string, maxDepth: number): unknown {
     const value = Number(text.slice(start, i));
     if (isInteger ? value > MAX_SAFE || value < -MAX_SAFE : !Number.isFinite(value)) {
       i = start;
-      fail('unsafe_integer', isInteger ? 'integer outside ±(2^53−1)' : 'number outside the range of a double');
+      fail(
+        'unsafe_integer',
+        isInteger ? 'integer outside ±(2^53−1)' : 'number outside the range of a double',
+      );
     }
     return value;
   };
@@ -295,7 +317,10 @@ function parseJson(text: string, maxDepth: number): unknown {
     }
     if (key in object) {
       i = keyStart;
-      fail('duplicate_key', `duplicate key ${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key)}`);
+      fail(
+        'duplicate_key',
+        `duplicate key ${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key)}`,
+      );
     }
     skipWhitespace();
     if (text.charCodeAt(i) !== 0x3a) unexpected();
@@ -397,5 +422,7 @@ function readHex4(text: string, at: number): number {
 
 function describeChar(text: string, at: number): string {
   const c = text.codePointAt(at) ?? 0;
-  return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
+  return c >= 0x20 && c < 0x7f
+    ? `'${String.fromCharCode(c)}'`
+    : `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
 }

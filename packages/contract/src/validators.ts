@@ -57,7 +57,10 @@ function schemaViolation(what: string, errors: readonly AjvError[] | null | unde
 
 function toIssue(error: AjvError): ValidationIssue {
   if (error.keyword === 'required' && typeof error.params.missingProperty === 'string') {
-    return { path: `${error.instancePath}/${escapePointer(error.params.missingProperty)}`, message: 'is required' };
+    return {
+      path: `${error.instancePath}/${escapePointer(error.params.missingProperty)}`,
+      message: 'is required',
+    };
   }
   if (error.keyword === 'additionalProperties' && typeof error.params.additionalProperty === 'string') {
     return {

@@ -108,7 +108,8 @@ export function loadVectors(): { envelope: EnvelopeVectorSuite[]; codec: CodecVe
 /** The bytes a codec case describes. */
 export function codecVectorBytes(vector: CodecVectorCase): Uint8Array {
   if (typeof vector.input === 'string') return utf8.encode(vector.input);
-  if (typeof vector.input_base64 === 'string') return new Uint8Array(Buffer.from(vector.input_base64, 'base64'));
+  if (typeof vector.input_base64 === 'string')
+    return new Uint8Array(Buffer.from(vector.input_base64, 'base64'));
   if (vector.input_repeat) {
     const { prefix, repeat, count, suffix } = vector.input_repeat;
     return utf8.encode(prefix + repeat.repeat(count) + suffix);
@@ -117,7 +118,9 @@ export function codecVectorBytes(vector: CodecVectorCase): Uint8Array {
 }
 
 /** A bundled schema by file name, e.g. `loadSchema('envelope.schema.json')`. */
-export function loadSchema(name: 'envelope.schema.json' | 'dead-letter.schema.json' | (string & {})): Record<string, unknown> {
+export function loadSchema(
+  name: 'envelope.schema.json' | 'dead-letter.schema.json' | (string & {}),
+): Record<string, unknown> {
   if (name.includes('/') || name.includes('\\') || !name.endsWith('.schema.json')) {
     throw new Error(`[thrun:contract] not a bundled schema name: ${JSON.stringify(name)}`);
   }
