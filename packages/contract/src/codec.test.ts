@@ -261,3 +261,83 @@ describe('encodeEnvelope', () => {
     );
   });
 });
+
+describe('decodeEnvelope against JSON.parse on mutated input', () => {
+  // A deterministic generator (mulberry32), so a failure reproduces.
+  let seed = 0x7468_7275;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const alphabet = [
+    '{',
+    '}',
+    '[',
+    ']',
+    '"',
+    ':',
+    ',',
+    '\\',
+    'u',
+    'e',
+    '-',
+    '+',
+    '.',
+    '0',
+    '1',
+    '9',
+    ' ',
+    '\n',
+    'a',
+    't',
+    'n',
+    'é',
+    '😀',
+  ];
+  const seeds = loadCodecVectors()
+    .filter((vector) => 'envelope' in vector.expect && vector.bytes.byteLength < 4096)
+    .map((vector) => new TextDecoder().decode(vector.bytes));
+
+  it('agrees with JSON.parse wherever the stricter rules do not apply, and throws only typed errors', () => {
+    const codes = new Set<string>();
+    for (let round = 0; round < 5_000; round++) {
+      let text = pick(seeds);
+      for (let edits = 1 + Math.floor(random() * 3); edits > 0; edits--) {
+        const at = Math.floor(random() * (text.length + 1));
+        const kind = random();
+        if (kind < 0.4) text = text.slice(0, at) + pick(alphabet) + text.slice(at);
+        else if (kind < 0.8) text = text.slice(0, at) + text.slice(at + 1);
+        else text = text.slice(0, at);
+      }
+      // Edits may split a surrogate pair: compare on the very bytes the decoder gets.
+      const bytes = utf8.encode(text);
+      text = new TextDecoder().decode(bytes);
+      let expected: unknown;
+      let parsed = true;
+      try {
+        expected = JSON.parse(text);
+      } catch {
+        parsed = false;
+      }
+      let decoded: unknown;
+      try {
+        decoded = decodeEnvelope(bytes);
+      } catch (error) {
+        expect(ThrunError.isInstance(error), String(error)).toBe(true);
+        const code = (error as ThrunError).code;
+        codes.add(code);
+        // Valid JSON rejected as invalid JSON: only for a \u escape of a lone surrogate.
+        if (parsed && code === 'invalid_json') expect(text).toMatch(/\\u[dD][89a-fA-F]/);
+        continue;
+      }
+      expect(parsed, text).toBe(true);
+      expect(plain(decoded)).toEqual(expected);
+    }
+    // The mutations reach the decoder's different rules, not just one of them.
+    expect(codes).toContain('invalid_json');
+    expect(codes).toContain('schema_violation');
+  });
+});
