@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createDeadLetterRecord, decodeDeadLetterRecord, encodeDeadLetterRecord } from './dead-letter.js';
 import { ThrunError, ValidationError } from './errors.js';
+import { isEventName } from './event-name.js';
 import {
   isValidDeadLetterRecord,
   isValidEnvelope,
@@ -42,6 +43,27 @@ describe('envelope vectors through the precompiled validator', () => {
       expect(error.issues.length).toBeGreaterThan(0);
       for (const issue of error.issues) expect(issue.path === '' || issue.path.startsWith('/')).toBe(true);
     }
+  });
+});
+
+describe('isEventName and the schema', () => {
+  it('agree on every event-name vector and on generated names', () => {
+    const names = loadEnvelopeVectors()
+      .filter((suite) => suite.file === 'envelope/event-name.json')
+      .flatMap((suite) => suite.tests.map((test) => (test.data as { event: unknown }).event));
+    const characters = ['a', 'z', '0', '9', '.', '_', '-', 'A', ' ', '*', '#', 'é', '/', '\n'];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    for (let n = 0; n < 2_000; n++) {
+      const length = Math.floor(next() * 8);
+      names.push(Array.from({ length }, () => characters[Math.floor(next() * characters.length)]).join(''));
+    }
+    names.push('a'.repeat(255), 'a'.repeat(256), `${'a.'.repeat(127)}a`);
+    for (const event of names)
+      expect(isValidEnvelope({ event, payload: {} }), JSON.stringify(event)).toBe(isEventName(event));
   });
 });
 
