@@ -53,7 +53,15 @@ describe('thrun.event', () => {
         correlationId: 'flow-1',
         causationId: 'cause-1',
         traceparent,
-        meta: { batch: { id: 'b-1', index: 0, total: 3, on_success: 'order.success' }, event_id: 'not-mine' },
+        meta: {
+          batch: {
+            id: '6f1c1f4e-0d7b-4e55-9a34-2b0c9f1d7c11',
+            index: 0,
+            total: 3,
+            on_success: 'order.success',
+          },
+          event_id: 'not-mine',
+        },
       },
     );
     const [envelope] = await queued(transport, 'events');
@@ -61,7 +69,7 @@ describe('thrun.event', () => {
       correlation_id: 'flow-1',
       causation_id: 'cause-1',
       traceparent,
-      batch: { id: 'b-1', index: 0, total: 3, on_success: 'order.success' },
+      batch: { id: '6f1c1f4e-0d7b-4e55-9a34-2b0c9f1d7c11', index: 0, total: 3, on_success: 'order.success' },
     });
     expect(envelope!.meta!.event_id).toMatch(UUID); // Thrun's own fields cannot be overridden
   });

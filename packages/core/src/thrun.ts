@@ -265,7 +265,8 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     parent?: Envelope,
   ): Prepared {
     assertEventName(name);
-    assertPayload(payload, maxDepth);
+    // The encoder checks the rest (JSON-safe values, depth, schema, size) while it serializes.
+    assertPayloadIsObject(payload);
     const parentMeta = parent?.meta;
     const meta: EnvelopeMeta = {
       ...(dispatchOptions.meta as Record<string, unknown> | undefined),

@@ -1,5 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeDeadLetterRecord, decodeEnvelope, type Envelope, ValidationError } from '@thrun/contract';
+import {
+  decodeDeadLetterRecord,
+  decodeEnvelope,
+  type Envelope,
+  ValidationError,
+  validateDeadLetterRecord,
+} from '@thrun/contract';
 import { createMemoryBroker, memoryTransport } from '@thrun/transport-memory';
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError, permanent } from './errors.js';
@@ -64,6 +70,8 @@ describe('the worker', () => {
     await waitFor(async () => (await deadLetters(transport)).length === 1, 'the dead letter');
     expect(attempts).toEqual([1, 2, 3, 4]);
     const [record] = await deadLetters(transport);
+    const [raw] = await transport.peek!('events.dead', 1);
+    expect(() => validateDeadLetterRecord(JSON.parse(text.decode(raw!.body)))).not.toThrow();
     expect(record).toMatchObject({ queue: 'events', attempts: 4, error: { code: 'max_attempts' } });
     expect(record!.error.message).toMatch(/attempt 4 of 4: boom 4/);
     expect(decodeEnvelope(record!.originalBody)).toMatchObject({ event: 'always_fails', payload: { n: 1 } });
