@@ -414,6 +414,32 @@ describe('the worker', () => {
   });
 });
 
+describe('stats', () => {
+  it('reports per-event counters and handler latency percentiles', async () => {
+    const { thrun } = setup({ concurrency: 5 });
+    let done = 0;
+    thrun.subscribe('timed', async (payload) => {
+      await sleep(payload.slow ? 120 : 20);
+      done++;
+    });
+    await thrun.start();
+    await thrun.events(
+      Array.from({ length: 20 }, (_, i) => ({ event: 'timed', payload: { slow: i === 0 } })),
+    );
+    expect(thrun.stats().events.timed!.dispatched).toBe(20);
+    await waitFor(() => done === 20, 'every handler');
+    await waitFor(() => thrun.stats().events.timed!.handled === 20, 'every ack');
+    const { latency, inFlight } = thrun.stats().events.timed!;
+    expect(inFlight).toBe(0);
+    expect(latency.count).toBe(20);
+    expect(latency.p50Ms).toBeGreaterThanOrEqual(19);
+    expect(latency.maxMs).toBeGreaterThanOrEqual(119);
+    expect(latency.p99Ms).toBe(latency.maxMs); // 20 samples: the 99th percentile is the slowest
+    expect(thrun.stats().totals).toMatchObject({ dispatched: 20, handled: 20, inFlight: 0 });
+    await thrun.close();
+  });
+});
+
 describe('envelopes from other producers', () => {
   it('handles a bare {event, payload} message with no meta', async () => {
     const { transport, thrun } = setup();
