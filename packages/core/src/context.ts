@@ -17,8 +17,13 @@ export interface DispatchOptions {
   /** Overrides routing. */
   queue?: string;
   /**
+   * The event's `meta.event_id` (a UUID), when the caller needs a stable one: republishing the same
+   * logical event after a crash with the same id lets consumers recognise the duplicate. Default: a new UUID.
+   */
+  eventId?: string;
+  /**
    * Extra `meta` members (snake_case, JSON), e.g. `batch` for a batch step. They cannot replace
-   * `event_id`, `timestamp` or `source`, which Thrun fills.
+   * `event_id` (see `eventId`), `timestamp` or `source`, which Thrun fills.
    */
   meta?: Readonly<Record<string, unknown>>;
   /** Gives up waiting for the transport (the message may or may not have been accepted). */

@@ -74,6 +74,18 @@ describe('thrun.event', () => {
     expect(envelope!.meta!.event_id).toMatch(UUID); // Thrun's own fields cannot be overridden
   });
 
+  it('takes a caller-chosen event id, and refuses one that is not a UUID', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport });
+    const eventId = '0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e';
+    expect(await thrun.event('step', {}, { eventId })).toBe(eventId);
+    const [envelope] = await queued(transport, 'events');
+    expect(envelope!.meta!.event_id).toBe(eventId);
+    await expect(thrun.event('step', {}, { eventId: 'step-1' })).rejects.toMatchObject({
+      code: 'schema_violation',
+    });
+  });
+
   it('resolves a class to its static contract name, and a job instance to name and payload', async () => {
     const transport = memoryTransport();
     const thrun = createThrun({ transport });

@@ -270,7 +270,7 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     const parentMeta = parent?.meta;
     const meta: EnvelopeMeta = {
       ...(dispatchOptions.meta as Record<string, unknown> | undefined),
-      event_id: crypto.randomUUID(),
+      event_id: dispatchOptions.eventId ?? crypto.randomUUID(),
       timestamp: new Date().toISOString(),
       source,
       spec_version: SPEC_VERSION,
