@@ -414,6 +414,34 @@ describe('the worker', () => {
   });
 });
 
+describe('several workers', () => {
+  it('share a queue as competing consumers of one group: every message handled once', async () => {
+    const broker = createMemoryBroker();
+    const seen = new Map<number, string>();
+    const workers = ['a', 'b'].map((name) => {
+      const thrun = createThrun({
+        transport: memoryTransport({ broker }),
+        logger: silentLogger,
+        concurrency: 4,
+      });
+      thrun.subscribe('job', async (payload) => {
+        await sleep(1);
+        if (seen.has(payload.i as number)) throw new Error(`job ${payload.i} seen twice`);
+        seen.set(payload.i as number, name);
+      });
+      return thrun;
+    });
+    await Promise.all(workers.map((w) => w.start()));
+    await workers[0]!.events(Array.from({ length: 200 }, (_, i) => ({ event: 'job', payload: { i } })));
+    await waitFor(() => seen.size === 200, 'every job');
+    const byWorker = [...seen.values()];
+    expect(byWorker.filter((w) => w === 'a').length).toBeGreaterThan(0);
+    expect(byWorker.filter((w) => w === 'b').length).toBeGreaterThan(0);
+    await Promise.all(workers.map((w) => w.close()));
+    expect(workers.reduce((sum, w) => sum + w.stats().totals.handled, 0)).toBe(200);
+  });
+});
+
 describe('stats', () => {
   it('reports per-event counters and handler latency percentiles', async () => {
     const { thrun } = setup({ concurrency: 5 });
