@@ -21,8 +21,10 @@ export interface ConformanceCase {
 
 const utf8 = new TextEncoder();
 const text = (value: string) => utf8.encode(value);
-const messages = (bodies: readonly string[]): OutgoingMessage[] => bodies.map((body) => ({ body: text(body) }));
-const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+const messages = (bodies: readonly string[]): OutgoingMessage[] =>
+  bodies.map((body) => ({ body: text(body) }));
+const base64 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 /** Counts how often each text was received, to prove exactly-once delivery. */
 function counts(received: readonly Received[]): Map<string, number> {
@@ -36,7 +38,12 @@ function expectExactlyOnce(received: readonly Received[], expected: readonly str
   const missing = expected.filter((body) => !seen.has(body));
   const duplicated = [...seen].filter(([, count]) => count > 1).map(([body, count]) => `${body} ×${count}`);
   const unexpected = [...seen.keys()].filter((body) => !expected.includes(body));
-  expect({ what, missing, duplicated, unexpected }).toEqual({ what, missing: [], duplicated: [], unexpected: [] });
+  expect({ what, missing, duplicated, unexpected }).toEqual({
+    what,
+    missing: [],
+    duplicated: [],
+    unexpected: [],
+  });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -70,7 +77,9 @@ export const conformanceCases: readonly ConformanceCase[] = [
       }
       const capabilities = a.capabilities;
       expect(['none', 'per-key', 'fifo']).toContain(capabilities.ordering);
-      expect(Number.isSafeInteger(capabilities.maxPayloadBytes) && capabilities.maxPayloadBytes > 0).toBe(true);
+      expect(Number.isSafeInteger(capabilities.maxPayloadBytes) && capabilities.maxPayloadBytes > 0).toBe(
+        true,
+      );
       for (const flag of ['delay', 'fanout', 'persistent', 'deadLetter', 'redeliversUnacked'] as const) {
         expect(typeof capabilities[flag], `capabilities.${flag}`).toBe('boolean');
       }
@@ -107,7 +116,8 @@ export const conformanceCases: readonly ConformanceCase[] = [
           problems.push(`${descriptions.join(' / ')}: sent ${descriptions.length}, received ${count}`);
       }
       for (const [key, count] of got) {
-        if (!expected.has(key)) problems.push(`received ${count} unexpected body(ies) of ${key.length} base64 chars`);
+        if (!expected.has(key))
+          problems.push(`received ${count} unexpected body(ies) of ${key.length} base64 chars`);
       }
       expect(problems).toEqual([]);
     },
@@ -231,14 +241,22 @@ export const conformanceCases: readonly ConformanceCase[] = [
     skipReason: (capabilities) => (capabilities.deadLetter ? undefined : 'capabilities.deadLetter is false'),
     async run(ctx) {
       const queue = ctx.queue();
-      const [producer, consumer, inspector] = [await ctx.transport(), await ctx.transport(), await ctx.transport()];
+      const [producer, consumer, inspector] = [
+        await ctx.transport(),
+        await ctx.transport(),
+        await ctx.transport(),
+      ];
       // Subscribe to the dead-letter queue first: with fan-out, a group sees only later messages.
       const dead = await ctx.collect(inspector, deadLetterQueueName(queue));
       const reason = { code: 'conformance_check', message: 'dead-lettered by the conformance kit: "é" 😀' };
       const collector = await ctx.collect(consumer, queue, {
-        onDelivery: (received, delivery) => (received.attempt === 1 ? delivery.retry() : delivery.deadLetter(reason)),
+        onDelivery: (received, delivery) =>
+          received.attempt === 1 ? delivery.retry() : delivery.deadLetter(reason),
       });
-      const bodies = [text('{"event":"order_created","payload":{"emoji":"😀"}}'), new Uint8Array([0xff, 0x00, 0xc0, 0x41])];
+      const bodies = [
+        text('{"event":"order_created","payload":{"emoji":"😀"}}'),
+        new Uint8Array([0xff, 0x00, 0xc0, 0x41]),
+      ];
       const startedAt = Date.now();
       await producer.publish(
         queue,
@@ -269,12 +287,18 @@ export const conformanceCases: readonly ConformanceCase[] = [
       const queue = ctx.queue();
       const producer = await ctx.transport();
       const workers = await Promise.all(
-        [0, 1, 2].map(async () => ctx.collect(await ctx.transport(), queue, { group: 'workers', concurrency: 2 })),
+        [0, 1, 2].map(async () =>
+          ctx.collect(await ctx.transport(), queue, { group: 'workers', concurrency: 2 }),
+        ),
       );
       const expected = Array.from({ length: 150 }, (_, i) => `job-${i}`);
-      for (let i = 0; i < expected.length; i += 10) await producer.publish(queue, messages(expected.slice(i, i + 10)));
+      for (let i = 0; i < expected.length; i += 10)
+        await producer.publish(queue, messages(expected.slice(i, i + 10)));
       const all = () => workers.flatMap((worker) => worker.received);
-      await ctx.waitFor(() => all().length >= expected.length, `${expected.length} deliveries across 3 consumers`);
+      await ctx.waitFor(
+        () => all().length >= expected.length,
+        `${expected.length} deliveries across 3 consumers`,
+      );
       await ctx.quiet();
       expectExactlyOnce(all(), expected, 'one group of three consumers');
     },
@@ -297,7 +321,10 @@ export const conformanceCases: readonly ConformanceCase[] = [
       await producer.publish(queue, messages(expected));
       const alphaReceived = () => alpha.flatMap((member) => member.received);
       if (ctx.capabilities.fanout) {
-        await ctx.waitFor(() => alphaReceived().length >= 30 && beta.received.length >= 30, '30 deliveries per group');
+        await ctx.waitFor(
+          () => alphaReceived().length >= 30 && beta.received.length >= 30,
+          '30 deliveries per group',
+        );
         await ctx.quiet();
         expectExactlyOnce(alphaReceived(), expected, 'group alpha (two members)');
         expectExactlyOnce(beta.received, expected, 'group beta');
@@ -353,7 +380,8 @@ export const conformanceCases: readonly ConformanceCase[] = [
   {
     id: 'per-key-order',
     title: 'per-key order: one consumer at concurrency 1 receives each key in publish order',
-    skipReason: (capabilities) => (capabilities.ordering === 'none' ? "capabilities.ordering is 'none'" : undefined),
+    skipReason: (capabilities) =>
+      capabilities.ordering === 'none' ? "capabilities.ordering is 'none'" : undefined,
     async run(ctx) {
       const queue = ctx.queue();
       const [producer, consumer] = [await ctx.transport(), await ctx.transport()];
@@ -411,11 +439,15 @@ export const conformanceCases: readonly ConformanceCase[] = [
       const [producer, consumer] = [await ctx.transport(), await ctx.transport()];
       const collector = await ctx.collect(consumer, queue);
       const tooLarge = new Uint8Array(max + 1);
-      for (const batch of [[{ body: tooLarge }], [{ body: text('small, before the large one') }, { body: tooLarge }]]) {
+      for (const batch of [
+        [{ body: tooLarge }],
+        [{ body: text('small, before the large one') }, { body: tooLarge }],
+      ]) {
         const error = await rejection(producer.publish(queue, batch));
-        expect(PayloadTooLargeError.isInstance(error), `expected a PayloadTooLargeError, got ${String(error)}`).toBe(
-          true,
-        );
+        expect(
+          PayloadTooLargeError.isInstance(error),
+          `expected a PayloadTooLargeError, got ${String(error)}`,
+        ).toBe(true);
         expect((error as PayloadTooLargeError).code).toBe('payload_too_large');
       }
       // The limit itself is accepted and arrives whole; a marker after it shows the consumer is live.
@@ -426,7 +458,9 @@ export const conformanceCases: readonly ConformanceCase[] = [
       await ctx.quiet();
       expect(collector.received).toHaveLength(2);
       const bodies = collector.received.map((entry) => entry.body);
-      expect(bodies.map((body) => body.byteLength).sort((x, y) => x - y)).toEqual([6, max].sort((x, y) => x - y));
+      expect(bodies.map((body) => body.byteLength).sort((x, y) => x - y)).toEqual(
+        [6, max].sort((x, y) => x - y),
+      );
       expect(bodies.some((body) => Buffer.from(body).equals(Buffer.from(atLimit)))).toBe(true);
     },
   },
@@ -516,7 +550,11 @@ export const conformanceCases: readonly ConformanceCase[] = [
       await ctx.quiet();
       expect(neverStarted.received).toHaveLength(0);
       expect(stopped.received.map((entry) => entry.text)).toEqual(['before abort']);
-      expectExactlyOnce(successor.received, ['after abort 1', 'after abort 2'], 'the consumer after the abort');
+      expectExactlyOnce(
+        successor.received,
+        ['after abort 1', 'after abort 2'],
+        'the consumer after the abort',
+      );
     },
   },
 
@@ -645,7 +683,10 @@ export const conformanceCases: readonly ConformanceCase[] = [
 ];
 
 /** Whether a transport has the optional method a case needs; the probe transport answers at collection. */
-export function optionalMethodSkipReason(id: ConformanceCaseId, transport: Transport | undefined): string | undefined {
+export function optionalMethodSkipReason(
+  id: ConformanceCaseId,
+  transport: Transport | undefined,
+): string | undefined {
   if (id !== 'peek' && id !== 'purge') return undefined;
   if (transport === undefined) return undefined;
   return typeof transport[id] === 'function' ? undefined : `the transport has no ${id}()`;

@@ -136,7 +136,8 @@ export function createContext(
     const deadline = Date.now() + timeoutMs;
     let pause = 2;
     while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`[thrun:conformance] timed out after ${timeoutMs} ms: ${what}`);
+      if (Date.now() > deadline)
+        throw new Error(`[thrun:conformance] timed out after ${timeoutMs} ms: ${what}`);
       await sleep(pause);
       pause = Math.min(pause * 2, 25);
     }

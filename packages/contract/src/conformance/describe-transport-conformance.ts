@@ -32,7 +32,10 @@ export interface TransportConformanceOptions {
   features?: TransportConformanceFeatures;
   hooks?: TransportConformanceHooks;
   /** Registers transport-specific tests inside the same suite, with the same context helpers. */
-  additionalTests?: (suite: { capabilities: TransportCapabilities; context: () => ConformanceContext }) => void;
+  additionalTests?: (suite: {
+    capabilities: TransportCapabilities;
+    context: () => ConformanceContext;
+  }) => void;
   /** Receives the summary once the suite finished (it is also printed). */
   onReport?: (report: ConformanceReport) => void;
 }
@@ -74,13 +77,20 @@ export function planConformanceCases(
 
 /** The default per-test timeout: every wait a case makes, with room to spare. */
 function caseTimeoutMs(entry: ConformanceCase, features: ResolvedFeatures): number {
-  return 4 * features.deliveryTimeoutMs + 6 * features.quietPeriodMs + 10_000 + (entry.extraTimeoutMs?.(features) ?? 0);
+  return (
+    4 * features.deliveryTimeoutMs +
+    6 * features.quietPeriodMs +
+    10_000 +
+    (entry.extraTimeoutMs?.(features) ?? 0)
+  );
 }
 
 /** Closes every transport a test opened; a short drain, since some cases leave handlers stuck on purpose. */
 async function closeAll(opened: Transport[]): Promise<void> {
   const transports = opened.splice(0);
-  const results = await Promise.allSettled(transports.map((transport) => transport.close({ drainTimeoutMs: 100 })));
+  const results = await Promise.allSettled(
+    transports.map((transport) => transport.close({ drainTimeoutMs: 100 })),
+  );
   const failure = results.find((result) => result.status === 'rejected');
   if (failure) throw (failure as PromiseRejectedResult).reason;
 }
@@ -113,28 +123,40 @@ export function describeTransportConformance(options: TransportConformanceOption
     const report: ConformanceReport = { name: options.name, capabilities, cases: [] };
     let current: ConformanceContext | undefined;
 
-    if (options.hooks?.beforeAll) beforeAll(options.hooks.beforeAll);
-    if (options.hooks?.afterAll) afterAll(options.hooks.afterAll);
-    if (options.hooks?.beforeEach) beforeEach(options.hooks.beforeEach);
-    // After-hooks run in reverse order of registration: the user's afterEach runs after the kit's.
-    if (options.hooks?.afterEach) afterEach(options.hooks.afterEach);
+    const hooks = options.hooks ?? {};
+    if (hooks.beforeAll) beforeAll(hooks.beforeAll);
+    if (hooks.beforeEach) beforeEach(hooks.beforeEach);
     afterEach(async () => {
       current = undefined;
-      await closeAll(opened);
+      try {
+        await closeAll(opened);
+      } finally {
+        await hooks.afterEach?.();
+      }
     });
-    afterAll(() => {
+    afterAll(async () => {
       printReport(report);
       options.onReport?.(report);
+      await hooks.afterAll?.();
     });
 
     for (const [index, entry] of conformanceCases.entries()) {
       const planned = plan[index]!;
       if (planned.skipReason !== undefined) {
-        report.cases.push({ id: entry.id, title: planned.title, outcome: 'skipped', skipReason: planned.skipReason });
+        report.cases.push({
+          id: entry.id,
+          title: planned.title,
+          outcome: 'skipped',
+          skipReason: planned.skipReason,
+        });
         it.skip(`${entry.id}: skipped — ${planned.skipReason}`, () => {});
         continue;
       }
-      const result: ConformanceReport['cases'][number] = { id: entry.id, title: planned.title, outcome: 'failed' };
+      const result: ConformanceReport['cases'][number] = {
+        id: entry.id,
+        title: planned.title,
+        outcome: 'failed',
+      };
       report.cases.push(result);
       it(
         `${entry.id}: ${planned.title}`,

@@ -48,14 +48,22 @@ export function loadCodecVectors(directory = codecVectorsDirectory()): CodecVect
     .filter((name) => name.endsWith('.json'))
     .sort()
     .map((file) => {
-      const parsed = JSON.parse(readFileSync(`${directory}/${file}`, 'utf8')) as Omit<CodecVectorFile, 'file'>;
-      return { file, description: parsed.description, cases: Array.isArray(parsed.cases) ? parsed.cases : [] };
+      const parsed = JSON.parse(readFileSync(`${directory}/${file}`, 'utf8')) as Omit<
+        CodecVectorFile,
+        'file'
+      >;
+      return {
+        file,
+        description: parsed.description,
+        cases: Array.isArray(parsed.cases) ? parsed.cases : [],
+      };
     });
 }
 
 /** The exact bytes a vector case stands for. */
 export function codecVectorBytes(vector: CodecVectorCase): Uint8Array {
-  if (typeof vector.input_base64 === 'string') return new Uint8Array(Buffer.from(vector.input_base64, 'base64'));
+  if (typeof vector.input_base64 === 'string')
+    return new Uint8Array(Buffer.from(vector.input_base64, 'base64'));
   return new TextEncoder().encode(vector.input ?? '');
 }
 
@@ -87,8 +95,14 @@ export function builtInRoundTripBodies(maxPayloadBytes: number): RoundTripBody[]
     { description: 'built-in: byte order mark', body: new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]) },
     { description: 'built-in: CR, LF, tab', body: utf8.encode('line1\r\nline2\n\tend\r') },
     { description: 'built-in: invalid UTF-8 (0xff 0xfe)', body: new Uint8Array([0xff, 0xfe, 0x41]) },
-    { description: 'built-in: invalid UTF-8 (overlong)', body: new Uint8Array([0xc0, 0xaf, 0xe0, 0x80, 0xaf]) },
-    { description: 'built-in: lone surrogate (CESU-8)', body: new Uint8Array([0x22, 0xed, 0xa0, 0x80, 0x22]) },
+    {
+      description: 'built-in: invalid UTF-8 (overlong)',
+      body: new Uint8Array([0xc0, 0xaf, 0xe0, 0x80, 0xaf]),
+    },
+    {
+      description: 'built-in: lone surrogate (CESU-8)',
+      body: new Uint8Array([0x22, 0xed, 0xa0, 0x80, 0x22]),
+    },
     { description: 'built-in: truncated multi-byte sequence', body: new Uint8Array([0xe2, 0x82]) },
     { description: 'built-in: every byte value', body: Uint8Array.from({ length: 256 }, (_, i) => i) },
     {
