@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { decodeDeadLetterRecord } from '../dead-letter.js';
-import { PayloadTooLargeError, TransportError } from '../errors.js';
+import { PayloadTooLargeError, TransportError, ValidationError } from '../errors.js';
 import { deadLetterQueueName } from '../event-name.js';
 import type { Delivery, OutgoingMessage, Transport, TransportCapabilities } from '../transport.js';
 import type { ConformanceCaseId, ConformanceContext, Received, ResolvedFeatures } from './context.js';
@@ -358,6 +358,48 @@ export const conformanceCases: readonly ConformanceCase[] = [
   },
 
   {
+    id: 'invalid-queue',
+    title: 'an invalid queue name is rejected with ValidationError invalid_queue_name',
+    async run(ctx) {
+      const transport = await ctx.transport();
+      for (const queue of ['', 'Orders', 'orders queue', 'orders..dead', '../etc', 'x'.repeat(256)]) {
+        for (const attempt of [
+          transport.publish(queue, messages(['never sent'])),
+          transport.consume(queue, (delivery) => delivery.ack()),
+        ]) {
+          const error = await rejection(attempt);
+          expect(
+            ValidationError.isInstance(error),
+            `expected a ValidationError for ${JSON.stringify(queue)}`,
+          ).toBe(true);
+          expect((error as ValidationError).code).toBe('invalid_queue_name');
+        }
+      }
+    },
+  },
+
+  {
+    id: 'resubscribe',
+    title: 'a closed subscription receives nothing more; a new one on the same transport continues the queue',
+    async run(ctx) {
+      const queue = ctx.queue();
+      const [producer, consumer] = [await ctx.transport(), await ctx.transport()];
+      const first = await ctx.collect(consumer, queue, { group: 'workers' });
+      await producer.publish(queue, messages(['first']));
+      await first.waitForCount(1);
+      await first.subscription.close();
+      await first.subscription.close();
+      await producer.publish(queue, messages(['second', 'third']));
+      // Published while nobody listens, then a fresh subscription of the group takes them.
+      const second = await ctx.collect(consumer, queue, { group: 'workers' });
+      await second.waitForCount(2);
+      await ctx.quiet();
+      expect(first.received.map((entry) => entry.text)).toEqual(['first']);
+      expectExactlyOnce(second.received, ['second', 'third'], 'the new subscription');
+    },
+  },
+
+  {
     id: 'fifo-order',
     title: 'FIFO: one consumer at concurrency 1 receives a queue in publish order',
     skipReason: (capabilities) =>
@@ -394,6 +436,10 @@ export const conformanceCases: readonly ConformanceCase[] = [
       await collector.waitForCount(sent.length);
       await ctx.quiet();
       expect(collector.received).toHaveLength(sent.length);
+      for (const entry of collector.received) {
+        // A transport need not hand the key back, but when it does it must be the published one.
+        if (entry.key !== undefined) expect(entry.text.startsWith(`${entry.key}:`)).toBe(true);
+      }
       for (let k = 0; k < 5; k++) {
         const key = `key-${k}`;
         const order = (texts: string[]) => texts.filter((body) => body.startsWith(`${key}:`));
@@ -517,7 +563,15 @@ export const conformanceCases: readonly ConformanceCase[] = [
       await producer.publish(queue, messages(['stuck']));
       await stuck.waitForCount(1);
       const startedAt = Date.now();
+      // A consume racing the close must settle too: subscribed then stopped, or rejected as closed.
+      const racing = consumer
+        .consume(ctx.queue('racing'), (delivery) => delivery.ack())
+        .then(
+          (subscription) => subscription.close(),
+          (error: unknown) => expectClosedError(error),
+        );
       await consumer.close({ drainTimeoutMs: 200 });
+      await racing;
       // Bounded: the drain timeout plus generous room for a busy machine and connection teardown.
       expect(Date.now() - startedAt).toBeLessThan(200 + ctx.features.deliveryTimeoutMs);
       await stuck.subscription.close();
@@ -682,12 +736,11 @@ export const conformanceCases: readonly ConformanceCase[] = [
   },
 ];
 
-/** Whether a transport has the optional method a case needs; the probe transport answers at collection. */
+/** Whether a transport has the optional method a case needs (`peek`, `purge`); without a transport, it has none. */
 export function optionalMethodSkipReason(
   id: ConformanceCaseId,
-  transport: Transport | undefined,
+  transport: Pick<Transport, 'peek' | 'purge'> | undefined,
 ): string | undefined {
   if (id !== 'peek' && id !== 'purge') return undefined;
-  if (transport === undefined) return undefined;
-  return typeof transport[id] === 'function' ? undefined : `the transport has no ${id}()`;
+  return typeof transport?.[id] === 'function' ? undefined : `the transport has no ${id}()`;
 }

@@ -57,6 +57,8 @@ export type ConformanceCaseId =
   | 'competing-consumers'
   | 'fanout'
   | 'isolation'
+  | 'invalid-queue'
+  | 'resubscribe'
   | 'fifo-order'
   | 'per-key-order'
   | 'persistence'

@@ -20,14 +20,4 @@ export {
   type TransportConformanceHooks,
   type TransportConformanceOptions,
 } from './describe-transport-conformance.js';
-export {
-  arbitraryBytes,
-  builtInRoundTripBodies,
-  type CodecVectorCase,
-  type CodecVectorFile,
-  codecVectorBytes,
-  codecVectorsDirectory,
-  loadCodecVectors,
-  type RoundTripBody,
-  roundTripBodies,
-} from './vectors.js';
+export { arbitraryBytes, builtInRoundTripBodies, type RoundTripBody, roundTripBodies } from './vectors.js';

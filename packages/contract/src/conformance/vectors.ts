@@ -16,6 +16,8 @@ export interface CodecVectorCase {
   description: string;
   input?: string;
   input_base64?: string;
+  /** A large input spelled compactly: `prefix + repeat × count + suffix`, as UTF-8. */
+  input_repeat?: { prefix: string; repeat: string; count: number; suffix: string };
   expect: { envelope: unknown } | { error: string };
 }
 
@@ -24,6 +26,8 @@ export interface RoundTripBody {
   description: string;
   body: Uint8Array;
 }
+
+const utf8 = new TextEncoder();
 
 // The package ships the schemas (`files: ["schemas"]`); inside the repository they sit at the root.
 // Both paths are the same depth from `src/conformance/` and `dist/conformance/`.
@@ -66,8 +70,6 @@ export function codecVectorBytes(vector: CodecVectorCase): Uint8Array {
     return new Uint8Array(Buffer.from(vector.input_base64, 'base64'));
   return new TextEncoder().encode(vector.input ?? '');
 }
-
-const utf8 = new TextEncoder();
 
 /** Deterministic bytes covering every value 0x00–0xff, so a body that is "large" is also arbitrary. */
 export function arbitraryBytes(size: number, seed = 1): Uint8Array {
