@@ -52,6 +52,12 @@ describe('memoryTransport', () => {
     });
     await transport.publish('jobs', [{ body: text('original') }]);
     await until(() => seen.length === 2);
+    await transport.publish('peeked', [{ body: text('original'), key: 'k' }]);
+    const [peeked] = await transport.peek!('peeked', 1);
+    peeked!.body.fill(0x21);
+    expect((await transport.peek!('peeked', 1)).map((m) => [decode(m.body), m.key])).toEqual([
+      ['original', 'k'],
+    ]);
     expect(seen).toEqual(['original', 'original']);
     await transport.close();
   });

@@ -141,13 +141,18 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
 
     async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
       assertQueueName(queue);
-      return broker
-        .queue(queue)
-        .inspected()
-        .ready.slice(0, limit)
-        .map((message) =>
-          message.key === undefined ? { body: message.body } : { body: message.body, key: message.key },
-        );
+      return (
+        broker
+          .queue(queue)
+          .inspected()
+          .ready.slice(0, limit)
+          // Copies: what a caller does with a peeked body must not change the queued message.
+          .map((message) =>
+            message.key === undefined
+              ? { body: message.body.slice() }
+              : { body: message.body.slice(), key: message.key },
+          )
+      );
     },
 
     async purge(queue: string): Promise<number> {
