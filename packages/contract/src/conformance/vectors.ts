@@ -129,6 +129,7 @@ export function roundTripBodies(maxPayloadBytes: number): {
     }
   }
   all.push(...builtInRoundTripBodies(maxPayloadBytes));
+  // The built-in large body follows the limit, so it is never left out.
   return {
     bodies: all.filter((entry) => entry.body.byteLength <= maxPayloadBytes),
     tooLarge: all.filter((entry) => entry.body.byteLength > maxPayloadBytes),
