@@ -459,6 +459,8 @@ export const conformanceCases: readonly ConformanceCase[] = [
     id: 'persistence',
     title: 'messages survive the transport instance (and the broker, given restartBroker)',
     skipReason: (capabilities) => (capabilities.persistent ? undefined : 'capabilities.persistent is false'),
+    // A broker restart (stop, start, wait until ready) can take a couple of minutes on a busy machine.
+    extraTimeoutMs: (features) => (features.restartBroker ? 180_000 : 0),
     async run(ctx) {
       const queue = ctx.queue();
       // Create the group first: with fan-out, a group sees only messages published after it exists.

@@ -21,7 +21,10 @@ export interface TransportConformanceFeatures {
   quietPeriodMs?: number;
   /** Longest wait for a message that must arrive. Default: 15,000. */
   deliveryTimeoutMs?: number;
-  /** Restarts the broker process between publishing and consuming in the persistence case. */
+  /**
+   * Restarts the broker process between publishing and consuming in the persistence case (which then
+   * gets 3 more minutes), like Watermill's `RestartServiceCommand`.
+   */
   restartBroker?: () => Promise<void>;
   /** Cases this transport cannot run for a reason its capabilities do not capture, with that reason. */
   skip?: Partial<Record<ConformanceCaseId, string>>;
