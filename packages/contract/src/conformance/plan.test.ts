@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { TransportCapabilities } from '../transport.js';
+import { loadCodecVectors } from '../vectors.js';
 import { conformanceCases } from './cases.js';
 import { planConformanceCases } from './describe-transport-conformance.js';
 import { builtInRoundTripBodies, roundTripBodies } from './vectors.js';
@@ -88,6 +89,24 @@ describe('round-trip bodies', () => {
     expect(tooLarge.some((entry) => entry.description.startsWith('built-in: every byte value'))).toBe(true);
     // The large body follows the limit, up to 1 MiB.
     expect(builtInRoundTripBodies(8 * 1024 * 1024).at(-1)!.body.byteLength).toBe(1024 * 1024);
+  });
+});
+
+describe('round-trip vectors', () => {
+  it('carries every codec vector input that fits, whatever its expected decoding', () => {
+    const vectors = loadCodecVectors();
+    expect(vectors.length).toBeGreaterThan(0);
+    const { bodies, tooLarge } = roundTripBodies(1024 * 1024);
+    const fromVectors = [...bodies, ...tooLarge].filter((entry) => entry.description.startsWith('codec/'));
+    expect(fromVectors.map((entry) => entry.description).sort()).toEqual(
+      vectors.map((vector) => vector.name).sort(),
+    );
+    expect(tooLarge.map((entry) => entry.description).sort()).toEqual(
+      vectors
+        .filter((vector) => vector.bytes.byteLength > 1024 * 1024)
+        .map((vector) => vector.name)
+        .sort(),
+    );
   });
 });
 

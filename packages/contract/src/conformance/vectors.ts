@@ -1,25 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/**
- * The language-neutral codec vectors (`schemas/vectors/codec/*.json`), as every runtime reads them:
- * `{ description, cases: [{ description, input | input_base64, expect }] }`.
- */
-export interface CodecVectorFile {
-  /** The file name, e.g. `unicode.json`. */
-  file: string;
-  description: string;
-  cases: CodecVectorCase[];
-}
-
-export interface CodecVectorCase {
-  description: string;
-  input?: string;
-  input_base64?: string;
-  /** A large input spelled compactly: `prefix + repeat × count + suffix`, as UTF-8. */
-  input_repeat?: { prefix: string; repeat: string; count: number; suffix: string };
-  expect: { envelope: unknown } | { error: string };
-}
+import { type CodecVectorCase, codecVectorBytes, loadCodecVectors, vectorsDirectory } from '../vectors.js';
 
 /** A body the round-trip case publishes, with where it came from. */
 export interface RoundTripBody {
@@ -29,46 +11,28 @@ export interface RoundTripBody {
 
 const utf8 = new TextEncoder();
 
-// The package ships the schemas (`files: ["schemas"]`); inside the repository they sit at the root.
-// Both paths are the same depth from `src/conformance/` and `dist/conformance/`.
-const candidates = [
-  new URL('../../schemas/vectors/codec/', import.meta.url),
-  new URL('../../../../schemas/vectors/codec/', import.meta.url),
-];
-
-/** Where the codec vectors were found, or `undefined` when neither the package nor the repository has them. */
-export function codecVectorsDirectory(): string | undefined {
-  for (const candidate of candidates) {
-    const path = fileURLToPath(candidate);
-    if (existsSync(path)) return path;
+/**
+ * Every codec vector's input bytes: from the schemas the package ships, else (a source checkout
+ * not built yet) from the repository's `schemas/`.
+ */
+function codecVectorBodies(): RoundTripBody[] {
+  if (existsSync(join(vectorsDirectory, 'codec'))) {
+    return loadCodecVectors().map((vector) => ({ description: vector.name, body: vector.bytes }));
   }
-  return undefined;
-}
-
-/** Reads every codec vector file, sorted by name. Empty when there are none. */
-export function loadCodecVectors(directory = codecVectorsDirectory()): CodecVectorFile[] {
-  if (directory === undefined) return [];
-  return readdirSync(directory)
+  const repository = fileURLToPath(new URL('../../../../schemas/vectors/codec/', import.meta.url));
+  if (!existsSync(repository)) return [];
+  return readdirSync(repository)
     .filter((name) => name.endsWith('.json'))
     .sort()
-    .map((file) => {
-      const parsed = JSON.parse(readFileSync(`${directory}/${file}`, 'utf8')) as Omit<
-        CodecVectorFile,
-        'file'
-      >;
-      return {
-        file,
-        description: parsed.description,
-        cases: Array.isArray(parsed.cases) ? parsed.cases : [],
+    .flatMap((name) => {
+      const { cases } = JSON.parse(readFileSync(join(repository, name), 'utf8')) as {
+        cases: CodecVectorCase[];
       };
+      return cases.map((vector) => ({
+        description: `codec/${name}: ${vector.description}`,
+        body: codecVectorBytes(vector),
+      }));
     });
-}
-
-/** The exact bytes a vector case stands for. */
-export function codecVectorBytes(vector: CodecVectorCase): Uint8Array {
-  if (typeof vector.input_base64 === 'string')
-    return new Uint8Array(Buffer.from(vector.input_base64, 'base64'));
-  return new TextEncoder().encode(vector.input ?? '');
 }
 
 /** Deterministic bytes covering every value 0x00–0xff, so a body that is "large" is also arbitrary. */
@@ -122,12 +86,7 @@ export function roundTripBodies(maxPayloadBytes: number): {
   bodies: RoundTripBody[];
   tooLarge: RoundTripBody[];
 } {
-  const all: RoundTripBody[] = [];
-  for (const file of loadCodecVectors()) {
-    for (const vector of file.cases) {
-      all.push({ description: `${file.file}: ${vector.description}`, body: codecVectorBytes(vector) });
-    }
-  }
+  const all = codecVectorBodies();
   all.push(...builtInRoundTripBodies(maxPayloadBytes));
   // The built-in large body follows the limit, so it is never left out.
   return {
