@@ -112,7 +112,8 @@ async function closeAll(opened: Transport[]): Promise<void> {
 export function describeTransportConformance(options: TransportConformanceOptions): void {
   const features = resolveFeatures(options.features);
 
-  describe(`transport conformance: ${options.name}`, async () => {
+  // Sequential even under `sequence.concurrent`: the cases share the list of transports to close.
+  describe.sequential(`transport conformance: ${options.name}`, async () => {
     // Reading capabilities needs a transport; collection is the only moment skips can be decided.
     const probe = await options.factory();
     const capabilities = probe.capabilities;
