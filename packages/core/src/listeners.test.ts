@@ -42,6 +42,14 @@ describe('@ThrunEventListener and register', () => {
     expect(first![2]).toBe(second![2]); // the same instance
   });
 
+  it('returns subscriptions that unsubscribe the class', async () => {
+    const thrun = createThrun();
+    handled.length = 0;
+    for (const subscription of thrun.register(MultiListener)) subscription.unsubscribe();
+    await thrun.publish('go_message', { text: 'gone' });
+    expect(handled).toEqual([]);
+  });
+
   it('refuses a class without the decorator', () => {
     const thrun = createThrun();
     let error: unknown;
@@ -72,6 +80,16 @@ describe('discover', () => {
     await thrun.publish('order_created', { order_id: 9 });
     await thrun.publish('order.paid', { order_id: 9 });
     expect(received).toEqual(['mailer:9', 'audit:order.paid:9']);
+  });
+
+  it('names the module that could not be imported', async () => {
+    const thrun = createThrun();
+    const error = await thrun
+      .discover(new URL('./test-fixtures/broken/', import.meta.url))
+      .catch((e: unknown) => e);
+    expect(ConfigurationError.isInstance(error)).toBe(true);
+    expect(String(error)).toMatch(/could not import throws\.ts/);
+    expect((error as Error).cause).toBeInstanceOf(Error);
   });
 
   it('takes only file: URLs', async () => {
