@@ -46,8 +46,9 @@ console.log(`Thrun demo: the order story on the ${transport.name} transport`);
 heading('1. Listeners');
 const report = await thrun.discover(new URL('./listeners/', import.meta.url));
 for (const listener of report.listeners) {
+  const how = listener.kind === 'decorated' ? '@ThrunEventListener class' : 'defineListener()';
   console.log(
-    `  ${listener.name.padEnd(22)} ← ${listener.pattern.padEnd(14)} discovered in listeners/${listener.module}`,
+    `  ${listener.name.padEnd(22)} ← ${listener.pattern.padEnd(14)} ${how} in listeners/${listener.module}`,
   );
 }
 let ready = false;
@@ -58,7 +59,7 @@ thrun.subscribe<OrderReadyPayload>('order_ready', function shipOrder(payload, ct
   );
   ready = true;
 });
-console.log(`  ${'shipOrder'.padEnd(22)} ← ${'order_ready'.padEnd(14)} subscribed by hand in main.ts`);
+console.log(`  ${'shipOrder'.padEnd(22)} ← ${'order_ready'.padEnd(14)} thrun.subscribe() in main.ts`);
 
 heading('2. The order service dispatches order_created; the worker handles it');
 await thrun.start();

@@ -17,7 +17,14 @@ export interface DiscoveryReport {
   /** Every module imported, by file name, in import order. */
   modules: string[];
   /** Every listener registered. */
-  listeners: { module: string; export: string; name: string; pattern: string }[];
+  listeners: {
+    module: string;
+    export: string;
+    name: string;
+    pattern: string;
+    /** `decorated`: an `@ThrunEventListener` class; `defined`: a `defineListener(...)` value. */
+    kind: 'decorated' | 'defined';
+  }[];
 }
 
 interface Registrar {
@@ -76,6 +83,7 @@ export async function discoverListeners(
             export: exportName,
             name: (value as Function).name,
             pattern: subscription.pattern,
+            kind: 'decorated',
           });
         }
       } else if (isDefinedListener(value)) {
@@ -87,6 +95,7 @@ export async function discoverListeners(
           export: exportName,
           name: handlerName || exportName,
           pattern: subscription.pattern,
+          kind: 'defined',
         });
       }
     }

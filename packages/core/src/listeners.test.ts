@@ -73,8 +73,14 @@ describe('discover', () => {
     const report = await thrun.discover(new URL('./test-fixtures/listeners/', import.meta.url));
     expect(report.modules).toEqual(['audit.ts', 'helpers.ts', 'order-mailer.ts']);
     expect(report.listeners).toEqual([
-      { module: 'audit.ts', export: 'audit', name: 'auditOrders', pattern: 'order.*' },
-      { module: 'order-mailer.ts', export: 'OrderMailer', name: 'OrderMailer', pattern: 'order_created' },
+      { module: 'audit.ts', export: 'audit', name: 'auditOrders', pattern: 'order.*', kind: 'defined' },
+      {
+        module: 'order-mailer.ts',
+        export: 'OrderMailer',
+        name: 'OrderMailer',
+        pattern: 'order_created',
+        kind: 'decorated',
+      },
     ]);
     received.length = 0;
     await thrun.publish('order_created', { order_id: 9 });
