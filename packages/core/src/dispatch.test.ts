@@ -172,6 +172,26 @@ describe('thrun.event', () => {
     expect(await thrun.events([])).toEqual([]);
   });
 
+  it('delays delivery with delayMs, and refuses it on a transport that cannot delay', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport, logger: silentLogger });
+    const received: number[] = [];
+    thrun.subscribe('later', () => void received.push(performance.now()));
+    await thrun.start();
+    const sent = performance.now();
+    await thrun.event('later', {}, { delayMs: 80 });
+    await waitFor(() => received.length === 1, 'the delayed event');
+    expect(received[0]! - sent).toBeGreaterThanOrEqual(79);
+    await thrun.close();
+
+    const base = memoryTransport();
+    const noDelay = { ...base, capabilities: { ...base.capabilities, delay: false } } as Transport;
+    const strict = createThrun({ transport: noDelay });
+    await expect(strict.event('later', {}, { delayMs: 10 })).rejects.toMatchObject({
+      code: 'unsupported_feature',
+    });
+  });
+
   it('refuses a transport of an unknown specification version', () => {
     const transport = { ...memoryTransport(), specificationVersion: 'v9' } as unknown as Transport;
     let error: unknown;
