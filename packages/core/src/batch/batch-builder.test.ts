@@ -1,6 +1,6 @@
+import type { BatchLifecycle } from '@thrun/contract';
 import { describe, expect, it } from 'vitest';
 import { BatchBuilder } from './batch-builder.js';
-import type { BatchLifecycle } from './batch-record.js';
 
 function builder() {
   const starts: BatchLifecycle[] = [];
@@ -21,7 +21,12 @@ describe('BatchBuilder', () => {
       .progress('order.progress');
     expect(id).toBe('batch-1');
     expect(starts).toEqual([
-      { then: 'order.success', catch: 'order.failed', finally: 'order.finished', progress: 'order.progress' },
+      {
+        thenEvent: 'order.success',
+        catchEvent: 'order.failed',
+        finallyEvent: 'order.finished',
+        progressEvent: 'order.progress',
+      },
     ]);
   });
 
@@ -40,7 +45,7 @@ describe('BatchBuilder', () => {
     }
     const { b, starts } = builder();
     await b.then(OrderSucceeded);
-    expect(starts[0]).toEqual({ then: 'order.success' });
+    expect(starts[0]).toEqual({ thenEvent: 'order.success' });
   });
 
   it('behaves as a promise when given callbacks', async () => {

@@ -1,4 +1,4 @@
-import type { BatchLifecycle } from './batch-record.js';
+import type { BatchLifecycle } from '@thrun/contract';
 
 /** Something that names an event: its contract name, or a class with a static contract name. */
 export type LifecycleEventRef = string | { readonly event: string };
@@ -27,7 +27,7 @@ export class BatchBuilder implements PromiseLike<string> {
   }
 
   progress(event: LifecycleEventRef): this {
-    return this.set('progress', event);
+    return this.set('progressEvent', event);
   }
 
   then(event: LifecycleEventRef): this;
@@ -36,27 +36,29 @@ export class BatchBuilder implements PromiseLike<string> {
     onRejected?: Callback<unknown, R2>,
   ): Promise<R1 | R2>;
   then(first?: unknown, onRejected?: Callback<unknown, unknown>): unknown {
-    if (isEventRef(first)) return this.set('then', first);
+    if (isEventRef(first)) return this.set('thenEvent', first);
     return this.dispatch().then(first as Callback<string, unknown>, onRejected);
   }
 
   catch(event: LifecycleEventRef): this;
   catch<R = never>(onRejected?: Callback<unknown, R>): Promise<string | R>;
   catch(first?: unknown): unknown {
-    if (isEventRef(first)) return this.set('catch', first);
+    if (isEventRef(first)) return this.set('catchEvent', first);
     return this.dispatch().catch(first as Callback<unknown, unknown>);
   }
 
   finally(event: LifecycleEventRef): this;
   finally(onFinally?: (() => void) | null): Promise<string>;
   finally(first?: unknown): unknown {
-    if (isEventRef(first)) return this.set('finally', first);
+    if (isEventRef(first)) return this.set('finallyEvent', first);
     return this.dispatch().finally(first as (() => void) | undefined);
   }
 
   private set(kind: keyof BatchLifecycle, event: LifecycleEventRef): this {
     if (this.dispatched) {
-      throw new TypeError(`[thrun:core] batch already dispatched: set .${kind}() before awaiting it`);
+      throw new TypeError(
+        `[thrun:core] batch already dispatched: set .${kind.replace('Event', '')}() before awaiting it`,
+      );
     }
     this.lifecycle[kind] = typeof event === 'string' ? event : event.event;
     return this;

@@ -21,7 +21,7 @@ describe('BatchEngine', () => {
     const { engine, published } = engineWith();
     const id = await engine.dispatch({
       jobs,
-      lifecycle: { then: 'order.success', finally: 'order.finished' },
+      lifecycle: { thenEvent: 'order.success', finallyEvent: 'order.finished' },
     });
     expect(published).toHaveLength(1);
     expect(published[0]).toMatchObject({ event: 'create_payment', batch: { id, index: 0, total: 2 } });
@@ -45,7 +45,7 @@ describe('BatchEngine', () => {
         throw new Error('transport down');
       }
     });
-    const id = await engine.dispatch({ jobs, lifecycle: { progress: 'order.progress' } });
+    const id = await engine.dispatch({ jobs, lifecycle: { progressEvent: 'order.progress' } });
     failNext = true;
     await expect(engine.recordStep(published[0]!.batch!, { ok: true })).rejects.toThrow('transport down');
     expect(published).toHaveLength(1);
@@ -61,7 +61,9 @@ describe('BatchEngine', () => {
     await expect(
       engine.dispatch({ jobs: [{ event: 'Bad Name', payload: {} }], lifecycle: {} }),
     ).rejects.toThrow(/invalid event name/);
-    await expect(engine.dispatch({ jobs, lifecycle: { then: 'x y' } })).rejects.toThrow(/invalid event name/);
+    await expect(engine.dispatch({ jobs, lifecycle: { thenEvent: 'x y' } })).rejects.toThrow(
+      /invalid event name/,
+    );
     expect(published).toEqual([]);
   });
 });

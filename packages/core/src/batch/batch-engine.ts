@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { assertEventName, assertQueueName, type JsonObject, ValidationError } from '@thrun/contract';
 import type {
   BatchEmission,
   BatchJob,
   BatchLifecycle,
+  BatchMeta,
   BatchMode,
   BatchRecord,
-  StepBatchMeta,
+  BatchStore,
   StepOutcome,
-} from './batch-record.js';
-import type { BatchStore } from './batch-store.js';
+} from '@thrun/contract';
+import { assertEventName, assertQueueName, type JsonObject, ValidationError } from '@thrun/contract';
 import { batchEventId } from './event-id.js';
 
 /** An event the engine asks the bus to publish, with its stable id and, for steps, `meta.batch`. */
@@ -17,7 +17,7 @@ export interface BatchPublication {
   event: string;
   payload: JsonObject;
   eventId: string;
-  batch?: StepBatchMeta;
+  batch?: BatchMeta;
 }
 
 /** Publishes in one transport call; resolves once the transport accepted every event. */
@@ -59,7 +59,7 @@ export class BatchEngine {
   }
 
   /** Called by the worker once a step reached its final outcome, before the step's message is settled. */
-  async recordStep(batch: StepBatchMeta, outcome: StepOutcome): Promise<boolean> {
+  async recordStep(batch: BatchMeta, outcome: StepOutcome): Promise<boolean> {
     const transition = await this.store.recordStep(batch.id, batch.index, outcome);
     await this.emit(batch.id, transition.record?.queue, transition.emissions);
     return transition.applied;

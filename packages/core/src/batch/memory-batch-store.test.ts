@@ -1,5 +1,5 @@
+import type { BatchRecord } from '@thrun/contract';
 import { describe, expect, it } from 'vitest';
-import type { BatchRecord } from './batch-record.js';
 import { MemoryBatchStore } from './memory-batch-store.js';
 
 const now = new Date().toISOString();
@@ -13,7 +13,7 @@ function record(id: string, total = 2): BatchRecord {
     completed: 0,
     failed: 0,
     allowFailures: 0,
-    lifecycle: { finally: 'done', progress: 'progress' },
+    lifecycle: { finallyEvent: 'done', progressEvent: 'progress' },
     shared: {},
     createdAt: now,
     updatedAt: now,

@@ -1,19 +1,17 @@
 import {
   type BatchEmission,
   type BatchRecord,
+  type BatchStore,
+  type BatchStoreOptions,
+  type BatchTransition,
   cancelBatch,
+  DEFAULT_BATCH_RETENTION_MS,
+  DEFAULT_CLAIM_TTL_MS,
   isTerminal,
   recordStepOutcome,
   type StepOutcome,
   startBatch,
-} from './batch-record.js';
-import {
-  type BatchStore,
-  type BatchStoreOptions,
-  type BatchTransition,
-  DEFAULT_BATCH_RETENTION_MS,
-  DEFAULT_CLAIM_TTL_MS,
-} from './batch-store.js';
+} from '@thrun/contract';
 
 interface OutboxEntry {
   emission: BatchEmission;

@@ -1,4 +1,4 @@
-import type { JsonObject } from '@thrun/contract';
+import type { BatchMeta, JsonObject } from '../envelope.js';
 
 /**
  * A batch's state and the pure transitions between states. Stores run these transitions
@@ -16,10 +16,10 @@ export interface BatchJob {
 
 /** Event names fired on the batch's lifecycle. Each is optional. */
 export interface BatchLifecycle {
-  then?: string;
-  catch?: string;
-  finally?: string;
-  progress?: string;
+  thenEvent?: string;
+  catchEvent?: string;
+  finallyEvent?: string;
+  progressEvent?: string;
 }
 
 export interface BatchFailure {
@@ -55,23 +55,14 @@ export interface BatchRecord {
   settled: number[];
 }
 
-/** `meta.batch` on a step's envelope (schemas/batch-meta.schema.json). */
-export interface StepBatchMeta {
-  id: string;
-  index: number;
-  total: number;
-  mode: BatchMode;
-  [extension: string]: unknown;
-}
-
 /** An event a transition decided to fire. `key` is unique per batch and stable across retries. */
 export interface BatchEmission {
   key: string;
   kind: 'step' | 'progress' | 'then' | 'catch' | 'finally';
   event: string;
   payload: JsonObject;
-  /** Present on steps. */
-  batch?: StepBatchMeta;
+  /** Present on steps: their `meta.batch` (schemas/batch-meta.schema.json). */
+  batch?: BatchMeta;
 }
 
 export type StepOutcome = { ok: true } | { ok: false; error: { code: string; message: string } };
@@ -159,13 +150,13 @@ function stepEmission(record: BatchRecord, index: number): BatchEmission {
 }
 
 function progressEmission(record: BatchRecord): BatchEmission[] {
-  if (!record.lifecycle.progress) return [];
+  if (!record.lifecycle.progressEvent) return [];
   const done = record.completed + record.failed;
   return [
     {
       key: `progress:${done}`,
       kind: 'progress',
-      event: record.lifecycle.progress,
+      event: record.lifecycle.progressEvent,
       payload: {
         ...record.shared,
         batch_id: record.id,
@@ -181,20 +172,20 @@ function progressEmission(record: BatchRecord): BatchEmission[] {
 function endEmissions(record: BatchRecord): BatchEmission[] {
   const emissions: BatchEmission[] = [];
   const counts = { completed: record.completed, failed: record.failed, total: record.total };
-  if (record.status === 'succeeded' && record.lifecycle.then) {
+  if (record.status === 'succeeded' && record.lifecycle.thenEvent) {
     emissions.push({
       key: 'then',
       kind: 'then',
-      event: record.lifecycle.then,
+      event: record.lifecycle.thenEvent,
       payload: { ...record.shared, batch_id: record.id, ...counts },
     });
   }
-  if (record.failure && record.lifecycle.catch) {
+  if (record.failure && record.lifecycle.catchEvent) {
     const { failure } = record;
     emissions.push({
       key: 'catch',
       kind: 'catch',
-      event: record.lifecycle.catch,
+      event: record.lifecycle.catchEvent,
       payload: {
         ...record.shared,
         batch_id: record.id,
@@ -205,11 +196,11 @@ function endEmissions(record: BatchRecord): BatchEmission[] {
       },
     });
   }
-  if (record.lifecycle.finally) {
+  if (record.lifecycle.finallyEvent) {
     emissions.push({
       key: 'finally',
       kind: 'finally',
-      event: record.lifecycle.finally,
+      event: record.lifecycle.finallyEvent,
       payload: { ...record.shared, batch_id: record.id, status: record.status, ...counts },
     });
   }

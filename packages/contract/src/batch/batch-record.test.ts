@@ -20,10 +20,10 @@ function batch(overrides: Partial<BatchRecord> = {}): BatchRecord {
     failed: 0,
     allowFailures: 0,
     lifecycle: {
-      then: 'order.success',
-      catch: 'order.failed',
-      finally: 'order.finished',
-      progress: 'order.progress',
+      thenEvent: 'order.success',
+      catchEvent: 'order.failed',
+      finallyEvent: 'order.finished',
+      progressEvent: 'order.progress',
     },
     shared: { order_id: 1 },
     createdAt: now,
@@ -112,7 +112,7 @@ describe('sequential batch transitions', () => {
   });
 
   it('omits lifecycle events that were not asked for', () => {
-    const record = batch({ lifecycle: { finally: 'done' } });
+    const record = batch({ lifecycle: { finallyEvent: 'done' } });
     startBatch(record, now);
     expect(kinds(recordStepOutcome(record, 0, fail, now))).toEqual(['finally']);
   });
