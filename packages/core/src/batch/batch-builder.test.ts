@@ -40,6 +40,7 @@ describe('BatchBuilder', () => {
   });
 
   it('accepts event classes with a static contract name', async () => {
+    // biome-ignore lint/complexity/noStaticOnlyClass: an event class is its contract name.
     class OrderSucceeded {
       static readonly event = 'order.success';
     }

@@ -30,6 +30,7 @@ export class BatchBuilder implements PromiseLike<string> {
     return this.set('progressEvent', event);
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: the builder is a thenable on purpose, so `await` dispatches it.
   then(event: LifecycleEventRef): this;
   then<R1 = string, R2 = never>(
     onFulfilled?: Callback<string, R1>,
