@@ -32,10 +32,12 @@ export class BatchBuilder implements PromiseLike<string> {
 
   // biome-ignore lint/suspicious/noThenProperty: the builder is a thenable on purpose, so `await` dispatches it.
   then(event: LifecycleEventRef): this;
+  // biome-ignore lint/suspicious/noThenProperty: see above.
   then<R1 = string, R2 = never>(
     onFulfilled?: Callback<string, R1>,
     onRejected?: Callback<unknown, R2>,
   ): Promise<R1 | R2>;
+  // biome-ignore lint/suspicious/noThenProperty: see above.
   then(first?: unknown, onRejected?: Callback<unknown, unknown>): unknown {
     if (isEventRef(first)) return this.set('thenEvent', first);
     return this.dispatch().then(first as Callback<string, unknown>, onRejected);
