@@ -41,7 +41,7 @@ describe('batch schemas', () => {
   for (const suite of suites) {
     describe(suite.description, () => {
       it.each(suite.tests.map((test) => [test.description, test] as const))('%s', async (_, test) => {
-        const output = await validate(suite.schema.$ref, test.data as Parameters<typeof validate>[1]);
+        const output = await validate(suite.schema.$ref, test.data as never); // any JSON value
         expect(output.valid).toBe(test.valid);
       });
     });

@@ -80,29 +80,43 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
       .then(() => undefined),
   );
 
-  bus.intercept({
-    async beforeHandle({ envelope }) {
-      const step = stepOf(envelope);
-      if (!step) return 'run';
-      const record = await engine.get(step.id);
-      if (!record) return 'run'; // a batch this store does not know: an ordinary event here
-      if (record.settled.includes(step.index)) {
-        // A duplicate delivery of a finished step: never run it twice, but publish anything its
-        // first delivery decided and did not get out (a crash between recording and publishing).
-        await engine.recordStep(step, { ok: true });
-        return 'skip';
-      }
-      return record.status === 'running' ? 'run' : 'skip';
-    },
-    async beforeSettle(outcome) {
-      const step = stepOf(outcome.envelope);
-      if (!step || outcome.status === 'retrying') return;
-      await engine.recordStep(
-        step,
-        outcome.status === 'handled' ? { ok: true } : { ok: false, error: { ...outcome.reason } },
-      );
-    },
-  });
+  // The worker consults the engine about every delivery only once batches are in play here: a batch
+  // was dispatched from this bus, or a shared store or reports say steps may arrive from elsewhere.
+  let intercepting = false;
+  function interceptSteps(): void {
+    if (intercepting) return;
+    intercepting = true;
+    bus.intercept({
+      beforeHandle({ envelope }) {
+        const step = stepOf(envelope);
+        return step ? decideStep(step) : 'run';
+      },
+      beforeSettle(outcome) {
+        const step = stepOf(outcome.envelope);
+        if (!step || outcome.status === 'retrying') return;
+        return engine
+          .recordStep(
+            step,
+            outcome.status === 'handled' ? { ok: true } : { ok: false, error: { ...outcome.reason } },
+          )
+          .then(() => undefined);
+      },
+    });
+  }
+
+  async function decideStep(step: BatchMeta): Promise<'run' | 'skip'> {
+    const record = await engine.get(step.id);
+    if (!record) return 'run'; // a batch this store does not know: an ordinary event here
+    if (record.settled.includes(step.index)) {
+      // A duplicate delivery of a finished step: never run it twice, but publish anything its
+      // first delivery decided and did not get out (a crash between recording and publishing).
+      await engine.recordStep(step, { ok: true });
+      return 'skip';
+    }
+    return record.status === 'running' ? 'run' : 'skip';
+  }
+
+  if (options.store || options.acceptReports) interceptSteps();
 
   if (options.acceptReports) {
     bus.subscribe(STEP_SUCCEEDED_EVENT, async (payload) => {
@@ -147,7 +161,10 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
       throw new ValidationError('invalid_payload', '[thrun:core] batch() takes an array of jobs');
     }
     const resolved = jobs.map(toJob);
-    return new BatchBuilder((lifecycle) => engine.dispatch({ ...batchOptions, jobs: resolved, lifecycle }));
+    return new BatchBuilder((lifecycle) => {
+      interceptSteps();
+      return engine.dispatch({ ...batchOptions, jobs: resolved, lifecycle });
+    });
   }
 
   return { batch, batches };
