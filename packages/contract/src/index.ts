@@ -1,5 +1,27 @@
 export { type BackoffOptions, backoffDelayMs } from './backoff.js';
 export {
+  type BatchEmission,
+  type BatchFailure,
+  type BatchJob,
+  type BatchLifecycle,
+  type BatchMode,
+  type BatchRecord,
+  type BatchStatus,
+  cancelBatch,
+  isTerminal,
+  recordStepOutcome,
+  type StepOutcome,
+  startBatch,
+  TERMINAL_STATUSES,
+} from './batch/batch-record.js';
+export {
+  type BatchStore,
+  type BatchStoreOptions,
+  type BatchTransition,
+  DEFAULT_BATCH_RETENTION_MS,
+  DEFAULT_CLAIM_TTL_MS,
+} from './batch/batch-store.js';
+export {
   type CodecLimits,
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_DEPTH,
