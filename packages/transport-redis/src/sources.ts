@@ -178,7 +178,10 @@ export function streamSource(
   }
 
   return {
-    tickIntervalMs: Math.max(100, Math.floor(context.visibilityTimeoutMs / 3)),
+    tickIntervalMs: Math.max(
+      100,
+      Math.min(Math.floor(context.visibilityTimeoutMs / 3), context.trimIntervalMs),
+    ),
 
     async fetch(max) {
       const [flat, nextDue] = (await runScript(
@@ -192,10 +195,13 @@ export function streamSource(
       const args: (string | number)[] = ['GROUP', group, consumerId, 'COUNT', max - items.length];
       if (items.length === 0) args.push('BLOCK', blockFor(toNumber(nextDue), context.blockTimeoutMs));
       args.push('STREAMS', keys.queue, '>');
-      const reply = (await blocking.callBuffer('XREADGROUP', ...args)) as
-        | [Buffer, [Buffer, Buffer[]][]][]
-        | null;
-      for (const [, entries] of reply ?? []) {
+      const reply = (await blocking.callBuffer('XREADGROUP', ...args)) as unknown[] | null;
+      // One stream was asked for: [[key, entries]] in RESP2 shape, [key, entries] as ioredis 6 maps it.
+      const streams = (reply && Buffer.isBuffer(reply[0]) ? [reply] : (reply ?? [])) as [
+        Buffer,
+        [Buffer, Buffer[]][],
+      ][];
+      for (const [, entries] of streams) {
         for (const [id, fields] of entries) {
           // A fresh entry ('>') is on its first delivery.
           const item = entry(id, fields, 1);
