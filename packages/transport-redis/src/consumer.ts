@@ -12,8 +12,11 @@ export interface Fetched {
 
 /** What each mode provides to the shared consumer loop. */
 export interface MessageSource {
-  /** Takes up to `max` messages, waiting a bounded time (the block timeout) when there are none. */
-  fetch(max: number): Promise<Fetched[]>;
+  /**
+   * Takes up to `max` messages, waiting a bounded time (the block timeout) when there are none.
+   * `held` is what this consumer holds already (a source may need it to recover after a lost reply).
+   */
+  fetch(max: number, held: readonly Fetched[]): Promise<Fetched[]>;
   ack(message: Fetched): Promise<void>;
   /** Puts a message back as the next attempt; may hand back a redelivery to run locally. */
   retry(message: Fetched, delayMs: number): Promise<Fetched | undefined>;
@@ -106,7 +109,7 @@ export class Consumer {
       }
       try {
         const max = this.settings.prefetch - this.buffer.length - this.inFlight.size;
-        const fetched = await this.source.fetch(max);
+        const fetched = await this.source.fetch(max, this.held());
         failures = 0;
         this.buffer.push(...fetched);
         if (!this.stopping) this.pump();

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Cluster, type RedisClient, runScript } from './connection.js';
 import type { Fetched, MessageSource } from './consumer.js';
 import type { QueueKeys } from './keys.js';
@@ -68,16 +68,54 @@ export function listSource(context: SourceContext): MessageSource {
     return { items, nextDueMs: toNumber(nextDue) };
   }
 
+  let resync = false;
+  /**
+   * After a failed fetch (connection lost mid-reply), the processing list may hold messages this
+   * process never received. They are found by comparing the list with what is held here, and delivered
+   * (they were never handed to a handler, so their attempt is unchanged).
+   */
+  async function recover(held: readonly Fetched[]): Promise<Fetched[]> {
+    const inList = await client.lrangeBuffer(processing, 0, -1);
+    const known = new Map<string, number>();
+    for (const message of held) {
+      const id = message.body.toString('latin1');
+      known.set(id, (known.get(id) ?? 0) + 1);
+    }
+    const orphans: Buffer[] = [];
+    // Oldest first: the list's right end was taken first.
+    for (const body of inList.reverse()) {
+      const id = body.toString('latin1');
+      const count = known.get(id) ?? 0;
+      if (count > 0) known.set(id, count - 1);
+      else orphans.push(body);
+    }
+    if (orphans.length === 0) return [];
+    const seen = await client.hmget(
+      keys.attempts,
+      ...orphans.map((body) => createHash('sha1').update(body).digest('hex')),
+    );
+    return orphans.map((body, i) => ({ body, attempt: Number(seen[i] ?? 0) + 1 }));
+  }
+
   return {
     tickIntervalMs: Math.max(100, Math.floor(context.visibilityTimeoutMs / 3)),
 
-    async fetch(max) {
-      const first = await take(max);
-      if (first.items.length > 0) return first.items;
-      const seconds = blockFor(first.nextDueMs, context.blockTimeoutMs) / 1000;
-      const body = await blocking.blmoveBuffer(keys.queue, processing, 'RIGHT', 'LEFT', seconds);
-      if (!body) return [];
-      return (await take(max - 1, body)).items;
+    async fetch(max, held) {
+      try {
+        const recovered = resync ? await recover(held) : [];
+        resync = false;
+        if (recovered.length > 0) return recovered;
+        const first = await take(max);
+        if (first.items.length > 0) return first.items;
+        const seconds = blockFor(first.nextDueMs, context.blockTimeoutMs) / 1000;
+        const body = await blocking.blmoveBuffer(keys.queue, processing, 'RIGHT', 'LEFT', seconds);
+        if (!body) return [];
+        return (await take(max - 1, body)).items;
+      } catch (error) {
+        // The reply may have been lost after Redis moved messages into our processing list.
+        resync = true;
+        throw error;
+      }
     },
 
     async ack(message) {

@@ -5,21 +5,25 @@ export const REDIS_URL = process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390'
 
 /** Fails (never skips) when the test Redis is not there, saying how to start it. */
 export async function requireRedis(): Promise<Redis> {
-  const client = new Redis(REDIS_URL, {
+  const probe = new Redis(REDIS_URL, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
   });
-  client.on('error', () => {});
+  probe.on('error', () => {});
   try {
-    await client.connect();
-    await client.ping();
+    await probe.connect();
+    await probe.ping();
   } catch (error) {
-    client.disconnect();
     throw new Error(
       `Redis is not reachable at ${REDIS_URL} (${(error as Error).message}). Start it with: eval "$(bash scripts/brokers/redis.sh start)"`,
     );
+  } finally {
+    probe.disconnect();
   }
+  // The tests' own client reconnects: the reliability test restarts Redis.
+  const client = new Redis(REDIS_URL);
+  client.on('error', () => {});
   return client;
 }
 
