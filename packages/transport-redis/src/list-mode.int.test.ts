@@ -73,6 +73,26 @@ describe('lists mode', () => {
     expect(processing).toEqual([]);
   });
 
+  it('shares a shallow queue between competing consumers instead of one taking it all', async () => {
+    const transport = open();
+    const seen = { a: [] as string[], b: [] as string[] };
+    for (const name of ['a', 'b'] as const) {
+      await transport.consume('jobs', async (delivery) => {
+        seen[name].push(text(delivery.body));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await delivery.ack();
+      });
+    }
+    await transport.publish(
+      'jobs',
+      Array.from({ length: 10 }, (_, i) => ({ body: bytes(`s${i}`) })),
+    );
+    await waitFor(() => seen.a.length + seen.b.length === 10);
+    expect(seen.a.length).toBeGreaterThan(0);
+    expect(seen.b.length).toBeGreaterThan(0);
+    expect([...seen.a, ...seen.b].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`).sort());
+  });
+
   it('counts attempts on retry without changing the bytes on the list', async () => {
     const transport = open();
     const attempts: number[] = [];

@@ -62,7 +62,10 @@ export interface RedisTransportOptions {
   keyPrefix?: string;
   /** Largest body `publish` accepts. Default: 1 MiB, the codec's limit. */
   maxPayloadBytes?: number;
-  /** Messages a consumer holds beyond those running (read ahead in batches). Default: max(2 × concurrency, 20). */
+  /**
+   * Messages a consumer holds, running or read ahead (never fewer than `concurrency`). Default: Lists
+   * max(2 × concurrency, 20), taking at most its fair share of the queue per read; Streams `concurrency`.
+   */
   prefetch?: number;
   /** Longest a consumer's blocking read waits before it looks again (delays, close). Default: 1,000. */
   blockTimeoutMs?: number;
@@ -257,7 +260,12 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     const consumer = new Consumer(source, handler, {
       queue,
       concurrency,
-      prefetch: Math.max(options.prefetch ?? Math.max(2 * concurrency, 20), concurrency),
+      // Lists read ahead (a fair share of the queue, see list-fetch); in Streams mode a read entry already
+      // counts as delivered, so a consumer reads only what it can run.
+      prefetch: Math.max(
+        options.prefetch ?? (mode === 'list' ? Math.max(2 * concurrency, 20) : concurrency),
+        concurrency,
+      ),
       settleRetryMs: visibilityTimeoutMs,
     });
     if (mode === 'list') await source.tick([]); // takes the lease before the first message

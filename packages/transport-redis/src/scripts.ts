@@ -48,7 +48,8 @@ return #ARGV - 1`,
 
 /*
  * list-fetch: renews this consumer's lease, moves due delayed messages to the queue, then moves up to
- * ARGV[1] messages from the right (oldest) end of the queue into this consumer's processing list.
+ * ARGV[1] messages from the right (oldest) end of the queue into this consumer's processing list, but
+ * no more than its share (queue length / live consumers, at least 1).
  *   KEYS[1] queue list   KEYS[2] processing list   KEYS[3] attempts hash   KEYS[4] delayed zset
  *   KEYS[5] consumer leases zset
  *   ARGV[1] how many to take   ARGV[2] consumer id   ARGV[3] lease in ms
@@ -78,7 +79,10 @@ local function add(body)
   out[#out + 1] = seen + 1
 end
 if ARGV[4] == '1' then add(ARGV[5]) end
-for _ = 1, tonumber(ARGV[1]) do
+-- Take a fair share: a deep queue is read in batches, a shallow one is left to the other consumers.
+local consumers = math.max(1, redis.call('ZCARD', KEYS[5]))
+local share = math.ceil(redis.call('LLEN', KEYS[1]) / consumers)
+for _ = 1, math.min(tonumber(ARGV[1]), math.max(1, share)) do
   local body = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
   if not body then break end
   add(body)
