@@ -54,7 +54,8 @@ func validate(v *Validator, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cannot read stdin:", err)
 		return 1
 	}
-	if err := v.Validate(data); err != nil {
+	// The safe codec: size, UTF-8, strict JSON (no duplicate or __proto__ keys, safe integers), then the schema.
+	if _, err := v.Decode(data); err != nil {
 		fmt.Fprintln(stderr, "invalid envelope:", err)
 		return 1
 	}
@@ -142,7 +143,7 @@ func consume(v *Validator, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		data := []byte(popped[1])
-		if err := v.Validate(data); err != nil {
+		if _, err := v.Decode(data); err != nil {
 			// A bad message never stops the consumer: report it and go on.
 			fmt.Fprintln(stderr, "skipping invalid envelope:", err)
 			continue
