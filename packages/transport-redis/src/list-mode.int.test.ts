@@ -230,6 +230,33 @@ describe('lists mode', () => {
     await transport.close();
   });
 
+  it('connects with a username and password from the URL, and never shows the password', async () => {
+    const user = `thrun-${prefix.slice(11, 19)}`;
+    await admin.call('ACL', 'SETUSER', user, 'on', '>s3cret-pass', '~*', '&*', '+@all');
+    try {
+      const withUser = new URL(REDIS_URL);
+      withUser.username = user;
+      withUser.password = 's3cret-pass';
+      const transport = open({ url: withUser.toString() });
+      await transport.publish('auth', [{ body: bytes('authenticated') }]);
+      expect(await admin.rpop(`${prefix}auth`)).toBe('authenticated');
+
+      withUser.password = 'wrong-pass';
+      const refused = redisTransport({
+        url: withUser.toString(),
+        keyPrefix: prefix,
+        connectTimeoutMs: 3_000,
+      });
+      const error = await refused.publish('auth', [{ body: bytes('x') }]).catch((e) => e);
+      await refused.close();
+      expect(TransportError.isInstance(error) && error.code).toBe('connection_failed');
+      expect(`${error.message} ${error.cause?.message}`).not.toMatch(/wrong-pass|s3cret-pass/);
+      expect(error.message).not.toContain(user);
+    } finally {
+      await admin.call('ACL', 'DELUSER', user);
+    }
+  });
+
   it('peeks oldest first and purges waiting and delayed messages', async () => {
     const transport = open();
     await transport.publish('jobs', [
