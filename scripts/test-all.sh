@@ -25,5 +25,6 @@ done
 
 pnpm lint
 pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1
+(cd apps/go-consumer && go vet ./... && go test ./...)
 
 bash scripts/node24.sh

@@ -1,0 +1,525 @@
+/**
+ * Thrun on Redis Lists against BullMQ and against a raw ioredis reliable queue (BLMOVE + LREM), in one
+ * run, on the same Redis: enqueue (one awaited at a time, and bulk), consume at concurrency 1 and 50,
+ * latency at a fixed offered rate, and Redis memory per queued job.
+ *
+ * Everything lives in its own database (THRUN_BENCH_REDIS_DB, default 1) under the key prefix
+ * `thrun-bench:`; only keys with that prefix are deleted.
+ */
+import { redisTransport } from '@thrun/transport-redis';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Comparison, SuiteResult } from '../report.js';
+
+const baseUrl = new URL(process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390');
+baseUrl.pathname = `/${process.env.THRUN_BENCH_REDIS_DB ?? '1'}`;
+const URL_ = baseUrl.toString();
+const PREFIX = 'thrun-bench:';
+const JOBS = Number(process.env.THRUN_BENCH_JOBS ?? 10_000);
+const SINGLE_JOBS = Math.min(JOBS, 3_000);
+const RATE = 2_000; // jobs/s offered in the latency case
+const LATENCY_SECONDS = 3;
+
+const connection = {
+  host: baseUrl.hostname,
+  port: Number(baseUrl.port || 6379),
+  db: Number(baseUrl.pathname.slice(1)),
+};
+
+function envelope(i: number, t = 0): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      event: 'order_created',
+      payload: { order_id: i, t },
+      meta: {
+        event_id: '0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e',
+        timestamp: '2026-01-01T00:00:00Z',
+        source: 'node',
+      },
+    }),
+  );
+}
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function clean(admin: Redis): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `*${PREFIX}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await admin.del(...keys);
+  } while (cursor !== '0');
+}
+
+async function usedMemory(admin: Redis): Promise<number> {
+  const info = await admin.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+}
+
+function rate(count: number, ms: number): number {
+  return (count / ms) * 1000;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+// ---- Thrun ---------------------------------------------------------------------------------------
+
+function thrun() {
+  return redisTransport({ url: URL_, keyPrefix: PREFIX });
+}
+
+async function thrunEnqueueSingle(): Promise<number> {
+  const t = thrun();
+  const start = now();
+  for (let i = 0; i < SINGLE_JOBS; i++) await t.publish('jobs', [{ body: envelope(i) }]);
+  const ms = now() - start;
+  await t.close();
+  return rate(SINGLE_JOBS, ms);
+}
+
+async function thrunEnqueueBulk(): Promise<number> {
+  const t = thrun();
+  const messages = Array.from({ length: JOBS }, (_, i) => ({ body: envelope(i) }));
+  const start = now();
+  await t.publish('jobs', messages);
+  const ms = now() - start;
+  await t.close();
+  return rate(JOBS, ms);
+}
+
+async function thrunConsume(concurrency: number): Promise<number> {
+  const t = thrun();
+  await t.publish(
+    'jobs',
+    Array.from({ length: JOBS }, (_, i) => ({ body: envelope(i) })),
+  );
+  let done = 0;
+  let finished: () => void = () => {};
+  const all = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const start = now();
+  await t.consume(
+    'jobs',
+    async (delivery) => {
+      await delivery.ack();
+      if (++done === JOBS) finished();
+    },
+    { concurrency },
+  );
+  await all;
+  const ms = now() - start;
+  await t.close();
+  return rate(JOBS, ms);
+}
+
+async function thrunLatency(): Promise<number[]> {
+  const producer = thrun();
+  const consumer = thrun();
+  const latencies: number[] = [];
+  await consumer.consume('latency', async (delivery) => {
+    const sent = JSON.parse(Buffer.from(delivery.body).toString()).payload.t as number;
+    latencies.push(now() - sent);
+    await delivery.ack();
+  });
+  await offer((i) => producer.publish('latency', [{ body: envelope(i, now()) }]));
+  await waitUntil(() => latencies.length >= RATE * LATENCY_SECONDS);
+  await consumer.close();
+  await producer.close();
+  return latencies;
+}
+
+// ---- raw ioredis reliable queue: LPUSH, BLMOVE into a processing list, LREM ------------------------
+
+async function rawEnqueueSingle(): Promise<number> {
+  const r = new Redis(URL_);
+  const start = now();
+  for (let i = 0; i < SINGLE_JOBS; i++) await r.lpush(`${PREFIX}raw`, envelope(i));
+  const ms = now() - start;
+  r.disconnect();
+  return rate(SINGLE_JOBS, ms);
+}
+
+async function rawEnqueueBulk(): Promise<number> {
+  const r = new Redis(URL_);
+  const bodies = Array.from({ length: JOBS }, (_, i) => envelope(i));
+  const start = now();
+  const pipeline = r.pipeline();
+  for (const body of bodies) pipeline.lpush(`${PREFIX}raw`, body);
+  await pipeline.exec();
+  const ms = now() - start;
+  r.disconnect();
+  return rate(JOBS, ms);
+}
+
+async function rawFill(r: Redis, key: string): Promise<void> {
+  const pipeline = r.pipeline();
+  for (let i = 0; i < JOBS; i++) pipeline.lpush(key, envelope(i));
+  await pipeline.exec();
+}
+
+/** `concurrency` loops, each with its own connection (BLMOVE blocks it): take, handle, LREM. */
+async function rawConsume(concurrency: number): Promise<number> {
+  const admin = new Redis(URL_);
+  await rawFill(admin, `${PREFIX}raw`);
+  let done = 0;
+  const start = now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      const r = new Redis(URL_);
+      const processing = `${PREFIX}raw:processing:${worker}`;
+      while (done < JOBS) {
+        const body = await r.blmoveBuffer(`${PREFIX}raw`, processing, 'RIGHT', 'LEFT', 0.05);
+        if (!body) continue;
+        await r.lrem(processing, 1, body);
+        done++;
+      }
+      r.disconnect();
+    }),
+  );
+  const ms = now() - start;
+  admin.disconnect();
+  return rate(JOBS, ms);
+}
+
+async function rawLatency(): Promise<number[]> {
+  const producer = new Redis(URL_);
+  const consumer = new Redis(URL_);
+  const latencies: number[] = [];
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      const body = await consumer.blmoveBuffer(
+        `${PREFIX}raw-latency`,
+        `${PREFIX}raw-latency:p`,
+        'RIGHT',
+        'LEFT',
+        0.1,
+      );
+      if (!body) continue;
+      latencies.push(now() - (JSON.parse(body.toString()).payload.t as number));
+      await consumer.lrem(`${PREFIX}raw-latency:p`, 1, body);
+    }
+  })();
+  await offer((i) => producer.lpush(`${PREFIX}raw-latency`, envelope(i, now())));
+  await waitUntil(() => latencies.length >= RATE * LATENCY_SECONDS);
+  stop = true;
+  await loop;
+  producer.disconnect();
+  consumer.disconnect();
+  return latencies;
+}
+
+// ---- BullMQ ---------------------------------------------------------------------------------------
+
+const bullPrefix = `${PREFIX}bull`;
+
+function bullQueue(name: string): Queue {
+  return new Queue(name, { connection, prefix: bullPrefix });
+}
+
+function payload(i: number, t = 0) {
+  return JSON.parse(envelope(i, t).toString()) as Record<string, unknown>;
+}
+
+async function bullEnqueueSingle(): Promise<number> {
+  const queue = bullQueue('single');
+  await queue.waitUntilReady();
+  const start = now();
+  for (let i = 0; i < SINGLE_JOBS; i++)
+    await queue.add('order_created', payload(i), { removeOnComplete: true });
+  const ms = now() - start;
+  await queue.close();
+  return rate(SINGLE_JOBS, ms);
+}
+
+async function bullEnqueueBulk(): Promise<number> {
+  const queue = bullQueue('bulk');
+  await queue.waitUntilReady();
+  const jobs = Array.from({ length: JOBS }, (_, i) => ({
+    name: 'order_created',
+    data: payload(i),
+    opts: { removeOnComplete: true },
+  }));
+  const start = now();
+  await queue.addBulk(jobs);
+  const ms = now() - start;
+  await queue.close();
+  return rate(JOBS, ms);
+}
+
+async function bullConsume(concurrency: number): Promise<number> {
+  const name = `consume-${concurrency}`;
+  const queue = bullQueue(name);
+  await queue.addBulk(
+    Array.from({ length: JOBS }, (_, i) => ({
+      name: 'order_created',
+      data: payload(i),
+      opts: { removeOnComplete: true, removeOnFail: true },
+    })),
+  );
+  let done = 0;
+  let finished: () => void = () => {};
+  const all = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const start = now();
+  const worker = new Worker(
+    name,
+    async () => {
+      if (++done === JOBS) finished();
+    },
+    { connection: { ...connection, maxRetriesPerRequest: null }, prefix: bullPrefix, concurrency },
+  );
+  await all;
+  const ms = now() - start;
+  await worker.close();
+  await queue.close();
+  return rate(JOBS, ms);
+}
+
+async function bullLatency(): Promise<number[]> {
+  const queue = bullQueue('latency');
+  await queue.waitUntilReady();
+  const latencies: number[] = [];
+  const worker = new Worker(
+    'latency',
+    async (job) => {
+      latencies.push(now() - (job.data.payload.t as number));
+    },
+    { connection: { ...connection, maxRetriesPerRequest: null }, prefix: bullPrefix, concurrency: 1 },
+  );
+  await worker.waitUntilReady();
+  await offer((i) => queue.add('order_created', payload(i, now()), { removeOnComplete: true }));
+  await waitUntil(() => latencies.length >= RATE * LATENCY_SECONDS);
+  await worker.close();
+  await queue.close();
+  return latencies;
+}
+
+// ---- shared -------------------------------------------------------------------------------------
+
+/** Offers RATE jobs/s for LATENCY_SECONDS: a batch every 5 ms, each job stamped when it is sent. */
+async function offer(send: (i: number) => Promise<unknown>): Promise<void> {
+  const total = RATE * LATENCY_SECONDS;
+  const perTick = RATE / 200;
+  const start = now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i += perTick) {
+    const due = start + (i / RATE) * 1000;
+    const wait = due - now();
+    if (wait > 0) await sleep(wait);
+    for (let j = i; j < i + perTick && j < total; j++) pending.push(send(j));
+  }
+  await Promise.all(pending);
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('benchmark did not finish in time');
+    await sleep(10);
+  }
+}
+
+async function memoryPerJob(admin: Redis, fill: () => Promise<void>): Promise<number> {
+  await clean(admin);
+  const before = await usedMemory(admin);
+  await fill();
+  const after = await usedMemory(admin);
+  await clean(admin);
+  return (after - before) / JOBS;
+}
+
+export async function redisSuite(): Promise<SuiteResult> {
+  const admin = new Redis(URL_);
+  const step = async <T>(run: () => Promise<T>): Promise<T> => {
+    await clean(admin);
+    try {
+      return await run();
+    } finally {
+      await clean(admin);
+    }
+  };
+
+  const single = {
+    thrun: await step(thrunEnqueueSingle),
+    raw: await step(rawEnqueueSingle),
+    bull: await step(bullEnqueueSingle),
+  };
+  const bulk = {
+    thrun: await step(thrunEnqueueBulk),
+    raw: await step(rawEnqueueBulk),
+    bull: await step(bullEnqueueBulk),
+  };
+  const c1 = {
+    thrun: await step(() => thrunConsume(1)),
+    raw: await step(() => rawConsume(1)),
+    bull: await step(() => bullConsume(1)),
+  };
+  const c50 = {
+    thrun: await step(() => thrunConsume(50)),
+    raw: await step(() => rawConsume(50)),
+    bull: await step(() => bullConsume(50)),
+  };
+  const latency = {
+    thrun: (await step(thrunLatency)).sort((a, b) => a - b),
+    raw: (await step(rawLatency)).sort((a, b) => a - b),
+    bull: (await step(bullLatency)).sort((a, b) => a - b),
+  };
+
+  const rawJson = envelope(0).byteLength;
+  const memory = {
+    thrun: await memoryPerJob(admin, async () => {
+      const t = thrun();
+      await t.publish(
+        'memory',
+        Array.from({ length: JOBS }, (_, i) => ({ body: envelope(i) })),
+      );
+      await t.close();
+    }),
+    raw: await memoryPerJob(admin, () => rawFill(admin, `${PREFIX}raw-memory`)),
+    bull: await memoryPerJob(admin, async () => {
+      const queue = bullQueue('memory');
+      await queue.addBulk(
+        Array.from({ length: JOBS }, (_, i) => ({ name: 'order_created', data: payload(i) })),
+      );
+      await queue.close();
+    }),
+  };
+  await clean(admin);
+  admin.disconnect();
+
+  const jobsPerSecond = 'jobs/s';
+  const rows: Comparison[] = [
+    {
+      case: 'enqueue single (awaited)',
+      unit: jobsPerSecond,
+      thrun: single.thrun,
+      peer: single.bull,
+      peerName: 'BullMQ add',
+      better: 'higher',
+    },
+    {
+      case: 'enqueue single (awaited)',
+      unit: jobsPerSecond,
+      thrun: single.thrun,
+      peer: single.raw,
+      peerName: 'raw LPUSH',
+      better: 'higher',
+    },
+    {
+      case: `enqueue bulk (${JOBS})`,
+      unit: jobsPerSecond,
+      thrun: bulk.thrun,
+      peer: bulk.raw,
+      peerName: 'pipelined LPUSH',
+      better: 'higher',
+      target: 0.8,
+    },
+    {
+      case: `enqueue bulk (${JOBS})`,
+      unit: jobsPerSecond,
+      thrun: bulk.thrun,
+      peer: bulk.bull,
+      peerName: 'BullMQ addBulk',
+      better: 'higher',
+    },
+    {
+      case: 'consume, concurrency 1',
+      unit: jobsPerSecond,
+      thrun: c1.thrun,
+      peer: c1.bull,
+      peerName: 'BullMQ Worker',
+      better: 'higher',
+      target: 1.3,
+    },
+    {
+      case: 'consume, concurrency 1',
+      unit: jobsPerSecond,
+      thrun: c1.thrun,
+      peer: c1.raw,
+      peerName: 'raw BLMOVE+LREM',
+      better: 'higher',
+    },
+    {
+      case: 'consume, concurrency 50',
+      unit: jobsPerSecond,
+      thrun: c50.thrun,
+      peer: c50.bull,
+      peerName: 'BullMQ Worker',
+      better: 'higher',
+      target: 2,
+    },
+    {
+      case: 'consume, concurrency 50',
+      unit: jobsPerSecond,
+      thrun: c50.thrun,
+      peer: c50.raw,
+      peerName: 'raw BLMOVE+LREM ×50',
+      better: 'higher',
+    },
+    {
+      case: `latency p50 at ${RATE}/s`,
+      unit: 'ms',
+      thrun: percentile(latency.thrun, 50),
+      peer: percentile(latency.raw, 50),
+      peerName: 'raw BLMOVE+LREM',
+      better: 'lower',
+    },
+    {
+      case: `latency p99 at ${RATE}/s`,
+      unit: 'ms',
+      thrun: percentile(latency.thrun, 99),
+      peer: percentile(latency.raw, 99),
+      peerName: 'raw BLMOVE+LREM',
+      better: 'lower',
+      target: 1.5,
+    },
+    {
+      case: `latency p99 at ${RATE}/s`,
+      unit: 'ms',
+      thrun: percentile(latency.thrun, 99),
+      peer: percentile(latency.bull, 99),
+      peerName: 'BullMQ',
+      better: 'lower',
+    },
+    {
+      case: 'Redis memory per queued job',
+      unit: 'B',
+      thrun: memory.thrun,
+      peer: rawJson,
+      peerName: `raw JSON (${rawJson} B)`,
+      better: 'lower',
+      target: 1.5,
+    },
+    {
+      case: 'Redis memory per queued job',
+      unit: 'B',
+      thrun: memory.thrun,
+      peer: memory.raw,
+      peerName: 'raw LPUSH list',
+      better: 'lower',
+    },
+    {
+      case: 'Redis memory per queued job',
+      unit: 'B',
+      thrun: memory.thrun,
+      peer: memory.bull,
+      peerName: 'BullMQ waiting job',
+      better: 'lower',
+    },
+  ];
+  return {
+    suite: 'redis',
+    workload:
+      `${JOBS} jobs of a ${rawJson}-byte JSON envelope on one Redis 127.0.0.1 (db ${connection.db}); single enqueue awaits ` +
+      `${SINGLE_JOBS} publishes one by one; consume drains a pre-filled queue with a no-op handler that acks; latency ` +
+      `offers ${RATE} jobs/s for ${LATENCY_SECONDS} s to one consumer at concurrency 1 (publish → handler start); memory ` +
+      'is INFO used_memory growth per waiting job. Thrun: Redis Lists mode, default prefetch. BullMQ 6.7 with removeOnComplete.',
+    comparisons: rows,
+  };
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+const repoSchemas = "../../schemas"
+
+// The embedded copy must be the repository's schema, byte for byte: run `go generate` after changing it.
+func TestEmbeddedSchemaIsTheRepositorys(t *testing.T) {
+	repo, err := os.ReadFile(filepath.Join(repoSchemas, "envelope.schema.json"))
+	if err != nil {
+		t.Fatalf("cannot read the repository's schema: %v", err)
+	}
+	if !bytes.Equal(repo, envelopeSchemaJSON) {
+		t.Fatal("apps/go-consumer/envelope.schema.json differs from schemas/envelope.schema.json: run `go generate ./...` in apps/go-consumer")
+	}
+}
+
+type vectorGroup struct {
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Tests       []struct {
+		Description string          `json:"description"`
+		Data        json.RawMessage `json:"data"`
+		Valid       bool            `json:"valid"`
+	} `json:"tests"`
+}
+
+// Every envelope vector file, the same files every runtime's tests run.
+func TestEnvelopeVectors(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoSchemas, "vectors", "envelope", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no vector files in %s/vectors/envelope (%v)", repoSchemas, err)
+	}
+	cases := 0
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var groups []vectorGroup
+		if err := json.Unmarshal(raw, &groups); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for gi, group := range groups {
+			compiler, err := NewCompiler()
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemaDoc, err := unmarshal(group.Schema)
+			if err != nil {
+				t.Fatalf("%s: schema: %v", file, err)
+			}
+			url := "https://thrun.dev/vectors/" + filepath.Base(file) + "/" + itoa(gi)
+			if err := compiler.AddResource(url, schemaDoc); err != nil {
+				t.Fatal(err)
+			}
+			schema, err := compiler.Compile(url)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			for _, test := range group.Tests {
+				cases++
+				name := filepath.Base(file) + "/" + group.Description + "/" + test.Description
+				t.Run(name, func(t *testing.T) {
+					doc, err := unmarshal(test.Data)
+					if err != nil {
+						t.Fatal(err)
+					}
+					err = schema.Validate(doc)
+					if test.Valid && err != nil {
+						t.Errorf("want valid, got: %v", err)
+					}
+					if !test.Valid && err == nil {
+						t.Errorf("want invalid, got valid: %s", test.Data)
+					}
+				})
+			}
+		}
+	}
+	t.Logf("%d vector cases from %d files", cases, len(files))
+}
+
+func TestProducedEnvelopesAreValid(t *testing.T) {
+	v, err := NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := NewEnvelope("order_created", json.RawMessage(`{"order_id":123}`), time.Now())
+	data, _ := json.Marshal(env)
+	if err := v.Validate(data); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+	if env.Meta.Source != "go" {
+		t.Fatalf("source %q", env.Meta.Source)
+	}
+	// The seed's bare message, without meta.
+	if err := v.Validate([]byte(`{"event":"go_message","payload":{"text":"hello"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Validate([]byte(`{"event":"go_message","payload":{},"meta":{"event_id":"nope","timestamp":"2026-01-01T00:00:00Z","source":"go"}}`)); err == nil {
+		t.Fatal("a bad event_id passed")
+	}
+}
+
+func unmarshal(raw json.RawMessage) (any, error) {
+	return unmarshalReader(bytes.NewReader(raw))
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}

@@ -1,0 +1,52 @@
+/**
+ * The transport conformance suite from @thrun/contract, in both modes, against the real Redis. Each
+ * mode gets its own key prefix, and only those keys are deleted afterwards.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describeTransportConformance } from '@thrun/contract/conformance';
+import type { Redis } from 'ioredis';
+import { redisTransport } from './index.js';
+import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from './test-support/redis.js';
+
+const run = promisify(execFile);
+const brokerScript = fileURLToPath(new URL('../../../scripts/brokers/redis.sh', import.meta.url));
+// A short lease so the dead-consumer case does not wait 30 s; the kit waits this long, plus margin.
+const visibilityTimeoutMs = 1_500;
+
+for (const mode of ['list', 'stream'] as const) {
+  const keyPrefix = uniquePrefix();
+  let admin: Redis | undefined;
+  describeTransportConformance({
+    name: `redis (${mode === 'list' ? 'lists' : 'streams'})`,
+    factory: () =>
+      redisTransport({
+        url: REDIS_URL,
+        mode,
+        keyPrefix,
+        visibilityTimeoutMs,
+        blockTimeoutMs: 250,
+        trimIntervalMs: 500,
+      }),
+    features: {
+      redeliveryAfterMs: visibilityTimeoutMs * 2,
+      // Through the repository's script, which restarts only the server it started; the append-only
+      // file keeps what was published.
+      restartBroker: async () => {
+        await run('bash', [brokerScript, 'restart'], { env: process.env });
+      },
+    },
+    hooks: {
+      beforeAll: async () => {
+        admin = await requireRedis();
+      },
+      afterAll: async () => {
+        if (admin) {
+          await deleteKeys(admin, keyPrefix);
+          admin.disconnect();
+        }
+      },
+    },
+  });
+}

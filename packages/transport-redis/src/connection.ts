@@ -1,0 +1,153 @@
+import { TransportError } from '@thrun/contract';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Script } from './scripts.js';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * `redis://user:secret@host:6379/0` → `redis://host:6379/0`: what errors may say about where they
+ * tried to connect. Credentials never leave this module.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '<unparseable redis url>';
+  }
+}
+
+/** Reconnect forever with a capped backoff: a broker that comes back mid-stream is picked up again. */
+function retryStrategy(times: number): number {
+  return Math.min(50 * 2 ** Math.min(times, 6), 2_000);
+}
+
+export function createClient(url: string, extra: RedisOptions = {}): Redis {
+  // ioredis reads `rediss://` (TLS), username, password and the database number from the URL.
+  const options: RedisOptions = {
+    lazyConnect: true,
+    retryStrategy,
+    // Commands issued while disconnected wait for the reconnection, but not forever: publish rejects
+    // after a few failed reconnections instead of hanging (callers retry; delivery is at-least-once).
+    maxRetriesPerRequest: 3,
+    connectTimeout: 5_000,
+    ...extra,
+  };
+  // The cast pins the reply mapping to the default (RESP2 shapes), which every script here expects.
+  const client: Redis = new Redis(url, options as Omit<RedisOptions, 'replyMapping'>);
+  silence(client);
+  return client;
+}
+
+/**
+ * ioredis prints unhandled 'error' events to the console, with addresses but also with whatever the
+ * server said; Thrun reports connection problems through typed errors instead.
+ */
+export function silence(client: RedisClient): void {
+  client.on('error', () => {});
+}
+
+/** A second connection of the same kind, for blocking reads that would stall every other command. */
+export function duplicateClient(client: RedisClient): RedisClient {
+  const copy: RedisClient = client instanceof Redis ? client.duplicate() : client.duplicate();
+  silence(copy);
+  return copy;
+}
+
+/**
+ * Resolves once `client` is ready. At start-up a broker that cannot be reached fails fast with
+ * `TransportError('connection_failed')` (and the client stops retrying); once connected, ioredis
+ * reconnects on its own and this resolves when it is back.
+ */
+export async function ensureReady(client: RedisClient, where: string, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  if (client.status === 'wait' || client.status === 'end' || client.status === 'close') {
+    try {
+      // The first 'error' (ECONNREFUSED, auth, TLS) ends the attempt: start-up fails fast.
+      let onError: ((error: Error) => void) | undefined;
+      const failed = new Promise<never>((_, reject) => {
+        onError = reject;
+        client.once('error', onError);
+      });
+      await withTimeout(Promise.race([client.connect(), failed]), timeoutMs).finally(() => {
+        if (onError) client.off('error', onError);
+      });
+      return;
+    } catch (cause) {
+      client.disconnect();
+      throw new TransportError(
+        'connection_failed',
+        `[thrun:redis] cannot connect to ${where}: ${describeCause(cause)}. Is Redis running? (scripts/brokers/redis.sh start)`,
+        { cause: sanitize(cause) },
+      );
+    }
+  }
+  // Connecting or reconnecting: wait for it, within the same bound.
+  await withTimeout(
+    new Promise<void>((resolve) => {
+      client.once('ready', () => resolve());
+    }),
+    timeoutMs,
+  ).catch((cause) => {
+    throw new TransportError('connection_failed', `[thrun:redis] ${where} is not reachable`, {
+      cause: sanitize(cause),
+    });
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The part of a driver error worth showing: its message with anything that looks like a URL redacted. */
+export function describeCause(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return message.replace(/rediss?:\/\/[^\s]+/g, (url) => redactUrl(url));
+}
+
+function sanitize(cause: unknown): Error {
+  return new Error(describeCause(cause));
+}
+
+/** A driver error → `TransportError`, retryable, with no credentials in it. */
+export function transportError(
+  code: 'publish_failed' | 'broker_error' | 'connection_failed',
+  what: string,
+  cause: unknown,
+): TransportError {
+  return new TransportError(code, `[thrun:redis] ${what}: ${describeCause(cause)}`, {
+    cause: sanitize(cause),
+  });
+}
+
+interface ScriptingClient {
+  evalshaBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
+  evalBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
+}
+
+/** EVALSHA, falling back to EVAL when the server does not know the script (first use, or after a restart). */
+export async function runScript(
+  client: RedisClient,
+  script: Script,
+  keys: readonly string[],
+  args: readonly (string | Buffer | number)[],
+): Promise<unknown> {
+  // evalshaBuffer rather than callBuffer: ioredis's auto-pipelining drops the command name of callBuffer.
+  const scripting = client as unknown as ScriptingClient;
+  try {
+    return await scripting.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+      return scripting.evalBuffer(script.source, keys.length, ...keys, ...args);
+    }
+    throw error;
+  }
+}
+
+export { Cluster, Redis };

@@ -1,0 +1,238 @@
+import type { DeadLetterReason, Delivery, DeliveryHandler } from '@thrun/contract';
+import { encodeDeadLetterRecord, TransportError } from '@thrun/contract';
+
+/** A message taken from Redis and held by this process until it is settled or released. */
+export interface Fetched {
+  body: Buffer;
+  attempt: number;
+  /** Stream entry id (Streams mode). */
+  id?: string;
+  key?: string;
+}
+
+/** What each mode provides to the shared consumer loop. */
+export interface MessageSource {
+  /**
+   * Takes up to `max` messages, waiting a bounded time (the block timeout) when there are none.
+   * `held` is what this consumer holds already (a source may need it to recover after a lost reply).
+   */
+  fetch(max: number, held: readonly Fetched[]): Promise<Fetched[]>;
+  ack(message: Fetched): Promise<void>;
+  /** Puts a message back as the next attempt; may hand back a redelivery to run locally. */
+  retry(message: Fetched, delayMs: number): Promise<Fetched | undefined>;
+  deadLetter(message: Fetched, record: Buffer): Promise<void>;
+  /** Hands back everything this consumer holds; `started` messages count an attempt. */
+  release(started: Fetched[], buffered: Fetched[]): Promise<void>;
+  /** Periodic upkeep: leases, reaping, trimming. `held` is everything this consumer holds. */
+  tick(held: Fetched[]): Promise<void>;
+  tickIntervalMs: number;
+  /** Makes a blocked `fetch` return (or reject) at once. */
+  interrupt(): void;
+  dispose(): Promise<void>;
+}
+
+export interface ConsumerSettings {
+  queue: string;
+  concurrency: number;
+  prefetch: number;
+  /** How long a settlement keeps retrying while Redis is unreachable before it gives up. */
+  settleRetryMs: number;
+}
+
+type State = 'pending' | 'settling' | 'settled' | 'released';
+
+interface InFlight {
+  state: State;
+  done: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The consume loop shared by both modes: fetches in batches into a bounded local buffer (a deep queue
+ * costs one round trip per batch, not per message), runs at most `concurrency` handlers, settles each
+ * delivery once, and on close drains, then hands back whatever is left.
+ */
+export class Consumer {
+  private readonly buffer: Fetched[] = [];
+  private readonly inFlight = new Map<Fetched, InFlight>();
+  private stopping = false;
+  private closing: Promise<void> | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private wake: (() => void) | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly refillBelow: number;
+
+  constructor(
+    private readonly source: MessageSource,
+    private readonly handler: DeliveryHandler,
+    private readonly settings: ConsumerSettings,
+  ) {
+    // Refill once a quarter of the prefetch window is free, so a deep queue is read in batches.
+    this.refillBelow = settings.prefetch - Math.max(1, Math.floor(settings.prefetch / 4));
+  }
+
+  start(): void {
+    this.loop = this.run();
+    this.ticker = setInterval(() => {
+      void this.source.tick(this.held()).catch(() => {});
+    }, this.source.tickIntervalMs);
+    this.ticker.unref();
+  }
+
+  private held(): Fetched[] {
+    return [...this.inFlight.keys(), ...this.buffer];
+  }
+
+  private needsMore(): boolean {
+    const held = this.buffer.length + this.inFlight.size;
+    if (held >= this.settings.prefetch) return false;
+    return (
+      held <= this.refillBelow || (this.buffer.length === 0 && this.inFlight.size < this.settings.concurrency)
+    );
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      if (!this.needsMore()) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        continue;
+      }
+      try {
+        const max = this.settings.prefetch - this.buffer.length - this.inFlight.size;
+        const fetched = await this.source.fetch(max, this.held());
+        failures = 0;
+        this.buffer.push(...fetched);
+        if (!this.stopping) this.pump();
+      } catch {
+        if (this.stopping) break;
+        // Redis unreachable or restarting: ioredis reconnects; keep asking, with a capped backoff.
+        failures += 1;
+        await sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1_000));
+      }
+    }
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.inFlight.size < this.settings.concurrency && this.buffer.length > 0) {
+      this.deliver(this.buffer.shift()!);
+    }
+    if (this.needsMore()) this.signal();
+  }
+
+  private deliver(message: Fetched): void {
+    const entry: InFlight = { state: 'pending', done: Promise.resolve() };
+    this.inFlight.set(message, entry);
+
+    const settle =
+      <A extends unknown[]>(operation: (...args: A) => Promise<unknown>) =>
+      async (...args: A): Promise<void> => {
+        if (entry.state !== 'pending') return; // settled twice, or released at close
+        entry.state = 'settling';
+        try {
+          await this.persist(() => operation(...args));
+          entry.state = 'settled';
+        } catch (error) {
+          // Left in Redis: its lease or visibility timeout brings it back. Still free the slot.
+          entry.state = 'settled';
+          throw error;
+        } finally {
+          this.inFlight.delete(message);
+          this.pump();
+        }
+      };
+
+    const retry = settle(async (delayMs: number = 0) => {
+      const again = await this.source.retry(message, Math.max(0, delayMs));
+      if (again) this.buffer.push(again);
+    });
+
+    const delivery: Delivery = {
+      body: new Uint8Array(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+      queue: this.settings.queue,
+      attempt: message.attempt,
+      ...(message.key === undefined ? {} : { key: message.key }),
+      ack: settle(() => this.source.ack(message)),
+      retry: (delayMs?: number) => retry(delayMs ?? 0),
+      deadLetter: settle((reason: DeadLetterReason) => {
+        const record = encodeDeadLetterRecord({
+          queue: this.settings.queue,
+          body: message.body,
+          reason,
+          attempts: message.attempt,
+        });
+        return this.source.deadLetter(
+          message,
+          Buffer.from(record.buffer, record.byteOffset, record.byteLength),
+        );
+      }),
+    };
+
+    // On a later tick, so one delivery never runs inside another's stack. A handler that throws or
+    // returns without settling has its delivery retried at once, as the contract says.
+    entry.done = Promise.resolve()
+      .then(() => this.handler(delivery))
+      .then(
+        () => retry(0),
+        () => retry(0),
+      )
+      .catch(() => {});
+  }
+
+  /** Runs a settlement, retrying through a Redis outage (bounded): a lost ack would mean a duplicate. */
+  private async persist(operation: () => Promise<unknown>): Promise<void> {
+    const deadline = Date.now() + this.settings.settleRetryMs;
+    let failures = 0;
+    for (;;) {
+      try {
+        await operation();
+        return;
+      } catch (error) {
+        failures += 1;
+        if (Date.now() > deadline || (TransportError.isInstance(error) && error.code === 'closed'))
+          throw error;
+        await sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1_000));
+      }
+    }
+  }
+
+  close(drainTimeoutMs: number): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopping = true;
+      this.source.interrupt();
+      this.signal();
+      await this.loop;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.inFlight.values()].map((entry) => entry.done)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      clearInterval(this.ticker);
+      const started: Fetched[] = [];
+      for (const [message, entry] of this.inFlight) {
+        if (entry.state === 'pending') {
+          entry.state = 'released';
+          started.push(message);
+        }
+      }
+      this.inFlight.clear();
+      const buffered = this.buffer.splice(0);
+      // When Redis is unreachable now, the lease (or idle time) returns these later instead.
+      await this.source.release(started, buffered).catch(() => {});
+      await this.source.dispose();
+    })();
+    return this.closing;
+  }
+}

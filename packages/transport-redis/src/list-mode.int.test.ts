@@ -1,0 +1,272 @@
+import {
+  decodeDeadLetterRecord,
+  PayloadTooLargeError,
+  type Transport,
+  TransportError,
+} from '@thrun/contract';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { redisTransport } from './index.js';
+import {
+  bytes,
+  deleteKeys,
+  REDIS_URL,
+  requireRedis,
+  text,
+  uniquePrefix,
+  waitFor,
+} from './test-support/redis.js';
+
+let admin: Redis;
+let prefix: string;
+const transports: Transport[] = [];
+
+function open(options: Parameters<typeof redisTransport>[0] = {}): Transport {
+  const transport = redisTransport({ url: REDIS_URL, keyPrefix: prefix, ...options });
+  transports.push(transport);
+  return transport;
+}
+
+beforeAll(async () => {
+  admin = await requireRedis();
+});
+afterAll(() => admin.disconnect());
+afterEach(async () => {
+  await Promise.all(transports.splice(0).map((t) => t.close({ drainTimeoutMs: 1_000 })));
+  await deleteKeys(admin, prefix);
+});
+beforeEachPrefix();
+function beforeEachPrefix() {
+  // Each test gets its own keys.
+  prefix = uniquePrefix();
+  afterEach(() => {
+    prefix = uniquePrefix();
+  });
+}
+
+describe('lists mode', () => {
+  it('writes the seed format: the raw bytes LPUSHed to the list named after the queue', async () => {
+    const transport = open();
+    await transport.publish('events', [
+      { body: bytes('{"event":"a","payload":{}}') },
+      { body: bytes('second') },
+    ]);
+    // What a PHP worker's BRPOP sees: the first published, byte for byte.
+    expect((await admin.rpop(`${prefix}events`)) ?? '').toBe('{"event":"a","payload":{}}');
+    expect(await admin.rpop(`${prefix}events`)).toBe('second');
+  });
+
+  it('consumes what a foreign producer LPUSHed, in order, and acks by removing it', async () => {
+    for (let i = 0; i < 50; i++) await admin.lpush(`${prefix}events`, `m${i}`);
+    const transport = open();
+    const seen: string[] = [];
+    const sub = await transport.consume('events', async (delivery) => {
+      seen.push(text(delivery.body));
+      expect(delivery.attempt).toBe(1);
+      await delivery.ack();
+    });
+    await waitFor(() => seen.length === 50);
+    await sub.close();
+    expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+    expect(await admin.llen(`${prefix}events`)).toBe(0);
+    const processing = await admin.keys(`{${prefix}events}:processing:*`);
+    expect(processing).toEqual([]);
+  });
+
+  it('shares a shallow queue between competing consumers instead of one taking it all', async () => {
+    const transport = open();
+    const seen = { a: [] as string[], b: [] as string[] };
+    for (const name of ['a', 'b'] as const) {
+      await transport.consume('jobs', async (delivery) => {
+        seen[name].push(text(delivery.body));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await delivery.ack();
+      });
+    }
+    await transport.publish(
+      'jobs',
+      Array.from({ length: 10 }, (_, i) => ({ body: bytes(`s${i}`) })),
+    );
+    await waitFor(() => seen.a.length + seen.b.length === 10);
+    expect(seen.a.length).toBeGreaterThan(0);
+    expect(seen.b.length).toBeGreaterThan(0);
+    expect([...seen.a, ...seen.b].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`).sort());
+  });
+
+  it('counts attempts on retry without changing the bytes on the list', async () => {
+    const transport = open();
+    const attempts: number[] = [];
+    const bodies: string[] = [];
+    await transport.consume('jobs', async (delivery) => {
+      attempts.push(delivery.attempt);
+      bodies.push(text(delivery.body));
+      if (delivery.attempt < 3) await delivery.retry();
+      else await delivery.ack();
+    });
+    await transport.publish('jobs', [{ body: bytes('retry me') }]);
+    await waitFor(() => attempts.length === 3);
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(bodies).toEqual(['retry me', 'retry me', 'retry me']);
+    await waitFor(async () => (await admin.hlen(`{${prefix}jobs}:attempts`)) === 0);
+  });
+
+  it('holds a delayed retry back at least as long as asked', async () => {
+    const transport = open({ blockTimeoutMs: 200 });
+    const times: number[] = [];
+    await transport.consume('jobs', async (delivery) => {
+      times.push(Date.now());
+      if (delivery.attempt === 1) await delivery.retry(400);
+      else await delivery.ack();
+    });
+    await transport.publish('jobs', [{ body: bytes('later') }]);
+    await waitFor(() => times.length === 2);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(390);
+  });
+
+  it('delays a published message', async () => {
+    const transport = open({ blockTimeoutMs: 200 });
+    const start = Date.now();
+    let at = 0;
+    await transport.consume('jobs', async (delivery) => {
+      at = Date.now();
+      await delivery.ack();
+    });
+    await transport.publish('jobs', [{ body: bytes('delayed'), delayMs: 300 }]);
+    await waitFor(() => at > 0);
+    expect(at - start).toBeGreaterThanOrEqual(290);
+  });
+
+  it('dead-letters to <queue>.dead with the original bytes, reason and attempts', async () => {
+    const transport = open();
+    let done = false;
+    await transport.consume('jobs', async (delivery) => {
+      if (delivery.attempt === 1) return delivery.retry();
+      await delivery.deadLetter({ code: 'max_attempts', message: 'gave up' });
+      done = true;
+    });
+    const original = new Uint8Array([0xff, 0x00, 0x7b]); // not UTF-8: kept as base64
+    await transport.publish('jobs', [{ body: original }]);
+    await waitFor(() => done);
+    const [raw] = await admin.lrangeBuffer(`${prefix}jobs.dead`, 0, -1);
+    const record = decodeDeadLetterRecord(new Uint8Array(raw!));
+    expect(record.queue).toBe('jobs');
+    expect(record.error).toEqual({ code: 'max_attempts', message: 'gave up' });
+    expect(record.attempts).toBe(2);
+    expect([...record.originalBody]).toEqual([...original]);
+    expect(await admin.llen(`${prefix}jobs`)).toBe(0);
+  });
+
+  it('returns the messages of a consumer whose lease expired to the queue, as the next attempt', async () => {
+    // A consumer that died holding two messages: its processing list and an expired lease, exactly as
+    // a killed process leaves them (the SIGKILL test in reliability.int.test.ts does it for real).
+    const keys = { queue: `${prefix}jobs`, tag: `{${prefix}jobs}` };
+    await admin.lpush(`${keys.tag}:processing:ghost`, 'older', 'newer');
+    await admin.zadd(`${keys.tag}:consumers`, 1, 'ghost');
+    await admin.lpush(keys.queue, 'waiting');
+
+    const transport = open({ visibilityTimeoutMs: 600 });
+    const seen: { body: string; attempt: number }[] = [];
+    await transport.consume('jobs', async (delivery) => {
+      seen.push({ body: text(delivery.body), attempt: delivery.attempt });
+      await delivery.ack();
+    });
+    await waitFor(() => seen.length === 3);
+    expect(seen).toContainEqual({ body: 'older', attempt: 2 });
+    expect(seen).toContainEqual({ body: 'newer', attempt: 2 });
+    expect(seen).toContainEqual({ body: 'waiting', attempt: 1 });
+    expect(await admin.exists(`${keys.tag}:processing:ghost`)).toBe(0);
+    expect(await admin.zscore(`${keys.tag}:consumers`, 'ghost')).toBeNull();
+  });
+
+  it('on close, hands back unstarted prefetched messages without counting an attempt', async () => {
+    const transport = open({ prefetch: 10 });
+    await transport.publish(
+      'jobs',
+      Array.from({ length: 10 }, (_, i) => ({ body: bytes(`p${i}`) })),
+    );
+    let release: () => void = () => {};
+    const started: string[] = [];
+    const sub = await transport.consume('jobs', async (delivery) => {
+      started.push(text(delivery.body));
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await delivery.ack();
+    });
+    await waitFor(() => started.length === 1);
+    const closing = sub.close();
+    release();
+    await closing;
+    const other = open();
+    const after: { body: string; attempt: number }[] = [];
+    await other.consume('jobs', async (delivery) => {
+      after.push({ body: text(delivery.body), attempt: delivery.attempt });
+      await delivery.ack();
+    });
+    await waitFor(() => after.length === 9);
+    expect(after).toEqual(Array.from({ length: 9 }, (_, i) => ({ body: `p${i + 1}`, attempt: 1 })));
+  });
+
+  it('rejects an oversized payload with PayloadTooLargeError before sending anything', async () => {
+    const transport = open({ maxPayloadBytes: 1024 });
+    const error = await transport
+      .publish('jobs', [{ body: bytes('ok') }, { body: new Uint8Array(1025) }])
+      .catch((e) => e);
+    expect(PayloadTooLargeError.isInstance(error)).toBe(true);
+    expect(await admin.llen(`${prefix}jobs`)).toBe(0);
+  });
+
+  it('fails fast with connection_failed when Redis is down, without the credentials', async () => {
+    const transport = redisTransport({ url: 'redis://thrun:hunter2@127.0.0.1:1/0', connectTimeoutMs: 2_000 });
+    const started = Date.now();
+    const error = await transport.publish('jobs', [{ body: bytes('x') }]).catch((e) => e);
+    expect(TransportError.isInstance(error) && error.code).toBe('connection_failed');
+    expect(String(error.message)).not.toContain('hunter2');
+    expect(String(error.message)).toContain('127.0.0.1:1');
+    expect(JSON.stringify(error.cause?.message ?? '')).not.toContain('hunter2');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const consumeError = await transport.consume('jobs', () => {}).catch((e) => e);
+    expect(TransportError.isInstance(consumeError) && consumeError.code).toBe('connection_failed');
+    await transport.close();
+  });
+
+  it('connects with a username and password from the URL, and never shows the password', async () => {
+    const user = `thrun-${prefix.slice(11, 19)}`;
+    await admin.call('ACL', 'SETUSER', user, 'on', '>s3cret-pass', '~*', '&*', '+@all');
+    try {
+      const withUser = new URL(REDIS_URL);
+      withUser.username = user;
+      withUser.password = 's3cret-pass';
+      const transport = open({ url: withUser.toString() });
+      await transport.publish('auth', [{ body: bytes('authenticated') }]);
+      expect(await admin.rpop(`${prefix}auth`)).toBe('authenticated');
+
+      withUser.password = 'wrong-pass';
+      const refused = redisTransport({
+        url: withUser.toString(),
+        keyPrefix: prefix,
+        connectTimeoutMs: 3_000,
+      });
+      const error = await refused.publish('auth', [{ body: bytes('x') }]).catch((e) => e);
+      await refused.close();
+      expect(TransportError.isInstance(error) && error.code).toBe('connection_failed');
+      expect(`${error.message} ${error.cause?.message}`).not.toMatch(/wrong-pass|s3cret-pass/);
+      expect(error.message).not.toContain(user);
+    } finally {
+      await admin.call('ACL', 'DELUSER', user);
+    }
+  });
+
+  it('peeks oldest first and purges waiting and delayed messages', async () => {
+    const transport = open();
+    await transport.publish('jobs', [
+      { body: bytes('a') },
+      { body: bytes('b') },
+      { body: bytes('c'), delayMs: 60_000 },
+    ]);
+    const peeked = await transport.peek!('jobs', 5);
+    expect(peeked.map((m) => text(m.body))).toEqual(['a', 'b']);
+    expect(await transport.purge!('jobs')).toBe(3);
+    expect(await admin.exists(`${prefix}jobs`)).toBe(0);
+  });
+});

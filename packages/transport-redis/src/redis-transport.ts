@@ -1,0 +1,374 @@
+import { randomUUID } from 'node:crypto';
+import {
+  assertQueueName,
+  type CloseOptions,
+  ConfigurationError,
+  type ConsumeOptions,
+  DEFAULT_MAX_BYTES,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  PayloadTooLargeError,
+  type PublishOptions,
+  type QueuedMessage,
+  type Subscription,
+  TRANSPORT_SPECIFICATION_VERSION,
+  type Transport,
+  type TransportCapabilities,
+  TransportError,
+} from '@thrun/contract';
+import type { RedisOptions } from 'ioredis';
+import {
+  Cluster,
+  createClient,
+  duplicateClient,
+  ensureReady,
+  Redis,
+  type RedisClient,
+  redactUrl,
+  runScript,
+  transportError,
+} from './connection.js';
+import { Consumer } from './consumer.js';
+import { queueKeys } from './keys.js';
+import { listPurgeScript, scheduleScript } from './scripts.js';
+import { delayedMember, listSource, streamSource } from './sources.js';
+
+export type RedisTransportMode = 'list' | 'stream';
+
+export interface RedisTransportOptions {
+  /**
+   * `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS. Credentials in it are used to
+   * connect and never appear in errors. Default: `THRUN_REDIS_URL`, else `redis://127.0.0.1:6379`.
+   */
+  url?: string;
+  /**
+   * Your own ioredis client (a `Redis` or a `Cluster`) instead of `url`. Thrun duplicates it for blocking
+   * reads and never closes it; `close()` closes only the connections Thrun opened.
+   */
+  client?: RedisClient;
+  /** Extra ioredis options (TLS certificates, `username`, `password`, …) when Thrun opens the connection. */
+  redisOptions?: RedisOptions;
+  /**
+   * `list` (default): the seed's wire format, a list per queue that Go and PHP can LPUSH/BRPOP.
+   * `stream`: a stream per queue with consumer groups: fan-out across groups.
+   */
+  mode?: RedisTransportMode;
+  /**
+   * How long a consumer may go silent before the messages it holds go to another consumer (as a new
+   * attempt). Live consumers renew their lease every third of it. Default: 30,000.
+   */
+  visibilityTimeoutMs?: number;
+  /** Prepended to every key. Default: `''`, so queue `events` is the key `events`, as the seed has it. */
+  keyPrefix?: string;
+  /** Largest body `publish` accepts. Default: 1 MiB, the codec's limit. */
+  maxPayloadBytes?: number;
+  /**
+   * Messages a consumer holds, running or read ahead (never fewer than `concurrency`). Default: Lists
+   * max(2 × concurrency, 20), taking at most its fair share of the queue per read; Streams `concurrency`.
+   */
+  prefetch?: number;
+  /** Longest a consumer's blocking read waits before it looks again (delays, close). Default: 1,000. */
+  blockTimeoutMs?: number;
+  /** Default for `close()`. Default: 10,000. */
+  drainTimeoutMs?: number;
+  /** How long `publish` and the first `consume` wait for a connection at start-up. Default: 5,000. */
+  connectTimeoutMs?: number;
+  /**
+   * After each publish, wait until this many replicas acknowledged it (Redis `WAIT`). Default: 0, i.e.
+   * durability is what the server's persistence settings (AOF, `appendfsync`) give.
+   */
+  waitForReplicas?: number;
+  /** Streams mode: how often consumers trim entries every group is done with. Default: 5,000. */
+  trimIntervalMs?: number;
+}
+
+const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
+const LPUSH_CHUNK = 1_000;
+
+/**
+ * A Thrun transport on Redis. See the package README for the key layout and guarantees.
+ *
+ * ```ts
+ * const transport = redisTransport({ url: process.env.THRUN_REDIS_URL })
+ * ```
+ */
+export function redisTransport(options: RedisTransportOptions = {}): Transport {
+  const mode = options.mode ?? 'list';
+  if (mode !== 'list' && mode !== 'stream') {
+    throw new ConfigurationError('invalid_option', `[thrun:redis] mode must be 'list' or 'stream'`);
+  }
+  const visibilityTimeoutMs = positive(
+    'visibilityTimeoutMs',
+    options.visibilityTimeoutMs,
+    DEFAULT_VISIBILITY_TIMEOUT_MS,
+  );
+  const maxPayloadBytes = positive('maxPayloadBytes', options.maxPayloadBytes, DEFAULT_MAX_BYTES);
+  const blockTimeoutMs = positive('blockTimeoutMs', options.blockTimeoutMs, 1_000);
+  const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 5_000);
+  const defaultDrainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const keyPrefix = options.keyPrefix ?? '';
+  const url = options.url ?? process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const where = options.client ? 'the given Redis client' : redactUrl(url);
+
+  const ownsClient = options.client === undefined;
+  const client: RedisClient =
+    options.client ?? createClient(url, { enableAutoPipelining: true, ...options.redisOptions });
+  const consumers = new Set<Consumer>();
+  let ready: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const capabilities: TransportCapabilities = {
+    delay: true,
+    fanout: mode === 'stream',
+    ordering: 'fifo',
+    persistent: true,
+    maxPayloadBytes,
+    deadLetter: true,
+    redeliversUnacked: true,
+  };
+
+  function assertOpen(): void {
+    if (closing) {
+      throw new TransportError('closed', '[thrun:redis] transport is closed', { isRetryable: false });
+    }
+  }
+
+  /** Connects once; a failed start-up attempt is forgotten so the next call tries again. */
+  function connect(): Promise<void> {
+    ready ??= ensureReady(client, where, connectTimeoutMs).catch((error) => {
+      ready = undefined;
+      throw error;
+    });
+    return ready;
+  }
+
+  async function openBlocking(): Promise<RedisClient> {
+    const blocking =
+      client instanceof Redis
+        ? client.duplicate({ enableAutoPipelining: false, lazyConnect: true })
+        : duplicateClient(client);
+    if (client instanceof Redis) blocking.on('error', () => {});
+    await ensureReady(blocking, where, connectTimeoutMs);
+    return blocking;
+  }
+
+  async function publish(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    publishOptions: PublishOptions = {},
+  ): Promise<void> {
+    assertOpen();
+    assertQueueName(queue);
+    for (const message of messages) {
+      if (message.body.byteLength > maxPayloadBytes) {
+        throw new PayloadTooLargeError(
+          'payload_too_large',
+          `[thrun:redis] message of ${message.body.byteLength} bytes exceeds maxPayloadBytes (${maxPayloadBytes})`,
+        );
+      }
+    }
+    if (messages.length === 0) return;
+    await connect();
+    const keys = queueKeys(keyPrefix, queue);
+    const pipeline = client.pipeline();
+    const bodies: Buffer[] = [];
+    const flush = () => {
+      // One LPUSH with many values keeps their order: the first value ends up next-out.
+      for (let i = 0; i < bodies.length; i += LPUSH_CHUNK) {
+        pipeline.lpush(keys.queue, ...bodies.slice(i, i + LPUSH_CHUNK));
+      }
+      bodies.length = 0;
+    };
+    for (const message of messages) {
+      // Copy: the caller may reuse its buffer, and ioredis needs a Buffer to send bytes as they are.
+      const body = Buffer.from(message.body);
+      const delayMs = message.delayMs ?? 0;
+      if (delayMs > 0) {
+        if (mode === 'list') flush();
+        pipeline.call('EVAL', scheduleScript.source, 1, keys.delayed, delayMs, delayedMember(body));
+      } else if (mode === 'list') {
+        bodies.push(body);
+      } else if (message.key === undefined) {
+        pipeline.xadd(keys.queue, '*', 'b', body);
+      } else {
+        pipeline.xadd(keys.queue, '*', 'b', body, 'k', message.key);
+      }
+    }
+    flush();
+    const replicas = options.waitForReplicas ?? 0;
+    if (replicas > 0) pipeline.wait(replicas, connectTimeoutMs);
+
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await abortable(pipeline.exec(), publishOptions.signal);
+    } catch (cause) {
+      if (TransportError.isInstance(cause)) throw cause;
+      throw transportError('publish_failed', `publish to ${queue} failed`, cause);
+    }
+    for (const [error] of results ?? [[new Error('no reply'), null]]) {
+      if (error) throw transportError('publish_failed', `publish to ${queue} failed`, error);
+    }
+    if (replicas > 0) {
+      const acknowledged = Number(results?.at(-1)?.[1] ?? 0);
+      if (acknowledged < replicas) {
+        throw new TransportError(
+          'publish_failed',
+          `[thrun:redis] publish to ${queue}: ${acknowledged} of ${replicas} replicas acknowledged in time`,
+        );
+      }
+    }
+  }
+
+  async function consume(
+    queue: string,
+    handler: DeliveryHandler,
+    consumeOptions: ConsumeOptions = {},
+  ): Promise<Subscription> {
+    assertOpen();
+    assertQueueName(queue);
+    const concurrency = consumeOptions.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new ConfigurationError('invalid_option', '[thrun:redis] concurrency must be a positive integer');
+    }
+    const group = consumeOptions.group ?? 'default';
+    await connect();
+    const keys = queueKeys(keyPrefix, queue);
+    if (mode === 'stream') {
+      try {
+        // From the beginning of what the stream still holds: a group's first consumer also gets what
+        // was published before it subscribed and is not yet trimmed.
+        await client.xgroup('CREATE', keys.queue, group, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) {
+          throw transportError('broker_error', `cannot create consumer group for ${queue}`, error);
+        }
+      }
+    }
+    const blocking = await openBlocking();
+    const context = {
+      client,
+      blocking,
+      keys,
+      consumerId: `${group}:${randomUUID()}`,
+      visibilityTimeoutMs,
+      blockTimeoutMs,
+    };
+    const source =
+      mode === 'list'
+        ? listSource(context)
+        : streamSource({ ...context, group, trimIntervalMs: options.trimIntervalMs ?? 5_000 });
+    const consumer = new Consumer(source, handler, {
+      queue,
+      concurrency,
+      // Lists read ahead (a fair share of the queue, see list-fetch); in Streams mode a read entry already
+      // counts as delivered, so a consumer reads only what it can run.
+      prefetch: Math.max(
+        options.prefetch ?? (mode === 'list' ? Math.max(2 * concurrency, 20) : concurrency),
+        concurrency,
+      ),
+      settleRetryMs: visibilityTimeoutMs,
+    });
+    if (mode === 'list') await source.tick([]); // takes the lease before the first message
+    consumers.add(consumer);
+    consumer.start();
+    const close = () => consumer.close(defaultDrainTimeoutMs).finally(() => consumers.delete(consumer));
+    consumeOptions.signal?.addEventListener('abort', () => void close(), { once: true });
+    if (consumeOptions.signal?.aborted) await close();
+    return { close };
+  }
+
+  return {
+    specificationVersion: TRANSPORT_SPECIFICATION_VERSION,
+    name: 'redis',
+    capabilities,
+    publish,
+    consume,
+
+    close(closeOptions: CloseOptions = {}): Promise<void> {
+      closing ??= (async () => {
+        const drainTimeoutMs = closeOptions.drainTimeoutMs ?? defaultDrainTimeoutMs;
+        await Promise.all([...consumers].map((consumer) => consumer.close(drainTimeoutMs)));
+        consumers.clear();
+        if (ownsClient) await quit(client);
+      })();
+      return closing;
+    },
+
+    async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
+      assertOpen();
+      assertQueueName(queue);
+      if (limit <= 0) return [];
+      await connect();
+      const keys = queueKeys(keyPrefix, queue);
+      if (mode === 'list') {
+        // Oldest first: the next-out end of the list is its right.
+        const bodies = await client.lrangeBuffer(keys.queue, -limit, -1);
+        return bodies.reverse().map((body) => ({ body: new Uint8Array(body) }));
+      }
+      const entries = (await client.xrangeBuffer(keys.queue, '-', '+', 'COUNT', limit)) as [
+        Buffer,
+        Buffer[],
+      ][];
+      return entries.map(([, fields]) => {
+        const index = fields.findIndex((field, i) => i % 2 === 0 && field.toString() === 'b');
+        const keyIndex = fields.findIndex((field, i) => i % 2 === 0 && field.toString() === 'k');
+        const body = new Uint8Array(fields[index >= 0 ? index + 1 : 1] ?? Buffer.alloc(0));
+        return keyIndex >= 0 ? { body, key: fields[keyIndex + 1]!.toString() } : { body };
+      });
+    },
+
+    async purge(queue: string): Promise<number> {
+      assertOpen();
+      assertQueueName(queue);
+      await connect();
+      const keys = queueKeys(keyPrefix, queue);
+      if (mode === 'list') {
+        return Number(await runScript(client, listPurgeScript, [keys.queue, keys.delayed], []));
+      }
+      const results = await client
+        .multi()
+        .xlen(keys.queue)
+        .zcard(keys.delayed)
+        .xtrim(keys.queue, 'MAXLEN', 0)
+        .del(keys.delayed)
+        .exec();
+      return Number(results?.[0]?.[1] ?? 0) + Number(results?.[1]?.[1] ?? 0);
+    },
+  };
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError('invalid_option', `[thrun:redis] ${name} must be a positive number`);
+  }
+  return value;
+}
+
+async function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) throw new TransportError('timeout', '[thrun:redis] publish aborted');
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new TransportError('timeout', '[thrun:redis] publish aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+async function quit(client: RedisClient): Promise<void> {
+  if (client.status === 'end' || client.status === 'wait') {
+    client.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.quit().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 1_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  client.disconnect();
+}
+
+export { Cluster, Redis };

@@ -1,0 +1,306 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Cluster, type RedisClient, runScript } from './connection.js';
+import type { Fetched, MessageSource } from './consumer.js';
+import type { QueueKeys } from './keys.js';
+import {
+  DELAYED_ID_LENGTH,
+  listAckScript,
+  listDeadLetterScript,
+  listFetchScript,
+  listReapScript,
+  listReleaseScript,
+  listRetryScript,
+  streamClaimScript,
+  streamDeadLetterScript,
+  streamReclaimScript,
+  streamRetryScript,
+  streamTrimScript,
+} from './scripts.js';
+
+export interface SourceContext {
+  client: RedisClient;
+  /** A connection of its own: a blocking read stalls every other command on its connection. */
+  blocking: RedisClient;
+  keys: QueueKeys;
+  consumerId: string;
+  visibilityTimeoutMs: number;
+  blockTimeoutMs: number;
+}
+
+export function delayedMember(body: Buffer): Buffer {
+  const id = randomBytes(DELAYED_ID_LENGTH / 2).toString('hex');
+  return Buffer.concat([Buffer.from(`${id}:`), body]);
+}
+
+/** How long a blocking read may wait: until the next delayed message is due, within the block timeout. */
+function blockFor(nextDueMs: number, blockTimeoutMs: number): number {
+  return nextDueMs < 0 ? blockTimeoutMs : Math.max(10, Math.min(nextDueMs, blockTimeoutMs));
+}
+
+function toNumber(value: unknown): number {
+  return typeof value === 'number' ? value : Number(String(value));
+}
+
+/**
+ * Lists mode: the queue is a list that producers LPUSH to; each consumer moves messages into its own
+ * processing list (one script per batch, BLMOVE when idle) and removes them when settled.
+ */
+export function listSource(context: SourceContext): MessageSource {
+  const { client, blocking, keys, consumerId } = context;
+  const processing = keys.processing(consumerId);
+  const lease = String(context.visibilityTimeoutMs);
+  const crossSlot = client instanceof Cluster;
+
+  const fetchKeys = [keys.queue, processing, keys.attempts, keys.delayed, keys.consumers];
+  async function take(max: number, moved?: Buffer): Promise<{ items: Fetched[]; nextDueMs: number }> {
+    const reply = (await runScript(client, listFetchScript, fetchKeys, [
+      max,
+      consumerId,
+      lease,
+      moved ? '1' : '0',
+      moved ?? '',
+    ])) as [unknown[], unknown];
+    const [flat, nextDue] = reply;
+    const items: Fetched[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      items.push({ body: flat[i] as Buffer, attempt: toNumber(flat[i + 1]) });
+    }
+    return { items, nextDueMs: toNumber(nextDue) };
+  }
+
+  let resync = false;
+  /**
+   * After a failed fetch (connection lost mid-reply), the processing list may hold messages this
+   * process never received. They are found by comparing the list with what is held here, and delivered
+   * (they were never handed to a handler, so their attempt is unchanged).
+   */
+  async function recover(held: readonly Fetched[]): Promise<Fetched[]> {
+    const inList = await client.lrangeBuffer(processing, 0, -1);
+    const known = new Map<string, number>();
+    for (const message of held) {
+      const id = message.body.toString('latin1');
+      known.set(id, (known.get(id) ?? 0) + 1);
+    }
+    const orphans: Buffer[] = [];
+    // Oldest first: the list's right end was taken first.
+    for (const body of inList.reverse()) {
+      const id = body.toString('latin1');
+      const count = known.get(id) ?? 0;
+      if (count > 0) known.set(id, count - 1);
+      else orphans.push(body);
+    }
+    if (orphans.length === 0) return [];
+    const seen = await client.hmget(
+      keys.attempts,
+      ...orphans.map((body) => createHash('sha1').update(body).digest('hex')),
+    );
+    return orphans.map((body, i) => ({ body, attempt: Number(seen[i] ?? 0) + 1 }));
+  }
+
+  return {
+    tickIntervalMs: Math.max(100, Math.floor(context.visibilityTimeoutMs / 3)),
+
+    async fetch(max, held) {
+      try {
+        const recovered = resync ? await recover(held) : [];
+        resync = false;
+        if (recovered.length > 0) return recovered;
+        const first = await take(max);
+        if (first.items.length > 0) return first.items;
+        const seconds = blockFor(first.nextDueMs, context.blockTimeoutMs) / 1000;
+        const body = await blocking.blmoveBuffer(keys.queue, processing, 'RIGHT', 'LEFT', seconds);
+        if (!body) return [];
+        return (await take(max - 1, body)).items;
+      } catch (error) {
+        // The reply may have been lost after Redis moved messages into our processing list.
+        resync = true;
+        throw error;
+      }
+    },
+
+    async ack(message) {
+      await runScript(client, listAckScript, [processing, keys.attempts], [message.body]);
+    },
+
+    async retry(message, delayMs) {
+      await runScript(
+        client,
+        listRetryScript,
+        [processing, keys.attempts, keys.queue, keys.delayed],
+        [message.body, delayMs, randomBytes(DELAYED_ID_LENGTH / 2).toString('hex')],
+      );
+      return undefined;
+    },
+
+    async deadLetter(message, record) {
+      if (crossSlot) {
+        // `<queue>.dead` hashes to another slot: record first, then remove (a crash in between
+        // leaves a duplicate record, never a lost message).
+        await client.lpush(keys.dead, record);
+        await runScript(client, listAckScript, [processing, keys.attempts], [message.body]);
+        return;
+      }
+      await runScript(
+        client,
+        listDeadLetterScript,
+        [processing, keys.attempts, keys.dead],
+        [message.body, record],
+      );
+    },
+
+    async release(started) {
+      await runScript(
+        client,
+        listReleaseScript,
+        [processing, keys.queue, keys.attempts, keys.consumers],
+        [consumerId, ...started.map((m) => m.body)],
+      );
+    },
+
+    async tick() {
+      // Renews this consumer's lease and returns the messages of consumers whose lease expired.
+      await runScript(
+        client,
+        listReapScript,
+        [keys.queue, keys.consumers, keys.attempts],
+        [keys.processingPrefix, consumerId, lease],
+      );
+    },
+
+    interrupt() {
+      blocking.disconnect();
+    },
+
+    async dispose() {
+      blocking.disconnect();
+    },
+  };
+}
+
+/** Streams mode: the queue is a stream read by consumer groups. */
+export function streamSource(
+  context: SourceContext & { group: string; trimIntervalMs: number },
+): MessageSource {
+  const { client, blocking, keys, consumerId, group } = context;
+  const retryKey = keys.retry(group);
+  const idle = String(context.visibilityTimeoutMs);
+  let lastTrim = 0;
+
+  function entry(id: unknown, fields: unknown, attempt: unknown): Fetched | undefined {
+    const list = fields as Buffer[];
+    let body: Buffer | undefined;
+    let key: string | undefined;
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const name = list[i]!.toString();
+      if (name === 'b') body = list[i + 1];
+      else if (name === 'k') key = list[i + 1]!.toString();
+    }
+    // An entry written by a foreign producer without a `b` field: its first value is the body.
+    body ??= list[1];
+    if (!body) return undefined;
+    return {
+      id: String(id),
+      body,
+      attempt: toNumber(attempt),
+      ...(key === undefined ? {} : { key }),
+    };
+  }
+
+  function parseClaimed(flat: unknown[]): Fetched[] {
+    const items: Fetched[] = [];
+    for (let i = 0; i < flat.length; i += 3) {
+      const item = entry(flat[i], flat[i + 1], flat[i + 2]);
+      if (item) items.push(item);
+    }
+    return items;
+  }
+
+  return {
+    tickIntervalMs: Math.max(
+      100,
+      Math.min(Math.floor(context.visibilityTimeoutMs / 3), context.trimIntervalMs),
+    ),
+
+    async fetch(max) {
+      const [flat, nextDue] = (await runScript(
+        client,
+        streamClaimScript,
+        [keys.queue, retryKey, keys.delayed],
+        [group, consumerId, max, idle],
+      )) as [unknown[], unknown];
+      const items = parseClaimed(flat);
+      if (items.length >= max) return items;
+      const args: (string | number)[] = ['GROUP', group, consumerId, 'COUNT', max - items.length];
+      if (items.length === 0) args.push('BLOCK', blockFor(toNumber(nextDue), context.blockTimeoutMs));
+      args.push('STREAMS', keys.queue, '>');
+      const reply = (await blocking.callBuffer('XREADGROUP', ...args)) as unknown[] | null;
+      // One stream was asked for: [[key, entries]] in RESP2 shape, [key, entries] as ioredis 6 maps it.
+      const streams = (reply && Buffer.isBuffer(reply[0]) ? [reply] : (reply ?? [])) as [
+        Buffer,
+        [Buffer, Buffer[]][],
+      ][];
+      for (const [, entries] of streams) {
+        for (const [id, fields] of entries) {
+          // A fresh entry ('>') is on its first delivery.
+          const item = entry(id, fields, 1);
+          if (item) items.push(item);
+        }
+      }
+      return items;
+    },
+
+    async ack(message) {
+      await client.xack(keys.queue, group, message.id!);
+    },
+
+    async retry(message, delayMs) {
+      if (delayMs > 0) {
+        await runScript(client, streamRetryScript, [retryKey], [message.id!, delayMs]);
+        return undefined;
+      }
+      // Claimed again by this consumer at once: the broker counts the delivery; it runs behind
+      // whatever is already buffered here.
+      const flat = (await runScript(
+        client,
+        streamReclaimScript,
+        [keys.queue],
+        [group, consumerId, message.id!],
+      )) as unknown[] | null;
+      return flat && flat.length === 3 ? entry(flat[0], flat[1], flat[2]) : undefined;
+    },
+
+    async deadLetter(message, record) {
+      if (client instanceof Cluster) {
+        await client.xadd(keys.dead, '*', 'b', record);
+        await client.xack(keys.queue, group, message.id!);
+        return;
+      }
+      await runScript(client, streamDeadLetterScript, [keys.queue, keys.dead], [group, message.id!, record]);
+    },
+
+    async release(started, buffered) {
+      const ids = [...started, ...buffered].map((m) => m.id!);
+      if (ids.length === 0) return;
+      // Marks them idle for a whole visibility timeout: the next claim (by any consumer) takes them.
+      await client.call('XCLAIM', keys.queue, group, consumerId, 0, ...ids, 'IDLE', idle, 'JUSTID');
+    },
+
+    async tick(held) {
+      const ids = held.map((m) => m.id!);
+      // Resets the idle time of what this consumer holds, so a live consumer's work is not claimed.
+      if (ids.length > 0) await client.call('XCLAIM', keys.queue, group, consumerId, 0, ...ids, 'JUSTID');
+      if (Date.now() - lastTrim >= context.trimIntervalMs) {
+        lastTrim = Date.now();
+        await runScript(client, streamTrimScript, [keys.queue], []);
+      }
+    },
+
+    interrupt() {
+      blocking.disconnect();
+    },
+
+    async dispose() {
+      blocking.disconnect();
+    },
+  };
+}

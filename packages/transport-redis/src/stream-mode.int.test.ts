@@ -1,0 +1,174 @@
+import { decodeDeadLetterRecord, type Transport } from '@thrun/contract';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { redisTransport } from './index.js';
+import {
+  bytes,
+  deleteKeys,
+  REDIS_URL,
+  requireRedis,
+  text,
+  uniquePrefix,
+  waitFor,
+} from './test-support/redis.js';
+
+let admin: Redis;
+let prefix = uniquePrefix();
+const transports: Transport[] = [];
+
+function open(options: Parameters<typeof redisTransport>[0] = {}): Transport {
+  const transport = redisTransport({ url: REDIS_URL, keyPrefix: prefix, mode: 'stream', ...options });
+  transports.push(transport);
+  return transport;
+}
+
+beforeAll(async () => {
+  admin = await requireRedis();
+});
+afterAll(() => admin.disconnect());
+beforeEach(() => {
+  prefix = uniquePrefix();
+});
+afterEach(async () => {
+  await Promise.all(transports.splice(0).map((t) => t.close({ drainTimeoutMs: 1_000 })));
+  await deleteKeys(admin, prefix);
+});
+
+describe('streams mode', () => {
+  it('claims fan-out and fifo', () => {
+    const transport = open();
+    expect(transport.capabilities).toMatchObject({
+      fanout: true,
+      ordering: 'fifo',
+      delay: true,
+      deadLetter: true,
+    });
+    expect(redisTransport({ url: REDIS_URL }).capabilities.fanout).toBe(false);
+  });
+
+  it('gives each group its own copy and splits a group between its consumers', async () => {
+    const transport = open();
+    const seen = { billing: [] as string[], mail: [] as string[], mailOther: [] as string[] };
+    const handler = (into: string[]) => async (delivery: { body: Uint8Array; ack(): Promise<void> }) => {
+      into.push(text(delivery.body));
+      await delivery.ack();
+    };
+    await transport.consume('orders', handler(seen.billing), { group: 'billing' });
+    await transport.consume('orders', handler(seen.mail), { group: 'mail' });
+    await transport.consume('orders', handler(seen.mailOther), { group: 'mail' });
+    const sent = Array.from({ length: 200 }, (_, i) => `o${i}`);
+    await transport.publish(
+      'orders',
+      sent.map((s) => ({ body: bytes(s) })),
+    );
+    await waitFor(() => seen.billing.length === 200 && seen.mail.length + seen.mailOther.length === 200);
+    expect(seen.billing).toEqual(sent);
+    expect([...seen.mail, ...seen.mailOther].sort()).toEqual([...sent].sort());
+  });
+
+  it('takes the attempt from the delivery count and keeps the key', async () => {
+    const transport = open({ blockTimeoutMs: 200 });
+    const seen: { attempt: number; key?: string }[] = [];
+    await transport.consume('jobs', async (delivery) => {
+      seen.push({ attempt: delivery.attempt, ...(delivery.key ? { key: delivery.key } : {}) });
+      if (delivery.attempt === 1) await delivery.retry();
+      else if (delivery.attempt === 2) await delivery.retry(300);
+      else await delivery.ack();
+    });
+    await transport.publish('jobs', [{ body: bytes('x'), key: 'order-7' }]);
+    await waitFor(() => seen.length === 3);
+    expect(seen).toEqual([
+      { attempt: 1, key: 'order-7' },
+      { attempt: 2, key: 'order-7' },
+      { attempt: 3, key: 'order-7' },
+    ]);
+    await waitFor(async () => Number((await admin.xpending(`${prefix}jobs`, 'default'))[0]) === 0);
+  });
+
+  it('claims entries of a consumer that went silent after the visibility timeout', async () => {
+    // A dead consumer: it read an entry and never acknowledged it.
+    await admin.xgroup('CREATE', `${prefix}jobs`, 'default', '0', 'MKSTREAM');
+    await admin.xadd(`${prefix}jobs`, '*', 'b', 'orphan');
+    await admin.xreadgroup('GROUP', 'default', 'ghost', 'COUNT', 1, 'STREAMS', `${prefix}jobs`, '>');
+    const transport = open({ visibilityTimeoutMs: 500, blockTimeoutMs: 200 });
+    const seen: { body: string; attempt: number }[] = [];
+    await transport.consume('jobs', async (delivery) => {
+      seen.push({ body: text(delivery.body), attempt: delivery.attempt });
+      await delivery.ack();
+    });
+    await waitFor(() => seen.length === 1);
+    expect(seen).toEqual([{ body: 'orphan', attempt: 2 }]);
+  });
+
+  it('dead-letters into the <queue>.dead stream', async () => {
+    const transport = open();
+    let done = false;
+    await transport.consume('jobs', async (delivery) => {
+      await delivery.deadLetter({ code: 'invalid_json', message: 'not JSON' });
+      done = true;
+    });
+    await transport.publish('jobs', [{ body: bytes('{oops') }]);
+    await waitFor(() => done);
+    const entries = await admin.xrangeBuffer(`${prefix}jobs.dead`, '-', '+');
+    expect(entries).toHaveLength(1);
+    const record = decodeDeadLetterRecord(new Uint8Array(entries[0]![1][1]!));
+    expect(record).toMatchObject({
+      queue: 'jobs',
+      attempts: 1,
+      body: '{oops',
+      error: { code: 'invalid_json' },
+    });
+  });
+
+  it('trims only what every group has acknowledged', async () => {
+    const transport = open({ trimIntervalMs: 100, visibilityTimeoutMs: 600 });
+    const fast: string[] = [];
+    let slowHeld = 0;
+    await transport.consume(
+      'jobs',
+      async (delivery) => {
+        fast.push(text(delivery.body));
+        await delivery.ack();
+      },
+      { group: 'fast' },
+    );
+    // The slow group holds its first message unacknowledged, and never reads beyond it.
+    await transport.consume(
+      'jobs',
+      () => {
+        slowHeld += 1;
+        return new Promise(() => {});
+      },
+      { group: 'slow', concurrency: 1 },
+    );
+    await transport.publish(
+      'jobs',
+      Array.from({ length: 100 }, (_, i) => ({ body: bytes(`t${i}`) })),
+    );
+    await waitFor(() => fast.length === 100 && slowHeld === 1);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // several trim passes
+    const pending = await admin.xpending(`${prefix}jobs`, 'slow');
+    const oldestPending = String(pending[1]);
+    const first = await admin.xrange(`${prefix}jobs`, '-', '+', 'COUNT', 1);
+    // Nothing at or after the slow group's oldest unacknowledged entry was dropped.
+    expect(first[0]![0] <= oldestPending).toBe(true);
+    const all = await admin.xlen(`${prefix}jobs`);
+    expect(all).toBeGreaterThanOrEqual(100 - 1);
+  });
+
+  it('trims everything once every group acknowledged it', async () => {
+    const transport = open({ trimIntervalMs: 100 });
+    let n = 0;
+    await transport.consume('jobs', async (delivery) => {
+      n += 1;
+      await delivery.ack();
+    });
+    await transport.publish(
+      'jobs',
+      Array.from({ length: 50 }, (_, i) => ({ body: bytes(`t${i}`) })),
+    );
+    await waitFor(() => n === 50);
+    // The last delivered entry is kept as the group's position; everything before it goes.
+    await waitFor(async () => (await admin.xlen(`${prefix}jobs`)) <= 1, 5_000);
+  });
+});
