@@ -1,9 +1,11 @@
 import type { SuiteResult } from '../report.js';
 import { codecSuite } from './codec.js';
+import { inProcess } from './in-process.js';
 import { redisSuite } from './redis.js';
 
 /** Every benchmark suite, by name. `pnpm bench [name…]` runs the named ones, or all of them. */
 export const suites: Record<string, () => Promise<SuiteResult>> = {
   codec: codecSuite,
   redis: redisSuite,
+  'in-process': inProcess,
 };

@@ -1,1 +1,0 @@
-console.log('demo arrives with the core');

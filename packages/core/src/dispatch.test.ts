@@ -1,0 +1,216 @@
+import {
+  ConfigurationError,
+  decodeEnvelope,
+  PayloadTooLargeError,
+  type Transport,
+  ValidationError,
+} from '@thrun/contract';
+import { memoryTransport } from '@thrun/transport-memory';
+import { describe, expect, it } from 'vitest';
+import { ThrunJob } from './event-class.js';
+import { silentLogger } from './logger.js';
+import { recordingPublishes, waitFor } from './test-fixtures/helpers.js';
+import { createThrun } from './thrun.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+// biome-ignore lint/complexity/noStaticOnlyClass: an event class is its contract name.
+class UserCreated {
+  static readonly event = 'user_created';
+}
+
+class CreatePayment extends ThrunJob<{ order_id: number }> {
+  static readonly event = 'create_payment';
+}
+
+async function queued(transport: Transport, queue: string) {
+  const messages = await transport.peek!(queue, 100);
+  return messages.map((m) => decodeEnvelope(m.body));
+}
+
+describe('thrun.event', () => {
+  it('fills meta and resolves with the event id once the transport accepted it', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport, source: 'billing' });
+    const before = Date.now();
+    const id = await thrun.event('order_created', { order_id: 123 });
+    const [envelope] = await queued(transport, 'events');
+    expect(id).toMatch(UUID);
+    expect(envelope).toMatchObject({ event: 'order_created', payload: { order_id: 123 } });
+    expect(envelope!.meta).toMatchObject({ event_id: id, source: 'billing' });
+    expect(envelope!.meta!.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    expect(Date.parse(envelope!.meta!.timestamp)).toBeGreaterThanOrEqual(before - 1);
+  });
+
+  it('carries correlation, causation, traceparent and extra meta such as batch, untouched', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport });
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await thrun.event(
+      'step_one',
+      { n: 1 },
+      {
+        correlationId: 'flow-1',
+        causationId: 'cause-1',
+        traceparent,
+        meta: {
+          batch: {
+            id: '6f1c1f4e-0d7b-4e55-9a34-2b0c9f1d7c11',
+            index: 0,
+            total: 3,
+            on_success: 'order.success',
+          },
+          event_id: 'not-mine',
+        },
+      },
+    );
+    const [envelope] = await queued(transport, 'events');
+    expect(envelope!.meta).toMatchObject({
+      correlation_id: 'flow-1',
+      causation_id: 'cause-1',
+      traceparent,
+      batch: { id: '6f1c1f4e-0d7b-4e55-9a34-2b0c9f1d7c11', index: 0, total: 3, on_success: 'order.success' },
+    });
+    expect(envelope!.meta!.event_id).toMatch(UUID); // Thrun's own fields cannot be overridden
+  });
+
+  it('takes a caller-chosen event id, and refuses one that is not a UUID', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport });
+    const eventId = '0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e';
+    expect(await thrun.event('step', {}, { eventId })).toBe(eventId);
+    const [envelope] = await queued(transport, 'events');
+    expect(envelope!.meta!.event_id).toBe(eventId);
+    await expect(thrun.event('step', {}, { eventId: 'step-1' })).rejects.toMatchObject({
+      code: 'schema_violation',
+    });
+  });
+
+  it('resolves a class to its static contract name, and a job instance to name and payload', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport });
+    await thrun.event(UserCreated, { user_id: 1 });
+    await thrun.event(new CreatePayment({ order_id: 7 }));
+    await thrun.event({ event: 'plain_job', payload: { a: 1 } });
+    const envelopes = await queued(transport, 'events');
+    expect(envelopes.map((e) => [e.event, e.payload])).toEqual([
+      ['user_created', { user_id: 1 }],
+      ['create_payment', { order_id: 7 }],
+      ['plain_job', { a: 1 }],
+    ]);
+  });
+
+  it('routes by pattern, first match wins, and honours an explicit queue', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport, routes: { 'billing.*': 'billing', 'billing.#': 'other' } });
+    await thrun.event('billing.paid', {});
+    await thrun.event('order_created', {});
+    await thrun.event('order_created', {}, { queue: 'special' });
+    expect((await queued(transport, 'billing')).map((e) => e.event)).toEqual(['billing.paid']);
+    expect((await queued(transport, 'events')).map((e) => e.event)).toEqual(['order_created']);
+    expect(await queued(transport, 'special')).toHaveLength(1);
+    expect(await queued(transport, 'other')).toHaveLength(0);
+  });
+
+  it('rejects bad input with a typed error before anything is sent', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport, limits: { maxPayloadBytes: 1024 } });
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const cases: [string, () => Promise<unknown>, string][] = [
+      ['invalid name', () => thrun.event('Order Created', {}), 'invalid_event_name'],
+      ['empty name', () => thrun.event('', {}), 'invalid_event_name'],
+      ['array payload', () => thrun.event('a', [1] as never), 'invalid_payload'],
+      ['string payload', () => thrun.event('a', 'x' as never), 'invalid_payload'],
+      ['null payload', () => thrun.event('a', null as never), 'invalid_payload'],
+      ['function value', () => thrun.event('a', { f: () => 1 }), 'invalid_payload'],
+      ['BigInt value', () => thrun.event('a', { n: 10n }), 'invalid_payload'],
+      ['cycle', () => thrun.event('a', cycle), 'invalid_payload'],
+      ['NaN', () => thrun.event('a', { n: Number.NaN }), 'invalid_payload'],
+      ['class instance', () => thrun.event('a', { at: new Date() }), 'invalid_payload'],
+      ['too deep', () => thrun.event('a', deep(100)), 'invalid_payload'],
+      ['oversized', () => thrun.event('a', { s: 'x'.repeat(2000) }), 'payload_too_large'],
+      ['bad queue', () => thrun.event('a', {}, { queue: 'No Queue' }), 'invalid_queue_name'],
+    ];
+    for (const [label, run, code] of cases) {
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, label).toBeDefined();
+      expect(
+        ValidationError.isInstance(error) || PayloadTooLargeError.isInstance(error),
+        `${label}: ${String(error)}`,
+      ).toBe(true);
+      expect((error as { code: string }).code, label).toBe(code);
+    }
+    expect(await transport.peek!('events', 100)).toHaveLength(0);
+    expect(await transport.peek!('a', 100)).toHaveLength(0);
+  });
+
+  it('publishes a bulk dispatch in one transport call per queue, after validating every item', async () => {
+    const { transport, calls } = recordingPublishes(memoryTransport());
+    const thrun = createThrun({ transport, routes: { 'billing.*': 'billing' } });
+    const ids = await thrun.events([
+      { event: 'order_created', payload: { order_id: 1 } },
+      { event: UserCreated, payload: { user_id: 2 } },
+      new CreatePayment({ order_id: 3 }),
+      { event: 'billing.paid', payload: {} },
+    ]);
+    expect(ids).toHaveLength(4);
+    expect(calls).toEqual([
+      { queue: 'events', count: 3 },
+      { queue: 'billing', count: 1 },
+    ]);
+    await expect(
+      thrun.events([
+        { event: 'ok', payload: {} },
+        { event: 'Bad Name', payload: {} },
+      ]),
+    ).rejects.toMatchObject({ code: 'invalid_event_name' });
+    expect(calls).toHaveLength(2);
+    expect(await thrun.events([])).toEqual([]);
+  });
+
+  it('refuses a transport of an unknown specification version', () => {
+    const transport = { ...memoryTransport(), specificationVersion: 'v9' } as unknown as Transport;
+    let error: unknown;
+    try {
+      createThrun({ transport });
+    } catch (e) {
+      error = e;
+    }
+    expect(ConfigurationError.isInstance(error)).toBe(true);
+    expect((error as ConfigurationError).code).toBe('unsupported_transport_version');
+  });
+
+  it('refuses invalid options with a ConfigurationError', () => {
+    expect(() => createThrun({ retry: { maxAttempts: 0 } })).toThrow(/maxAttempts/);
+    expect(() => createThrun({ queue: 'Bad Queue' })).toThrow(/invalid queue name/);
+    expect(() => createThrun({ unknownEvents: 'ignore' as never })).toThrow(/unknownEvents/);
+  });
+
+  it('ctx.event sets causation and carries correlation and traceparent', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport, logger: silentLogger });
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    thrun.subscribe('order_created', async (payload, ctx) => {
+      await ctx.event('order_confirmed', { order_id: payload.order_id as number });
+    });
+    const seen: unknown[] = [];
+    thrun.subscribe('order_confirmed', (_payload, ctx) => {
+      seen.push(ctx.envelope.meta);
+    });
+    await thrun.start();
+    const id = await thrun.event('order_created', { order_id: 5 }, { traceparent });
+    await waitFor(() => seen.length === 1, 'the follow-up event');
+    expect(seen[0]).toMatchObject({ causation_id: id, correlation_id: id, traceparent });
+    await thrun.close();
+  });
+});
+
+function deep(levels: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {};
+  for (let i = 0; i < levels; i++) value = { child: value };
+  return value;
+}

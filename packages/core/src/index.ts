@@ -1,0 +1,44 @@
+export type { BulkItem, DispatchFunction, DispatchOptions, HandlerContext } from './context.js';
+export type {
+  DeadLetterEntry,
+  DeadLetters,
+  ListOptions,
+  ReplayOptions,
+  ReplayReport,
+} from './dead-letters.js';
+export type { DiscoverOptions, DiscoveryReport } from './discover.js';
+export { isRetryableError, NonRetryableError, permanent } from './errors.js';
+export {
+  type EventClass,
+  type EventTarget,
+  eventNameOf,
+  isEventClass,
+  type Job,
+  ThrunJob,
+  toJob,
+} from './event-class.js';
+export {
+  type DefinedListener,
+  defineListener,
+  type Handler,
+  type HandlerClass,
+  type HandlerFunction,
+  type HandlerObject,
+  type ListenerOptions,
+  ThrunEventListener,
+} from './listeners.js';
+export { defaultLogger, silentLogger, type ThrunLogger } from './logger.js';
+export type { EventStats, LatencySummary, ThrunStats } from './stats.js';
+export {
+  createThrun,
+  type InstrumentedOperation,
+  type LimitOptions,
+  type RetryOptions,
+  type StopOptions,
+  type Thrun,
+  type ThrunHooks,
+  type ThrunOptions,
+  type ThrunSubscription,
+  type UnknownEventPolicy,
+} from './thrun.js';
+export type { DeliveryOutcome, InterceptedDelivery, WorkerInterceptor } from './worker.js';

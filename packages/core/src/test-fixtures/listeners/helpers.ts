@@ -1,0 +1,2 @@
+// A module with no listeners: imported, registers nothing.
+export const answer = 42;

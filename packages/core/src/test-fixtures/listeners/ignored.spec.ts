@@ -1,0 +1,1 @@
+throw new Error('test files are never imported by discover()');

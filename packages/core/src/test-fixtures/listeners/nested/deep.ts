@@ -1,0 +1,1 @@
+throw new Error('subdirectories are never imported by discover()');
