@@ -2,6 +2,8 @@
  * `@thrun/contract/conformance`: the test kit every transport runs. It imports vitest, which is why
  * it lives in this sub-path and never in the main entry.
  */
+
+export { type BatchStoreScenarioHooks, describeBatchStore } from '../batch/describe-batch-store.js';
 export { type ConformanceCase, conformanceCases } from './cases.js';
 export type {
   CollectOptions,
