@@ -1,3 +1,13 @@
+export { BatchBuilder, type LifecycleEventRef } from './batch/batch-builder.js';
+export type { BatchOptions } from './batch/batch-engine.js';
+export {
+  type Batches,
+  type BatchesOptions,
+  type BatchStatusView,
+  STEP_FAILED_EVENT,
+  STEP_SUCCEEDED_EVENT,
+} from './batch/batches.js';
+export { MemoryBatchStore } from './batch/memory-batch-store.js';
 export type { BulkItem, DispatchFunction, DispatchOptions, HandlerContext } from './context.js';
 export type {
   DeadLetterEntry,

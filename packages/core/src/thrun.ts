@@ -19,6 +19,9 @@ import {
   ValidationError,
 } from '@thrun/contract';
 import { memoryTransport } from '@thrun/transport-memory';
+import type { BatchBuilder } from './batch/batch-builder.js';
+import type { BatchOptions } from './batch/batch-engine.js';
+import { attachBatches, type Batches, type BatchesOptions } from './batch/batches.js';
 import type { BulkItem, DispatchFunction, DispatchOptions } from './context.js';
 import { Context, type ContextScope } from './context-impl.js';
 import { createDeadLetters, type DeadLetters } from './dead-letters.js';
@@ -127,6 +130,8 @@ export interface ThrunOptions {
   drainTimeoutMs?: number;
   /** Stop gracefully on SIGTERM and SIGINT (true), or on the signals listed. Default: false. */
   handleSignals?: boolean | readonly NodeJS.Signals[];
+  /** The batch engine's store and options. Default: batch state in this process's memory. */
+  batches?: BatchesOptions;
 }
 
 /** A subscription made with `thrun.subscribe`. */
@@ -193,6 +198,15 @@ export interface Thrun {
   stats(): ThrunStats;
   /** List, inspect, replay and purge dead-lettered messages. */
   readonly deadLetters: DeadLetters;
+
+  /**
+   * A batch of jobs, run one after another (or all at once with `mode: 'parallel'`), whose lifecycle
+   * is reported as events: `await thrun.batch(jobs).then('order.success').catch('order.failed')
+   * .finally('order.finished').progress('order.progress')` dispatches it and yields its id.
+   */
+  batch(jobs: readonly object[], options?: BatchOptions): BatchBuilder;
+  /** Status and cancellation of batches. */
+  readonly batches: Batches;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -556,6 +570,15 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     limits: codecLimits,
   });
 
+  const { batch, batches } = attachBatches(
+    {
+      events: (items) => dispatchMany(items),
+      subscribe: (event, handler) => subscribe(event, handler as Handler<never>),
+      intercept: (interceptor) => worker.intercept(interceptor),
+    },
+    options.batches,
+  );
+
   const thrun = {
     transport,
     source,
@@ -584,6 +607,8 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     },
     stats: () => stats.snapshot(),
     deadLetters,
+    batch,
+    batches,
     [internals]: {
       router,
       registry,

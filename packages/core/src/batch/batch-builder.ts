@@ -30,8 +30,11 @@ export class BatchBuilder implements PromiseLike<string> {
     return this.set('progressEvent', event);
   }
 
+  // The name-taking overloads declare a generic `this`: TypeScript's await check skips signatures whose
+  // `this` it cannot prove, so `await builder` type-checks as a promise of the id while
+  // `builder.then('order.success')` still returns the builder.
   // biome-ignore lint/suspicious/noThenProperty: the builder is a thenable on purpose, so `await` dispatches it.
-  then(event: LifecycleEventRef): this;
+  then<Self extends BatchBuilder>(this: Self, event: LifecycleEventRef): Self;
   // biome-ignore lint/suspicious/noThenProperty: see above.
   then<R1 = string, R2 = never>(
     onFulfilled?: Callback<string, R1>,
@@ -43,14 +46,14 @@ export class BatchBuilder implements PromiseLike<string> {
     return this.dispatch().then(first as Callback<string, unknown>, onRejected);
   }
 
-  catch(event: LifecycleEventRef): this;
+  catch<Self extends BatchBuilder>(this: Self, event: LifecycleEventRef): Self;
   catch<R = never>(onRejected?: Callback<unknown, R>): Promise<string | R>;
   catch(first?: unknown): unknown {
     if (isEventRef(first)) return this.set('catchEvent', first);
     return this.dispatch().catch(first as Callback<unknown, unknown>);
   }
 
-  finally(event: LifecycleEventRef): this;
+  finally<Self extends BatchBuilder>(this: Self, event: LifecycleEventRef): Self;
   finally(onFinally?: (() => void) | null): Promise<string>;
   finally(first?: unknown): unknown {
     if (isEventRef(first)) return this.set('finallyEvent', first);

@@ -1,0 +1,373 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { registerSchema, validate } from '@hyperjump/json-schema/draft-2020-12';
+import type { Envelope, JsonObject } from '@thrun/contract';
+import { schemasDirectory } from '@thrun/contract/vectors';
+import { createMemoryBroker, memoryTransport } from '@thrun/transport-memory';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { NonRetryableError } from '../errors.js';
+import { ThrunJob } from '../event-class.js';
+import { silentLogger } from '../logger.js';
+import { waitFor } from '../test-fixtures/helpers.js';
+import { createThrun, type Thrun, type ThrunOptions } from '../thrun.js';
+import { MemoryBatchStore } from './memory-batch-store.js';
+
+class CreatePayment extends ThrunJob<{ order_id: number }> {
+  static readonly event = 'create_payment';
+}
+class CreateOrder extends ThrunJob {
+  static readonly event = 'create_order';
+}
+class SendOrderEmail extends ThrunJob {
+  static readonly event = 'send_order_email';
+}
+
+const LIFECYCLE = ['order.progress', 'order.success', 'order.failed', 'order.finished'] as const;
+const SCHEMA_OF: Record<string, string> = {
+  'order.progress': 'https://thrun.dev/schemas/batch-progress.schema.json',
+  'order.success': 'https://thrun.dev/schemas/batch-then.schema.json',
+  'order.failed': 'https://thrun.dev/schemas/batch-catch.schema.json',
+  'order.finished': 'https://thrun.dev/schemas/batch-finally.schema.json',
+};
+
+beforeAll(() => {
+  for (const name of readdirSync(schemasDirectory).filter((n) => n.startsWith('batch-'))) {
+    registerSchema(JSON.parse(readFileSync(join(schemasDirectory, name), 'utf8')));
+  }
+});
+
+const buses: Thrun[] = [];
+afterEach(async () => {
+  await Promise.all(buses.splice(0).map((bus) => bus.close({ drainTimeoutMs: 100 })));
+});
+
+/** A bus on the memory transport that records every step run and every lifecycle event it consumes. */
+function orderBus(options: ThrunOptions = {}) {
+  const thrun = createThrun({
+    logger: silentLogger,
+    retry: { maxAttempts: 3, backoffMs: 1, maxBackoffMs: 5 },
+    ...options,
+  });
+  buses.push(thrun);
+  const steps: { event: string; batch: unknown; attempt: number }[] = [];
+  const lifecycle: Envelope[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  const behaviour = new Map<string, (attempt: number) => void | Promise<void>>();
+  for (const event of ['create_payment', 'create_order', 'send_order_email']) {
+    thrun.subscribe(event, async (_payload, ctx) => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      try {
+        steps.push({ event, batch: ctx.envelope.meta?.batch, attempt: ctx.attempt });
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        await behaviour.get(event)?.(ctx.attempt);
+      } finally {
+        running--;
+      }
+    });
+  }
+  for (const event of LIFECYCLE) thrun.subscribe(event, (_payload, ctx) => void lifecycle.push(ctx.envelope));
+  const of = (event: string, batchId?: string) =>
+    lifecycle.filter((e) => e.event === event && (batchId === undefined || e.payload.batch_id === batchId));
+  return { thrun, steps, lifecycle, behaviour, of, maxRunning: () => maxRunning };
+}
+
+async function expectValidLifecycle(events: readonly Envelope[]): Promise<void> {
+  for (const envelope of events) {
+    const output = await validate(SCHEMA_OF[envelope.event]!, envelope.payload as never);
+    expect(output.valid, `${envelope.event} ${JSON.stringify(envelope.payload)}`).toBe(true);
+  }
+}
+
+describe('batches on the bus', () => {
+  it("runs the seed's snippet as written: steps in order, progress, then and finally once", async () => {
+    const { thrun, steps, lifecycle, of, maxRunning } = orderBus();
+    await thrun.start();
+
+    const batchId = await thrun
+      .batch([new CreatePayment({ order_id: 1 }), new CreateOrder(), new SendOrderEmail()])
+      .then('order.success')
+      .catch('order.failed')
+      .finally('order.finished')
+      .progress('order.progress');
+
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    expect(steps.map((s) => s.event)).toEqual(['create_payment', 'create_order', 'send_order_email']);
+    expect(steps.map((s) => s.batch)).toEqual(
+      [0, 1, 2].map((index) => ({ id: batchId, index, total: 3, mode: 'sequential' })),
+    );
+    expect(maxRunning()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // nothing more arrives
+    expect(of('order.progress').map((e) => e.payload.percent)).toEqual([33, 66, 100]);
+    expect(of('order.success')).toHaveLength(1);
+    expect(of('order.failed')).toHaveLength(0);
+    expect(of('order.finished')[0]?.payload).toEqual({
+      batch_id: batchId,
+      status: 'succeeded',
+      completed: 3,
+      failed: 0,
+      total: 3,
+    });
+    await expectValidLifecycle(lifecycle);
+    expect(await thrun.batches.get(batchId)).toMatchObject({
+      status: 'succeeded',
+      completed: 3,
+      total: 3,
+      percent: 100,
+    });
+  });
+
+  it('retries a step by the worker policy and goes on once it succeeds', async () => {
+    const { thrun, steps, behaviour, of } = orderBus();
+    behaviour.set('create_order', (attempt) => {
+      if (attempt < 3) throw new Error(`flaky ${attempt}`);
+    });
+    await thrun.start();
+    const id = await thrun
+      .batch([new CreatePayment({ order_id: 2 }), new CreateOrder(), new SendOrderEmail()])
+      .finally('order.finished');
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    expect(steps.map((s) => `${s.event}#${s.attempt}`)).toEqual([
+      'create_payment#1',
+      'create_order#1',
+      'create_order#2',
+      'create_order#3',
+      'send_order_email#1',
+    ]);
+    expect((await thrun.batches.get(id))?.status).toBe('succeeded');
+  });
+
+  it('stops at the first failure: catch with the failed job, finally once, no later step', async () => {
+    const { thrun, steps, behaviour, lifecycle, of } = orderBus();
+    behaviour.set('create_order', () => {
+      throw new NonRetryableError('card declined');
+    });
+    await thrun.start();
+    const id = await thrun
+      .batch([new CreatePayment({ order_id: 3 }), new CreateOrder(), new SendOrderEmail()], {
+        shared: { order_id: 3 },
+      })
+      .then('order.success')
+      .catch('order.failed')
+      .finally('order.finished')
+      .progress('order.progress');
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(steps.map((s) => s.event)).toEqual(['create_payment', 'create_order']);
+    expect(of('order.success')).toHaveLength(0);
+    expect(of('order.failed')).toHaveLength(1);
+    expect(of('order.failed')[0]?.payload).toMatchObject({
+      order_id: 3,
+      batch_id: id,
+      reason: 'failed',
+      failed_job: { event: 'create_order', index: 1 },
+      error: { message: 'card declined' },
+    });
+    expect(of('order.finished')[0]?.payload).toMatchObject({
+      order_id: 3,
+      status: 'failed',
+      completed: 1,
+      failed: 1,
+    });
+    await expectValidLifecycle(lifecycle);
+    expect(await thrun.batches.get(id)).toMatchObject({
+      status: 'failed',
+      failure: { reason: 'failed', job: { event: 'create_order', index: 1 } },
+    });
+  });
+
+  it('fails the batch once a step has used up its attempts', async () => {
+    const { thrun, steps, behaviour, of } = orderBus();
+    behaviour.set('create_payment', () => {
+      throw new Error('gateway down');
+    });
+    await thrun.start();
+    const id = await thrun
+      .batch([new CreatePayment({ order_id: 4 }), new CreateOrder()])
+      .catch('order.failed')
+      .finally('order.finished');
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    expect(steps.map((s) => s.attempt)).toEqual([1, 2, 3]);
+    expect(of('order.failed')[0]?.payload).toMatchObject({ error: { code: 'max_attempts' } });
+    expect((await thrun.batches.get(id))?.status).toBe('failed');
+  });
+
+  it('cancel stops further steps and fires catch (reason cancelled) and finally once', async () => {
+    const { thrun, steps, behaviour, lifecycle, of } = orderBus();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    behaviour.set('create_payment', () => gate);
+    await thrun.start();
+    const id = await thrun
+      .batch([new CreatePayment({ order_id: 5 }), new CreateOrder()])
+      .catch('order.failed')
+      .finally('order.finished');
+    await waitFor(() => steps.length === 1, 'the first step to start');
+    expect(await thrun.batches.cancel(id)).toBe(true);
+    expect(await thrun.batches.cancel(id)).toBe(false);
+    release();
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(steps.map((s) => s.event)).toEqual(['create_payment']);
+    expect(of('order.failed')).toHaveLength(1);
+    expect(of('order.failed')[0]?.payload).toMatchObject({ reason: 'cancelled', failed_job: null });
+    expect(of('order.finished')).toHaveLength(1);
+    await expectValidLifecycle(lifecycle);
+    expect((await thrun.batches.get(id))?.status).toBe('cancelled');
+  });
+
+  it('a duplicate delivery of a step message runs neither it nor the next step twice', async () => {
+    const broker = createMemoryBroker();
+    const { thrun, steps, behaviour, of } = orderBus({ transport: memoryTransport({ broker }) });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    behaviour.set('create_order', () => gate);
+    await thrun.start();
+    const id = await thrun
+      .batch([new CreatePayment({ order_id: 6 }), new CreateOrder(), new SendOrderEmail()])
+      .finally('order.finished');
+    await waitFor(() => steps.length === 2, 'step 1 to start');
+    // Step 0 arrives again while the batch runs, as after a lost acknowledgement.
+    const step0: Envelope = {
+      event: 'create_payment',
+      payload: { order_id: 6 },
+      meta: {
+        event_id: 'ab0b1e3c-0000-4000-8000-000000000000',
+        timestamp: new Date().toISOString(),
+        source: 'node',
+        batch: { id, index: 0, total: 3, mode: 'sequential' },
+      },
+    };
+    const producer = memoryTransport({ broker });
+    await producer.publish('events', [{ body: new TextEncoder().encode(JSON.stringify(step0)) }]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(steps.map((s) => s.event)).toEqual(['create_payment', 'create_order', 'send_order_email']);
+    expect(of('order.finished')).toHaveLength(1);
+    await producer.close();
+  });
+
+  it('two workers sharing a broker and a store fire each lifecycle event once', async () => {
+    const broker = createMemoryBroker();
+    const store = new MemoryBatchStore();
+    const one = orderBus({ transport: memoryTransport({ broker }), batches: { store }, concurrency: 5 });
+    const two = orderBus({ transport: memoryTransport({ broker }), batches: { store }, concurrency: 5 });
+    await Promise.all([one.thrun.start(), two.thrun.start()]);
+    const ids = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        (i % 2 ? one : two).thrun
+          .batch([new CreatePayment({ order_id: i }), new CreateOrder(), new SendOrderEmail()], {
+            mode: i % 3 === 0 ? 'parallel' : 'sequential',
+          })
+          .then('order.success')
+          .finally('order.finished')
+          .progress('order.progress'),
+      ),
+    );
+    const finished = () => one.of('order.finished').length + two.of('order.finished').length;
+    await waitFor(() => finished() >= 100, 'every finally', 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const id of ids) {
+      const count = (event: string) => one.of(event, id).length + two.of(event, id).length;
+      expect(count('order.finished')).toBe(1);
+      expect(count('order.success')).toBe(1);
+      expect(count('order.progress')).toBe(3);
+    }
+    expect(one.steps.length + two.steps.length).toBe(300);
+    expect(one.steps.length).toBeGreaterThan(0);
+    expect(two.steps.length).toBeGreaterThan(0);
+  });
+
+  it('runs parallel batches at once and succeeds within allowed failures', async () => {
+    const { thrun, steps, behaviour, lifecycle, of, maxRunning } = orderBus({ concurrency: 10 });
+    behaviour.set('create_order', () => {
+      throw new NonRetryableError('out of stock');
+    });
+    await thrun.start();
+    const jobs = [new CreatePayment({ order_id: 7 }), new CreateOrder(), new SendOrderEmail()];
+    const id = await thrun
+      .batch(jobs, { mode: 'parallel', allowFailures: 1 })
+      .then('order.success')
+      .catch('order.failed')
+      .finally('order.finished')
+      .progress('order.progress');
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    expect(steps).toHaveLength(3);
+    expect(maxRunning()).toBeGreaterThan(1);
+    expect(of('order.success')).toHaveLength(1);
+    expect(of('order.failed')).toHaveLength(0);
+    expect(
+      of('order.progress')
+        .map((e) => e.payload.percent)
+        .sort(),
+    ).toEqual([100, 33, 66].sort());
+    expect(await thrun.batches.get(id)).toMatchObject({ status: 'succeeded', completed: 2, failed: 1 });
+    await expectValidLifecycle(lifecycle);
+  });
+
+  it('fails a parallel batch on the first failure beyond the allowance, once', async () => {
+    const { thrun, behaviour, of } = orderBus({ concurrency: 10 });
+    const fail = () => {
+      throw new NonRetryableError('nope');
+    };
+    behaviour.set('create_order', fail);
+    behaviour.set('send_order_email', fail);
+    await thrun.start();
+    const id = await thrun
+      .batch([new CreatePayment({ order_id: 8 }), new CreateOrder(), new SendOrderEmail()], {
+        mode: 'parallel',
+      })
+      .then('order.success')
+      .catch('order.failed')
+      .finally('order.finished');
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(of('order.failed')).toHaveLength(1);
+    expect(of('order.success')).toHaveLength(0);
+    expect(of('order.finished')).toHaveLength(1);
+    expect((await thrun.batches.get(id))?.status).toBe('failed');
+  });
+
+  it('finishes 1,000 batches in flight at once with exactly one finally each', async () => {
+    const { thrun, of } = orderBus({ concurrency: 50 });
+    await thrun.start();
+    const ids = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        thrun
+          .batch(
+            [new CreatePayment({ order_id: i }), new CreateOrder()],
+            i % 2 === 0 ? {} : { mode: 'parallel' },
+          )
+          .then('order.success')
+          .finally('order.finished'),
+      ),
+    );
+    expect(new Set(ids).size).toBe(1000);
+    await waitFor(() => of('order.finished').length >= 1000, '1,000 finally events', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const finals = new Map<string, number>();
+    for (const e of of('order.finished'))
+      finals.set(e.payload.batch_id as string, (finals.get(e.payload.batch_id as string) ?? 0) + 1);
+    expect(finals.size).toBe(1000);
+    expect([...finals.values()].every((count) => count === 1)).toBe(true);
+    expect(of('order.success')).toHaveLength(1000);
+  }, 90_000);
+
+  it('awaits as a promise with callbacks, and dispatch() sends once', async () => {
+    const { thrun, steps } = orderBus();
+    await thrun.start();
+    const builder = thrun.batch([{ event: 'create_order', payload: {} as JsonObject }]);
+    const [a, b] = await Promise.all([builder.dispatch(), builder.then((id) => id)]);
+    expect(a).toBe(b);
+    await waitFor(() => steps.length === 1, 'the step');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(steps).toHaveLength(1);
+  });
+});
