@@ -40,6 +40,7 @@ describe('key layout', () => {
       keys.attempts,
       keys.delayed,
       keys.processing('default:0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e'),
+      keys.landing('default:0b7c6f1e-8a2d-4c3b-9f5e-1d2c3b4a5f6e'),
       keys.retry('billing'),
     ]) {
       expect(key.startsWith(`{${keys.queue}}:`)).toBe(true);

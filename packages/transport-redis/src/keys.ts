@@ -8,6 +8,7 @@
  * Lists mode                                  Streams mode
  *   <q>                      waiting (list)     <q>                          the stream
  *   {<q>}:processing:<id>    taken by consumer  {<q>}:retry:<group>          parked retries (zset id → due)
+ *   {<q>}:landing:<id>       BLMOVE's target
  *   {<q>}:consumers          leases (zset)      {<q>}:delayed                delayed publishes (zset)
  *   {<q>}:attempts           sha1(body) → n
  *   {<q>}:delayed            delayed (zset)
@@ -16,26 +17,31 @@
 export interface QueueKeys {
   queue: string;
   processingPrefix: string;
+  landingPrefix: string;
   consumers: string;
   attempts: string;
   delayed: string;
   dead: string;
   retry(group: string): string;
   processing(consumerId: string): string;
+  landing(consumerId: string): string;
 }
 
 export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
   const name = `${keyPrefix}${queue}`;
   const tag = `{${name}}`;
   const processingPrefix = `${tag}:processing:`;
+  const landingPrefix = `${tag}:landing:`;
   return {
     queue: name,
     processingPrefix,
+    landingPrefix,
     consumers: `${tag}:consumers`,
     attempts: `${tag}:attempts`,
     delayed: `${tag}:delayed`,
     dead: `${keyPrefix}${queue}.dead`,
     retry: (group) => `${tag}:retry:${group}`,
     processing: (consumerId) => `${processingPrefix}${consumerId}`,
+    landing: (consumerId) => `${landingPrefix}${consumerId}`,
   };
 }

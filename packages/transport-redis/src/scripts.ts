@@ -47,20 +47,22 @@ return #ARGV - 1`,
 );
 
 /*
- * list-fetch: renews this consumer's lease, moves due delayed messages to the queue, then moves up to
- * ARGV[1] messages from the right (oldest) end of the queue into this consumer's processing list, but
- * no more than its share (queue length / live consumers, at least 1).
+ * list-fetch: renews this consumer's lease, moves due delayed messages to the queue, takes what a
+ * blocking BLMOVE left in this consumer's landing list, then moves up to ARGV[1] messages in all from
+ * the right (oldest) end of the queue into its processing list, but no more than its fair share
+ * (queue length / live consumers, at least 1).
  *   KEYS[1] queue list   KEYS[2] processing list   KEYS[3] attempts hash   KEYS[4] delayed zset
- *   KEYS[5] consumer leases zset
+ *   KEYS[5] consumer leases zset   KEYS[6] landing list (BLMOVE's destination)
  *   ARGV[1] how many to take   ARGV[2] consumer id   ARGV[3] lease in ms
- *   ARGV[4] '1' when ARGV[5] is a body BLMOVE already moved into the processing list, else '0'
  *   returns { {body, attempt, body, attempt, …}, ms until the next delayed message is due or -1 }
  * The attempt is 1 + the deliveries recorded in the attempts hash (SHA-1 of the body → count). The hash
  * only holds messages that came back (retry, expired lease), so the common path hashes nothing.
+ * Sent right behind a BLMOVE on the same connection, it hands over the message that woke the consumer
+ * in the same round trip.
  */
 export const listFetchScript = script(
   'list-fetch',
-  5,
+  6,
   `${NOW}
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[3]), ARGV[2])
 local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 1000)
@@ -78,11 +80,17 @@ local function add(body)
   out[#out + 1] = body
   out[#out + 1] = seen + 1
 end
-if ARGV[4] == '1' then add(ARGV[5]) end
+local taken = 0
+while true do
+  local body = redis.call('LMOVE', KEYS[6], KEYS[2], 'RIGHT', 'LEFT')
+  if not body then break end
+  add(body)
+  taken = taken + 1
+end
 -- Take a fair share: a deep queue is read in batches, a shallow one is left to the other consumers.
 local consumers = math.max(1, redis.call('ZCARD', KEYS[5]))
 local share = math.ceil(redis.call('LLEN', KEYS[1]) / consumers)
-for _ = 1, math.min(tonumber(ARGV[1]), math.max(1, share)) do
+for _ = 1, math.min(tonumber(ARGV[1]) - taken, math.max(1, share)) do
   local body = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
   if not body then break end
   add(body)
@@ -152,11 +160,12 @@ return 1`,
 
 /*
  * list-reap: renews the caller's lease (when ARGV[2] is set), then returns every message of consumers
- * whose lease expired to the right (next-out) end of the queue, oldest last-out, counting an attempt for
- * each, and forgets those consumers.
+ * whose lease expired to the right (next-out) end of the queue, oldest last-out, and forgets those
+ * consumers. Messages from a processing list count an attempt; one still in a landing list was never
+ * handed to a handler and does not.
  *   KEYS[1] queue list   KEYS[2] consumer leases zset   KEYS[3] attempts hash
  *   ARGV[1] processing-list key prefix (a consumer id completes it)   ARGV[2] caller's consumer id or ''
- *   ARGV[3] lease in ms
+ *   ARGV[3] lease in ms   ARGV[4] landing-list key prefix
  *   returns the number of messages returned to the queue
  */
 export const listReapScript = script(
@@ -167,6 +176,7 @@ if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
 local moved = 0
 for _, id in ipairs(expired) do
+  while redis.call('LMOVE', ARGV[4] .. id, KEYS[1], 'LEFT', 'RIGHT') do moved = moved + 1 end
   local processing = ARGV[1] .. id
   while true do
     local body = redis.call('LMOVE', processing, KEYS[1], 'LEFT', 'RIGHT')
@@ -182,18 +192,20 @@ return moved`,
 /*
  * list-release: a consumer closing hands back what it holds: the messages whose handlers started count
  * an attempt, prefetched ones that never started do not; all go back to the next-out end of the queue
- * in their original order, and the consumer's lease is removed.
+ * in their original order (the landing list holds the newest), and the consumer's lease is removed.
  *   KEYS[1] processing list   KEYS[2] queue list   KEYS[3] attempts hash   KEYS[4] consumer leases zset
+ *   KEYS[5] landing list
  *   ARGV[1] consumer id   ARGV[2..n] bodies of started, unsettled deliveries
  *   returns the number of messages returned
  */
 export const listReleaseScript = script(
   'list-release',
-  4,
+  5,
   `for i = 2, #ARGV do
   redis.call('HINCRBY', KEYS[3], redis.sha1hex(ARGV[i]), 1)
 end
 local moved = 0
+while redis.call('LMOVE', KEYS[5], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end
 while true do
   local body = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
   if not body then break end

@@ -17,6 +17,10 @@ import {
   streamTrimScript,
 } from './scripts.js';
 
+interface ScriptingPipeline {
+  evalshaBuffer(...args: (string | Buffer | number)[]): unknown;
+}
+
 export interface SourceContext {
   client: RedisClient;
   /** A connection of its own: a blocking read stalls every other command on its connection. */
@@ -51,21 +55,45 @@ export function listSource(context: SourceContext): MessageSource {
   const lease = String(context.visibilityTimeoutMs);
   const crossSlot = client instanceof Cluster;
 
-  const fetchKeys = [keys.queue, processing, keys.attempts, keys.delayed, keys.consumers];
-  async function take(max: number, moved?: Buffer): Promise<{ items: Fetched[]; nextDueMs: number }> {
-    const reply = (await runScript(client, listFetchScript, fetchKeys, [
-      max,
-      consumerId,
-      lease,
-      moved ? '1' : '0',
-      moved ?? '',
-    ])) as [unknown[], unknown];
-    const [flat, nextDue] = reply;
+  const landing = keys.landing(consumerId);
+  const fetchKeys = [keys.queue, processing, keys.attempts, keys.delayed, keys.consumers, landing];
+  const fetchArgs = (max: number) => [max, consumerId, lease];
+
+  function parse(reply: unknown): { items: Fetched[]; nextDueMs: number } {
+    const [flat, nextDue] = reply as [unknown[], unknown];
     const items: Fetched[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       items.push({ body: flat[i] as Buffer, attempt: toNumber(flat[i + 1]) });
     }
     return { items, nextDueMs: toNumber(nextDue) };
+  }
+
+  async function take(max: number): Promise<{ items: Fetched[]; nextDueMs: number }> {
+    return parse(await runScript(client, listFetchScript, fetchKeys, fetchArgs(max)));
+  }
+
+  /**
+   * Waits on the blocking connection: BLMOVE into the landing list, with list-fetch pipelined right
+   * behind it, so the message that ends the wait (and whatever came with it) arrives in the same round
+   * trip, its attempt looked up atomically.
+   */
+  async function wait(max: number, seconds: number): Promise<Fetched[]> {
+    const pipeline = blocking.pipeline().blmove(keys.queue, landing, 'RIGHT', 'LEFT', seconds);
+    (pipeline as unknown as ScriptingPipeline).evalshaBuffer(
+      listFetchScript.sha,
+      fetchKeys.length,
+      ...fetchKeys,
+      ...fetchArgs(max),
+    );
+    const results = await pipeline.exec();
+    const [blocked, fetched] = results ?? [];
+    if (blocked?.[0]) throw blocked[0];
+    if (fetched?.[0]) {
+      // The script is not loaded yet (first use, or Redis restarted): the landing list is drained by
+      // the next list-fetch, sent the ordinary way.
+      return (await take(max)).items;
+    }
+    return parse(fetched?.[1]).items;
   }
 
   let resync = false;
@@ -107,10 +135,7 @@ export function listSource(context: SourceContext): MessageSource {
         if (recovered.length > 0) return recovered;
         const first = await take(max);
         if (first.items.length > 0) return first.items;
-        const seconds = blockFor(first.nextDueMs, context.blockTimeoutMs) / 1000;
-        const body = await blocking.blmoveBuffer(keys.queue, processing, 'RIGHT', 'LEFT', seconds);
-        if (!body) return [];
-        return (await take(max - 1, body)).items;
+        return await wait(max, blockFor(first.nextDueMs, context.blockTimeoutMs) / 1000);
       } catch (error) {
         // The reply may have been lost after Redis moved messages into our processing list.
         resync = true;
@@ -152,7 +177,7 @@ export function listSource(context: SourceContext): MessageSource {
       await runScript(
         client,
         listReleaseScript,
-        [processing, keys.queue, keys.attempts, keys.consumers],
+        [processing, keys.queue, keys.attempts, keys.consumers, landing],
         [consumerId, ...started.map((m) => m.body)],
       );
     },
@@ -163,7 +188,7 @@ export function listSource(context: SourceContext): MessageSource {
         client,
         listReapScript,
         [keys.queue, keys.consumers, keys.attempts],
-        [keys.processingPrefix, consumerId, lease],
+        [keys.processingPrefix, consumerId, lease, keys.landingPrefix],
       );
     },
 
