@@ -13,7 +13,9 @@
  * Keys of one batch (all in one Cluster slot: they share the hash tag `{<keyPrefix>batch:<id>}`):
  *   KEYS[1] state    hash: counters, status, timestamps, failure, the lifecycle's event names (JSON
  *                    strings), the batch id (JSON), the shared payload (its JSON without the braces),
- *                    `static` (the record's immutable fields as JSON, read only by the client), `seq`
+ *                    `static` (the record's immutable fields as JSON, read only by the client), `seq`,
+ *                    `gen` (a random id per create: clients cache a batch's jobs, which never change,
+ *                    and the scripts send them again only to a client that holds another generation)
  *   KEYS[2] jobs     list: per job `<event as JSON>\n<its step emission as JSON>` (JSON has no raw newline)
  *   KEYS[3] settled  sorted set: step index → order in which its outcome was recorded
  *   KEYS[4] outbox   hash: emission key → `<10-digit sequence><emission JSON>` (the sequence keeps the
@@ -125,8 +127,13 @@ local function claim(ttl)
   for i = 1, #items do items[i] = string.sub(items[i], 11) end
   return items
 end
-local function snapshot(applied, claimed)
-  return { applied, redis.call('HGETALL', S), redis.call('ZRANGE', SETTLED, 0, -1), redis.call('LRANGE', JOBS, 0, -1), claimed }
+-- The jobs never change after create: a client that holds them for this generation gets false instead.
+local function jobsFor(knownGeneration)
+  if knownGeneration ~= '' and field('gen') == knownGeneration then return false end
+  return redis.call('LRANGE', JOBS, 0, -1)
+end
+local function snapshot(applied, claimed, knownGeneration)
+  return { applied, redis.call('HGETALL', S), redis.call('ZRANGE', SETTLED, 0, -1), jobsFor(knownGeneration), claimed }
 end
 `;
 
@@ -173,8 +180,9 @@ return claim(tonumber(ARGV[1]))`,
  *   KEYS[1..5] state, jobs, settled, outbox, claims
  *   ARGV[1] step index   ARGV[2] '1' succeeded, '0' failed   ARGV[3] the error as given (JSON), for the
  *   record's failure   ARGV[4] `{code, message}` (JSON), for the catch payload   ARGV[5] claim TTL ms
- *   ARGV[6] retention ms
- *   returns {0} for an unknown batch, else { applied 0|1, state (HGETALL), settled, jobs, claimed }
+ *   ARGV[6] retention ms   ARGV[7] the jobs generation the client holds, or ''
+ *   returns {0} for an unknown batch, else { applied 0|1, state (HGETALL), settled, jobs or false when
+ *   the client holds them, claimed }
  */
 export const batchRecordStepScript = script(
   'batch-record-step',
@@ -217,14 +225,14 @@ if field('status') == 'running' and index >= 0 and index < total
     end
   end
 end
-return snapshot(applied, claim(tonumber(ARGV[5])))`,
+return snapshot(applied, claim(tonumber(ARGV[5])), ARGV[7])`,
 );
 
 /*
  * batch-cancel: cancels a batch that has not ended (cancelBatch): catch (reason cancelled) and finally.
  *   KEYS[1..5] state, jobs, settled, outbox, claims
- *   ARGV[1] claim TTL ms   ARGV[2] retention ms
- *   returns {0} for an unknown batch, else { applied 0|1, state (HGETALL), settled, jobs, claimed }
+ *   ARGV[1] claim TTL ms   ARGV[2] retention ms   ARGV[3] the jobs generation the client holds, or ''
+ *   returns {0} for an unknown batch, else { applied 0|1, state (HGETALL), settled, jobs or false, claimed }
  */
 export const batchCancelScript = script(
   'batch-cancel',
@@ -239,19 +247,22 @@ if status ~= 'succeeded' and status ~= 'failed' and status ~= 'cancelled' then
   finish('cancelled', '{"reason":"cancelled","error":' .. err .. '}', '"cancelled"', 'null', err)
   expire(tonumber(ARGV[2]))
 end
-return snapshot(applied, claim(tonumber(ARGV[1])))`,
+return snapshot(applied, claim(tonumber(ARGV[1])), ARGV[3])`,
 );
 
 /*
  * batch-get: reads a batch.
  *   KEYS[1..3] state, jobs, settled
- *   returns {0} for an unknown (or expired) batch, else { 1, state (HGETALL), settled, jobs }
+ *   ARGV[1] the jobs generation the client holds, or ''
+ *   returns {0} for an unknown (or expired) batch, else { 1, state (HGETALL), settled, jobs or false }
  */
 export const batchGetScript = script(
   'batch-get',
   3,
   `if redis.call('EXISTS', KEYS[1]) == 0 then return { 0 } end
-return { 1, redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[3], 0, -1), redis.call('LRANGE', KEYS[2], 0, -1) }`,
+local jobs = false
+if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then jobs = redis.call('LRANGE', KEYS[2], 0, -1) end
+return { 1, redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[3], 0, -1), jobs }`,
 );
 
 /*

@@ -272,6 +272,16 @@ describe('RedisBatchStore keys', () => {
     expect(await admin.exists(...keysOf(batch.id))).toBe(0);
   });
 
+  it('a batch created again under the same id is read with its new jobs by every client', async () => {
+    const [a, b] = [store(), store()];
+    const first = record(2);
+    await a.create(first);
+    expect((await a.get(first.id))?.jobs.map((j) => j.event)).toEqual(['step_0', 'step_1']);
+    await b.create({ ...first, jobs: [{ event: 'other', payload: { x: [] } }], total: 1 });
+    expect((await a.get(first.id))?.jobs).toEqual([{ event: 'other', payload: { x: [] } }]);
+    expect((await a.recordStep(first.id, 0, ok)).record?.jobs).toEqual([{ event: 'other', payload: { x: [] } }]);
+  });
+
   it('an unknown batch changes nothing: no key is created', async () => {
     const s = store();
     const id = randomUUID();

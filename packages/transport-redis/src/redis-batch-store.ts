@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import {
   type BatchEmission,
+  type BatchJob,
   type BatchRecord,
   type BatchStore,
   type BatchStoreOptions,
@@ -75,7 +77,7 @@ interface StaticFields {
  * win, and the lifecycle events are decided exactly once. Finished batches expire after `retentionMs`.
  *
  * ```ts
- * const thrun = createThrun({ transport, batchStore: redisBatchStore({ url: process.env.THRUN_REDIS_URL }) })
+ * const thrun = createThrun({ transport, batches: { store: redisBatchStore({ url: process.env.THRUN_REDIS_URL }) } })
  * ```
  */
 export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatchStore {
@@ -89,6 +91,7 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
   const client: RedisClient =
     options.client ?? createClient(url, { enableAutoPipelining: true, ...options.redisOptions });
   let ready: Promise<void> | undefined;
+  const jobsCache = new JobsCache();
 
   function connect(): Promise<void> {
     ready ??= ensureReady(client, where, connectTimeoutMs).catch((error) => {
@@ -114,7 +117,8 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
 
   return {
     async create(record) {
-      const { fields, jobs, failureParts } = encodeRecord(record);
+      const generation = randomUUID();
+      const { fields, jobs, failureParts } = encodeRecord(record, generation);
       const reply = (await run(batchCreateScript, transitionKeys(record.id), [
         claimTtlMs,
         retentionMs,
@@ -124,17 +128,24 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
         ...failureParts,
         ...jobs,
       ])) as string[];
+      jobsCache.set(record.id, generation, structuredClone(record.jobs));
       return reply.map(parseEmission);
     },
 
     async get(id) {
       const keys = batchKeys(keyPrefix, id);
-      const reply = (await run(batchGetScript, [keys.state, keys.jobs, keys.settled], [])) as unknown[];
+      const known = jobsCache.get(id);
+      const reply = (await run(
+        batchGetScript,
+        [keys.state, keys.jobs, keys.settled],
+        [known?.generation ?? ''],
+      )) as unknown[];
       if (reply[0] === 0) return undefined;
-      return decodeRecord(reply[1] as string[], reply[2] as string[], reply[3] as string[]);
+      return decodeRecord(reply.slice(1, 4), known, jobsCache);
     },
 
     async recordStep(id, index, outcome: StepOutcome) {
+      const known = jobsCache.get(id);
       const error = outcome.ok ? { code: '', message: '' } : outcome.error;
       const reply = (await run(batchRecordStepScript, transitionKeys(id), [
         String(index),
@@ -143,16 +154,19 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
         JSON.stringify({ code: error.code, message: error.message }),
         claimTtlMs,
         retentionMs,
+        known?.generation ?? '',
       ])) as unknown[];
-      return decodeTransition(reply);
+      return decodeTransition(reply, known, jobsCache);
     },
 
     async cancel(id) {
+      const known = jobsCache.get(id);
       const reply = (await run(batchCancelScript, transitionKeys(id), [
         claimTtlMs,
         retentionMs,
+        known?.generation ?? '',
       ])) as unknown[];
-      return decodeTransition(reply);
+      return decodeTransition(reply, known, jobsCache);
     },
 
     async markEmitted(id, keys) {
@@ -202,7 +216,10 @@ async function evalScript(
 }
 
 /** The record as the scripts store it: state fields, the jobs list, and the catch parts of a failure. */
-function encodeRecord(record: BatchRecord): { fields: string[]; jobs: string[]; failureParts: string[] } {
+function encodeRecord(
+  record: BatchRecord,
+  generation: string,
+): { fields: string[]; jobs: string[]; failureParts: string[] } {
   const statics: StaticFields = {
     id: record.id,
     ...(record.name === undefined ? {} : { name: record.name }),
@@ -233,6 +250,8 @@ function encodeRecord(record: BatchRecord): { fields: string[]; jobs: string[]; 
     String(record.allowFailures),
     'updatedAt',
     record.updatedAt,
+    'gen',
+    generation,
   ];
   const { lifecycle } = record;
   const events = [
@@ -267,20 +286,29 @@ function encodeRecord(record: BatchRecord): { fields: string[]; jobs: string[]; 
   return { fields, jobs, failureParts };
 }
 
-function decodeRecord(flat: string[], settled: string[], jobs: string[]): BatchRecord {
+/** `[state (HGETALL), settled, jobs or null]` → the record; null jobs are the ones `known` holds. */
+function decodeRecord(reply: unknown[], known: CachedJobs | undefined, cache: JobsCache): BatchRecord {
+  const [flat, settled, jobEntries] = reply as [string[], string[], string[] | null];
   const state = new Map<string, string>();
   for (let i = 0; i < flat.length; i += 2) state.set(flat[i]!, flat[i + 1]!);
   const statics = JSON.parse(state.get('static')!) as StaticFields;
+  let jobs: BatchJob[];
+  if (jobEntries === null) {
+    jobs = structuredClone(known!.jobs);
+  } else {
+    jobs = jobEntries.map((entry) => {
+      const step = parseEmission(entry.slice(entry.indexOf('\n') + 1));
+      return { event: step.event, payload: step.payload };
+    });
+    cache.set(statics.id, state.get('gen')!, structuredClone(jobs));
+  }
   const finishedAt = state.get('finishedAt');
   const failure = state.get('failure');
   return {
     ...statics,
     mode: state.get('mode') as BatchRecord['mode'],
     status: state.get('status') as BatchRecord['status'],
-    jobs: jobs.map((entry) => {
-      const step = parseEmission(entry.slice(entry.indexOf('\n') + 1));
-      return { event: step.event, payload: step.payload };
-    }),
+    jobs,
     total: Number(state.get('total')),
     completed: Number(state.get('completed')),
     failed: Number(state.get('failed')),
@@ -292,13 +320,43 @@ function decodeRecord(flat: string[], settled: string[], jobs: string[]): BatchR
   };
 }
 
-function decodeTransition(reply: unknown[]): BatchTransition {
+function decodeTransition(
+  reply: unknown[],
+  known: CachedJobs | undefined,
+  cache: JobsCache,
+): BatchTransition {
   if (reply.length === 1) return { applied: false, record: undefined, emissions: [] };
   return {
     applied: reply[0] === 1,
-    record: decodeRecord(reply[1] as string[], reply[2] as string[], reply[3] as string[]),
+    record: decodeRecord(reply.slice(1, 4), known, cache),
     emissions: (reply[4] as string[]).map(parseEmission),
   };
+}
+
+interface CachedJobs {
+  generation: string;
+  jobs: BatchJob[];
+}
+
+/**
+ * A batch's jobs never change after `create`, and every transition returns the record: the store keeps
+ * the jobs of recent batches, tagged with the generation `create` wrote, and the scripts send them only
+ * to a client that holds another generation (or none). Bounded; the oldest entries go first.
+ */
+class JobsCache {
+  private readonly entries = new Map<string, CachedJobs>();
+
+  constructor(private readonly capacity = 1_000) {}
+
+  get(id: string): CachedJobs | undefined {
+    return this.entries.get(id);
+  }
+
+  set(id: string, generation: string, jobs: BatchJob[]): void {
+    this.entries.delete(id);
+    this.entries.set(id, { generation, jobs });
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
 }
 
 function parseEmission(json: string): BatchEmission {
