@@ -279,7 +279,9 @@ describe('RedisBatchStore keys', () => {
     expect((await a.get(first.id))?.jobs.map((j) => j.event)).toEqual(['step_0', 'step_1']);
     await b.create({ ...first, jobs: [{ event: 'other', payload: { x: [] } }], total: 1 });
     expect((await a.get(first.id))?.jobs).toEqual([{ event: 'other', payload: { x: [] } }]);
-    expect((await a.recordStep(first.id, 0, ok)).record?.jobs).toEqual([{ event: 'other', payload: { x: [] } }]);
+    expect((await a.recordStep(first.id, 0, ok)).record?.jobs).toEqual([
+      { event: 'other', payload: { x: [] } },
+    ]);
   });
 
   it('an unknown batch changes nothing: no key is created', async () => {
