@@ -3,7 +3,7 @@
  * it lives in this sub-path and never in the main entry.
  */
 
-export { type BatchStoreScenarioHooks, describeBatchStore } from '../batch/describe-batch-store.js';
+export { type BatchStoreScenarioHooks, describeBatchStore } from './describe-batch-store.js';
 export { type ConformanceCase, conformanceCases } from './cases.js';
 export type {
   CollectOptions,

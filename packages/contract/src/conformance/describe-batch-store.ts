@@ -14,8 +14,8 @@ import {
   recordStepOutcome,
   type StepOutcome,
   startBatch,
-} from './batch-record.js';
-import type { BatchStore, BatchStoreOptions } from './batch-store.js';
+} from '../batch/batch-record.js';
+import type { BatchStore, BatchStoreOptions } from '../batch/batch-store.js';
 
 export interface BatchStoreScenarioHooks {
   /**
