@@ -3,7 +3,6 @@
  * it lives in this sub-path and never in the main entry.
  */
 
-export { type BatchStoreScenarioHooks, describeBatchStore } from './describe-batch-store.js';
 export { type ConformanceCase, conformanceCases } from './cases.js';
 export type {
   CollectOptions,
@@ -13,6 +12,7 @@ export type {
   Received,
   TransportConformanceFeatures,
 } from './context.js';
+export { type BatchStoreScenarioHooks, describeBatchStore } from './describe-batch-store.js';
 export {
   type ConformanceOutcome,
   type ConformanceReport,
