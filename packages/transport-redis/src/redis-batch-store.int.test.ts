@@ -68,8 +68,8 @@ const distEntry = new URL('../dist/index.js', import.meta.url).href;
 const childSource = `
 import { createInterface } from 'node:readline';
 const { redisBatchStore } = await import(${JSON.stringify(distEntry)});
-const [url, keyPrefix] = process.argv.slice(1);
-const store = redisBatchStore({ url, keyPrefix });
+const [url, keyPrefix, claimTtlMs] = process.argv.slice(1);
+const store = redisBatchStore({ url, keyPrefix, claimTtlMs: Number(claimTtlMs) });
 await store.get('warm-up');
 process.stdout.write('ready\\n');
 createInterface({ input: process.stdin }).on('line', async (line) => {
@@ -85,14 +85,18 @@ interface ChildReply {
   emissions: BatchEmission[];
 }
 
-function startChild(): {
+function startChild(claimTtlMs = 30_000): {
   child: ChildProcess;
   ready: Promise<void>;
   next: (id: string) => Promise<ChildReply>;
 } {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', childSource, REDIS_URL, prefix], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', childSource, REDIS_URL, prefix, String(claimTtlMs)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const waiting = new Map<string, (reply: ChildReply) => void>();
   const ready = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`child exited early with ${code}`)));
@@ -133,6 +137,51 @@ describe('RedisBatchStore under concurrency', () => {
       }
     } finally {
       worker.child.kill();
+    }
+  });
+
+  it('a worker killed after its transition, before publishing, leaves its emissions to the redelivery', async () => {
+    const worker = startChild(800);
+    const other = store();
+    try {
+      await worker.ready;
+      const batch = record(3, { mode: 'parallel' });
+      await other.markEmitted(
+        batch.id,
+        (await other.create(batch)).map((e) => e.key),
+      );
+      const replied = worker.next(batch.id);
+      worker.child.stdin!.write(`${JSON.stringify({ id: batch.id, index: 1, outcome: ok })}\n`);
+      const reply = await replied;
+      expect(reply.applied).toBe(true);
+      expect(reply.emissions.map((e) => e.key)).toEqual(['progress:1']);
+      worker.child.kill('SIGKILL'); // it never published progress:1, never marked it emitted
+      // While its claim lasts, the redelivered step (to another worker) finds nothing to publish.
+      expect(await other.recordStep(batch.id, 1, ok)).toMatchObject({ applied: false, emissions: [] });
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      const redelivered = await other.recordStep(batch.id, 1, ok);
+      expect(redelivered.applied).toBe(false);
+      expect(redelivered.emissions).toEqual(reply.emissions);
+    } finally {
+      worker.child.kill('SIGKILL');
+    }
+  });
+
+  it('the last step and a cancel racing from two clients: one ending, one finally', async () => {
+    const [a, b] = [store(), store()];
+    // Which one wins is up to the race; either is fine as long as it is all-or-nothing.
+    for (let round = 0; round < 30; round++) {
+      const batch = record(2);
+      await a.create(batch);
+      await a.recordStep(batch.id, 0, ok);
+      const [step, cancel] = await Promise.all([a.recordStep(batch.id, 1, ok), b.cancel(batch.id)]);
+      expect(Number(step.applied) + Number(cancel.applied)).toBe(1);
+      const ends = [...step.emissions, ...cancel.emissions].filter((e) => e.kind !== 'progress');
+      expect(ends.filter((e) => e.kind === 'finally')).toHaveLength(1);
+      expect(ends.filter((e) => e.kind === 'then' || e.kind === 'catch')).toHaveLength(1);
+      const status = (await b.get(batch.id))?.status;
+      expect(status).toBe(step.applied ? 'succeeded' : 'cancelled');
+      expect(ends.find((e) => e.kind === 'finally')?.payload.status).toBe(status);
     }
   });
 
