@@ -45,8 +45,8 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 		t.Fatalf("Redis is not reachable at %s (%v): start it with scripts/brokers/redis.sh start", opts.Addr, err)
 	}
 	queue := "go-test-roundtrip"
-	defer rdb.Del(ctx, queue)
-	rdb.Del(ctx, queue)
+	defer rdb.Del(ctx, queue, queue+".dead")
+	rdb.Del(ctx, queue, queue+".dead")
 
 	var stderr bytes.Buffer
 	if code := run([]string{"produce", "--redis", redisURL(), "--queue", queue, "--event", "order_created", "--payload", `{"order_id":7}`}, nil, &bytes.Buffer{}, &stderr); code != 0 {
@@ -74,7 +74,19 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	if !strings.Contains(lines[1], `"go_message"`) {
 		t.Fatalf("unexpected second envelope %s", lines[1])
 	}
-	if !strings.Contains(stderr.String(), "skipping invalid envelope") {
+	if !strings.Contains(stderr.String(), "dead-lettering invalid envelope") {
 		t.Fatalf("malformed message not reported: %s", stderr.String())
+	}
+	// The malformed message is kept, unchanged, as a dead-letter record.
+	raw, err := rdb.LIndex(ctx, queue+".dead", 0).Result()
+	if err != nil {
+		t.Fatalf("no dead-letter record: %v", err)
+	}
+	var record DeadLetterRecord
+	if err := json.Unmarshal([]byte(raw), &record); err != nil {
+		t.Fatal(err)
+	}
+	if record.Body == nil || *record.Body != "{not json" || record.Error["code"] != "invalid_json" || record.Queue != queue {
+		t.Fatalf("unexpected record %s", raw)
 	}
 }

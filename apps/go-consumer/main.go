@@ -10,6 +10,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -17,6 +18,7 @@ import (
 	"io"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -144,17 +146,55 @@ func consume(v *Validator, args []string, stdout, stderr io.Writer) int {
 		}
 		data := []byte(popped[1])
 		if _, err := v.Decode(data); err != nil {
-			// A bad message never stops the consumer: report it and go on.
-			fmt.Fprintln(stderr, "skipping invalid envelope:", err)
+			// A bad message never stops the consumer, and is not lost: it goes to <queue>.dead as a
+			// dead-letter record (schemas/dead-letter.schema.json), the original bytes unchanged.
+			fmt.Fprintln(stderr, "dead-lettering invalid envelope:", err)
+			record, _ := json.Marshal(deadLetterRecord(*queue, data, err, time.Now()))
+			if err := rdb.LPush(ctx, *queue+".dead", record).Err(); err != nil {
+				fmt.Fprintln(stderr, "LPUSH to the dead-letter queue failed:", err)
+				return 1
+			}
 			continue
 		}
 		var line bytes.Buffer
 		if err := json.Compact(&line, data); err != nil {
-			fmt.Fprintln(stderr, "skipping invalid envelope:", err)
-			continue
+			return 1 // unreachable: Decode accepted it as JSON
 		}
 		fmt.Fprintln(stdout, line.String())
 		printed++
 	}
 	return 0
+}
+
+// DeadLetterRecord is schemas/dead-letter.schema.json: what a dead-lettered message carries.
+type DeadLetterRecord struct {
+	Queue      string            `json:"queue"`
+	Error      map[string]string `json:"error"`
+	Attempts   int               `json:"attempts"`
+	FailedAt   string            `json:"failed_at"`
+	Body       *string           `json:"body,omitempty"`
+	BodyBase64 *string           `json:"body_base64,omitempty"`
+}
+
+func deadLetterRecord(queue string, data []byte, reason error, now time.Time) DeadLetterRecord {
+	code := "schema_violation"
+	var codecErr *CodecError
+	if errors.As(reason, &codecErr) {
+		code = codecErr.Code
+	}
+	record := DeadLetterRecord{
+		Queue:    queue,
+		Error:    map[string]string{"code": code, "message": reason.Error()},
+		Attempts: 1,
+		FailedAt: now.UTC().Format(time.RFC3339Nano),
+	}
+	// The original bytes unchanged: as text when they are UTF-8, else base64.
+	if utf8.Valid(data) {
+		body := string(data)
+		record.Body = &body
+	} else {
+		encoded := base64.StdEncoding.EncodeToString(data)
+		record.BodyBase64 = &encoded
+	}
+	return record
 }

@@ -128,6 +128,24 @@ describe('Go and TypeScript over Redis lists', () => {
     expect(JSON.parse(stdout.trim())).toEqual(envelope);
   });
 
+  it('Go dead-letters what it cannot read in the same record format, and Thrun reads the record back', async () => {
+    await redis.lpush('events', Buffer.from([0x7b, 0xff, 0x7d])); // `{`, a byte that is not UTF-8, `}`
+    await open().publish('events', [{ body: encodeEnvelope({ event: 'after', payload: {} }) }]);
+    const { stdout } = await run(goBinary, [
+      'consume',
+      '--redis',
+      CROSS_URL,
+      '--count',
+      '1',
+      '--timeout',
+      '10s',
+    ]);
+    expect(JSON.parse(stdout.trim())).toEqual({ event: 'after', payload: {} });
+    const record = decodeDeadLetterRecord(new Uint8Array((await redis.lindexBuffer('events.dead', 0))!));
+    expect(record).toMatchObject({ queue: 'events', attempts: 1, error: { code: 'invalid_utf8' } });
+    expect([...record.originalBody]).toEqual([0x7b, 0xff, 0x7d]);
+  });
+
   it("Go rejects what breaks the schema: validate's exit code and reason", async () => {
     const child = run(goBinary, ['validate']);
     child.child.stdin!.end(

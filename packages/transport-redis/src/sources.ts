@@ -125,6 +125,19 @@ export function listSource(context: SourceContext): MessageSource {
     return orphans.map((body, i) => ({ body, attempt: Number(seen[i] ?? 0) + 1 }));
   }
 
+  /**
+   * A settlement whose reply never came may or may not have happened; if it did not, the message would
+   * sit in the processing list of a live consumer for good. The next fetch then looks for it.
+   */
+  async function unsure(operation: () => Promise<unknown>): Promise<void> {
+    try {
+      await operation();
+    } catch (error) {
+      resync = true;
+      throw error;
+    }
+  }
+
   return {
     tickIntervalMs: Math.max(100, Math.floor(context.visibilityTimeoutMs / 3)),
 
@@ -144,33 +157,37 @@ export function listSource(context: SourceContext): MessageSource {
     },
 
     async ack(message) {
-      await runScript(client, listAckScript, [processing, keys.attempts], [message.body]);
+      await unsure(() => runScript(client, listAckScript, [processing, keys.attempts], [message.body]));
     },
 
     async retry(message, delayMs) {
-      await runScript(
-        client,
-        listRetryScript,
-        [processing, keys.attempts, keys.queue, keys.delayed],
-        [message.body, delayMs, randomBytes(DELAYED_ID_LENGTH / 2).toString('hex')],
+      await unsure(() =>
+        runScript(
+          client,
+          listRetryScript,
+          [processing, keys.attempts, keys.queue, keys.delayed],
+          [message.body, delayMs, randomBytes(DELAYED_ID_LENGTH / 2).toString('hex')],
+        ),
       );
       return undefined;
     },
 
     async deadLetter(message, record) {
-      if (crossSlot) {
-        // `<queue>.dead` hashes to another slot: record first, then remove (a crash in between
-        // leaves a duplicate record, never a lost message).
-        await client.lpush(keys.dead, record);
-        await runScript(client, listAckScript, [processing, keys.attempts], [message.body]);
-        return;
-      }
-      await runScript(
-        client,
-        listDeadLetterScript,
-        [processing, keys.attempts, keys.dead],
-        [message.body, record],
-      );
+      await unsure(async () => {
+        if (crossSlot) {
+          // `<queue>.dead` hashes to another slot: record first, then remove (a crash in between
+          // leaves a duplicate record, never a lost message).
+          await client.lpush(keys.dead, record);
+          await runScript(client, listAckScript, [processing, keys.attempts], [message.body]);
+          return;
+        }
+        await runScript(
+          client,
+          listDeadLetterScript,
+          [processing, keys.attempts, keys.dead],
+          [message.body, record],
+        );
+      });
     },
 
     async release(started) {
