@@ -8,4 +8,6 @@ export const suites: Record<string, () => Promise<SuiteResult>> = {
   codec: codecSuite,
   'in-process': inProcess,
   redis: redisSuite,
+  redis: redisSuite,
+  'in-process': inProcess,
 };

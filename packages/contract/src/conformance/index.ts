@@ -2,6 +2,7 @@
  * `@thrun/contract/conformance`: the test kit every transport runs. It imports vitest, which is why
  * it lives in this sub-path and never in the main entry.
  */
+
 export { type ConformanceCase, conformanceCases } from './cases.js';
 export type {
   CollectOptions,
@@ -11,6 +12,7 @@ export type {
   Received,
   TransportConformanceFeatures,
 } from './context.js';
+export { type BatchStoreScenarioHooks, describeBatchStore } from './describe-batch-store.js';
 export {
   type ConformanceOutcome,
   type ConformanceReport,
