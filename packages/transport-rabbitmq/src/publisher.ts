@@ -58,7 +58,8 @@ export class Publisher {
 
     const confirms: Promise<void>[] = [];
     for (const item of items) {
-      if (this.inFlight >= this.window) await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
+      if (this.inFlight >= this.window)
+        await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
       if (state.closed) {
         confirms.push(Promise.reject(this.failure(state, undefined)));
         break;
@@ -113,7 +114,12 @@ export class Publisher {
           item.exchange,
           item.routingKey,
           body,
-          { persistent: true, mandatory: true, messageId: id, ...(item.headers ? { headers: item.headers } : {}) },
+          {
+            persistent: true,
+            mandatory: true,
+            messageId: id,
+            ...(item.headers ? { headers: item.headers } : {}),
+          },
           (error: unknown) => {
             release();
             if (this.returned.delete(id)) {
@@ -155,12 +161,18 @@ export class Publisher {
     const text = cause instanceof Error ? redactText(cause.message) : 'channel closed';
     // RabbitMQ closes the channel with 406 when a message exceeds its `max_message_size`.
     if (/message size .* larger than/i.test(text)) {
-      return new PayloadTooLargeError('payload_too_large', `[thrun:rabbitmq] the broker refused the message: ${text}`, {
-        cause,
-      });
+      return new PayloadTooLargeError(
+        'payload_too_large',
+        `[thrun:rabbitmq] the broker refused the message: ${text}`,
+        {
+          cause,
+        },
+      );
     }
     if (error instanceof Error && error.message === 'message nacked') {
-      return new TransportError('publish_failed', '[thrun:rabbitmq] the broker refused the message (nack)', { cause });
+      return new TransportError('publish_failed', '[thrun:rabbitmq] the broker refused the message (nack)', {
+        cause,
+      });
     }
     return new TransportError(
       'publish_failed',

@@ -21,7 +21,7 @@ import type { ChannelModel, SocketOptions } from 'amqplib';
 import { ConnectionManager } from './connection.js';
 import { Consumer, type ConsumerHost, type Received } from './consumer.js';
 import { declareBucket, declareGroup, declarePlainQueue, type QueueType } from './declare.js';
-import { type Declaration, type PublishItem, Publisher } from './publisher.js';
+import { type Declaration, Publisher, type PublishItem } from './publisher.js';
 import { assertGroupName, DEFAULT_GROUP, delayBucketMs, headers, topology } from './topology.js';
 
 export interface RabbitmqTransportOptions {
@@ -68,14 +68,24 @@ const MAX_HEADER_TEXT = 1024;
 export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Transport {
   const queueType = options.queueType ?? 'quorum';
   if (queueType !== 'quorum' && queueType !== 'classic') {
-    throw new ConfigurationError('invalid_option', `[thrun:rabbitmq] queueType must be 'quorum' or 'classic'`);
+    throw new ConfigurationError(
+      'invalid_option',
+      `[thrun:rabbitmq] queueType must be 'quorum' or 'classic'`,
+    );
   }
-  const maxPayloadBytes = positiveInteger(options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes');
+  const maxPayloadBytes = positiveInteger(
+    options.maxPayloadBytes,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    'maxPayloadBytes',
+  );
   const publishWindow = positiveInteger(options.publishWindow, 1000, 'publishWindow');
   const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
   const reconnect: BackoffOptions = options.reconnect ?? { baseMs: 100, maxMs: 5000, jitter: 'full' };
   if (options.url !== undefined && options.connection !== undefined) {
-    throw new ConfigurationError('invalid_option', '[thrun:rabbitmq] pass either url or connection, not both');
+    throw new ConfigurationError(
+      'invalid_option',
+      '[thrun:rabbitmq] pass either url or connection, not both',
+    );
   }
   const manager = new ConnectionManager(options.connection ?? options.url ?? DEFAULT_URL, {
     socketOptions: options.socketOptions ?? {},
@@ -97,12 +107,16 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
   };
 
   function assertOpen(): void {
-    if (closing) throw new TransportError('closed', '[thrun:rabbitmq] transport is closed', { isRetryable: false });
+    if (closing)
+      throw new TransportError('closed', '[thrun:rabbitmq] transport is closed', { isRetryable: false });
   }
 
   const groupDeclaration = (queue: string, group: string): Declaration => {
     const amqpQueue = topology.groupQueue(queue, group);
-    return { key: `group:${amqpQueue}`, run: (channel) => declareGroup(channel, queueType, queue, amqpQueue) };
+    return {
+      key: `group:${amqpQueue}`,
+      run: (channel) => declareGroup(channel, queueType, queue, amqpQueue),
+    };
   };
 
   /** Publishes one message straight to a queue (default exchange): retries and dead-letter records. */
@@ -112,7 +126,10 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     messageHeaders: Record<string, unknown>,
     declarations: Declaration[],
   ): Promise<void> {
-    await publisher.publish([{ exchange: '', routingKey: amqpQueue, body, headers: messageHeaders }], declarations);
+    await publisher.publish(
+      [{ exchange: '', routingKey: amqpQueue, body, headers: messageHeaders }],
+      declarations,
+    );
   }
 
   function consumerHost(queue: string, amqpQueue: string, group: string): ConsumerHost {
@@ -137,7 +154,12 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       },
       async deadLetter(message: Received, reason: DeadLetterReason) {
         const dead = deadLetterQueueName(queue);
-        const record = encodeDeadLetterRecord({ queue, body: message.body, reason, attempts: message.attempt });
+        const record = encodeDeadLetterRecord({
+          queue,
+          body: message.body,
+          reason,
+          attempts: message.attempt,
+        });
         await publishToQueue(
           dead,
           record,
@@ -205,7 +227,11 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       await publisher.publish(items, declarations, publishOptions.signal);
     },
 
-    async consume(queue: string, handler: DeliveryHandler, consumeOptions: ConsumeOptions = {}): Promise<Subscription> {
+    async consume(
+      queue: string,
+      handler: DeliveryHandler,
+      consumeOptions: ConsumeOptions = {},
+    ): Promise<Subscription> {
       assertOpen();
       assertQueueName(queue);
       const group = consumeOptions.group ?? DEFAULT_GROUP;

@@ -22,7 +22,11 @@ export function uniqueQueue(prefix: string): string {
 }
 
 /** Deletes what a test declared for `queue` (its groups, dead queue and buckets given by name). */
-export async function deleteTopology(connection: ChannelModel, queue: string, extraQueues: string[] = []): Promise<void> {
+export async function deleteTopology(
+  connection: ChannelModel,
+  queue: string,
+  extraQueues: string[] = [],
+): Promise<void> {
   const channel = await connection.createChannel();
   channel.on('error', () => {});
   for (const name of [queue, `${queue}.dead`, ...extraQueues]) {

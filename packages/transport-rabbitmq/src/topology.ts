@@ -12,7 +12,8 @@ export const topology = {
    * The AMQP queue of a consumer group. The default group consumes the queue named like the Thrun
    * queue, so a plain AMQP producer that sends to `orders` (as a PHP or Go service would) reaches it.
    */
-  groupQueue: (queue: string, group: string): string => (group === DEFAULT_GROUP ? queue : `${queue}:${group}`),
+  groupQueue: (queue: string, group: string): string =>
+    group === DEFAULT_GROUP ? queue : `${queue}:${group}`,
   /** Holds a group's retried messages for `bucketMs`, then dead-letters them back to the group's queue. */
   retryQueue: (groupQueue: string, bucketMs: number): string => `${groupQueue}:retry:${bucketMs}`,
   /** Holds delayed publishes for `bucketMs`, then dead-letters them to the queue's exchange (every group). */

@@ -6,7 +6,7 @@ import {
   type Transport,
   TransportError,
 } from '@thrun/contract';
-import type { ChannelModel } from 'amqplib';
+import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rabbitmqTransport } from './rabbitmq-transport.js';
 import { amqpUrl, deleteTopology, rawConnection, text, uniqueQueue, utf8, waitFor } from './test-helpers.js';
@@ -16,7 +16,11 @@ const transports: Transport[] = [];
 const cleanup: Array<[string, string[]]> = [];
 
 function transport(options: Parameters<typeof rabbitmqTransport>[0] = {}): Transport {
-  const created = rabbitmqTransport({ url: amqpUrl, drainTimeoutMs: 2000, ...options });
+  const created = rabbitmqTransport({
+    ...(options.connection ? {} : { url: amqpUrl }),
+    drainTimeoutMs: 2000,
+    ...options,
+  });
   transports.push(created);
   return created;
 }
@@ -60,7 +64,10 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     const t = transport();
     const queue = queueFor('roundtrip');
     const bodies = ['{"event":"a","payload":{}}', 'not json at all', '\u00e9\u{1F600}'];
-    await t.publish(queue, bodies.map((body) => ({ body: utf8.encode(body) })));
+    await t.publish(
+      queue,
+      bodies.map((body) => ({ body: utf8.encode(body) })),
+    );
     const { seen, handler } = collector();
     await t.consume(queue, handler);
     await waitFor(() => seen.length === 3, 10_000, 'three deliveries');
@@ -111,7 +118,8 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     const { seen, handler } = collector(async (d) => {
       if (d.attempt === 1) await d.retry();
       else if (d.attempt === 2) throw new Error('boom');
-      else if (d.attempt === 3) return; // returns without settling
+      else if (d.attempt === 3)
+        return; // returns without settling
       else await d.ack();
     });
     await t.consume(queue, handler);
@@ -206,7 +214,10 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
   it('keeps order with prefetch above concurrency, and releases unstarted messages on close', async () => {
     const t = transport({ prefetch: 50 });
     const queue = queueFor('prefetch');
-    await t.publish(queue, Array.from({ length: 200 }, (_, i) => ({ body: utf8.encode(String(i)) })));
+    await t.publish(
+      queue,
+      Array.from({ length: 200 }, (_, i) => ({ body: utf8.encode(String(i)) })),
+    );
     const { seen, handler } = collector();
     await t.consume(queue, handler, { concurrency: 1 });
     await waitFor(() => seen.length === 200, 15_000, '200 deliveries');
@@ -238,6 +249,33 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
       .consume(queue, async (d) => d.ack())
       .catch((e: unknown) => e);
     expect(ConfigurationError.isInstance(error)).toBe(true);
+  });
+
+  it('rejects publishes in flight when the connection drops, then reconnects through the factory', async () => {
+    const queue = queueFor('dropped');
+    const models: ChannelModel[] = [];
+    const t = transport({
+      connection: async () => {
+        const model = await connect(amqpUrl);
+        models.push(model);
+        return model;
+      },
+    });
+    await t.publish(queue, [{ body: utf8.encode('warm-up') }]);
+    const inFlight = t.publish(
+      queue,
+      Array.from({ length: 5000 }, (_, i) => ({ body: utf8.encode(String(i)) })),
+    );
+    inFlight.catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    await models[0]!.close();
+    const error = await inFlight.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(TransportError.isInstance(error) && error.code).toBe('publish_failed');
+    await t.publish(queue, [{ body: utf8.encode('after') }]);
+    expect(models.length).toBe(2);
   });
 
   it('rejects after close, and close is idempotent', async () => {
