@@ -17,7 +17,8 @@ export interface ConnectionManagerOptions {
  */
 export class ConnectionManager {
   private model: ChannelModel | undefined;
-  private waiting: Array<(model: ChannelModel) => void> = [];
+  /** Callers of `get()` waiting for a connection; woken with `undefined` when the manager closes. */
+  private waiting: Array<(model: ChannelModel | undefined) => void> = [];
   private loop: Promise<void> | undefined;
   private closed = false;
   private lastError: unknown;
@@ -47,9 +48,10 @@ export class ConnectionManager {
           ),
         );
       }, this.options.connectTimeoutMs);
-      const onModel = (model: ChannelModel) => {
+      const onModel = (model: ChannelModel | undefined) => {
         clearTimeout(timer);
-        resolve(model);
+        if (model) resolve(model);
+        else reject(closedError());
       };
       this.waiting.push(onModel);
     });
@@ -58,6 +60,9 @@ export class ConnectionManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake(undefined);
     const model = this.model;
     this.model = undefined;
     // A connection handed in by the caller is theirs to close.
@@ -87,8 +92,7 @@ export class ConnectionManager {
         model.on('close', () => {
           if (this.model !== model) return;
           this.model = undefined;
-          // Reopen at once when someone is waiting; otherwise on the next `get()`, and always when
-          // consumers are attached (they call `get()` from their own resubscribe loop).
+          // Reopen at once, with backoff: consumers resubscribe and publishers wait on `get()`.
           if (!this.closed) this.ensureLoop();
         });
         const waiting = this.waiting;
@@ -115,7 +119,11 @@ export class ConnectionManager {
       }
       return source;
     }
-    return connect(source, { noDelay: true, ...this.options.socketOptions });
+    return connect(source, {
+      noDelay: true,
+      clientProperties: { connection_name: 'thrun' },
+      ...this.options.socketOptions,
+    });
   }
 
   private describe(): string {
