@@ -5,18 +5,23 @@
 # without systemd on 127.0.0.1 (AMQP 5682, distribution 25682), its data, logs, config and Erlang cookie
 # under ${THRUN_STATE_DIR:-~/.cache/thrun/state}/rabbitmq, waits until it accepts AMQP connections and
 # prints `export THRUN_AMQP_URL=…` on stdout (everything else goes to stderr). Idempotent.
+# A TLS listener (5683, self-signed certificate for 127.0.0.1 and localhost) is exported as
+# THRUN_AMQPS_URL, with THRUN_AMQPS_CA naming the certificate to trust.
 # `stop` shuts down only the node this script started (pid file), and the epmd it started, if it did.
 #
-# Overrides: THRUN_RABBITMQ_NODE, THRUN_RABBITMQ_PORT, THRUN_RABBITMQ_DIST_PORT, THRUN_RABBITMQ_EPMD_PORT.
+# Overrides: THRUN_RABBITMQ_NODE, THRUN_RABBITMQ_PORT, THRUN_RABBITMQ_DIST_PORT, THRUN_RABBITMQ_TLS_PORT,
+# THRUN_RABBITMQ_EPMD_PORT.
 set -euo pipefail
 
 node="${THRUN_RABBITMQ_NODE:-thrun-test@localhost}"
 port="${THRUN_RABBITMQ_PORT:-5682}"
 dist_port="${THRUN_RABBITMQ_DIST_PORT:-25682}"
+tls_port="${THRUN_RABBITMQ_TLS_PORT:-5683}"
 epmd_port="${THRUN_RABBITMQ_EPMD_PORT:-4369}"
 dir="${THRUN_STATE_DIR:-$HOME/.cache/thrun/state}/rabbitmq"
 bin=/usr/lib/rabbitmq/bin
 url="amqp://guest:guest@127.0.0.1:$port"
+tls_url="amqps://guest:guest@127.0.0.1:$tls_port"
 
 log() { echo "[rabbitmq.sh] $*" >&2; }
 
@@ -53,20 +58,41 @@ amqp_ready() {
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 install_if_missing() {
-  [ -x "$bin/rabbitmq-server" ] && return 0
+  [ -x "$bin/rabbitmq-server" ] && command -v openssl >/dev/null && return 0
   log "installing rabbitmq-server from Debian packages"
   local sudo=()
   [ "$(id -u)" = 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq rabbitmq-server >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq rabbitmq-server openssl >&2
+}
+
+write_certificate() {
+  [ -s "$dir/tls/cert.pem" ] && [ -s "$dir/tls/key.pem" ] && return 0
+  mkdir -p "$dir/tls"
+  (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj '/CN=localhost' \
+    -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' -addext 'basicConstraints=critical,CA:TRUE' \
+    -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null)
+}
+
+exports() {
+  echo "export THRUN_AMQP_URL=$url"
+  echo "export THRUN_AMQPS_URL=$tls_url"
+  echo "export THRUN_AMQPS_CA=$dir/tls/cert.pem"
 }
 
 write_config() {
   mkdir -p "$dir/mnesia" "$dir/log"
+  write_certificate
   # guest may log in from loopback only (the default), which is where tests connect from.
   # max_message_size is RabbitMQ 3.10's default, stated so the transport's limit below it is visible.
   cat >"$dir/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$port
+listeners.ssl.default = 127.0.0.1:$tls_port
+ssl_options.cacertfile = $dir/tls/cert.pem
+ssl_options.certfile = $dir/tls/cert.pem
+ssl_options.keyfile = $dir/tls/key.pem
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 loopback_users.guest = true
 max_message_size = 134217728
 disk_free_limit.absolute = 50MB
@@ -99,8 +125,8 @@ start() {
   mkdir -p "$dir"
   local pid
   pid=$(cat "$dir/server.pid" 2>/dev/null || true)
-  if alive "$pid" && amqp_ready; then
-    echo "export THRUN_AMQP_URL=$url"
+  if alive "$pid" && amqp_ready && [ -s "$dir/tls/cert.pem" ]; then
+    exports
     return 0
   fi
   if ! alive "$pid" && port_in_use "$port"; then
@@ -138,7 +164,7 @@ start() {
     sleep 0.2
   done
   log "ready: $node"
-  echo "export THRUN_AMQP_URL=$url"
+  exports
 }
 
 stop() {
