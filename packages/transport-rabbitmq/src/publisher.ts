@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PayloadTooLargeError, TransportError } from '@thrun/contract';
 import type { Channel, ConfirmChannel } from 'amqplib';
 import type { ConnectionManager } from './connection.js';
-import { redactText } from './redact.js';
+import { asThrunError, redactText } from './redact.js';
 
 /** Something to declare before publishing; `key` makes it run once per connection. */
 export interface Declaration {
@@ -54,7 +54,11 @@ export class Publisher {
   ): Promise<void> {
     if (signal?.aborted) throw abortedError();
     const state = await this.channel();
-    for (const declaration of declarations) await this.declare(state, declaration);
+    try {
+      for (const declaration of declarations) await this.declare(state, declaration);
+    } catch (error) {
+      throw asThrunError(error, 'declaring the topology');
+    }
 
     const confirms: Promise<void>[] = [];
     for (const item of items) {

@@ -22,6 +22,7 @@ import { ConnectionManager } from './connection.js';
 import { Consumer, type ConsumerHost, type Received } from './consumer.js';
 import { declareBucket, declareGroup, declarePlainQueue, type QueueType } from './declare.js';
 import { type Declaration, Publisher, type PublishItem } from './publisher.js';
+import { asThrunError } from './redact.js';
 import { assertGroupName, DEFAULT_GROUP, delayBucketMs, headers, topology } from './topology.js';
 
 export interface RabbitmqTransportOptions {
@@ -249,7 +250,11 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       );
       const close = () => consumer.close(drainTimeoutMs).finally(() => consumers.delete(consumer));
       if (consumeOptions.signal?.aborted) return { close };
-      await consumer.start();
+      try {
+        await consumer.start();
+      } catch (error) {
+        throw asThrunError(error, `subscribing to ${amqpQueue}`);
+      }
       consumers.add(consumer);
       consumeOptions.signal?.addEventListener('abort', () => void close(), { once: true });
       return { close };
@@ -271,12 +276,16 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       assertOpen();
       assertQueueName(queue);
       const model = await manager.get();
-      const channel = await model.createChannel();
+      const channel = await model.createChannel().catch((error: unknown) => {
+        throw asThrunError(error, 'opening a channel');
+      });
       channel.on('error', () => {});
       try {
         await declarePlainQueue(channel, queueType, queue);
         const { messageCount } = await channel.purgeQueue(queue);
         return messageCount;
+      } catch (error) {
+        throw asThrunError(error, `purging ${queue}`);
       } finally {
         await channel.close().catch(() => {});
       }
