@@ -163,10 +163,13 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     const t = transport();
     const queue = queueFor('dead');
     const body = utf8.encode('{"event":"bad"');
-    const { seen, handler } = collector((d) => d.deadLetter({ code: 'invalid_json', message: 'truncated' }));
-    await t.consume(queue, handler);
+    let deadLettered = false;
+    await t.consume(queue, async (d) => {
+      await d.deadLetter({ code: 'invalid_json', message: 'truncated' });
+      deadLettered = true;
+    });
     await t.publish(queue, [{ body }]);
-    await waitFor(() => seen.length === 1, 10_000, 'the delivery');
+    await waitFor(() => deadLettered, 10_000, 'the dead-lettering');
 
     const channel = await raw.createChannel();
     let message: Awaited<ReturnType<typeof channel.get>> = false;
