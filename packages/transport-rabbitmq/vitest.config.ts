@@ -6,6 +6,6 @@ export default defineConfig({
     // Broker tests share one RabbitMQ node; running files one after another keeps timings honest.
     fileParallelism: false,
     testTimeout: 60_000,
-    hookTimeout: 60_000,
+    hookTimeout: 180_000,
   },
 });
