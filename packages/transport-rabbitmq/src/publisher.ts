@@ -35,6 +35,8 @@ export class Publisher {
   private opening: Promise<ChannelState> | undefined;
   private generation = -1;
   private readonly declared = new Map<string, Promise<void>>();
+  /** Keys of `declared` that completed on the current connection. */
+  private readonly done = new Set<string>();
   private readonly returned = new Set<string>();
   private readonly idPrefix = randomBytes(6).toString('hex');
   private sequence = 0;
@@ -53,11 +55,15 @@ export class Publisher {
     signal?: AbortSignal,
   ): Promise<void> {
     if (signal?.aborted) throw abortedError();
-    const state = await this.channel();
-    try {
-      for (const declaration of declarations) await this.declare(state, declaration);
-    } catch (error) {
-      throw asThrunError(error, 'declaring the topology');
+    // The common case (channel open, topology declared) takes no extra turn of the event loop.
+    const state = this.state && !this.state.closed ? this.state : await this.channel();
+    for (const declaration of declarations) {
+      if (this.done.has(declaration.key)) continue;
+      try {
+        await this.declare(state, declaration);
+      } catch (error) {
+        throw asThrunError(error, 'declaring the topology');
+      }
     }
 
     const confirms: Promise<void>[] = [];
@@ -73,7 +79,7 @@ export class Publisher {
       confirms.push(confirmed);
       if (state.needsDrain) await this.drained(state);
     }
-    const all = Promise.all(confirms).then(() => {});
+    const all = confirms.length === 1 ? (confirms[0] as Promise<void>) : Promise.all(confirms).then(() => {});
     if (!signal) return all;
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(abortedError());
@@ -129,6 +135,7 @@ export class Publisher {
             if (this.returned.delete(id)) {
               // The broker forgot a declaration we cached (a queue deleted meanwhile): declare again next time.
               this.declared.clear();
+              this.done.clear();
               reject(
                 new TransportError(
                   'unroutable',
@@ -188,7 +195,12 @@ export class Publisher {
   private async declare(state: ChannelState, declaration: Declaration): Promise<void> {
     let pending = this.declared.get(declaration.key);
     if (!pending) {
-      pending = declaration.run(state.channel);
+      const generation = this.generation;
+      pending = declaration.run(state.channel).then(() => {
+        if (this.generation === generation && this.declared.get(declaration.key) === pending) {
+          this.done.add(declaration.key);
+        }
+      });
       this.declared.set(declaration.key, pending);
       pending.catch(() => this.declared.delete(declaration.key));
     }
@@ -208,6 +220,7 @@ export class Publisher {
     if (this.manager.generation !== this.generation) {
       // A new connection may be to a broker that lost its definitions: declare again.
       this.declared.clear();
+      this.done.clear();
       this.generation = this.manager.generation;
     }
     let channel: ConfirmChannel;

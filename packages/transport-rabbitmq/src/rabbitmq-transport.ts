@@ -112,12 +112,19 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       throw new TransportError('closed', '[thrun:rabbitmq] transport is closed', { isRetryable: false });
   }
 
+  // One object per group queue: publishing does not allocate a declaration per call.
+  const groupDeclarations = new Map<string, Declaration>();
   const groupDeclaration = (queue: string, group: string): Declaration => {
     const amqpQueue = topology.groupQueue(queue, group);
-    return {
-      key: `group:${amqpQueue}`,
-      run: (channel) => declareGroup(channel, queueType, queue, amqpQueue),
-    };
+    let declaration = groupDeclarations.get(amqpQueue);
+    if (!declaration) {
+      declaration = {
+        key: `group:${amqpQueue}`,
+        run: (channel) => declareGroup(channel, queueType, queue, amqpQueue),
+      };
+      groupDeclarations.set(amqpQueue, declaration);
+    }
+    return declaration;
   };
 
   /** Publishes one message straight to a queue (default exchange): retries and dead-letter records. */

@@ -10,6 +10,7 @@ const PUBLISH_MANY = 10_000;
 const CONSUME = 10_000;
 const PREFETCH = 100;
 const TARGET = 0.85;
+const ROUNDS = 2;
 const body = new TextEncoder().encode(
   JSON.stringify({
     event: 'order_created',
@@ -37,15 +38,29 @@ export async function rabbitmqSuite(): Promise<SuiteResult> {
   };
   const comparisons: Comparison[] = [];
   try {
+    // Alternating rounds, best of each side: a busy machine slows whichever runs at the wrong moment.
+    const best = async (peer: () => Promise<number>, ours: () => Promise<number>) => {
+      let peerBest = 0;
+      let oursBest = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        peerBest = Math.max(peerBest, await peer());
+        oursBest = Math.max(oursBest, await ours());
+      }
+      return [oursBest, peerBest] as const;
+    };
     for (const concurrency of [1, 50]) {
       const count = concurrency === 1 ? PUBLISH_ONE : PUBLISH_MANY;
-      const peer = await rawPublish(raw, name('raw-pub'), count, concurrency);
-      const ours = await thrunPublish(thrun, name('thrun-pub'), count, concurrency);
+      const [ours, peer] = await best(
+        () => rawPublish(raw, name('raw-pub'), count, concurrency),
+        () => thrunPublish(thrun, name('thrun-pub'), count, concurrency),
+      );
       comparisons.push(row(`publish, ${concurrency} in flight (confirmed each)`, ours, peer));
     }
     for (const concurrency of [1, 50]) {
-      const peer = await rawConsume(raw, name('raw-con'), CONSUME, concurrency);
-      const ours = await thrunConsume(thrun, name('thrun-con'), CONSUME, concurrency);
+      const [ours, peer] = await best(
+        () => rawConsume(raw, name('raw-con'), CONSUME, concurrency),
+        () => thrunConsume(thrun, name('thrun-con'), CONSUME, concurrency),
+      );
       comparisons.push(row(`consume, concurrency ${concurrency}`, ours, peer));
     }
   } finally {
@@ -62,7 +77,8 @@ export async function rabbitmqSuite(): Promise<SuiteResult> {
     workload:
       `${body.byteLength}-byte envelopes on RabbitMQ (${url.replace(/\/\/[^@]*@/, '//')}), quorum queues, persistent, publisher confirms; ` +
       `publish: ${PUBLISH_ONE} messages one at a time, ${PUBLISH_MANY} with 50 publishes in flight; ` +
-      `consume: ${CONSUME} preloaded messages, prefetch ${PREFETCH}, manual acks, handler does nothing.`,
+      `consume: ${CONSUME} preloaded messages, prefetch ${PREFETCH}, manual acks (Thrun coalesces them into multiple acks), handler does nothing; ` +
+      `best of ${ROUNDS} alternating rounds.`,
     comparisons,
   };
 }
