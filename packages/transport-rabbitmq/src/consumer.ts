@@ -274,7 +274,9 @@ export class Consumer {
 }
 
 /** Attempt: attempts made before this copy (our header) + broker redeliveries of this copy + 1. */
-export function readMessage(message: ConsumeMessage): Received {
+export function readMessage(
+  message: Pick<ConsumeMessage, 'content' | 'properties'> & { fields: { redelivered: boolean } },
+): Received {
   const h = (message.properties.headers ?? {}) as Record<string, unknown>;
   const before = nonNegative(h[headers.attempts]);
   // Quorum queues count returns in `x-delivery-count`; classic queues only flag a redelivery.

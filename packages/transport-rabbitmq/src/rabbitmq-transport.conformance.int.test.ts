@@ -69,7 +69,13 @@ const hooks = {
 describeTransportConformance({
   name: 'rabbitmq (quorum queues)',
   factory: () => recording(rabbitmqTransport({ url: amqpUrl, connectTimeoutMs: 30_000 })),
-  features,
+  features: {
+    ...features,
+    skip: {
+      // The case peeks at an ordinary queue; the classic run below covers peek.
+      peek: 'peek needs a classic queue (quorum queues move returned messages behind the others); dead-letter queues are always classic',
+    },
+  },
   hooks,
 });
 

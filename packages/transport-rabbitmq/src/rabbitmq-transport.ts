@@ -11,6 +11,7 @@ import {
   type OutgoingMessage,
   PayloadTooLargeError,
   type PublishOptions,
+  type QueuedMessage,
   type Subscription,
   TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
@@ -19,7 +20,7 @@ import {
 } from '@thrun/contract';
 import type { ChannelModel, SocketOptions } from 'amqplib';
 import { ConnectionManager } from './connection.js';
-import { Consumer, type ConsumerHost, type Received } from './consumer.js';
+import { Consumer, type ConsumerHost, type Received, readMessage } from './consumer.js';
 import { declareBucket, declareGroup, declarePlainQueue, type QueueType } from './declare.js';
 import { type Declaration, Publisher, type PublishItem } from './publisher.js';
 import { asThrunError } from './redact.js';
@@ -59,6 +60,7 @@ const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 const MAX_HEADER_TEXT = 1024;
+const DEAD_SUFFIX = deadLetterQueueName('');
 
 /**
  * Thrun on RabbitMQ. Each Thrun queue `q` is a durable fanout exchange `thrun.q`; each consumer group
@@ -74,6 +76,12 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       `[thrun:rabbitmq] queueType must be 'quorum' or 'classic'`,
     );
   }
+  /**
+   * Dead-letter queues are classic whatever `queueType` says: they are written rarely and read by
+   * tooling, and classic queues give back what `peek` took in its place, where quorum queues move
+   * returned messages behind the others.
+   */
+  const typeOf = (queue: string): QueueType => (queue.endsWith(DEAD_SUFFIX) ? 'classic' : queueType);
   const maxPayloadBytes = positiveInteger(
     options.maxPayloadBytes,
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -120,7 +128,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     if (!declaration) {
       declaration = {
         key: `group:${amqpQueue}`,
-        run: (channel) => declareGroup(channel, queueType, queue, amqpQueue),
+        run: (channel) => declareGroup(channel, typeOf(queue), queue, amqpQueue),
       };
       groupDeclarations.set(amqpQueue, declaration);
     }
@@ -144,7 +152,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     return {
       manager,
       reconnect,
-      declare: (channel) => declareGroup(channel, queueType, queue, amqpQueue),
+      declare: (channel) => declareGroup(channel, typeOf(queue), queue, amqpQueue),
       async retry(message: Received, delayMs: number) {
         const carried: Record<string, unknown> = { [headers.attempts]: message.attempt };
         if (message.key !== undefined) carried[headers.key] = message.key;
@@ -279,6 +287,52 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       return closing;
     },
 
+    /**
+     * Classic queues only, which dead-letter queues always are. AMQP cannot look at a message without
+     * taking it: this takes up to `limit` with `basic.get` and gives them all back, in place, by
+     * closing its channel. Meanwhile they are invisible to consumers, and each
+     * look counts as a delivery (quorum queues raise `x-delivery-count`, classic queues set the
+     * redelivered flag), so a peeked message's next attempt number is one higher. Meant for
+     * dead-letter tooling, where attempts are recorded inside the record.
+     */
+    async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
+      assertOpen();
+      assertQueueName(queue);
+      if (typeOf(queue) === 'quorum') {
+        throw new ConfigurationError(
+          'unsupported_feature',
+          `[thrun:rabbitmq] peek works on classic queues only (dead-letter queues always are, or set queueType: 'classic'): a quorum queue would reorder what peek gives back`,
+        );
+      }
+      const model = await manager.get();
+      const channel = await model.createChannel().catch((error: unknown) => {
+        throw asThrunError(error, 'opening a channel');
+      });
+      channel.on('error', () => {});
+      const found: QueuedMessage[] = [];
+      try {
+        await channel.checkQueue(queue);
+      } catch {
+        return found; // no such queue: nothing waits in it
+      }
+      try {
+        while (found.length < limit) {
+          const message = await channel.get(queue, { noAck: false });
+          if (message === false) break;
+          const received = readMessage(message);
+          found.push({
+            body: received.body.slice(),
+            ...(received.key === undefined ? {} : { key: received.key }),
+          });
+        }
+        return found;
+      } catch (error) {
+        throw asThrunError(error, `peeking at ${queue}`);
+      } finally {
+        await channel.close().catch(() => {}); // returns every message taken, in order
+      }
+    },
+
     async purge(queue: string): Promise<number> {
       assertOpen();
       assertQueueName(queue);
@@ -288,7 +342,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       });
       channel.on('error', () => {});
       try {
-        await declarePlainQueue(channel, queueType, queue);
+        await declarePlainQueue(channel, typeOf(queue), queue);
         const { messageCount } = await channel.purgeQueue(queue);
         return messageCount;
       } catch (error) {

@@ -188,6 +188,34 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     expect(message.properties.headers?.['x-thrun-error-code']).toBe('invalid_json');
   });
 
+  it('peeks at dead-letter records in order without taking them; refuses to peek at a quorum queue', async () => {
+    const t = transport();
+    const queue = queueFor('peek');
+    let dead = 0;
+    await t.consume(queue, async (d) => {
+      await d.deadLetter({ code: 'max_attempts', message: text(d.body) });
+      dead++;
+    });
+    await t.publish(
+      queue,
+      ['one', 'two', 'three'].map((body) => ({ body: utf8.encode(body) })),
+    );
+    await waitFor(() => dead === 3, 10_000, 'three dead letters');
+    const peek = async (limit: number) =>
+      (await t.peek!(`${queue}.dead`, limit)).map((m) => decodeDeadLetterRecord(m.body).error.message);
+    expect(await peek(10)).toEqual(['one', 'two', 'three']);
+    expect(await peek(2)).toEqual(['one', 'two']);
+    expect(await peek(10)).toEqual(['one', 'two', 'three']);
+    const records = collector();
+    await t.consume(`${queue}.dead`, records.handler);
+    await waitFor(() => records.seen.length === 3, 10_000, 'the records');
+    expect(records.seen.map((r) => decodeDeadLetterRecord(utf8.encode(r.body)).originalBody)).toEqual(
+      ['one', 'two', 'three'].map((b) => utf8.encode(b)),
+    );
+    const error = await t.peek!(queue, 1).catch((e: unknown) => e);
+    expect(ConfigurationError.isInstance(error) && error.code).toBe('unsupported_feature');
+  });
+
   it('rejects a body over maxPayloadBytes before sending anything', async () => {
     const t = transport({ maxPayloadBytes: 1024 });
     const queue = queueFor('too-large');
