@@ -96,6 +96,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       '[thrun:rabbitmq] pass either url or connection, not both',
     );
   }
+  if (options.url !== undefined) assertAmqpUrl(options.url);
   const manager = new ConnectionManager(options.connection ?? options.url ?? DEFAULT_URL, {
     socketOptions: options.socketOptions ?? {},
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
@@ -352,6 +353,19 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       }
     },
   };
+}
+
+/** Checked up front, without the URL in the error or its cause: it may hold a password. */
+function assertAmqpUrl(url: string): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // the parser's error carries the input: leave it out
+  }
+  if (protocol !== 'amqp:' && protocol !== 'amqps:') {
+    throw new ConfigurationError('invalid_option', '[thrun:rabbitmq] url must be an amqp:// or amqps:// URL');
+  }
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {

@@ -354,6 +354,18 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     expect(TransportError.isInstance(error) && error.code).toBe('closed');
   });
 
+  it('refuses a malformed URL without repeating it', () => {
+    let error: unknown;
+    try {
+      rabbitmqTransport({ url: 'http://user:pw-in-url@host' });
+    } catch (e) {
+      error = e;
+    }
+    expect(ConfigurationError.isInstance(error) && error.code).toBe('invalid_option');
+    expect(JSON.stringify(error) + String((error as Error).message)).not.toContain('pw-in-url');
+    expect((error as Error).cause).toBeUndefined();
+  });
+
   it('fails to connect with a typed error that never shows the password', async () => {
     const t = transport({ url: 'amqp://thrun:s3cret-pass@127.0.0.1:1/', connectTimeoutMs: 500 });
     const error = await t.publish('nowhere', [{ body: utf8.encode('x') }]).catch((e: unknown) => e);
