@@ -68,7 +68,6 @@ describe('RabbitMQ reliability', () => {
   it('handles every confirmed message of 10,000 dispatches across a broker restart', async () => {
     const queue = queueFor('restart');
     const total = 10_000;
-    const batch = 100;
     const producer = transport({ connectTimeoutMs: 60_000 });
     const consumer = transport({ connectTimeoutMs: 60_000, prefetch: 200 });
 
@@ -95,32 +94,33 @@ describe('RabbitMQ reliability', () => {
     let failedPublishes = 0;
     let restart: Promise<unknown> | undefined;
     const began = Date.now();
-    for (let start = 0; start < total; start += batch) {
-      // Paced (about 20 s in all) so the restart, which takes seconds, happens while dispatching.
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      if (!restart && start >= total * 0.2) {
-        restart = promisify(execFile)('bash', [brokerScript, 'restart'], {
-          env: process.env,
-          timeout: 120_000,
-        });
-      }
-      const ids = Array.from({ length: batch }, (_, i) => start + i);
-      for (let tries = 1; ; tries++) {
-        try {
-          await producer.publish(
-            queue,
-            ids.map((id) => ({ body: utf8.encode(String(id)) })),
-          );
-          for (const id of ids) confirmed.add(id);
-          break;
-        } catch (error) {
-          // Not confirmed: these may or may not be handled. Publish them again, as a dispatcher would.
-          failedPublishes++;
-          if (tries >= 20) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 250));
+    let next = 0;
+    // Ten dispatchers, one message per publish, each waiting for its confirm, paced to about 20 s in
+    // all so the restart (seconds long) happens while dispatches are in flight.
+    const dispatcher = async () => {
+      for (let id = next++; id < total; id = next++) {
+        if (!restart && id >= total * 0.2) {
+          restart = promisify(execFile)('bash', [brokerScript, 'restart'], {
+            env: process.env,
+            timeout: 120_000,
+          });
         }
+        for (let tries = 1; ; tries++) {
+          try {
+            await producer.publish(queue, [{ body: utf8.encode(String(id)) }]);
+            confirmed.add(id);
+            break;
+          } catch (error) {
+            // Not confirmed: it may or may not be handled. Publish it again, as a dispatcher would.
+            failedPublishes++;
+            if (tries >= 20) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 15));
       }
-    }
+    };
+    await Promise.all(Array.from({ length: 10 }, dispatcher));
     const publishedInMs = Date.now() - began;
     await restart;
 
