@@ -55,6 +55,25 @@ export class Publisher {
     signal?: AbortSignal,
   ): Promise<void> {
     if (signal?.aborted) throw abortedError();
+    if (!signal) return this.send(items, declarations);
+    // Aborting gives up at once, even while waiting for the window, a drain or the confirms.
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(abortedError());
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([this.send(items, declarations, signal), aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async send(
+    items: readonly PublishItem[],
+    declarations: readonly Declaration[],
+    signal?: AbortSignal,
+  ): Promise<void> {
     // The common case (channel open, topology declared) takes no extra turn of the event loop.
     const state = this.state && !this.state.closed ? this.state : await this.channel();
     for (const declaration of declarations) {
@@ -68,24 +87,20 @@ export class Publisher {
 
     const confirms: Promise<void>[] = [];
     for (const item of items) {
-      if (this.inFlight >= this.window)
+      while (this.inFlight >= this.window)
         await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
+      if (signal?.aborted) break; // the caller has been answered; send no more
       if (state.closed) {
         confirms.push(Promise.reject(this.failure(state, undefined)));
         break;
       }
-      const confirmed = this.send(state, item);
+      const confirmed = this.sendOne(state, item);
       confirmed.catch(() => {}); // observed below by Promise.all; avoids an unhandled rejection meanwhile
       confirms.push(confirmed);
       if (state.needsDrain) await this.drained(state);
     }
-    const all = confirms.length === 1 ? (confirms[0] as Promise<void>) : Promise.all(confirms).then(() => {});
-    if (!signal) return all;
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(abortedError());
-      signal.addEventListener('abort', onAbort, { once: true });
-      all.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    if (confirms.length === 1) return confirms[0];
+    await Promise.all(confirms);
   }
 
   /** Resolves once no publish waits for a confirm, or after `timeoutMs`. */
@@ -106,7 +121,7 @@ export class Publisher {
     if (state && !state.closed) await state.channel.close().catch(() => {});
   }
 
-  private send(state: ChannelState & { needsDrain?: boolean }, item: PublishItem): Promise<void> {
+  private sendOne(state: ChannelState & { needsDrain?: boolean }, item: PublishItem): Promise<void> {
     const id = `${this.idPrefix}.${++this.sequence}`;
     this.inFlight++;
     let released = false;
@@ -114,7 +129,8 @@ export class Publisher {
       if (released) return;
       released = true;
       this.inFlight--;
-      this.windowWaiters.shift()?.();
+      // Every waiter re-checks the window; waking all of them means none waits for a slot forever.
+      for (const wake of this.windowWaiters.splice(0)) wake();
       if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     };
     return new Promise<void>((resolve, reject) => {

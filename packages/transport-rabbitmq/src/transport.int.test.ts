@@ -343,6 +343,24 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     expect(models.length).toBe(2);
   });
 
+  it('stops waiting for confirms when the publish signal aborts', async () => {
+    const t = transport();
+    const queue = queueFor('abort');
+    const controller = new AbortController();
+    const publishing = t.publish(
+      queue,
+      Array.from({ length: 5000 }, (_, i) => ({ body: utf8.encode(String(i)) })),
+      { signal: controller.signal },
+    );
+    controller.abort();
+    const error = await publishing.catch((e: unknown) => e);
+    expect(TransportError.isInstance(error) && error.code).toBe('timeout');
+    const aborted = await t
+      .publish(queue, [{ body: utf8.encode('x') }], { signal: AbortSignal.abort() })
+      .catch((e: unknown) => e);
+    expect(TransportError.isInstance(aborted) && aborted.code).toBe('timeout');
+  });
+
   it('rejects after close, and close is idempotent', async () => {
     const t = transport();
     const queue = queueFor('closed');
