@@ -47,7 +47,11 @@ node_env() {
 
 ctl() { "$bin/rabbitmqctl" -n "$node" "$@"; }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# A pid from our pid file that is still running, and still the program we started (pids get reused).
+alive() {
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  [ -z "${2:-}" ] || tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$2"
+}
 
 # Sends the AMQP 0-9-1 protocol header and expects the broker's Connection.Start method frame (type 1).
 amqp_ready() {
@@ -125,6 +129,7 @@ start() {
   mkdir -p "$dir"
   local pid
   pid=$(cat "$dir/server.pid" 2>/dev/null || true)
+  alive "$pid" rabbitmq-server || pid=
   if alive "$pid" && amqp_ready && [ -s "$dir/tls/cert.pem" ]; then
     exports
     return 0
@@ -171,7 +176,7 @@ stop() {
   local pid epmd_pid
   pid=$(cat "$dir/server.pid" 2>/dev/null || true)
   node_env
-  if alive "$pid"; then
+  if alive "$pid" rabbitmq-server; then
     log "stopping $node"
     ctl shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 300); do
@@ -186,7 +191,7 @@ stop() {
   fi
   rm -f "$dir/server.pid"
   epmd_pid=$(cat "$dir/epmd.pid" 2>/dev/null || true)
-  if [ "${1:-}" != keep-epmd ] && alive "$epmd_pid"; then
+  if [ "${1:-}" != keep-epmd ] && alive "$epmd_pid" epmd; then
     kill -TERM "$epmd_pid" 2>/dev/null || true
     rm -f "$dir/epmd.pid"
   fi
@@ -195,7 +200,7 @@ stop() {
 status() {
   local pid
   pid=$(cat "$dir/server.pid" 2>/dev/null || true)
-  if alive "$pid" && amqp_ready; then
+  if alive "$pid" rabbitmq-server && amqp_ready; then
     log "running: $node (pid $pid) on 127.0.0.1:$port"
   else
     log "not running"
