@@ -28,7 +28,12 @@ const body = new TextEncoder().encode(
  * persistent messages, quorum queues, prefetch 100 for consumers, manual acks.
  */
 export async function rabbitmqSuite(): Promise<SuiteResult> {
-  const raw = await connect(url, { noDelay: true });
+  const raw = await connect(url, { noDelay: true }).catch((cause: unknown) => {
+    throw new Error(
+      'the rabbitmq suite needs a broker at THRUN_AMQP_URL: eval "$(bash scripts/brokers/rabbitmq.sh start)"',
+      { cause },
+    );
+  });
   const thrun = rabbitmqTransport({ url, prefetch: PREFETCH });
   const queues: string[] = [];
   const name = (label: string) => {
