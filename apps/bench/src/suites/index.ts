@@ -2,6 +2,7 @@ import type { SuiteResult } from '../report.js';
 import { codecSuite } from './codec.js';
 import { inProcess } from './in-process.js';
 import { redisSuite } from './redis.js';
+import { rabbitmqSuite } from './rabbitmq.js';
 
 /** Every benchmark suite, by name. `pnpm bench [name…]` runs the named ones, or all of them. */
 export const suites: Record<string, () => Promise<SuiteResult>> = {
@@ -10,4 +11,5 @@ export const suites: Record<string, () => Promise<SuiteResult>> = {
   redis: redisSuite,
   redis: redisSuite,
   'in-process': inProcess,
+  rabbitmq: rabbitmqSuite,
 };

@@ -1,0 +1,297 @@
+import {
+  type BackoffOptions,
+  backoffDelayMs,
+  type DeadLetterReason,
+  type Delivery,
+  type DeliveryHandler,
+} from '@thrun/contract';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { ConnectionManager } from './connection.js';
+import { sleep } from './connection.js';
+import { headers } from './topology.js';
+
+/** What a consumer asks of its transport: declaring its queue, and the two republishing settlements. */
+export interface ConsumerHost {
+  manager: ConnectionManager;
+  reconnect: BackoffOptions;
+  declare(channel: Channel): Promise<void>;
+  retry(message: Received, delayMs: number): Promise<void>;
+  deadLetter(message: Received, reason: DeadLetterReason): Promise<void>;
+}
+
+export interface Received {
+  body: Uint8Array;
+  attempt: number;
+  key: string | undefined;
+}
+
+/**
+ * Settles deliveries of one channel. Acks are gathered for one turn of the event loop; the longest
+ * run of settled deliveries at the front of the channel's unacked window goes out as a single
+ * `basic.ack` with `multiple`, which is safe because every tag it covers was acked by its handler.
+ */
+class Acks {
+  private readonly unsettled = new Map<number, ConsumeMessage>(); // in delivery-tag order
+  private readonly pending = new Set<number>();
+  private scheduled = false;
+  dead = false;
+
+  constructor(private readonly channel: Channel) {}
+
+  track(message: ConsumeMessage): void {
+    this.unsettled.set(message.fields.deliveryTag, message);
+  }
+
+  get size(): number {
+    return this.unsettled.size;
+  }
+
+  ack(message: ConsumeMessage): void {
+    if (this.dead) return;
+    this.pending.add(message.fields.deliveryTag);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Gives a message back to the broker: it is redelivered, counting as a new attempt. */
+  release(message: ConsumeMessage): void {
+    const tag = message.fields.deliveryTag;
+    if (this.dead || !this.unsettled.has(tag)) return;
+    this.unsettled.delete(tag);
+    this.pending.delete(tag);
+    try {
+      this.channel.nack(message, false, true);
+    } catch {
+      // channel gone: the broker redelivers it anyway
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.dead || this.pending.size === 0) return;
+    try {
+      let last: ConsumeMessage | undefined;
+      let count = 0;
+      for (const [tag, message] of this.unsettled) {
+        if (!this.pending.has(tag)) break;
+        last = message;
+        count++;
+      }
+      if (last) {
+        for (const tag of [...this.unsettled.keys()].slice(0, count)) {
+          this.unsettled.delete(tag);
+          this.pending.delete(tag);
+        }
+        this.channel.ack(last, count > 1);
+      }
+      for (const tag of this.pending) {
+        const message = this.unsettled.get(tag);
+        this.unsettled.delete(tag);
+        if (message) this.channel.ack(message);
+      }
+      this.pending.clear();
+    } catch {
+      // channel gone: unacked messages come back from the broker, as at-least-once allows
+      this.dead = true;
+    }
+  }
+}
+
+interface Active {
+  message: ConsumeMessage;
+  acks: Acks;
+  settled: boolean;
+  done: Promise<void>;
+}
+
+/**
+ * One `consume()` call: a channel of its own with `prefetch`, at most `concurrency` handlers at once,
+ * messages beyond that waiting in arrival order. When the channel or connection is lost it subscribes
+ * again with backoff; the deliveries of the lost channel are redelivered by the broker.
+ */
+export class Consumer {
+  private channel: Channel | undefined;
+  private acks: Acks | undefined;
+  private consumerTag: string | undefined;
+  private readonly waiting: Array<{ message: ConsumeMessage; acks: Acks }> = [];
+  private readonly active = new Set<Active>();
+  private closing: Promise<void> | undefined;
+  private resubscribing = false;
+
+  constructor(
+    private readonly host: ConsumerHost,
+    private readonly queue: string,
+    private readonly amqpQueue: string,
+    private readonly handler: DeliveryHandler,
+    private readonly concurrency: number,
+    private readonly prefetch: number,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.subscribe();
+  }
+
+  close(drainTimeoutMs: number): Promise<void> {
+    this.closing ??= (async () => {
+      const channel = this.channel;
+      if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => {});
+      // Not started yet: back to the broker, untouched by any handler.
+      for (const { message, acks } of this.waiting.splice(0)) acks.release(message);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.active].map((entry) => entry.done)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const entry of this.active) {
+        entry.settled = true;
+        entry.acks.release(entry.message);
+      }
+      this.active.clear();
+      this.acks?.flush();
+      if (channel) await channel.close().catch(() => {});
+    })();
+    return this.closing;
+  }
+
+  private async subscribe(): Promise<void> {
+    const model = await this.host.manager.get();
+    const channel = await model.createChannel();
+    channel.on('error', () => {}); // the reason arrives with 'close', which resubscribes
+    try {
+      await channel.prefetch(this.prefetch);
+      await this.host.declare(channel);
+      const acks = new Acks(channel);
+      channel.on('close', () => this.lost(channel, acks));
+      this.channel = channel;
+      this.acks = acks;
+      const { consumerTag } = await channel.consume(
+        this.amqpQueue,
+        (message) => {
+          if (message === null) {
+            // The broker cancelled us (queue deleted): subscribe again, which declares it again.
+            void channel.close().catch(() => {});
+            return;
+          }
+          acks.track(message);
+          this.accept(message, acks);
+        },
+        { noAck: false },
+      );
+      this.consumerTag = consumerTag;
+    } catch (error) {
+      await channel.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  private lost(channel: Channel, acks: Acks): void {
+    acks.dead = true;
+    if (this.channel !== channel) return;
+    this.channel = undefined;
+    this.consumerTag = undefined;
+    // The broker redelivers everything this channel held: drop what had not started.
+    this.waiting.length = 0;
+    if (this.closing || this.resubscribing) return;
+    this.resubscribing = true;
+    void (async () => {
+      for (let attempt = 1; !this.closing; attempt++) {
+        try {
+          await this.subscribe();
+          break;
+        } catch {
+          await sleep(backoffDelayMs(attempt, this.host.reconnect));
+        }
+      }
+      this.resubscribing = false;
+      if (this.closing && this.channel) await this.channel.close().catch(() => {});
+    })();
+  }
+
+  private accept(message: ConsumeMessage, acks: Acks): void {
+    if (this.closing) {
+      acks.release(message);
+      return;
+    }
+    if (this.active.size < this.concurrency) this.run(message, acks);
+    else this.waiting.push({ message, acks });
+  }
+
+  private run(message: ConsumeMessage, acks: Acks): void {
+    const received = readMessage(message);
+    const entry: Active = { message, acks, settled: false, done: Promise.resolve() };
+    this.active.add(entry);
+
+    const settle =
+      <A extends unknown[]>(action: (...args: A) => Promise<void> | void) =>
+      async (...args: A): Promise<void> => {
+        if (entry.settled) return;
+        entry.settled = true;
+        if (acks.dead) return; // the broker redelivers it: nothing to settle on a lost channel
+        try {
+          await action(...args);
+        } catch (error) {
+          // Republishing failed: give it back rather than lose it. It may come back sooner than asked.
+          acks.release(message);
+          throw error;
+        }
+      };
+
+    const retry = settle(async (delayMs: number = 0) => {
+      await this.host.retry(received, delayMs);
+      acks.ack(message);
+    });
+    const delivery: Delivery = {
+      body: received.body,
+      queue: this.queue,
+      attempt: received.attempt,
+      ...(received.key === undefined ? {} : { key: received.key }),
+      ack: settle(() => acks.ack(message)),
+      retry: (delayMs?: number) => retry(delayMs ?? 0),
+      deadLetter: settle(async (reason: DeadLetterReason) => {
+        await this.host.deadLetter(received, reason);
+        acks.ack(message);
+      }),
+    };
+
+    entry.done = Promise.resolve()
+      .then(() => this.handler(delivery))
+      .then(
+        () => retry(0), // no-op when the handler settled; otherwise the contract says: retry now
+        () => retry(0),
+      )
+      .catch(() => {})
+      .finally(() => {
+        this.active.delete(entry);
+        const next = this.closing ? undefined : this.waiting.shift();
+        if (next) this.run(next.message, next.acks);
+      });
+  }
+}
+
+/** Attempt: attempts made before this copy (our header) + broker redeliveries of this copy + 1. */
+export function readMessage(
+  message: Pick<ConsumeMessage, 'content' | 'properties'> & { fields: { redelivered: boolean } },
+): Received {
+  const h = (message.properties.headers ?? {}) as Record<string, unknown>;
+  const before = nonNegative(h[headers.attempts]);
+  // Quorum queues count returns in `x-delivery-count`; classic queues only flag a redelivery.
+  const deliveryCount = h['x-delivery-count'];
+  const redeliveries =
+    deliveryCount !== undefined ? nonNegative(deliveryCount) : message.fields.redelivered ? 1 : 0;
+  const key = h[headers.key];
+  return {
+    body: new Uint8Array(message.content.buffer, message.content.byteOffset, message.content.byteLength),
+    attempt: before + redeliveries + 1,
+    key: typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('utf8') : undefined,
+  };
+}
+
+function nonNegative(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}

@@ -1,0 +1,377 @@
+import {
+  assertQueueName,
+  type BackoffOptions,
+  type CloseOptions,
+  ConfigurationError,
+  type ConsumeOptions,
+  type DeadLetterReason,
+  type DeliveryHandler,
+  deadLetterQueueName,
+  encodeDeadLetterRecord,
+  type OutgoingMessage,
+  PayloadTooLargeError,
+  type PublishOptions,
+  type QueuedMessage,
+  type Subscription,
+  TRANSPORT_SPECIFICATION_VERSION,
+  type Transport,
+  type TransportCapabilities,
+  TransportError,
+} from '@thrun/contract';
+import type { ChannelModel, SocketOptions } from 'amqplib';
+import { ConnectionManager } from './connection.js';
+import { Consumer, type ConsumerHost, type Received, readMessage } from './consumer.js';
+import { declareBucket, declareGroup, declarePlainQueue, type QueueType } from './declare.js';
+import { type Declaration, Publisher, type PublishItem } from './publisher.js';
+import { asThrunError } from './redact.js';
+import { assertGroupName, DEFAULT_GROUP, delayBucketMs, headers, topology } from './topology.js';
+
+export interface RabbitmqTransportOptions {
+  /** `amqp://user:password@host:port/vhost` or `amqps://…` for TLS. Never logged unredacted. */
+  url?: string;
+  /**
+   * An amqplib connection to use instead of `url`. A factory is called again after the connection is
+   * lost; a connection object cannot be reopened, and is left open by `close()` (it is yours).
+   */
+  connection?: ChannelModel | (() => Promise<ChannelModel>);
+  /** Passed to amqplib's `connect`: TLS material (`ca`, `cert`, `key`, `servername`), timeouts. */
+  socketOptions?: SocketOptions;
+  /**
+   * Unacknowledged messages the broker sends each consumer ahead. Default: the consumer's
+   * `concurrency`. Raising it above `concurrency` hides the round trip between an ack and the next
+   * message; the extra messages wait in the process, in order, and go back to the broker on close.
+   */
+  prefetch?: number;
+  /** Type of the queues holding Thrun messages. Default: `quorum` (replicated, counts deliveries). */
+  queueType?: QueueType;
+  /** Largest body `publish` accepts. Default: 16 MiB (RabbitMQ 3.10 refuses anything over 128 MiB). */
+  maxPayloadBytes?: number;
+  /** Messages published but not yet confirmed, across all callers. Default: 1,000. */
+  publishWindow?: number;
+  /** How long `publish` and `consume` wait for a (re)connection before rejecting. Default: 10,000. */
+  connectTimeoutMs?: number;
+  /** Backoff between reconnection attempts. Default: 100 ms doubling to 5 s, with jitter. */
+  reconnect?: BackoffOptions;
+  /** Default for `close()`. Default: 10,000. */
+  drainTimeoutMs?: number;
+}
+
+const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
+const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+const MAX_HEADER_TEXT = 1024;
+const DEAD_SUFFIX = deadLetterQueueName('');
+
+/**
+ * Thrun on RabbitMQ. Each Thrun queue `q` is a durable fanout exchange `thrun.q`; each consumer group
+ * is a durable queue bound to it (`q` for the default group, `q:<group>` otherwise), quorum by default.
+ * Publishing waits for publisher confirms; consumption uses manual acks with prefetch; delays and
+ * retries go through TTL buckets that dead-letter back; dead letters are records in `q.dead`.
+ */
+export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Transport {
+  const queueType = options.queueType ?? 'quorum';
+  if (queueType !== 'quorum' && queueType !== 'classic') {
+    throw new ConfigurationError(
+      'invalid_option',
+      `[thrun:rabbitmq] queueType must be 'quorum' or 'classic'`,
+    );
+  }
+  /**
+   * Dead-letter queues are classic whatever `queueType` says: they are written rarely and read by
+   * tooling, and classic queues give back what `peek` took in its place, where quorum queues move
+   * returned messages behind the others.
+   */
+  const typeOf = (queue: string): QueueType => (queue.endsWith(DEAD_SUFFIX) ? 'classic' : queueType);
+  const maxPayloadBytes = positiveInteger(
+    options.maxPayloadBytes,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    'maxPayloadBytes',
+  );
+  const publishWindow = positiveInteger(options.publishWindow, 1000, 'publishWindow');
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const reconnect: BackoffOptions = options.reconnect ?? { baseMs: 100, maxMs: 5000, jitter: 'full' };
+  if (options.url !== undefined && options.connection !== undefined) {
+    throw new ConfigurationError(
+      'invalid_option',
+      '[thrun:rabbitmq] pass either url or connection, not both',
+    );
+  }
+  if (options.url !== undefined) assertAmqpUrl(options.url);
+  const manager = new ConnectionManager(options.connection ?? options.url ?? DEFAULT_URL, {
+    socketOptions: options.socketOptions ?? {},
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    reconnect,
+  });
+  const publisher = new Publisher(manager, publishWindow);
+  const consumers = new Set<Consumer>();
+  let closing: Promise<void> | undefined;
+
+  const capabilities: TransportCapabilities = {
+    delay: true,
+    fanout: true,
+    ordering: 'fifo',
+    persistent: true,
+    maxPayloadBytes,
+    deadLetter: true,
+    redeliversUnacked: true,
+  };
+
+  function assertOpen(): void {
+    if (closing)
+      throw new TransportError('closed', '[thrun:rabbitmq] transport is closed', { isRetryable: false });
+  }
+
+  // One object per group queue: publishing does not allocate a declaration per call.
+  const groupDeclarations = new Map<string, Declaration>();
+  const groupDeclaration = (queue: string, group: string): Declaration => {
+    const amqpQueue = topology.groupQueue(queue, group);
+    let declaration = groupDeclarations.get(amqpQueue);
+    if (!declaration) {
+      declaration = {
+        key: `group:${amqpQueue}`,
+        run: (channel) => declareGroup(channel, typeOf(queue), queue, amqpQueue),
+      };
+      groupDeclarations.set(amqpQueue, declaration);
+    }
+    return declaration;
+  };
+
+  /** Publishes one message straight to a queue (default exchange): retries and dead-letter records. */
+  async function publishToQueue(
+    amqpQueue: string,
+    body: Uint8Array,
+    messageHeaders: Record<string, unknown>,
+    declarations: Declaration[],
+  ): Promise<void> {
+    await publisher.publish(
+      [{ exchange: '', routingKey: amqpQueue, body, headers: messageHeaders }],
+      declarations,
+    );
+  }
+
+  function consumerHost(queue: string, amqpQueue: string, group: string): ConsumerHost {
+    return {
+      manager,
+      reconnect,
+      declare: (channel) => declareGroup(channel, typeOf(queue), queue, amqpQueue),
+      async retry(message: Received, delayMs: number) {
+        const carried: Record<string, unknown> = { [headers.attempts]: message.attempt };
+        if (message.key !== undefined) carried[headers.key] = message.key;
+        const bucket = delayBucketMs(delayMs);
+        if (bucket === 0) {
+          // Back of its own group's queue, not through the exchange: other groups already have their copy.
+          await publishToQueue(amqpQueue, message.body, carried, [groupDeclaration(queue, group)]);
+          return;
+        }
+        const name = topology.retryQueue(amqpQueue, bucket);
+        await publishToQueue(name, message.body, carried, [
+          groupDeclaration(queue, group),
+          { key: `bucket:${name}`, run: (channel) => declareBucket(channel, name, bucket, '', amqpQueue) },
+        ]);
+      },
+      async deadLetter(message: Received, reason: DeadLetterReason) {
+        const dead = deadLetterQueueName(queue);
+        const record = encodeDeadLetterRecord({
+          queue,
+          body: message.body,
+          reason,
+          attempts: message.attempt,
+        });
+        await publishToQueue(
+          dead,
+          record,
+          {
+            [headers.errorCode]: reason.code.slice(0, MAX_HEADER_TEXT),
+            [headers.errorMessage]: reason.message.slice(0, MAX_HEADER_TEXT),
+          },
+          [groupDeclaration(dead, DEFAULT_GROUP)],
+        );
+      },
+    };
+  }
+
+  return {
+    specificationVersion: TRANSPORT_SPECIFICATION_VERSION,
+    name: 'rabbitmq',
+    capabilities,
+
+    async publish(
+      queue: string,
+      messages: readonly OutgoingMessage[],
+      publishOptions: PublishOptions = {},
+    ): Promise<void> {
+      assertOpen();
+      assertQueueName(queue);
+      for (const message of messages) {
+        if (message.body.byteLength > maxPayloadBytes) {
+          throw new PayloadTooLargeError(
+            'payload_too_large',
+            `[thrun:rabbitmq] message of ${message.body.byteLength} bytes exceeds maxPayloadBytes (${maxPayloadBytes})`,
+          );
+        }
+      }
+      if (messages.length === 0) return;
+      // The default group's queue exists from the first publish on, so nothing is lost before anyone consumes.
+      const declarations: Declaration[] = [groupDeclaration(queue, DEFAULT_GROUP)];
+      const items: PublishItem[] = [];
+      for (const message of messages) {
+        const messageHeaders = message.key === undefined ? undefined : { [headers.key]: message.key };
+        const bucket = delayBucketMs(message.delayMs ?? 0);
+        if (bucket === 0) {
+          items.push({
+            exchange: topology.exchange(queue),
+            routingKey: '',
+            body: message.body,
+            ...(messageHeaders ? { headers: messageHeaders } : {}),
+          });
+          continue;
+        }
+        const name = topology.delayQueue(queue, bucket);
+        const key = `bucket:${name}`;
+        if (!declarations.some((declaration) => declaration.key === key)) {
+          declarations.push({
+            key,
+            run: (channel) => declareBucket(channel, name, bucket, topology.exchange(queue), undefined),
+          });
+        }
+        items.push({
+          exchange: '',
+          routingKey: name,
+          body: message.body,
+          ...(messageHeaders ? { headers: messageHeaders } : {}),
+        });
+      }
+      await publisher.publish(items, declarations, publishOptions.signal);
+    },
+
+    async consume(
+      queue: string,
+      handler: DeliveryHandler,
+      consumeOptions: ConsumeOptions = {},
+    ): Promise<Subscription> {
+      assertOpen();
+      assertQueueName(queue);
+      const group = consumeOptions.group ?? DEFAULT_GROUP;
+      assertGroupName(group);
+      const concurrency = positiveInteger(consumeOptions.concurrency, 1, 'concurrency');
+      const prefetch = Math.max(concurrency, positiveInteger(options.prefetch, concurrency, 'prefetch'));
+      const amqpQueue = topology.groupQueue(queue, group);
+      const consumer = new Consumer(
+        consumerHost(queue, amqpQueue, group),
+        queue,
+        amqpQueue,
+        handler,
+        concurrency,
+        prefetch,
+      );
+      const close = () => consumer.close(drainTimeoutMs).finally(() => consumers.delete(consumer));
+      if (consumeOptions.signal?.aborted) return { close };
+      try {
+        await consumer.start();
+      } catch (error) {
+        throw asThrunError(error, `subscribing to ${amqpQueue}`);
+      }
+      consumers.add(consumer);
+      consumeOptions.signal?.addEventListener('abort', () => void close(), { once: true });
+      return { close };
+    },
+
+    close(closeOptions: CloseOptions = {}): Promise<void> {
+      closing ??= (async () => {
+        const timeout = closeOptions.drainTimeoutMs ?? drainTimeoutMs;
+        await Promise.all([...consumers].map((consumer) => consumer.close(timeout)));
+        consumers.clear();
+        await publisher.idle(timeout);
+        await publisher.close();
+        await manager.close();
+      })();
+      return closing;
+    },
+
+    /**
+     * Classic queues only, which dead-letter queues always are. AMQP cannot look at a message without
+     * taking it: this takes up to `limit` with `basic.get` and gives them all back, in place, by
+     * closing its channel. Meanwhile they are invisible to consumers, and each
+     * look counts as a delivery (quorum queues raise `x-delivery-count`, classic queues set the
+     * redelivered flag), so a peeked message's next attempt number is one higher. Meant for
+     * dead-letter tooling, where attempts are recorded inside the record.
+     */
+    async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
+      assertOpen();
+      assertQueueName(queue);
+      if (typeOf(queue) === 'quorum') {
+        throw new ConfigurationError(
+          'unsupported_feature',
+          `[thrun:rabbitmq] peek works on classic queues only (dead-letter queues always are, or set queueType: 'classic'): a quorum queue would reorder what peek gives back`,
+        );
+      }
+      const model = await manager.get();
+      const channel = await model.createChannel().catch((error: unknown) => {
+        throw asThrunError(error, 'opening a channel');
+      });
+      channel.on('error', () => {});
+      const found: QueuedMessage[] = [];
+      try {
+        await channel.checkQueue(queue);
+      } catch {
+        return found; // no such queue: nothing waits in it
+      }
+      try {
+        while (found.length < limit) {
+          const message = await channel.get(queue, { noAck: false });
+          if (message === false) break;
+          const received = readMessage(message);
+          found.push({
+            body: received.body.slice(),
+            ...(received.key === undefined ? {} : { key: received.key }),
+          });
+        }
+        return found;
+      } catch (error) {
+        throw asThrunError(error, `peeking at ${queue}`);
+      } finally {
+        await channel.close().catch(() => {}); // returns every message taken, in order
+      }
+    },
+
+    async purge(queue: string): Promise<number> {
+      assertOpen();
+      assertQueueName(queue);
+      const model = await manager.get();
+      const channel = await model.createChannel().catch((error: unknown) => {
+        throw asThrunError(error, 'opening a channel');
+      });
+      channel.on('error', () => {});
+      try {
+        await declarePlainQueue(channel, typeOf(queue), queue);
+        const { messageCount } = await channel.purgeQueue(queue);
+        return messageCount;
+      } catch (error) {
+        throw asThrunError(error, `purging ${queue}`);
+      } finally {
+        await channel.close().catch(() => {});
+      }
+    },
+  };
+}
+
+/** Checked up front, without the URL in the error or its cause: it may hold a password. */
+function assertAmqpUrl(url: string): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // the parser's error carries the input: leave it out
+  }
+  if (protocol !== 'amqp:' && protocol !== 'amqps:') {
+    throw new ConfigurationError('invalid_option', '[thrun:rabbitmq] url must be an amqp:// or amqps:// URL');
+  }
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigurationError('invalid_option', `[thrun:rabbitmq] ${name} must be a positive integer`);
+  }
+  return value;
+}

@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { type ChannelModel, connect } from 'amqplib';
+
+/** The broker the tests use: `scripts/brokers/rabbitmq.sh start` prints this variable. */
+export const amqpUrl = process.env.THRUN_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5682';
+
+/** A raw amqplib connection, failing (never skipping) with how to start the broker. */
+export async function rawConnection(): Promise<ChannelModel> {
+  try {
+    return await connect(amqpUrl, { noDelay: true });
+  } catch (cause) {
+    throw new Error(
+      `RabbitMQ is not reachable at THRUN_AMQP_URL (${amqpUrl.replace(/\/\/[^@]*@/, '//***@')}): start it with\n` +
+        '  eval "$(bash scripts/brokers/rabbitmq.sh start)"',
+      { cause },
+    );
+  }
+}
+
+export function uniqueQueue(prefix: string): string {
+  return `test-${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Deletes what a test declared for `queue` (its groups, dead queue and buckets given by name). */
+export async function deleteTopology(
+  connection: ChannelModel,
+  queue: string,
+  extraQueues: string[] = [],
+): Promise<void> {
+  const channel = await connection.createChannel();
+  channel.on('error', () => {});
+  for (const name of [queue, `${queue}.dead`, ...extraQueues]) {
+    await channel.deleteQueue(name).catch(() => {});
+  }
+  await channel.deleteExchange(`thrun.${queue}`).catch(() => {});
+  await channel.deleteExchange(`thrun.${queue}.dead`).catch(() => {});
+  await channel.close().catch(() => {});
+}
+
+export const utf8 = new TextEncoder();
+export const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+
+/** Resolves when `predicate` holds, polling; rejects after `timeoutMs` with `what`. */
+export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
