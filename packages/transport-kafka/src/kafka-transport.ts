@@ -8,6 +8,7 @@ import {
   PayloadTooLargeError,
   type PublishOptions,
   type Subscription,
+  ThrunError,
   TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   type TransportCapabilities,
@@ -203,33 +204,65 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
     await Promise.all(names.map((name) => topics.get(name)));
   }
 
-  async function send(topic: string, messages: Message[]): Promise<void> {
-    const client = await getProducer().catch((cause: unknown) => {
-      throw new TransportError('connection_failed', `[thrun:kafka] cannot connect: ${describe(cause)}`, {
-        cause,
-      });
-    });
-    for (const chunk of chunkBySize(messages)) {
-      try {
-        await client.sendBatch({
-          topicMessages: [{ topic, messages: chunk }],
-          acks: -1,
-          ...(options.compression === undefined ? {} : { compression: options.compression }),
-        });
-      } catch (cause) {
-        if (isMessageTooLarge(cause)) {
-          throw new PayloadTooLargeError(
-            'payload_too_large',
-            `[thrun:kafka] the broker refused a message to "${topic}" as too large`,
-            { cause },
-          );
+  // Sends are coalesced: while one `sendBatch` is in flight, the messages of every publish that
+  // arrives meanwhile wait and then go together in the next one. Concurrent single-message
+  // dispatches then cost one round trip per batch instead of one each (kafkajs serialises an
+  // idempotent producer's requests per broker anyway). Each caller still resolves only once its own
+  // messages were acknowledged, and rejects when their batch was not.
+  const outbox: OutboxEntry[] = [];
+  let flushing = false;
+
+  function send(topic: string, messages: Message[]): Promise<void> {
+    const chunks = chunkBySize(messages).map(
+      (chunk) =>
+        new Promise<void>((resolve, reject) => {
+          outbox.push({ topic, messages: chunk, bytes: sizeOf(chunk), resolve, reject });
+        }),
+    );
+    void flush();
+    return Promise.all(chunks).then(() => {});
+  }
+
+  async function flush(): Promise<void> {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (outbox.length > 0) {
+        const taken: OutboxEntry[] = [outbox.shift()!];
+        let bytes = taken[0]!.bytes;
+        while (outbox.length > 0 && bytes + outbox[0]!.bytes <= MAX_BATCH_BYTES) {
+          const entry = outbox.shift()!;
+          bytes += entry.bytes;
+          taken.push(entry);
         }
-        throw new TransportError(
-          'publish_failed',
-          `[thrun:kafka] publish to "${topic}" was not acknowledged: ${describe(cause)}`,
-          { cause },
-        );
+        const byTopic = new Map<string, Message[]>();
+        for (const entry of taken) {
+          const list = byTopic.get(entry.topic);
+          if (list) list.push(...entry.messages);
+          else byTopic.set(entry.topic, [...entry.messages]);
+        }
+        try {
+          const client = await getProducer().catch((cause: unknown) => {
+            throw new TransportError(
+              'connection_failed',
+              `[thrun:kafka] cannot connect: ${describe(cause)}`,
+              {
+                cause,
+              },
+            );
+          });
+          await client.sendBatch({
+            topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+            acks: -1,
+            ...(options.compression === undefined ? {} : { compression: options.compression }),
+          });
+          for (const entry of taken) entry.resolve();
+        } catch (cause) {
+          for (const entry of taken) entry.reject(sendError(entry.topic, cause));
+        }
       }
+    } finally {
+      flushing = false;
     }
   }
 
@@ -452,9 +485,9 @@ const LEVEL_NAMES = new Map<logLevel, string>([
  * kafkajs' log lines, on stderr, with only the message and a few safe fields: never the `extra`
  * objects whole, which can carry connection options (and so SASL credentials).
  */
-const stderrLogCreator: logCreator =
-  () =>
-  ({ level, log }) => {
+const stderrLogCreator: logCreator = () => {
+  const lastLogged = new Map<string, number>();
+  return ({ level, log }) => {
     const { message, error, groupId, topic } = log as {
       message?: string;
       error?: string;
@@ -463,6 +496,14 @@ const stderrLogCreator: logCreator =
     };
     // We bound the idempotent producer's retries on purpose (see DEFAULTS.retry).
     if (message?.startsWith('Limiting retries for the idempotent producer')) return;
+    // Someone else created the topic first: kafkajs logs it, then carries on as intended.
+    if (message?.startsWith('Response CreateTopics') && error === 'Topic creation errors') return;
+    // While a broker is away, kafkajs logs every reconnection attempt: once a while is enough.
+    const line = `${message}|${error}`;
+    const now = Date.now();
+    if ((lastLogged.get(line) ?? 0) > now - 5_000) return;
+    lastLogged.set(line, now);
+    if (lastLogged.size > 100) lastLogged.clear();
     const context = [groupId && `group=${groupId}`, topic && `topic=${topic}`, error && `error=${error}`]
       .filter(Boolean)
       .join(' ');
@@ -470,6 +511,37 @@ const stderrLogCreator: logCreator =
       `[thrun:kafka] ${LEVEL_NAMES.get(level) ?? 'LOG'} ${message ?? ''}${context ? ` (${context})` : ''}\n`,
     );
   };
+};
+
+interface OutboxEntry {
+  topic: string;
+  messages: Message[];
+  bytes: number;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function sendError(topic: string, cause: unknown): Error {
+  if (ThrunError.isInstance(cause)) return cause;
+  if (isMessageTooLarge(cause)) {
+    return new PayloadTooLargeError(
+      'payload_too_large',
+      `[thrun:kafka] the broker refused a message to "${topic}" as too large`,
+      { cause },
+    );
+  }
+  return new TransportError(
+    'publish_failed',
+    `[thrun:kafka] publish to "${topic}" was not acknowledged: ${describe(cause)}`,
+    { cause },
+  );
+}
+
+function sizeOf(messages: Message[]): number {
+  let bytes = 0;
+  for (const message of messages) bytes += (message.value as Buffer | null)?.byteLength ?? 0;
+  return bytes;
+}
 
 function chunkBySize(messages: Message[]): Message[][] {
   const chunks: Message[][] = [];
