@@ -29,13 +29,6 @@ export interface QueueConsumerContext {
 type Outcome = 'done' | 'undone';
 type Settlement = 'pending' | 'settling' | 'settled' | 'released';
 
-interface InFlight {
-  settlement: Settlement;
-  /** Runs the release (republish as attempt + 1) when the drain deadline passes. */
-  release(): Promise<void>;
-  finished: Promise<unknown>;
-}
-
 /**
  * One `consume()` call: a kafkajs consumer in group `thrun.<queue>.<group>` reading `<queue>` and
  * `<queue>.retry`.
@@ -51,10 +44,10 @@ interface InFlight {
  */
 export class QueueConsumer {
   private readonly slots: Semaphore;
-  private readonly inFlight = new Set<InFlight>();
+  private readonly inFlight = new Set<KafkaDelivery>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
-  /** Deliveries of the same offset seen by this consumer, so a redelivery counts as a new attempt. */
-  private readonly redeliveries = new Map<string, number>();
+  /** Per main-topic partition, the highest offset this consumer delivered. */
+  private readonly highestDelivered = new Map<number, number>();
   private stopping = false;
   private closing: Promise<void> | undefined;
 
@@ -86,59 +79,66 @@ export class QueueConsumer {
       payload.resolveOffset(messages[next - 1]!.offset);
     };
 
-    const keyTails = new Map<string, Promise<unknown>>();
-    const tasks: Promise<Outcome>[] = [];
-    for (let index = 0; index < messages.length; index += 1) {
-      const message = messages[index]!;
-      const target = readHeader(message.headers, HEADER.group);
-      if (target !== undefined && target !== this.context.group) {
-        // A copy another group republished for itself.
-        done[index] = true;
-        continue;
-      }
-      const key = message.key?.toString('utf8');
-      const previous = key === undefined ? undefined : keyTails.get(key);
-      const task = (previous ?? Promise.resolve())
-        .then(() => this.slots.acquire())
-        .then(async (): Promise<Outcome> => {
-          try {
-            if (rebalancing || this.shouldStop(payload)) return 'undone';
-            return await this.handleMain(batch.partition, message, key);
-          } finally {
-            this.slots.release();
-          }
-        })
-        .then((outcome) => {
-          if (outcome === 'done') {
-            done[index] = true;
-            advance();
-          }
-          return outcome;
+    // Heartbeats while handlers run, so the group keeps us; a failed one means a rebalance.
+    const ticker = setInterval(() => {
+      payload
+        .heartbeat()
+        .then(() => payload.commitOffsetsIfNecessary())
+        .catch((error: unknown) => {
+          // Start nothing new; the running handlers finish, then kafkajs rejoins.
+          rebalancing = true;
+          this.context.onError(error);
         });
-      tasks.push(task);
-      if (key !== undefined) keyTails.set(key, task);
-    }
-    advance();
+    }, this.context.heartbeatIntervalMs);
 
-    // Wait for every message of the batch, heartbeating so the group keeps us while handlers run.
-    const all = Promise.all(tasks);
-    let settled = false;
-    void all.then(() => {
-      settled = true;
-    });
-    while (!settled) {
-      await Promise.race([all, sleep(this.context.heartbeatIntervalMs)]);
-      if (settled) break;
+    // Runs one message once it holds a permit, after the previous message with its key.
+    const run = async (index: number, previous: Promise<unknown> | undefined): Promise<Outcome> => {
+      let outcome: Outcome = 'undone';
       try {
-        await payload.heartbeat();
-        await payload.commitOffsetsIfNecessary();
-      } catch (error) {
-        // A rebalance: start nothing new, let the running handlers finish, then let kafkajs rejoin.
-        rebalancing = true;
-        this.context.onError(error);
+        if (previous) await previous;
+        if (!rebalancing && !this.shouldStop(payload)) {
+          outcome = await this.handleMain(batch.partition, messages[index]!);
+        }
+      } finally {
+        this.slots.release();
       }
+      if (outcome === 'done') {
+        done[index] = true;
+        advance();
+      }
+      return outcome;
+    };
+
+    const keyTails = new Map<string, Promise<Outcome>>();
+    const tasks: Promise<Outcome>[] = [];
+    let outcomes: Outcome[] = [];
+    try {
+      for (let index = 0; index < messages.length; index += 1) {
+        const message = messages[index]!;
+        if (message.headers?.[HEADER.group] !== undefined) {
+          if (readHeader(message.headers, HEADER.group) !== this.context.group) {
+            // A copy another group republished for itself.
+            done[index] = true;
+            continue;
+          }
+        }
+        // Permits are taken in offset order; a message waiting for its key's predecessor holds
+        // one, which cannot deadlock since that predecessor took its permit earlier.
+        if (!this.slots.tryAcquire()) await this.slots.acquire();
+        if (rebalancing || this.shouldStop(payload)) {
+          this.slots.release();
+          break;
+        }
+        const key = message.key?.toString('utf8');
+        const task = run(index, key === undefined ? undefined : keyTails.get(key));
+        tasks.push(task);
+        if (key !== undefined) keyTails.set(key, task);
+      }
+      advance();
+      outcomes = await Promise.all(tasks);
+    } finally {
+      clearInterval(ticker);
     }
-    const outcomes = await all;
 
     if (resolvedUpTo < messages.length && !this.stopping && !rebalancing && payload.isRunning()) {
       // Something could not be settled (the broker refused the retry copy, say): read the partition
@@ -154,110 +154,19 @@ export class QueueConsumer {
     }
   }
 
-  private handleMain(partition: number, message: KafkaMessage, key: string | undefined): Promise<Outcome> {
-    const seenKey = `${partition}:${message.offset}`;
-    const seen = this.redeliveries.get(seenKey) ?? 0;
-    this.redeliveries.set(seenKey, seen + 1);
-    const attempt = readPositiveInt(message.headers, HEADER.attempt, 1) + seen;
-    const value = message.value ?? Buffer.alloc(0);
-    const body = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    const { queue, retryTopic, group } = this.context;
+  private handleMain(partition: number, message: KafkaMessage): Promise<Outcome> {
+    // Kafka keeps no delivery count: an offset this consumer already delivered (read again after a
+    // failed settlement or a rebalance) counts as one more attempt.
+    const offset = Number(message.offset);
+    const highest = this.highestDelivered.get(partition) ?? -1;
+    const redelivered = offset <= highest;
+    if (!redelivered) this.highestDelivered.set(partition, offset);
+    const attempt = readPositiveInt(message.headers, HEADER.attempt, 1) + (redelivered ? 1 : 0);
 
-    let settlement = 'pending' as Settlement;
-    let settling: Promise<void> | undefined;
-    const settle = (action: () => Promise<void>, releasing = false): Promise<void> => {
-      if (settlement === 'settled' || settlement === 'released') return Promise.resolve();
-      if (settlement === 'settling') return settling!;
-      settlement = 'settling';
-      settling = action().then(
-        () => {
-          settlement = releasing ? 'released' : 'settled';
-        },
-        (error: unknown) => {
-          settlement = 'pending';
-          throw error;
-        },
-      );
-      return settling;
-    };
-
-    const copyHeaders = (extra: IHeaders): IHeaders => ({ [HEADER.group]: group, ...extra });
-    const keyBuffer = message.key ?? null;
-    const retry = (delayMs = 0, releasing = false) =>
-      settle(() => {
-        const headers = copyHeaders({ [HEADER.attempt]: String(attempt + 1) });
-        if (delayMs <= 0) {
-          // Due now: straight back to the main topic, tagged for this group only.
-          return this.context.send(queue, [{ key: keyBuffer, value, headers }]);
-        }
-        headers[HEADER.dueAt] = String(Date.now() + delayMs);
-        return this.context.send(retryTopic, [{ key: keyBuffer, value, headers }]);
-      }, releasing);
-
-    const delivery: Delivery = {
-      body,
-      queue,
-      attempt,
-      ...(key === undefined ? {} : { key }),
-      ack: () => settle(async () => {}),
-      retry: (delayMs?: number) => retry(delayMs ?? 0),
-      deadLetter: (reason: DeadLetterReason) =>
-        settle(async () => {
-          const deadTopic = deadLetterQueueName(queue);
-          await this.context.ensureTopic(deadTopic);
-          const record = encodeDeadLetterRecord({ queue, body, reason, attempts: attempt });
-          await this.context.send(deadTopic, [
-            {
-              key: keyBuffer,
-              value: Buffer.from(record.buffer, record.byteOffset, record.byteLength),
-              headers: {
-                [HEADER.group]: group,
-                [HEADER.errorCode]: reason.code,
-                [HEADER.errorMessage]: reason.message,
-                [HEADER.attempts]: String(attempt),
-              },
-            },
-          ]);
-        }),
-    };
-
-    // Resolves once the delivery was released at the drain deadline, so the batch (and `close`) need
-    // not wait for a handler that overran it.
-    let markReleased: (outcome: Outcome) => void = () => {};
-    const released = new Promise<Outcome>((resolve) => {
-      markReleased = resolve;
-    });
-    const entry: InFlight = {
-      get settlement() {
-        return settlement;
-      },
-      release: () => retry(0, true).then(() => markReleased('done')),
-      finished: Promise.resolve(),
-    };
-    const flow = (async (): Promise<Outcome> => {
-      try {
-        await this.context.handler(delivery);
-      } catch {
-        // The contract: a handler that throws has its delivery retried at once.
-      }
-      try {
-        if (settlement === 'settling') await settling;
-      } catch {
-        // The handler's own settlement failed; the retry below tries again.
-      }
-      try {
-        await retry(0); // a no-op when the handler settled
-      } catch (error) {
-        this.context.onError(error);
-        return 'undone';
-      }
-      return 'done';
-    })();
-    entry.finished = flow;
-    this.inFlight.add(entry);
-    return Promise.race([flow, released]).then((outcome) => {
-      this.inFlight.delete(entry);
-      if (outcome === 'done') this.redeliveries.delete(seenKey);
+    const delivery = new KafkaDelivery(this.context, message, attempt);
+    this.inFlight.add(delivery);
+    return delivery.run().then((outcome) => {
+      this.inFlight.delete(delivery);
       return outcome;
     });
   }
@@ -311,7 +220,7 @@ export class QueueConsumer {
       for (const timer of this.resumeTimers) clearTimeout(timer);
       this.resumeTimers.clear();
       const disconnected = this.context.consumer.disconnect();
-      const running = [...this.inFlight].map((entry) => entry.finished);
+      const running = [...this.inFlight].map((delivery) => delivery.finished);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.allSettled(running),
@@ -322,14 +231,138 @@ export class QueueConsumer {
       clearTimeout(timer);
       await Promise.allSettled(
         [...this.inFlight]
-          .filter((entry) => entry.settlement === 'pending')
-          .map((entry) => entry.release().catch((error: unknown) => this.context.onError(error))),
+          .filter((delivery) => delivery.settlement === 'pending')
+          .map((delivery) => delivery.release().catch((error: unknown) => this.context.onError(error))),
       );
       await disconnected;
     })();
     return this.closing;
   }
 }
+
+const RESOLVED = Promise.resolve();
+
+/** One delivery of a main-topic message, and its settlement. */
+class KafkaDelivery implements Delivery {
+  readonly body: Uint8Array;
+  readonly queue: string;
+  readonly key?: string;
+  settlement: Settlement = 'pending';
+  /** The handler's run, settled or not; `close` waits on it until the drain deadline. */
+  finished: Promise<unknown> = RESOLVED;
+  private settling: Promise<void> | undefined;
+  private finish: (outcome: Outcome) => void = () => {};
+
+  constructor(
+    private readonly context: QueueConsumerContext,
+    private readonly message: KafkaMessage,
+    readonly attempt: number,
+  ) {
+    const value = message.value ?? EMPTY;
+    this.body = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    this.queue = context.queue;
+    if (message.key) this.key = message.key.toString('utf8');
+  }
+
+  /** Resolves when the delivery is settled (by the handler or after it), or released at close. */
+  run(): Promise<Outcome> {
+    const outcome = new Promise<Outcome>((resolve) => {
+      this.finish = resolve;
+    });
+    this.finished = this.invoke();
+    return outcome;
+  }
+
+  private async invoke(): Promise<void> {
+    try {
+      await this.context.handler(this);
+    } catch {
+      // The contract: a handler that throws has its delivery retried at once.
+    }
+    try {
+      if (this.settlement === 'settling') await this.settling;
+    } catch {
+      // The handler's own settlement failed; the retry below tries again.
+    }
+    try {
+      if (this.settlement === 'pending') await this.retry(0);
+      this.finish('done');
+    } catch (error) {
+      if (this.settlement === 'released') return;
+      this.context.onError(error);
+      this.finish('undone');
+    }
+  }
+
+  ack(): Promise<void> {
+    if (this.settlement !== 'pending') return this.settling ?? RESOLVED;
+    this.settlement = 'settled';
+    return RESOLVED;
+  }
+
+  retry(delayMs = 0): Promise<void> {
+    return this.settle(() => this.sendCopy(delayMs));
+  }
+
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    return this.settle(async () => {
+      const { queue, group } = this.context;
+      const deadTopic = deadLetterQueueName(queue);
+      await this.context.ensureTopic(deadTopic);
+      const record = encodeDeadLetterRecord({ queue, body: this.body, reason, attempts: this.attempt });
+      await this.context.send(deadTopic, [
+        {
+          key: this.message.key ?? null,
+          value: Buffer.from(record.buffer, record.byteOffset, record.byteLength),
+          headers: {
+            [HEADER.group]: group,
+            [HEADER.errorCode]: reason.code,
+            [HEADER.errorMessage]: reason.message,
+            [HEADER.attempts]: String(this.attempt),
+          },
+        },
+      ]);
+    });
+  }
+
+  /** At the drain deadline: hands the message back as the next attempt, whatever the handler does later. */
+  async release(): Promise<void> {
+    await this.settle(() => this.sendCopy(0), 'released');
+    this.finish('done');
+  }
+
+  private sendCopy(delayMs: number): Promise<void> {
+    const headers: IHeaders = {
+      [HEADER.group]: this.context.group,
+      [HEADER.attempt]: String(this.attempt + 1),
+    };
+    const copy: Message = { key: this.message.key ?? null, value: this.message.value, headers };
+    if (delayMs <= 0) {
+      // Due now: straight back to the main topic, tagged for this group only.
+      return this.context.send(this.context.queue, [copy]);
+    }
+    headers[HEADER.dueAt] = String(Date.now() + delayMs);
+    return this.context.send(this.context.retryTopic, [copy]);
+  }
+
+  private settle(action: () => Promise<void>, final: Settlement = 'settled'): Promise<void> {
+    if (this.settlement === 'settling') return this.settling!;
+    if (this.settlement !== 'pending') return RESOLVED;
+    this.settlement = 'settling';
+    this.settling = action().then(
+      () => {
+        this.settlement = final;
+      },
+      (error: unknown) => {
+        this.settlement = 'pending';
+        throw error;
+      },
+    );
+    return this.settling;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

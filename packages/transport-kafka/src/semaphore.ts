@@ -7,6 +7,13 @@ export class Semaphore {
     this.available = permits;
   }
 
+  /** Takes a permit when one is free, without waiting. */
+  tryAcquire(): boolean {
+    if (this.available === 0) return false;
+    this.available -= 1;
+    return true;
+  }
+
   acquire(): Promise<void> {
     if (this.available > 0) {
       this.available -= 1;

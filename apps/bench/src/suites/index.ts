@@ -1,4 +1,7 @@
 import type { SuiteResult } from '../report.js';
+import { kafkaSuite } from './kafka.js';
 
 /** Every benchmark suite, by name. `pnpm bench [name…]` runs the named ones, or all of them. */
-export const suites: Record<string, () => Promise<SuiteResult>> = {};
+export const suites: Record<string, () => Promise<SuiteResult>> = {
+  kafka: kafkaSuite,
+};
