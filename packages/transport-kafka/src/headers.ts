@@ -14,7 +14,11 @@ export const HEADER = {
   group: 'thrun-group',
   /** On `<queue>.retry`: epoch milliseconds before which the copy must not be delivered. */
   dueAt: 'thrun-due-at',
-  /** On `<queue>.dead`: the reason, beside the dead-letter record (which carries it too). */
+  /**
+   * On `<queue>.dead`: the group that gave up, and the reason beside the dead-letter record (which
+   * carries it too). Not `thrun-group`: a dead letter is for every reader of the dead queue.
+   */
+  failedGroup: 'thrun-failed-group',
   errorCode: 'thrun-error-code',
   errorMessage: 'thrun-error-message',
   attempts: 'thrun-attempts',

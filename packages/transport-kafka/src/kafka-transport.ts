@@ -7,6 +7,7 @@ import {
   type OutgoingMessage,
   PayloadTooLargeError,
   type PublishOptions,
+  type QueuedMessage,
   type Subscription,
   ThrunError,
   TRANSPORT_SPECIFICATION_VERSION,
@@ -29,6 +30,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import { HEADER } from './headers.js';
+import { peekTopic, waitingRanges } from './inspect.js';
 import { QueueConsumer } from './queue-consumer.js';
 
 export interface KafkaTransportOptions {
@@ -135,6 +137,8 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
   let producer: Promise<Producer> | undefined;
   let admin: Promise<Admin> | undefined;
   let closing: Promise<void> | undefined;
+
+  const groupIdOf = (queue: string, group: string) => `${groupIdPrefix}.${queue}.${group}`;
 
   function assertOpen(): void {
     if (closing) {
@@ -349,12 +353,13 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
           '[thrun:kafka] concurrency must be a positive integer',
         );
       }
+      if (consumeOptions.signal?.aborted) return { close: async () => {} };
       const retryTopic = `${queue}.retry`;
       await ensureTopics([queue, retryTopic]);
 
       const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs;
       const consumer = kafka.consumer({
-        groupId: `${groupIdPrefix}.${queue}.${group}`,
+        groupId: groupIdOf(queue, group),
         sessionTimeout: options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs,
         rebalanceTimeout: options.rebalanceTimeoutMs ?? DEFAULTS.rebalanceTimeoutMs,
         heartbeatInterval: heartbeatIntervalMs,
@@ -402,9 +407,13 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
           { cause },
         );
       }
-      consumers.add(queueConsumer);
-
       const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs;
+      if (closing) {
+        // The transport was closed while this consumer was joining: it must not outlive it.
+        await queueConsumer.close(0);
+        assertOpen();
+      }
+      consumers.add(queueConsumer);
       const close = () => queueConsumer.close(drainTimeoutMs).finally(() => consumers.delete(queueConsumer));
       if (consumeOptions.signal) {
         if (consumeOptions.signal.aborted) await close();
@@ -427,22 +436,33 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       return closing;
     },
 
+    /**
+     * The messages waiting for group `default` (or, when it has committed nothing, every retained
+     * one), oldest first. Reads through a throwaway consumer group, so it costs a group join.
+     */
+    async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
+      assertOpen();
+      assertKafkaQueueName(queue);
+      const client = await getAdmin();
+      return peekTopic(kafka, client, queue, groupIdOf(queue, 'default'), 'default', limit, 30_000);
+    },
+
+    /**
+     * Deletes every record of `<queue>` and `<queue>.retry` (Kafka's DeleteRecords) and returns how
+     * many of them were still waiting for group `default` (all of them when it has committed nothing).
+     */
     async purge(queue: string): Promise<number> {
       assertOpen();
-      assertQueueName(queue);
+      assertKafkaQueueName(queue);
       const client = await getAdmin();
       let removed = 0;
       for (const topic of [queue, `${queue}.retry`]) {
-        let offsets: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
-        try {
-          offsets = await client.fetchTopicOffsets(topic);
-        } catch {
-          continue; // no such topic: nothing waiting
-        }
-        removed += offsets.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Number(p.low)), 0);
+        const ranges = await waitingRanges(client, topic, groupIdOf(queue, 'default'));
+        if (ranges.length === 0) continue;
+        removed += ranges.reduce((sum, range) => sum + Math.max(0, range.end - range.start), 0);
         await client.deleteTopicRecords({
           topic,
-          partitions: offsets.map((p) => ({ partition: p.partition, offset: '-1' })),
+          partitions: ranges.map((range) => ({ partition: range.partition, offset: '-1' })),
         });
       }
       return removed;

@@ -328,7 +328,7 @@ class KafkaDelivery implements Delivery {
           key: this.message.key ?? null,
           value: Buffer.from(record.buffer, record.byteOffset, record.byteLength),
           headers: {
-            [HEADER.group]: group,
+            [HEADER.failedGroup]: group,
             [HEADER.errorCode]: reason.code,
             [HEADER.errorMessage]: reason.message,
             [HEADER.attempts]: String(this.attempt),
