@@ -117,8 +117,19 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
   const groupIdPrefix = options.groupIdPrefix ?? 'thrun';
   const createTopics = options.createTopics ?? true;
   const retry = options.retry ?? DEFAULTS.retry;
-  if (!Number.isSafeInteger(partitions) || partitions < 1) {
-    throw new ConfigurationError('invalid_option', '[thrun:kafka] partitions must be a positive integer');
+  for (const [name, value] of Object.entries({
+    partitions,
+    maxPayloadBytes,
+    replicationFactor: options.replicationFactor ?? 1,
+    drainTimeoutMs: (options.drainTimeoutMs ?? 0) + 1,
+    sessionTimeoutMs: options.sessionTimeoutMs ?? 1,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1,
+    rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 1,
+    maxWaitTimeMs: options.maxWaitTimeMs ?? 1,
+  })) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigurationError('invalid_option', `[thrun:kafka] ${name} must be a positive integer`);
+    }
   }
   const kafka = options.kafka ?? createClient(options, retry);
 

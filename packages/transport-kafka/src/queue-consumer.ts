@@ -268,8 +268,9 @@ class KafkaDelivery implements Delivery {
     /** The consumer's set of running deliveries, which this one leaves once finished. */
     private readonly inFlight: Set<KafkaDelivery>,
   ) {
-    const value = message.value ?? EMPTY;
-    this.body = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    // A copy: a handler that writes into its body must not change what a retry or a dead letter
+    // sends, which is taken from the fetched record.
+    this.body = new Uint8Array(message.value ?? EMPTY);
     this.queue = context.queue;
     if (key !== undefined) this.key = key;
   }
