@@ -9,7 +9,7 @@ export interface JsonObject {
   [key: string]: JsonValue;
 }
 
-/** What `meta.batch` carries on a batch step's envelope (see `schemas/batch-meta.schema.json`). */
+/** What `meta.batch` carries on a batch step's envelope (`envelope.schema.json#/$defs/batch`; open, so the batch engine can add keys). */
 export interface BatchMeta {
   /** The batch's id (UUID). */
   id: string;

@@ -63,3 +63,9 @@ export {
   type TransportCapabilities,
   type TransportSpecificationVersion,
 } from './transport.js';
+export {
+  isValidDeadLetterRecord,
+  isValidEnvelope,
+  validateDeadLetterRecord,
+  validateEnvelope,
+} from './validators.js';
