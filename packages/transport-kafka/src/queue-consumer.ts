@@ -188,33 +188,44 @@ export class QueueConsumer {
       lastDueOffset = undefined;
     };
 
-    for (const message of batch.messages) {
-      if (this.shouldStop(payload)) break;
-      const target = readHeader(message.headers, HEADER.group);
-      if (target !== undefined && target !== this.context.group) {
+    try {
+      for (const message of batch.messages) {
+        if (this.shouldStop(payload)) break;
+        const target = readHeader(message.headers, HEADER.group);
+        if (target !== undefined && target !== this.context.group) {
+          lastDueOffset = message.offset;
+          continue;
+        }
+        const waitMs = Number(readHeader(message.headers, HEADER.dueAt) ?? 0) - Date.now();
+        if (waitMs > 0) {
+          // Not due: hold back this retry partition only. It is fetched again, from this message
+          // (its offset is not resolved), once the timer resumes it.
+          await flush();
+          this.pauseFor(payload, waitMs);
+          return;
+        }
+        const headers: IHeaders = { [HEADER.group]: target ?? this.context.group };
+        const attempt = readHeader(message.headers, HEADER.attempt);
+        if (attempt !== undefined) headers[HEADER.attempt] = attempt;
+        due.push({ key: message.key ?? null, value: message.value, headers });
         lastDueOffset = message.offset;
-        continue;
       }
-      const waitMs = Number(readHeader(message.headers, HEADER.dueAt) ?? 0) - Date.now();
-      if (waitMs > 0) {
-        // Not due: hold back this retry partition only. It is fetched again, from this message
-        // (its offset is not resolved), once the timer resumes it.
-        await flush();
-        const resume = payload.pause();
-        const timer = setTimeout(() => {
-          this.resumeTimers.delete(timer);
-          resume();
-        }, waitMs);
-        this.resumeTimers.add(timer);
-        return;
-      }
-      const headers: IHeaders = { [HEADER.group]: target ?? this.context.group };
-      const attempt = readHeader(message.headers, HEADER.attempt);
-      if (attempt !== undefined) headers[HEADER.attempt] = attempt;
-      due.push({ key: message.key ?? null, value: message.value, headers });
-      lastDueOffset = message.offset;
+      await flush();
+    } catch (error) {
+      // The copies could not be put back (the broker is away): nothing past the last flush was
+      // resolved, so they are read again once the partition resumes.
+      this.context.onError(error);
+      this.pauseFor(payload, 1_000);
     }
-    await flush();
+  }
+
+  private pauseFor(payload: EachBatchPayload, ms: number): void {
+    const resume = payload.pause();
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      resume();
+    }, ms);
+    this.resumeTimers.add(timer);
   }
 
   /**
