@@ -49,7 +49,7 @@ fetch_jars() {
   rm -rf "$work" "$LIBS"
   mkdir -p "$work"
   cp "$HERE/kafka/pom.xml" "$work/pom.xml"
-  (cd "$work" && mvn -q -B -Dmaven.repo.local="$CACHE/m2" dependency:copy-dependencies \
+  (cd "$work" && mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$CACHE/m2" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$LIBS" >&2)
   [ -f "$LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] || { log "Maven did not deliver kafka_2.13-$KAFKA_VERSION.jar"; exit 1; }
   touch "$LIBS/.complete"
