@@ -47,6 +47,31 @@ describe('kafka transport', () => {
     await subscription.close();
   });
 
+  it('does not hold a short retry delay behind a long one in the same retry partition', async () => {
+    const queue = uniqueQueue('retry-hol');
+    const seen: Array<{ body: string; attempt: number; at: number }> = [];
+    const subscription = await transport.consume(queue, async (delivery) => {
+      const body = decode(delivery.body);
+      seen.push({ body, attempt: delivery.attempt, at: Date.now() });
+      if (delivery.attempt > 1) return delivery.ack();
+      // Same key, so both copies land in the same retry partition, the long one first.
+      await delivery.retry(body === 'long' ? 4_000 : 300);
+    });
+    await transport.publish(queue, [{ body: text('long'), key: 'same' }]);
+    await waitFor(() => seen.length === 1, 20_000, 'the first delivery');
+    await transport.publish(queue, [{ body: text('short'), key: 'same' }]);
+    await waitFor(() => seen.length === 4, 30_000, 'both retries');
+    const order = seen.map((s) => `${s.body}#${s.attempt}`);
+    expect(order).toEqual(['long#1', 'short#1', 'short#2', 'long#2']);
+    const shortAgain = seen[2]!;
+    const longFirst = seen[0]!;
+    // The short one came back well before the long one was due, and neither came early.
+    expect(shortAgain.at - longFirst.at).toBeLessThan(4_000);
+    expect(shortAgain.at - seen[1]!.at).toBeGreaterThanOrEqual(300);
+    expect(seen[3]!.at - longFirst.at).toBeGreaterThanOrEqual(4_000);
+    await subscription.close();
+  });
+
   it('holds a delayed publish back', async () => {
     const queue = uniqueQueue('delay');
     let receivedAt = 0;

@@ -46,6 +46,8 @@ export class QueueConsumer {
   private readonly slots: Semaphore;
   private readonly inFlight = new Set<KafkaDelivery>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /** Per retry-topic partition, copies already put back but not yet behind the resolved offset. */
+  private readonly forwarded = new Map<number, Set<string>>();
   /** Per main-topic partition, the highest offset this consumer delivered. */
   private readonly highestDelivered = new Map<number, number>();
   private stopping = false;
@@ -178,45 +180,62 @@ export class QueueConsumer {
     return delivery.run();
   }
 
+  /**
+   * Copies that are due go back to the main topic (in one send); the offset is resolved only up to
+   * the first copy not yet due, which is read again later. So that a short delay never waits behind
+   * a long one, due copies after it are sent too and remembered (`forwarded`), to be skipped when
+   * the partition is read again. The partition then sleeps until the earliest copy is due, but never
+   * longer than `RETRY_POLL_MS`, so a copy written meanwhile is seen soon.
+   */
   private async processRetryBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    let forwarded = this.forwarded.get(batch.partition);
+    if (!forwarded) {
+      forwarded = new Set();
+      this.forwarded.set(batch.partition, forwarded);
+    }
     const due: Message[] = [];
-    let lastDueOffset: string | undefined;
-    const flush = async () => {
-      if (due.length > 0) await this.context.send(this.context.queue, due.splice(0));
-      if (lastDueOffset !== undefined) payload.resolveOffset(lastDueOffset);
-      lastDueOffset = undefined;
-    };
+    const dueOffsets: string[] = [];
+    let resolvable: string | undefined; // the last offset before the first copy not yet due
+    let blocked = false;
+    let earliestDueAt = Number.POSITIVE_INFINITY;
 
-    try {
-      for (const message of batch.messages) {
-        if (this.shouldStop(payload)) break;
-        const target = readHeader(message.headers, HEADER.group);
-        if (target !== undefined && target !== this.context.group) {
-          lastDueOffset = message.offset;
+    for (const message of batch.messages) {
+      if (this.shouldStop(payload)) break;
+      const target = readHeader(message.headers, HEADER.group);
+      const mine = target === undefined || target === this.context.group;
+      const dueAt = Number(readHeader(message.headers, HEADER.dueAt) ?? 0);
+      if (mine && !forwarded.has(message.offset)) {
+        if (dueAt > Date.now()) {
+          blocked = true;
+          earliestDueAt = Math.min(earliestDueAt, dueAt);
           continue;
-        }
-        const waitMs = Number(readHeader(message.headers, HEADER.dueAt) ?? 0) - Date.now();
-        if (waitMs > 0) {
-          // Not due: hold back this retry partition only. It is fetched again, from this message
-          // (its offset is not resolved), once the timer resumes it.
-          await flush();
-          this.pauseFor(payload, waitMs);
-          return;
         }
         const headers: IHeaders = { [HEADER.group]: target ?? this.context.group };
         const attempt = readHeader(message.headers, HEADER.attempt);
         if (attempt !== undefined) headers[HEADER.attempt] = attempt;
         due.push({ key: message.key ?? null, value: message.value, headers });
-        lastDueOffset = message.offset;
+        dueOffsets.push(message.offset);
       }
-      await flush();
+      if (!blocked) resolvable = message.offset;
+    }
+
+    try {
+      if (due.length > 0) await this.context.send(this.context.queue, due);
     } catch (error) {
-      // The copies could not be put back (the broker is away): nothing past the last flush was
-      // resolved, so they are read again once the partition resumes.
+      // Not put back (the broker is away): nothing is resolved or remembered, so they are read
+      // again once the partition resumes.
       this.context.onError(error);
       this.pauseFor(payload, 1_000);
+      return;
     }
+    for (const offset of dueOffsets) forwarded.add(offset);
+    if (resolvable !== undefined) {
+      payload.resolveOffset(resolvable);
+      const resolved = BigInt(resolvable);
+      for (const offset of forwarded) if (BigInt(offset) <= resolved) forwarded.delete(offset);
+    }
+    if (blocked) this.pauseFor(payload, Math.min(Math.max(earliestDueAt - Date.now(), 1), RETRY_POLL_MS));
   }
 
   private pauseFor(payload: EachBatchPayload, ms: number): void {
@@ -259,6 +278,9 @@ export class QueueConsumer {
 }
 
 const RESOLVED = Promise.resolve();
+
+/** Longest sleep of a retry partition holding copies not yet due. */
+const RETRY_POLL_MS = 1_000;
 
 /** One delivery of a main-topic message, and its settlement. */
 class KafkaDelivery implements Delivery {
