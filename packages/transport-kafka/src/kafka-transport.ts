@@ -225,7 +225,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
   // idempotent producer's requests per broker anyway). Each caller still resolves only once its own
   // messages were acknowledged, and rejects when their batch was not.
   const outbox: OutboxEntry[] = [];
-  let flushing = false;
+  let flushing: Promise<void> | undefined;
 
   function send(topic: string, messages: Message[]): Promise<void> {
     const chunks = chunkBySize(messages).map(
@@ -234,50 +234,48 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
           outbox.push({ topic, messages: chunk, bytes: sizeOf(chunk), resolve, reject });
         }),
     );
-    void flush();
+    startFlushing();
     return Promise.all(chunks).then(() => {});
   }
 
+  function startFlushing(): void {
+    flushing ??= flush().finally(() => {
+      flushing = undefined;
+      // Entries pushed between the loop's last check and this callback still need a flush.
+      if (outbox.length > 0) startFlushing();
+    });
+  }
+
   async function flush(): Promise<void> {
-    if (flushing) return;
-    flushing = true;
-    try {
-      while (outbox.length > 0) {
-        const taken: OutboxEntry[] = [outbox.shift()!];
-        let bytes = taken[0]!.bytes;
-        while (outbox.length > 0 && bytes + outbox[0]!.bytes <= MAX_BATCH_BYTES) {
-          const entry = outbox.shift()!;
-          bytes += entry.bytes;
-          taken.push(entry);
-        }
-        const byTopic = new Map<string, Message[]>();
-        for (const entry of taken) {
-          const list = byTopic.get(entry.topic);
-          if (list) list.push(...entry.messages);
-          else byTopic.set(entry.topic, [...entry.messages]);
-        }
-        try {
-          const client = await getProducer().catch((cause: unknown) => {
-            throw new TransportError(
-              'connection_failed',
-              `[thrun:kafka] cannot connect: ${describe(cause)}`,
-              {
-                cause,
-              },
-            );
-          });
-          await client.sendBatch({
-            topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-            acks: -1,
-            ...(options.compression === undefined ? {} : { compression: options.compression }),
-          });
-          for (const entry of taken) entry.resolve();
-        } catch (cause) {
-          for (const entry of taken) entry.reject(sendError(entry.topic, cause));
-        }
+    while (outbox.length > 0) {
+      const taken: OutboxEntry[] = [outbox.shift()!];
+      let bytes = taken[0]!.bytes;
+      while (outbox.length > 0 && bytes + outbox[0]!.bytes <= MAX_BATCH_BYTES) {
+        const entry = outbox.shift()!;
+        bytes += entry.bytes;
+        taken.push(entry);
       }
-    } finally {
-      flushing = false;
+      const byTopic = new Map<string, Message[]>();
+      for (const entry of taken) {
+        const list = byTopic.get(entry.topic);
+        if (list) list.push(...entry.messages);
+        else byTopic.set(entry.topic, [...entry.messages]);
+      }
+      try {
+        const client = await getProducer().catch((cause: unknown) => {
+          throw new TransportError('connection_failed', `[thrun:kafka] cannot connect: ${describe(cause)}`, {
+            cause,
+          });
+        });
+        await client.sendBatch({
+          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+          acks: -1,
+          ...(options.compression === undefined ? {} : { compression: options.compression }),
+        });
+        for (const entry of taken) entry.resolve();
+      } catch (cause) {
+        for (const entry of taken) entry.reject(sendError(entry.topic, cause));
+      }
     }
   }
 
@@ -439,6 +437,8 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
           closeOptions.drainTimeoutMs ?? options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs;
         await Promise.all([...consumers].map((consumer) => consumer.close(drainTimeoutMs)));
         consumers.clear();
+        // Publishes already accepted by `publish` finish before the producer goes.
+        while (flushing) await flushing;
         const clients = await Promise.allSettled([producer, admin].filter((c) => c !== undefined));
         await Promise.allSettled(
           clients.flatMap((result) => (result.status === 'fulfilled' ? [result.value.disconnect()] : [])),
