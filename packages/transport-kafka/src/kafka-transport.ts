@@ -19,6 +19,7 @@ import {
 import {
   type Admin,
   type CompressionTypes,
+  type ITopicConfig,
   Kafka,
   type KafkaConfig,
   type logCreator,
@@ -195,16 +196,16 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       const created = (async () => {
         try {
           const client = await getAdmin();
-          await client.createTopics({
-            waitForLeaders: true,
-            topics: missing.map((topic) => ({
+          await createTopicsAndWait(
+            client,
+            missing.map((topic) => ({
               topic,
               numPartitions: partitions,
               ...(options.replicationFactor === undefined
                 ? {}
                 : { replicationFactor: options.replicationFactor }),
             })),
-          });
+          );
         } catch (cause) {
           for (const name of missing) topics.delete(name);
           throw new TransportError(
@@ -543,6 +544,31 @@ const stderrLogCreator: logCreator = () => {
     );
   };
 };
+
+/**
+ * Creates topics (an existing one is fine) and waits until every partition has a leader. A broker
+ * that just started, or a topic created a moment ago, can answer with retriable errors such as
+ * UNKNOWN_TOPIC_OR_PARTITION for a while, which kafkajs' own wait does not retry: this does.
+ */
+async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  const names = topics.map((topic) => topic.topic);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics });
+      const { topics: described } = await admin.fetchTopicMetadata({ topics: names });
+      const ready =
+        described.length === names.length &&
+        described.every(
+          (topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0),
+        );
+      if (ready) return;
+    } catch (error) {
+      if (attempt >= 30 || (error as { retriable?: unknown }).retriable !== true) throw error;
+    }
+    if (attempt >= 30) throw new Error(`topics ${names.join(', ')} have no leader yet`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
+  }
+}
 
 interface OutboxEntry {
   topic: string;

@@ -30,6 +30,26 @@ socket.on('close', () => finish(false));
 socket.on('data', (chunk) => {
   received = Buffer.concat([received, chunk]);
   if (received.length < 4 || received.length < 4 + received.readInt32BE(0)) return;
-  // size, correlation_id, throttle_time_ms, then the brokers array's length
-  finish(received.readInt32BE(4) === 1 && received.readInt32BE(12) >= 1);
+  // size, correlation_id, throttle_time_ms, brokers [node_id, host, port, rack], cluster_id, controller_id
+  try {
+    let at = 12;
+    const brokers = received.readInt32BE(at);
+    at += 4;
+    const skipString = () => {
+      const length = received.readInt16BE(at);
+      at += 2 + Math.max(length, 0);
+    };
+    for (let i = 0; i < brokers; i += 1) {
+      at += 4; // node_id
+      skipString(); // host
+      at += 4; // port
+      skipString(); // rack
+    }
+    skipString(); // cluster_id
+    const controllerId = received.readInt32BE(at);
+    // Ready: a broker is registered and a controller is elected (topics can be created).
+    finish(received.readInt32BE(4) === 1 && brokers >= 1 && controllerId >= 0);
+  } catch {
+    finish(false);
+  }
 });
