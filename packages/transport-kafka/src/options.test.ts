@@ -1,4 +1,5 @@
 import { ConfigurationError } from '@thrun/contract';
+import { logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { kafkaTransport } from './kafka-transport.js';
 
@@ -47,6 +48,7 @@ describe('kafkaTransport options', () => {
       sasl: { mechanism: 'plain', username: 'alice', password: 's3cret-password' },
       connectionTimeoutMs: 200,
       retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
     });
     let error: unknown;
     try {
