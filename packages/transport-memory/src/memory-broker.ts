@@ -31,6 +31,8 @@ export class GroupState {
         this.ready.push(message);
         this.pump();
       }, delayMs);
+      // In-process messages die with the process anyway; a pending delay must not keep it alive.
+      timer.unref();
       this.timers.add(timer);
       return;
     }
@@ -38,9 +40,13 @@ export class GroupState {
     this.pump();
   }
 
-  /** Puts a released message back at the front, so a dead consumer's work keeps its place. */
-  requeueFirst(message: StoredMessage): void {
-    this.ready.unshift(message);
+  /**
+   * Puts released messages back at the front, in the order given, so a dead consumer's work keeps
+   * its place ahead of what was published after it.
+   */
+  requeueFirst(messages: readonly StoredMessage[]): void {
+    if (messages.length === 0) return;
+    this.ready.unshift(...messages);
     this.pump();
   }
 

@@ -1,6 +1,7 @@
 import {
   assertQueueName,
   type CloseOptions,
+  ConfigurationError,
   type ConsumeOptions,
   type DeadLetterReason,
   type Delivery,
@@ -42,11 +43,20 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
  */
 export function memoryTransport(options: MemoryTransportOptions = {}): Transport {
   const broker = options.broker ?? createMemoryBroker();
-  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const maxPayloadBytes = positiveInteger(
+    'maxPayloadBytes',
+    options.maxPayloadBytes,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+  );
+  const defaultDrainTimeoutMs = nonNegative(
+    'drainTimeoutMs',
+    options.drainTimeoutMs,
+    DEFAULT_DRAIN_TIMEOUT_MS,
+  );
   const consumers = new Set<MemoryConsumer>();
   let closing: Promise<void> | undefined;
 
-  const capabilities: TransportCapabilities = {
+  const capabilities: TransportCapabilities = Object.freeze({
     delay: true,
     fanout: true,
     ordering: 'fifo',
@@ -54,7 +64,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     maxPayloadBytes,
     deadLetter: true,
     redeliversUnacked: true,
-  };
+  });
 
   function assertOpen(): void {
     if (closing)
@@ -101,21 +111,28 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     ): Promise<Subscription> {
       assertOpen();
       assertQueueName(queue);
+      const concurrency = positiveInteger('concurrency', consumeOptions.concurrency, 1);
       const group = broker.queue(queue).group(consumeOptions.group ?? 'default');
-      const consumer = new MemoryConsumer(queue, group, handler, consumeOptions.concurrency ?? 1, deadLetter);
+      const consumer = new MemoryConsumer(queue, group, handler, concurrency, deadLetter);
       consumers.add(consumer);
-      const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-      const close = () => consumer.close(drainTimeoutMs).finally(() => consumers.delete(consumer));
-      consumeOptions.signal?.addEventListener('abort', () => void close(), { once: true });
-      if (consumeOptions.signal?.aborted) await close();
-      else group.attach(consumer);
+      const signal = consumeOptions.signal;
+      const onAbort = () => void close();
+      const close = () => {
+        signal?.removeEventListener('abort', onAbort);
+        return consumer.close(defaultDrainTimeoutMs).finally(() => consumers.delete(consumer));
+      };
+      if (signal?.aborted) {
+        await close();
+      } else {
+        signal?.addEventListener('abort', onAbort, { once: true });
+        group.attach(consumer);
+      }
       return { close };
     },
 
     close(closeOptions: CloseOptions = {}): Promise<void> {
       closing ??= (async () => {
-        const drainTimeoutMs =
-          closeOptions.drainTimeoutMs ?? options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+        const drainTimeoutMs = closeOptions.drainTimeoutMs ?? defaultDrainTimeoutMs;
         await Promise.all([...consumers].map((consumer) => consumer.close(drainTimeoutMs)));
         consumers.clear();
       })();
@@ -124,13 +141,18 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
 
     async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
       assertQueueName(queue);
-      return broker
-        .queue(queue)
-        .inspected()
-        .ready.slice(0, limit)
-        .map((message) =>
-          message.key === undefined ? { body: message.body } : { body: message.body, key: message.key },
-        );
+      return (
+        broker
+          .queue(queue)
+          .inspected()
+          .ready.slice(0, limit)
+          // Copies: what a caller does with a peeked body must not change the queued message.
+          .map((message) =>
+            message.key === undefined
+              ? { body: message.body.slice() }
+              : { body: message.body.slice(), key: message.key },
+          )
+      );
     },
 
     async purge(queue: string): Promise<number> {
@@ -173,7 +195,9 @@ class MemoryConsumer implements GroupMember {
     const retry = (delayMs = 0) => settle(() => this.group.enqueue(message, delayMs))();
 
     const delivery: Delivery = {
-      body: message.body,
+      // A copy per delivery: a handler that writes into its bytes cannot change a redelivery or
+      // another group's copy, as with a real broker.
+      body: message.body.slice(),
       queue: this.queue,
       attempt: message.deliveries,
       ...(message.key === undefined ? {} : { key: message.key }),
@@ -202,12 +226,36 @@ class MemoryConsumer implements GroupMember {
       await Promise.race([drained, deadline]);
       clearTimeout(timer);
       // Whatever is still unsettled goes back to the group, as a dead consumer's lease would.
+      const released: StoredMessage[] = [];
       for (const [message, entry] of this.inFlight) {
         entry.settlement = 'released';
-        this.group.requeueFirst(message);
+        released.push(message);
       }
       this.inFlight.clear();
+      this.group.requeueFirst(released);
     })();
     return this.closing;
   }
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigurationError(
+      'invalid_option',
+      `[thrun:memory] ${name} must be a positive integer, got ${value}`,
+    );
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ConfigurationError(
+      'invalid_option',
+      `[thrun:memory] ${name} must be a number ≥ 0, got ${value}`,
+    );
+  }
+  return value;
 }
