@@ -92,9 +92,11 @@ export class QueueConsumer {
         .heartbeat()
         .then(() => payload.commitOffsetsIfNecessary())
         .catch((error: unknown) => {
-          // Start nothing new; the running handlers finish, then kafkajs rejoins.
-          rebalancing = true;
-          this.context.onError(error);
+          // A rebalance: start nothing new, so that the batch ends soon (the running handlers
+          // finish) and kafkajs can rejoin. Any other failure (a slow or restarting broker) is only
+          // reported: stopping would make the messages after the first unstarted one run twice.
+          if (REBALANCING.has((error as { type?: string }).type ?? '')) rebalancing = true;
+          else this.context.onError(error);
         });
     }, this.context.heartbeatIntervalMs);
 
@@ -278,6 +280,14 @@ export class QueueConsumer {
 }
 
 const RESOLVED = Promise.resolve();
+
+/** kafkajs error types that mean the group is rebalancing (kafkajs' own `isRebalancing`, plus the member being gone). */
+const REBALANCING = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+]);
 
 /** Longest sleep of a retry partition holding copies not yet due. */
 const RETRY_POLL_MS = 1_000;
