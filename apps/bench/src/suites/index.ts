@@ -3,6 +3,7 @@ import { codecSuite } from './codec.js';
 import { inProcess } from './in-process.js';
 import { redisSuite } from './redis.js';
 import { rabbitmqSuite } from './rabbitmq.js';
+import { kafkaSuite } from './kafka.js';
 
 /** Every benchmark suite, by name. `pnpm bench [name…]` runs the named ones, or all of them. */
 export const suites: Record<string, () => Promise<SuiteResult>> = {
@@ -12,4 +13,5 @@ export const suites: Record<string, () => Promise<SuiteResult>> = {
   redis: redisSuite,
   'in-process': inProcess,
   rabbitmq: rabbitmqSuite,
+  kafka: kafkaSuite,
 };

@@ -1,0 +1,1 @@
+export { type KafkaTransportOptions, kafkaTransport } from './kafka-transport.js';

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import type { QueuedMessage } from '@thrun/contract';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import { HEADER, readHeader } from './headers.js';
+
+/** Offsets `[start, end)` of one partition still waiting for a group. */
+export interface WaitingRange {
+  partition: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * What still waits in `topic` for `groupId`: from the group's committed offset (or the oldest retained
+ * record when it has none) up to the high watermark. An absent topic waits for nothing.
+ */
+export async function waitingRanges(admin: Admin, topic: string, groupId: string): Promise<WaitingRange[]> {
+  let offsets: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+  try {
+    offsets = await admin.fetchTopicOffsets(topic);
+  } catch {
+    return [];
+  }
+  const committed = new Map<number, number>();
+  const [groupOffsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  for (const { partition, offset } of groupOffsets?.partitions ?? []) {
+    if (Number(offset) >= 0) committed.set(partition, Number(offset));
+  }
+  return offsets.map(({ partition, low, high }) => ({
+    partition,
+    start: Math.max(Number(low), committed.get(partition) ?? 0),
+    end: Number(high),
+  }));
+}
+
+/**
+ * Reads up to `limit` waiting messages of `topic` without committing anything for `groupId`: kafkajs
+ * reads only through a group, so a throwaway group does the reading and is deleted afterwards.
+ * Messages are merged across partitions by their timestamps, oldest first; copies another group
+ * republished for itself (retries) are left out.
+ */
+export async function peekTopic(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  groupId: string,
+  group: string,
+  limit: number,
+  timeoutMs: number,
+): Promise<QueuedMessage[]> {
+  if (limit <= 0) return [];
+  const ranges = (await waitingRanges(admin, topic, groupId)).filter((range) => range.end > range.start);
+  if (ranges.length === 0) return [];
+
+  const found: KafkaMessage[] = [];
+  const complete = new Set<number>();
+  const taken = new Map<number, number>();
+  const peekGroup = `${groupId}.peek.${randomBytes(4).toString('hex')}`;
+  const consumer = kafka.consumer({
+    groupId: peekGroup,
+    maxWaitTimeInMs: 100,
+    allowAutoTopicCreation: false,
+  });
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const range = ranges.find((r) => r.partition === batch.partition);
+        if (!range || complete.has(range.partition)) return;
+        for (const message of batch.messages) {
+          const offset = Number(message.offset);
+          if (offset < range.start) continue;
+          const target = readHeader(message.headers, HEADER.group);
+          if (offset < range.end && (target === undefined || target === group)) {
+            found.push(message);
+            taken.set(range.partition, (taken.get(range.partition) ?? 0) + 1);
+          }
+          if (offset >= range.end - 1 || (taken.get(range.partition) ?? 0) >= limit) {
+            complete.add(range.partition);
+            break;
+          }
+        }
+        if (complete.size === ranges.length) done();
+      },
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (const range of ranges)
+        consumer.seek({ topic, partition: range.partition, offset: String(range.start) });
+    });
+    for (const range of ranges)
+      consumer.seek({ topic, partition: range.partition, offset: String(range.start) });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      finished,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await admin.deleteGroups([peekGroup]).catch(() => {});
+  }
+  return found
+    .sort((a, b) => Number(a.timestamp) - Number(b.timestamp))
+    .slice(0, limit)
+    .map((message) => {
+      const value = message.value ?? Buffer.alloc(0);
+      const body = new Uint8Array(value);
+      return message.key ? { body, key: message.key.toString('utf8') } : { body };
+    });
+}

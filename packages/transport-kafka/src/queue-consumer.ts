@@ -1,0 +1,426 @@
+import {
+  type DeadLetterReason,
+  type Delivery,
+  type DeliveryHandler,
+  deadLetterQueueName,
+  encodeDeadLetterRecord,
+} from '@thrun/contract';
+import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message } from 'kafkajs';
+import { HEADER, readHeader, readPositiveInt } from './headers.js';
+import { Semaphore } from './semaphore.js';
+
+/** What a queue consumer needs from its transport. */
+export interface QueueConsumerContext {
+  queue: string;
+  group: string;
+  retryTopic: string;
+  handler: DeliveryHandler;
+  concurrency: number;
+  consumer: Consumer;
+  heartbeatIntervalMs: number;
+  /** Sends with the transport's idempotent producer (`acks: -1`); rejects when not acknowledged. */
+  send(topic: string, messages: Message[]): Promise<void>;
+  /** Creates a topic when missing (used for `<queue>.dead`, on first use). */
+  ensureTopic(topic: string): Promise<void>;
+  /** Reports an error nobody awaits (a failed release, a failed commit); never holds credentials. */
+  onError(error: unknown): void;
+}
+
+type Outcome = 'done' | 'undone';
+type Settlement = 'pending' | 'settling' | 'settled' | 'released';
+
+/**
+ * One `consume()` call: a kafkajs consumer in group `thrun.<queue>.<group>` reading `<queue>` and
+ * `<queue>.retry`.
+ *
+ * Main topic. Each fetched batch (one partition) is handed out to handlers as permits of the
+ * `concurrency` semaphore allow; messages sharing a key wait for each other, so per-key order holds at
+ * any concurrency. Offsets are resolved (and committed by kafkajs) only up to the lowest unfinished
+ * message of the partition, and the batch returns only when all its messages are settled, so a
+ * rebalance never commits past a message still running and never loses one.
+ *
+ * Retry topic. Copies carry a due time; a copy not yet due pauses only its retry partition until it
+ * is (the main partitions keep flowing), then goes back to the main topic, tagged for this group.
+ */
+export class QueueConsumer {
+  private readonly slots: Semaphore;
+  private readonly inFlight = new Set<KafkaDelivery>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /** Per retry-topic partition, copies already put back but not yet behind the resolved offset. */
+  private readonly forwarded = new Map<number, Set<string>>();
+  /** Per main-topic partition, the highest offset this consumer delivered. */
+  private readonly highestDelivered = new Map<number, number>();
+  private stopping = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly context: QueueConsumerContext) {
+    this.slots = new Semaphore(context.concurrency);
+  }
+
+  eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    if (payload.batch.topic === this.context.retryTopic) await this.processRetryBatch(payload);
+    else await this.processMainBatch(payload);
+  };
+
+  private shouldStop(payload: EachBatchPayload): boolean {
+    return this.stopping || !payload.isRunning() || payload.isStale();
+  }
+
+  private async processMainBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const messages = batch.messages;
+    const done = new Array<boolean>(messages.length).fill(false);
+    let resolvedUpTo = 0; // index of the lowest message not yet done
+    let rebalancing = false;
+
+    // Moves the mark past the finished prefix. kafkajs learns it (resolveOffset) on each heartbeat
+    // tick and at the end of the batch, not per message: parsing offsets is a real cost at 100k/s.
+    let reported = 0;
+    const advance = () => {
+      while (resolvedUpTo < messages.length && done[resolvedUpTo]) resolvedUpTo += 1;
+    };
+    const report = () => {
+      if (resolvedUpTo === reported) return;
+      reported = resolvedUpTo;
+      payload.resolveOffset(messages[resolvedUpTo - 1]!.offset);
+    };
+
+    // Heartbeats while handlers run, so the group keeps us; a failed one means a rebalance.
+    const ticker = setInterval(() => {
+      report();
+      payload
+        .heartbeat()
+        .then(() => payload.commitOffsetsIfNecessary())
+        .catch((error: unknown) => {
+          // A rebalance: start nothing new, so that the batch ends soon (the running handlers
+          // finish) and kafkajs can rejoin. Any other failure (a slow or restarting broker) is only
+          // reported: stopping would make the messages after the first unstarted one run twice.
+          if (REBALANCING.has((error as { type?: string }).type ?? '')) rebalancing = true;
+          else this.context.onError(error);
+        });
+    }, this.context.heartbeatIntervalMs);
+
+    // Runs one message once it holds a permit, after the previous message with its key.
+    const run = async (
+      index: number,
+      key: string | undefined,
+      previous: Promise<unknown> | undefined,
+    ): Promise<Outcome> => {
+      let outcome: Outcome = 'undone';
+      try {
+        if (previous) await previous;
+        if (!rebalancing && !this.stopping) {
+          outcome = await this.handleMain(batch.partition, messages[index]!, key);
+        }
+      } finally {
+        this.slots.release();
+      }
+      if (outcome === 'done') {
+        done[index] = true;
+        advance();
+      }
+      return outcome;
+    };
+
+    const keyTails = new Map<string, Promise<Outcome>>();
+    const tasks: Promise<Outcome>[] = [];
+    let outcomes: Outcome[] = [];
+    try {
+      for (let index = 0; index < messages.length; index += 1) {
+        const message = messages[index]!;
+        if (message.headers?.[HEADER.group] !== undefined) {
+          if (readHeader(message.headers, HEADER.group) !== this.context.group) {
+            // A copy another group republished for itself.
+            done[index] = true;
+            continue;
+          }
+        }
+        // Permits are taken in offset order; a message waiting for its key's predecessor holds
+        // one, which cannot deadlock since that predecessor took its permit earlier.
+        if (!this.slots.tryAcquire()) await this.slots.acquire();
+        if (rebalancing || this.shouldStop(payload)) {
+          this.slots.release();
+          break;
+        }
+        const key = message.key?.toString('utf8');
+        const task = run(index, key, key === undefined ? undefined : keyTails.get(key));
+        tasks.push(task);
+        if (key !== undefined) keyTails.set(key, task);
+      }
+      advance();
+      outcomes = await Promise.all(tasks);
+    } finally {
+      clearInterval(ticker);
+      report();
+    }
+
+    if (resolvedUpTo < messages.length && !this.stopping && !rebalancing && payload.isRunning()) {
+      // Something could not be settled (the broker refused the retry copy, say): read the partition
+      // again from the first unfinished message, after a pause so a broker outage is not a hot loop.
+      if (outcomes.includes('undone')) await sleep(500);
+      if (!payload.isStale()) {
+        this.context.consumer.seek({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: messages[resolvedUpTo]!.offset,
+        });
+      }
+    }
+  }
+
+  private handleMain(partition: number, message: KafkaMessage, key: string | undefined): Promise<Outcome> {
+    // Kafka keeps no delivery count: an offset this consumer already delivered (read again after a
+    // failed settlement or a rebalance) counts as one more attempt.
+    const offset = Number(message.offset);
+    const highest = this.highestDelivered.get(partition) ?? -1;
+    const redelivered = offset <= highest;
+    if (!redelivered) this.highestDelivered.set(partition, offset);
+    const attempt = readPositiveInt(message.headers, HEADER.attempt, 1) + (redelivered ? 1 : 0);
+
+    const delivery = new KafkaDelivery(this.context, message, key, attempt, this.inFlight);
+    this.inFlight.add(delivery);
+    return delivery.run();
+  }
+
+  /**
+   * Copies that are due go back to the main topic (in one send); the offset is resolved only up to
+   * the first copy not yet due, which is read again later. So that a short delay never waits behind
+   * a long one, due copies after it are sent too and remembered (`forwarded`), to be skipped when
+   * the partition is read again. The partition then sleeps until the earliest copy is due, but never
+   * longer than `RETRY_POLL_MS`, so a copy written meanwhile is seen soon.
+   */
+  private async processRetryBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    let forwarded = this.forwarded.get(batch.partition);
+    if (!forwarded) {
+      forwarded = new Set();
+      this.forwarded.set(batch.partition, forwarded);
+    }
+    const due: Message[] = [];
+    const dueOffsets: string[] = [];
+    let resolvable: string | undefined; // the last offset before the first copy not yet due
+    let blocked = false;
+    let earliestDueAt = Number.POSITIVE_INFINITY;
+
+    for (const message of batch.messages) {
+      if (this.shouldStop(payload)) break;
+      const target = readHeader(message.headers, HEADER.group);
+      const mine = target === undefined || target === this.context.group;
+      const dueAt = Number(readHeader(message.headers, HEADER.dueAt) ?? 0);
+      if (mine && !forwarded.has(message.offset)) {
+        if (dueAt > Date.now()) {
+          blocked = true;
+          earliestDueAt = Math.min(earliestDueAt, dueAt);
+          continue;
+        }
+        const headers: IHeaders = { [HEADER.group]: target ?? this.context.group };
+        const attempt = readHeader(message.headers, HEADER.attempt);
+        if (attempt !== undefined) headers[HEADER.attempt] = attempt;
+        due.push({ key: message.key ?? null, value: message.value, headers });
+        dueOffsets.push(message.offset);
+      }
+      if (!blocked) resolvable = message.offset;
+    }
+
+    try {
+      if (due.length > 0) await this.context.send(this.context.queue, due);
+    } catch (error) {
+      // Not put back (the broker is away): nothing is resolved or remembered, so they are read
+      // again once the partition resumes.
+      this.context.onError(error);
+      this.pauseFor(payload, 1_000);
+      return;
+    }
+    for (const offset of dueOffsets) forwarded.add(offset);
+    if (resolvable !== undefined) {
+      payload.resolveOffset(resolvable);
+      const resolved = BigInt(resolvable);
+      for (const offset of forwarded) if (BigInt(offset) <= resolved) forwarded.delete(offset);
+    }
+    if (blocked) this.pauseFor(payload, Math.min(Math.max(earliestDueAt - Date.now(), 1), RETRY_POLL_MS));
+  }
+
+  private pauseFor(payload: EachBatchPayload, ms: number): void {
+    const resume = payload.pause();
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      resume();
+    }, ms);
+    this.resumeTimers.add(timer);
+  }
+
+  /**
+   * Stops fetching, waits up to `drainTimeoutMs` for running handlers, releases what is still
+   * unsettled as a new attempt, then leaves the group (kafkajs commits the finished offsets first).
+   */
+  close(drainTimeoutMs: number): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopping = true;
+      for (const timer of this.resumeTimers) clearTimeout(timer);
+      this.resumeTimers.clear();
+      const disconnected = this.context.consumer.disconnect();
+      const running = [...this.inFlight].map((delivery) => delivery.finished);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(running),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      await Promise.allSettled(
+        [...this.inFlight]
+          .filter((delivery) => delivery.settlement === 'pending')
+          .map((delivery) => delivery.release().catch((error: unknown) => this.context.onError(error))),
+      );
+      await disconnected;
+    })();
+    return this.closing;
+  }
+}
+
+const RESOLVED = Promise.resolve();
+
+/** kafkajs error types that mean the group is rebalancing (kafkajs' own `isRebalancing`, plus the member being gone). */
+const REBALANCING = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+]);
+
+/** Longest sleep of a retry partition holding copies not yet due. */
+const RETRY_POLL_MS = 1_000;
+
+/** One delivery of a main-topic message, and its settlement. */
+class KafkaDelivery implements Delivery {
+  readonly body: Uint8Array;
+  readonly queue: string;
+  readonly key?: string;
+  settlement: Settlement = 'pending';
+  /** The handler's run, settled or not; `close` waits on it until the drain deadline. */
+  finished: Promise<unknown> = RESOLVED;
+  private settling: Promise<void> | undefined;
+  private finish: (outcome: Outcome) => void = () => {};
+
+  constructor(
+    private readonly context: QueueConsumerContext,
+    private readonly message: KafkaMessage,
+    key: string | undefined,
+    readonly attempt: number,
+    /** The consumer's set of running deliveries, which this one leaves once finished. */
+    private readonly inFlight: Set<KafkaDelivery>,
+  ) {
+    // A copy: a handler that writes into its body must not change what a retry or a dead letter
+    // sends, which is taken from the fetched record.
+    this.body = new Uint8Array(message.value ?? EMPTY);
+    this.queue = context.queue;
+    if (key !== undefined) this.key = key;
+  }
+
+  /** Resolves when the delivery is settled (by the handler or after it), or released at close. */
+  run(): Promise<Outcome> {
+    const outcome = new Promise<Outcome>((resolve) => {
+      this.finish = (result) => {
+        this.inFlight.delete(this);
+        resolve(result);
+      };
+    });
+    this.finished = this.invoke();
+    return outcome;
+  }
+
+  private async invoke(): Promise<void> {
+    try {
+      await this.context.handler(this);
+    } catch {
+      // The contract: a handler that throws has its delivery retried at once.
+    }
+    try {
+      if (this.settlement === 'settling') await this.settling;
+    } catch {
+      // The handler's own settlement failed; the retry below tries again.
+    }
+    try {
+      if (this.settlement === 'pending') await this.retry(0);
+      this.finish('done');
+    } catch (error) {
+      if (this.settlement === 'released') return;
+      this.context.onError(error);
+      this.finish('undone');
+    }
+  }
+
+  ack(): Promise<void> {
+    if (this.settlement !== 'pending') return this.settling ?? RESOLVED;
+    this.settlement = 'settled';
+    return RESOLVED;
+  }
+
+  retry(delayMs = 0): Promise<void> {
+    return this.settle(() => this.sendCopy(delayMs));
+  }
+
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    return this.settle(async () => {
+      const { queue, group } = this.context;
+      const deadTopic = deadLetterQueueName(queue);
+      await this.context.ensureTopic(deadTopic);
+      const record = encodeDeadLetterRecord({ queue, body: this.body, reason, attempts: this.attempt });
+      await this.context.send(deadTopic, [
+        {
+          key: this.message.key ?? null,
+          value: Buffer.from(record.buffer, record.byteOffset, record.byteLength),
+          headers: {
+            [HEADER.failedGroup]: group,
+            [HEADER.errorCode]: reason.code,
+            [HEADER.errorMessage]: reason.message,
+            [HEADER.attempts]: String(this.attempt),
+          },
+        },
+      ]);
+    });
+  }
+
+  /** At the drain deadline: hands the message back as the next attempt, whatever the handler does later. */
+  async release(): Promise<void> {
+    await this.settle(() => this.sendCopy(0), 'released');
+    this.finish('done');
+  }
+
+  private sendCopy(delayMs: number): Promise<void> {
+    const headers: IHeaders = {
+      [HEADER.group]: this.context.group,
+      [HEADER.attempt]: String(this.attempt + 1),
+    };
+    const copy: Message = { key: this.message.key ?? null, value: this.message.value, headers };
+    if (delayMs <= 0) {
+      // Due now: straight back to the main topic, tagged for this group only.
+      return this.context.send(this.context.queue, [copy]);
+    }
+    headers[HEADER.dueAt] = String(Date.now() + delayMs);
+    return this.context.send(this.context.retryTopic, [copy]);
+  }
+
+  private settle(action: () => Promise<void>, final: Settlement = 'settled'): Promise<void> {
+    if (this.settlement === 'settling') return this.settling!;
+    if (this.settlement !== 'pending') return RESOLVED;
+    this.settlement = 'settling';
+    this.settling = action().then(
+      () => {
+        this.settlement = final;
+      },
+      (error: unknown) => {
+        this.settlement = 'pending';
+        throw error;
+      },
+    );
+    return this.settling;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

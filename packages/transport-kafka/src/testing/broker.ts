@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+
+/** The broker the integration tests use: `THRUN_KAFKA_BROKERS`, else the repository script's port. */
+export const brokers = (process.env.THRUN_KAFKA_BROKERS ?? '127.0.0.1:9192').split(',');
+
+/** Fails (never skips) when nothing listens, saying how to start the broker. */
+export async function assertBrokerReachable(): Promise<void> {
+  const [host = '127.0.0.1', port = '9192'] = brokers[0]!.split(':');
+  const reachable = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port: Number(port) });
+    socket.setTimeout(2_000);
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+  if (!reachable) {
+    throw new Error(
+      `No Kafka broker at ${brokers.join(',')}. Start one with: eval "$(bash scripts/brokers/kafka.sh start)"`,
+    );
+  }
+}
+
+/** A queue name no other test (or earlier run) uses. */
+export function uniqueQueue(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (condition()) resolve();
+      else if (Date.now() > deadline)
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      else setTimeout(check, 20);
+    };
+    check();
+  });
+}
+
+export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
+export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
