@@ -33,6 +33,9 @@ export function createClient(url: string, extra: RedisOptions = {}): Redis {
     // after a few failed reconnections instead of hanging (callers retry; delivery is at-least-once).
     maxRetriesPerRequest: 3,
     connectTimeout: 5_000,
+    // A reply that never comes (a half-open connection) becomes an error the caller retries, instead of
+    // a wait without end. Blocking reads run on a duplicate without this bound.
+    commandTimeout: 30_000,
     ...extra,
   };
   // The cast pins the reply mapping to the default (RESP2 shapes), which every script here expects.

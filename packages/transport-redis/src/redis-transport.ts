@@ -145,7 +145,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   async function openBlocking(): Promise<RedisClient> {
     const blocking =
       client instanceof Redis
-        ? client.duplicate({ enableAutoPipelining: false, lazyConnect: true })
+        ? client.duplicate({ enableAutoPipelining: false, lazyConnect: true, commandTimeout: undefined })
         : duplicateClient(client);
     if (client instanceof Redis) blocking.on('error', () => {});
     await ensureReady(blocking, where, connectTimeoutMs);
