@@ -18,3 +18,28 @@ export interface OrderReadyPayload {
 export class OrderReady extends ThrunJob<OrderReadyPayload> {
   static readonly event = 'order_ready';
 }
+
+/** The steps of the order batch: jobs whose handlers are ordinary listeners of these names. */
+export class CreatePayment extends ThrunJob<{ order_id: number }> {
+  static readonly event = 'create_payment';
+}
+
+export class CreateOrder extends ThrunJob {
+  static readonly event = 'create_order';
+}
+
+export class SendOrderEmail extends ThrunJob {
+  static readonly event = 'send_order_email';
+}
+
+/** What the batch's lifecycle events carry (schemas/batch-*.schema.json), plus the shared `order_id`. */
+export interface BatchLifecyclePayload {
+  batch_id: string;
+  order_id: number;
+  completed: number;
+  total: number;
+  percent?: number;
+  status?: string;
+  error?: { code: string; message: string };
+  failed_job?: { event: string; index: number } | null;
+}

@@ -2,13 +2,23 @@
  * The order story: an order service dispatches `order_created`; listeners discovered from
  * ./listeners/ handle it (one decorated class, one defined without a decorator), plus one subscribed
  * here by hand. The stock listener fails twice and succeeds on its third attempt; a legacy producer
- * pushes a broken message, which lands in the dead-letter queue and is shown.
+ * pushes a broken message, which lands in the dead-letter queue and is shown. Then the seed's order
+ * batch (payment, order, email) runs step by step, reporting progress, success and, in a variant whose
+ * card is declined, failure, all as events.
  *
  *   pnpm --filter @thrun/demo start [--transport memory|redis|rabbitmq|kafka]
  */
 import { parseArgs } from 'node:util';
-import { createThrun, silentLogger } from '@thrun/core';
-import { OrderCreated, type OrderReadyPayload } from './events.js';
+import type { Envelope } from '@thrun/contract';
+import { createThrun, NonRetryableError, silentLogger } from '@thrun/core';
+import {
+  type BatchLifecyclePayload,
+  CreateOrder,
+  CreatePayment,
+  OrderCreated,
+  type OrderReadyPayload,
+  SendOrderEmail,
+} from './events.js';
 import { heading, short, trace } from './trace.js';
 import { AdapterMissingError, loadTransport } from './transports.js';
 
@@ -93,9 +103,67 @@ for (const [name, stats] of Object.entries(thrun.stats().events)) {
 }
 console.log(`  undecodable messages: ${thrun.stats().totals.rejected}`);
 
+heading('6. The order batch: payment, order, email, one after another');
+const declined = new Set([1004]);
+thrun.subscribe<{ order_id: number }>(CreatePayment, (payload, ctx) => {
+  if (declined.has(payload.order_id)) {
+    trace('✗', `createPayment           order ${payload.order_id}: card declined (attempt ${ctx.attempt})`);
+    throw new NonRetryableError('card declined');
+  }
+  trace('✓', `createPayment           step ${stepOf(ctx.envelope)}: order ${payload.order_id} paid`);
+});
+thrun.subscribe(CreateOrder, (_payload, ctx) =>
+  trace('✓', `createOrder             step ${stepOf(ctx.envelope)}: order record written`),
+);
+thrun.subscribe(SendOrderEmail, (_payload, ctx) =>
+  trace('✓', `sendOrderEmail          step ${stepOf(ctx.envelope)}: confirmation sent`),
+);
+const finished = new Set<string>();
+thrun.subscribe<BatchLifecyclePayload>('order.progress', (p) =>
+  trace('…', `order.progress          ${p.completed}/${p.total} (${p.percent}%)`),
+);
+thrun.subscribe<BatchLifecyclePayload>('order.success', (p) =>
+  trace('★', `order.success           order ${p.order_id}: every step done`),
+);
+thrun.subscribe<BatchLifecyclePayload>('order.failed', (p) =>
+  trace(
+    '✗',
+    `order.failed            order ${p.order_id}: ${p.failed_job?.event} (step ${p.failed_job?.index}) failed: ${p.error?.message}`,
+  ),
+);
+thrun.subscribe<BatchLifecyclePayload>('order.finished', (p) => {
+  trace('■', `order.finished          order ${p.order_id}: ${p.status}`);
+  finished.add(p.batch_id);
+});
+
+for (const orderId of [1003, 1004]) {
+  trace(
+    '→',
+    `order service: batch for order ${orderId}${declined.has(orderId) ? ' (this card will be declined)' : ''}`,
+  );
+  const batchId = await thrun
+    .batch([new CreatePayment({ order_id: orderId }), new CreateOrder(), new SendOrderEmail()], {
+      shared: { order_id: orderId },
+    })
+    .then('order.success')
+    .catch('order.failed')
+    .finally('order.finished')
+    .progress('order.progress');
+  await until(() => finished.has(batchId), `batch ${batchId} to finish`);
+  const status = await thrun.batches.get(batchId);
+  console.log(
+    `  thrun.batches.get(${short(batchId)}) → ${status?.status}, ${status?.completed}/${status?.total} steps`,
+  );
+}
+
 await thrun.deadLetters.purge(queue);
 await thrun.close({ drainTimeoutMs: 2_000 });
 console.log('\nDone.');
+
+function stepOf(envelope: Envelope): string {
+  const batch = envelope.meta?.batch;
+  return batch ? `${batch.index + 1}/${batch.total}` : '-';
+}
 
 async function until(
   check: () => boolean | Promise<boolean>,
