@@ -1,4 +1,5 @@
 import {
+  assertPayloadsFit,
   assertQueueName,
   type CloseOptions,
   ConfigurationError,
@@ -14,6 +15,7 @@ import {
   type Transport,
   type TransportCapabilities,
   TransportError,
+  transportClosedError,
   ValidationError,
 } from '@thrun/contract';
 import {
@@ -154,7 +156,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
 
   function assertOpen(): void {
     if (closing) {
-      throw new TransportError('closed', '[thrun:kafka] transport is closed', { isRetryable: false });
+      throw transportClosedError('kafka');
     }
   }
 
@@ -297,14 +299,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
     ): Promise<void> {
       assertOpen();
       assertKafkaQueueName(queue);
-      for (const message of messages) {
-        if (message.body.byteLength > maxPayloadBytes) {
-          throw new PayloadTooLargeError(
-            'payload_too_large',
-            `[thrun:kafka] message of ${message.body.byteLength} bytes exceeds maxPayloadBytes (${maxPayloadBytes})`,
-          );
-        }
-      }
+      assertPayloadsFit('kafka', messages, maxPayloadBytes);
       if (messages.length === 0) return;
       const now = Date.now();
       const immediate: Message[] = [];

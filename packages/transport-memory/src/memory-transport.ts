@@ -1,4 +1,5 @@
 import {
+  assertPayloadsFit,
   assertQueueName,
   type CloseOptions,
   ConfigurationError,
@@ -9,13 +10,12 @@ import {
   deadLetterQueueName,
   encodeDeadLetterRecord,
   type OutgoingMessage,
-  PayloadTooLargeError,
   type QueuedMessage,
   type Subscription,
   TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   type TransportCapabilities,
-  TransportError,
+  transportClosedError,
 } from '@thrun/contract';
 import {
   createMemoryBroker,
@@ -67,8 +67,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
   });
 
   function assertOpen(): void {
-    if (closing)
-      throw new TransportError('closed', '[thrun:memory] transport is closed', { isRetryable: false });
+    if (closing) throw transportClosedError('memory');
   }
 
   function deadLetter(queue: string, message: StoredMessage, reason: DeadLetterReason): void {
@@ -89,14 +88,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
       assertOpen();
       assertQueueName(queue);
-      for (const message of messages) {
-        if (message.body.byteLength > maxPayloadBytes) {
-          throw new PayloadTooLargeError(
-            'payload_too_large',
-            `[thrun:memory] message of ${message.body.byteLength} bytes exceeds maxPayloadBytes (${maxPayloadBytes})`,
-          );
-        }
-      }
+      assertPayloadsFit('memory', messages, maxPayloadBytes);
       const state = broker.queue(queue);
       for (const message of messages) {
         // Copy: the caller may reuse its buffer, and consumers must see the bytes as published.

@@ -1,4 +1,5 @@
 import {
+  assertPayloadsFit,
   assertQueueName,
   type BackoffOptions,
   type CloseOptions,
@@ -9,14 +10,13 @@ import {
   deadLetterQueueName,
   encodeDeadLetterRecord,
   type OutgoingMessage,
-  PayloadTooLargeError,
   type PublishOptions,
   type QueuedMessage,
   type Subscription,
   TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   type TransportCapabilities,
-  TransportError,
+  transportClosedError,
 } from '@thrun/contract';
 import type { ChannelModel, SocketOptions } from 'amqplib';
 import { ConnectionManager } from './connection.js';
@@ -117,8 +117,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
   };
 
   function assertOpen(): void {
-    if (closing)
-      throw new TransportError('closed', '[thrun:rabbitmq] transport is closed', { isRetryable: false });
+    if (closing) throw transportClosedError('rabbitmq');
   }
 
   // One object per group queue: publishing does not allocate a declaration per call.
@@ -202,14 +201,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     ): Promise<void> {
       assertOpen();
       assertQueueName(queue);
-      for (const message of messages) {
-        if (message.body.byteLength > maxPayloadBytes) {
-          throw new PayloadTooLargeError(
-            'payload_too_large',
-            `[thrun:rabbitmq] message of ${message.body.byteLength} bytes exceeds maxPayloadBytes (${maxPayloadBytes})`,
-          );
-        }
-      }
+      assertPayloadsFit('rabbitmq', messages, maxPayloadBytes);
       if (messages.length === 0) return;
       // The default group's queue exists from the first publish on, so nothing is lost before anyone consumes.
       const declarations: Declaration[] = [groupDeclaration(queue, DEFAULT_GROUP)];

@@ -33,6 +33,9 @@ export function createClient(url: string, extra: RedisOptions = {}): Redis {
     // after a few failed reconnections instead of hanging (callers retry; delivery is at-least-once).
     maxRetriesPerRequest: 3,
     connectTimeout: 5_000,
+    // A reply that never comes (a half-open connection) becomes an error the caller retries, instead of
+    // a wait without end. Blocking reads run on a duplicate without this bound.
+    commandTimeout: 30_000,
     ...extra,
   };
   // The cast pins the reply mapping to the default (RESP2 shapes), which every script here expects.
@@ -129,22 +132,32 @@ export function transportError(
 interface ScriptingClient {
   evalshaBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
   evalBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
+  evalsha(...args: (string | Buffer | number)[]): Promise<unknown>;
+  eval(...args: (string | Buffer | number)[]): Promise<unknown>;
 }
 
-/** EVALSHA, falling back to EVAL when the server does not know the script (first use, or after a restart). */
+/**
+ * EVALSHA, falling back to EVAL when the server does not know the script (first use, or after a
+ * restart). Replies come as Buffers (message bytes stay bytes) or, with `replies: 'strings'`, as text.
+ */
 export async function runScript(
   client: RedisClient,
   script: Script,
   keys: readonly string[],
   args: readonly (string | Buffer | number)[],
+  replies: 'buffers' | 'strings' = 'buffers',
 ): Promise<unknown> {
   // evalshaBuffer rather than callBuffer: ioredis's auto-pipelining drops the command name of callBuffer.
   const scripting = client as unknown as ScriptingClient;
+  const [evalsha, evalSource] =
+    replies === 'buffers'
+      ? [scripting.evalshaBuffer.bind(scripting), scripting.evalBuffer.bind(scripting)]
+      : [scripting.evalsha.bind(scripting), scripting.eval.bind(scripting)];
   try {
-    return await scripting.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
+    return await evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (error) {
     if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-      return scripting.evalBuffer(script.source, keys.length, ...keys, ...args);
+      return evalSource(script.source, keys.length, ...keys, ...args);
     }
     throw error;
   }

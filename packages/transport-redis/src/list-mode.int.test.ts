@@ -5,7 +5,7 @@ import {
   TransportError,
 } from '@thrun/contract';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { redisTransport } from './index.js';
 import {
   bytes,
@@ -18,7 +18,7 @@ import {
 } from './test-support/redis.js';
 
 let admin: Redis;
-let prefix: string;
+let prefix = uniquePrefix();
 const transports: Transport[] = [];
 
 function open(options: Parameters<typeof redisTransport>[0] = {}): Transport {
@@ -35,14 +35,10 @@ afterEach(async () => {
   await Promise.all(transports.splice(0).map((t) => t.close({ drainTimeoutMs: 1_000 })));
   await deleteKeys(admin, prefix);
 });
-beforeEachPrefix();
-function beforeEachPrefix() {
+beforeEach(() => {
   // Each test gets its own keys.
   prefix = uniquePrefix();
-  afterEach(() => {
-    prefix = uniquePrefix();
-  });
-}
+});
 
 describe('lists mode', () => {
   it('writes the seed format: the raw bytes LPUSHed to the list named after the queue', async () => {

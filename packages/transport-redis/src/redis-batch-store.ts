@@ -20,7 +20,14 @@ import {
   batchRecordStepScript,
   batchReleaseScript,
 } from './batch-scripts.js';
-import { createClient, ensureReady, type RedisClient, redactUrl, transportError } from './connection.js';
+import {
+  createClient,
+  ensureReady,
+  type RedisClient,
+  redactUrl,
+  runScript,
+  transportError,
+} from './connection.js';
 import type { Script } from './scripts.js';
 
 export interface RedisBatchStoreOptions extends BatchStoreOptions {
@@ -104,7 +111,7 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
   async function run(script: Script, keys: readonly string[], args: readonly (string | number)[]) {
     await connect();
     try {
-      return await evalScript(client, script, keys, args);
+      return await runScript(client, script, keys, args, 'strings');
     } catch (error) {
       throw transportError('broker_error', `batch ${script.name} failed`, error);
     }
@@ -190,29 +197,6 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
       client.disconnect();
     },
   };
-}
-
-interface ScriptingClient {
-  evalsha(...args: (string | number)[]): Promise<unknown>;
-  eval(...args: (string | number)[]): Promise<unknown>;
-}
-
-/** EVALSHA with string replies, falling back to EVAL when the server does not know the script yet. */
-async function evalScript(
-  client: RedisClient,
-  script: Script,
-  keys: readonly string[],
-  args: readonly (string | number)[],
-): Promise<unknown> {
-  const scripting = client as unknown as ScriptingClient;
-  try {
-    return await scripting.evalsha(script.sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-      return scripting.eval(script.source, keys.length, ...keys, ...args);
-    }
-    throw error;
-  }
 }
 
 /** The record as the scripts store it: state fields, the jobs list, and the catch parts of a failure. */

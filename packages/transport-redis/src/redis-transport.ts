@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  assertPayloadsFit,
   assertQueueName,
   type CloseOptions,
   ConfigurationError,
@@ -7,7 +8,6 @@ import {
   DEFAULT_MAX_BYTES,
   type DeliveryHandler,
   type OutgoingMessage,
-  PayloadTooLargeError,
   type PublishOptions,
   type QueuedMessage,
   type Subscription,
@@ -15,6 +15,7 @@ import {
   type Transport,
   type TransportCapabilities,
   TransportError,
+  transportClosedError,
 } from '@thrun/contract';
 import type { RedisOptions } from 'ioredis';
 import {
@@ -129,7 +130,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
 
   function assertOpen(): void {
     if (closing) {
-      throw new TransportError('closed', '[thrun:redis] transport is closed', { isRetryable: false });
+      throw transportClosedError('redis');
     }
   }
 
@@ -145,7 +146,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   async function openBlocking(): Promise<RedisClient> {
     const blocking =
       client instanceof Redis
-        ? client.duplicate({ enableAutoPipelining: false, lazyConnect: true })
+        ? client.duplicate({ enableAutoPipelining: false, lazyConnect: true, commandTimeout: undefined })
         : duplicateClient(client);
     if (client instanceof Redis) blocking.on('error', () => {});
     await ensureReady(blocking, where, connectTimeoutMs);
@@ -159,14 +160,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   ): Promise<void> {
     assertOpen();
     assertQueueName(queue);
-    for (const message of messages) {
-      if (message.body.byteLength > maxPayloadBytes) {
-        throw new PayloadTooLargeError(
-          'payload_too_large',
-          `[thrun:redis] message of ${message.body.byteLength} bytes exceeds maxPayloadBytes (${maxPayloadBytes})`,
-        );
-      }
-    }
+    assertPayloadsFit('redis', messages, maxPayloadBytes);
     if (messages.length === 0) return;
     await connect();
     const keys = queueKeys(keyPrefix, queue);
