@@ -285,6 +285,65 @@ describe('batches on the bus', () => {
     expect(two.steps.length).toBeGreaterThan(0);
   });
 
+  it('records steps that a worker in another runtime runs and reports (acceptReports)', async () => {
+    const broker = createMemoryBroker();
+    const coordinator = createThrun({
+      transport: memoryTransport({ broker }),
+      logger: silentLogger,
+      routes: { 'step.*': 'steps' }, // the steps go to a queue only the foreign worker consumes
+      batches: { acceptReports: true },
+    });
+    buses.push(coordinator);
+    const finished: Envelope[] = [];
+    coordinator.subscribe('order.finished', (_payload, ctx) => void finished.push(ctx.envelope));
+    coordinator.subscribe('order.failed', (_payload, ctx) => void finished.push(ctx.envelope));
+    await coordinator.start();
+
+    // The foreign worker: plain bytes in and out, as a Go service following schemas/batch.md would.
+    const foreign = memoryTransport({ broker });
+    const ran: string[] = [];
+    await foreign.consume('steps', async (delivery) => {
+      const step = JSON.parse(new TextDecoder().decode(delivery.body)) as Envelope;
+      ran.push(step.event);
+      const batch = step.meta!.batch!;
+      const report =
+        step.event === 'step.refund'
+          ? {
+              event: 'thrun.batch.step_failed',
+              payload: { batch_id: batch.id, index: batch.index, error: { code: 'declined', message: 'no' } },
+            }
+          : { event: 'thrun.batch.step_succeeded', payload: { batch_id: batch.id, index: batch.index } };
+      await foreign.publish('events', [{ body: new TextEncoder().encode(JSON.stringify(report)) }]);
+      await delivery.ack();
+    });
+
+    const ok = await coordinator
+      .batch([
+        { event: 'step.payment', payload: {} },
+        { event: 'step.order', payload: {} },
+      ])
+      .finally('order.finished');
+    await waitFor(() => finished.length === 1, 'the reported batch to finish');
+    expect(ran).toEqual(['step.payment', 'step.order']);
+    expect(finished[0]?.payload).toMatchObject({ batch_id: ok, status: 'succeeded', completed: 2 });
+
+    const failing = await coordinator
+      .batch([
+        { event: 'step.refund', payload: {} },
+        { event: 'step.order', payload: {} },
+      ])
+      .catch('order.failed')
+      .finally('order.finished');
+    await waitFor(() => finished.length === 3, 'the failed batch to end');
+    expect(ran).toEqual(['step.payment', 'step.order', 'step.refund']);
+    expect((await coordinator.batches.get(failing))?.failure).toMatchObject({
+      reason: 'failed',
+      job: { event: 'step.refund', index: 0 },
+      error: { code: 'declined' },
+    });
+    await foreign.close();
+  });
+
   it('runs parallel batches at once and succeeds within allowed failures', async () => {
     const { thrun, steps, behaviour, lifecycle, of, maxRunning } = orderBus({ concurrency: 10 });
     behaviour.set('create_order', () => {
