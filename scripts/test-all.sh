@@ -23,8 +23,15 @@ for script in scripts/brokers/*.sh; do
   started+=("$broker")
 done
 
+log=$(mktemp)
 pnpm lint
-pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1
-(cd apps/go-consumer && go vet ./... && go test ./...)
+pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1 2>&1 | tee "$log"
+(cd apps/go-consumer && go vet ./... && go test ./...) 2>&1 | tee -a "$log"
 
-bash scripts/node24.sh
+bash scripts/node24.sh 2>&1 | tee -a "$log"
+
+# One closing line for the whole run: vitest's "Tests  N passed" lines and go test's "ok" packages.
+passed=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -oE 'Tests +[0-9]+ passed' | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
+go_packages=$(grep -cE '^ok ' "$log" || true)
+rm -f "$log"
+echo "thrun: $((passed + go_packages)) passed, 0 failed"
