@@ -77,7 +77,7 @@ export function listSource(context: SourceContext): MessageSource {
    * behind it, so the message that ends the wait (and whatever came with it) arrives in the same round
    * trip, its attempt looked up atomically.
    */
-  async function wait(max: number, seconds: number): Promise<Fetched[]> {
+  async function wait(max: number, seconds: number): Promise<{ items: Fetched[]; nextDueMs: number }> {
     const pipeline = blocking.pipeline().blmove(keys.queue, landing, 'RIGHT', 'LEFT', seconds);
     (pipeline as unknown as ScriptingPipeline).evalshaBuffer(
       listFetchScript.sha,
@@ -91,9 +91,23 @@ export function listSource(context: SourceContext): MessageSource {
     if (fetched?.[0]) {
       // The script is not loaded yet (first use, or Redis restarted): the landing list is drained by
       // the next list-fetch, sent the ordinary way.
-      return (await take(max)).items;
+      return await take(max);
     }
-    return parse(fetched?.[1]).items;
+    return parse(fetched?.[1]);
+  }
+
+  /**
+   * Set when the last fetch left the queue drained (fewer than asked for): the next one then goes
+   * straight to the blocking read, whose pipelined list-fetch does everything a plain list-fetch would.
+   * A separate list-fetch first would cost a round trip during which a new message waits unserved.
+   */
+  let drained = false;
+  /** When the next delayed message is due (local clock), or -1: bounds the blocking read. */
+  let dueAt = -1;
+  function settle(result: { items: Fetched[]; nextDueMs: number }, max: number): Fetched[] {
+    drained = result.items.length < max;
+    dueAt = result.nextDueMs < 0 ? -1 : Date.now() + result.nextDueMs;
+    return result.items;
   }
 
   let resync = false;
@@ -145,13 +159,22 @@ export function listSource(context: SourceContext): MessageSource {
       try {
         const recovered = resync ? await recover(held) : [];
         resync = false;
-        if (recovered.length > 0) return recovered;
+        if (recovered.length > 0) {
+          drained = false;
+          return recovered;
+        }
+        // A delayed message already due is moved by a plain list-fetch, not after a blocking read.
+        if (drained && (dueAt < 0 || dueAt > Date.now())) {
+          const dueMs = dueAt < 0 ? -1 : Math.max(0, dueAt - Date.now());
+          return settle(await wait(max, blockFor(dueMs, context.blockTimeoutMs) / 1000), max);
+        }
         const first = await take(max);
-        if (first.items.length > 0) return first.items;
-        return await wait(max, blockFor(first.nextDueMs, context.blockTimeoutMs) / 1000);
+        if (first.items.length > 0) return settle(first, max);
+        return settle(await wait(max, blockFor(first.nextDueMs, context.blockTimeoutMs) / 1000), max);
       } catch (error) {
         // The reply may have been lost after Redis moved messages into our processing list.
         resync = true;
+        drained = false;
         throw error;
       }
     },
