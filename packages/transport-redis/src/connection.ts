@@ -44,6 +44,31 @@ export function createClient(url: string, extra: RedisOptions = {}): Redis {
   return client;
 }
 
+/** How a transport or store gets its client: the one given (never closed by Thrun), or its own from a URL. */
+export interface ClientOptions {
+  url?: string;
+  client?: RedisClient;
+  redisOptions?: RedisOptions;
+}
+
+export interface ResolvedClient {
+  client: RedisClient;
+  /** Names the server in errors, credentials removed. */
+  where: string;
+  /** Whether closing is ours to do. */
+  ownsClient: boolean;
+}
+
+export function resolveClient(options: ClientOptions): ResolvedClient {
+  if (options.client) return { client: options.client, where: 'the given Redis client', ownsClient: false };
+  const url = options.url ?? process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  return {
+    client: createClient(url, { enableAutoPipelining: true, ...options.redisOptions }),
+    where: redactUrl(url),
+    ownsClient: true,
+  };
+}
+
 /**
  * ioredis prints unhandled 'error' events to the console, with addresses but also with whatever the
  * server said; Thrun reports connection problems through typed errors instead.

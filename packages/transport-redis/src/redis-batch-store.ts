@@ -20,14 +20,7 @@ import {
   batchRecordStepScript,
   batchReleaseScript,
 } from './batch-scripts.js';
-import {
-  createClient,
-  ensureReady,
-  type RedisClient,
-  redactUrl,
-  runScript,
-  transportError,
-} from './connection.js';
+import { ensureReady, type RedisClient, resolveClient, runScript, transportError } from './connection.js';
 import type { Script } from './scripts.js';
 
 export interface RedisBatchStoreOptions extends BatchStoreOptions {
@@ -92,11 +85,7 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
   const claimTtlMs = positive('claimTtlMs', options.claimTtlMs, DEFAULT_CLAIM_TTL_MS);
   const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 5_000);
   const keyPrefix = options.keyPrefix ?? '';
-  const url = options.url ?? process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const where = options.client ? 'the given Redis client' : redactUrl(url);
-  const ownsClient = options.client === undefined;
-  const client: RedisClient =
-    options.client ?? createClient(url, { enableAutoPipelining: true, ...options.redisOptions });
+  const { client, where, ownsClient } = resolveClient(options);
   let ready: Promise<void> | undefined;
   const jobsCache = new JobsCache();
 

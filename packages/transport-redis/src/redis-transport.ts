@@ -20,12 +20,11 @@ import {
 import type { RedisOptions } from 'ioredis';
 import {
   Cluster,
-  createClient,
   duplicateClient,
   ensureReady,
   Redis,
   type RedisClient,
-  redactUrl,
+  resolveClient,
   runScript,
   transportError,
 } from './connection.js';
@@ -108,12 +107,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 5_000);
   const defaultDrainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const keyPrefix = options.keyPrefix ?? '';
-  const url = options.url ?? process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const where = options.client ? 'the given Redis client' : redactUrl(url);
-
-  const ownsClient = options.client === undefined;
-  const client: RedisClient =
-    options.client ?? createClient(url, { enableAutoPipelining: true, ...options.redisOptions });
+  const { client, where, ownsClient } = resolveClient(options);
   const consumers = new Set<Consumer>();
   let ready: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
