@@ -138,18 +138,8 @@ func (p *parser) object(depth int) (any, error) {
 			return nil, err
 		}
 		object[key] = value
-		p.space()
-		if p.pos >= len(p.data) {
-			return nil, p.fail("unexpected end of input")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			return object, nil
-		default:
-			return nil, p.fail("expected ',' or '}'")
+		if done, err := p.separator('}'); err != nil || done {
+			return object, err
 		}
 	}
 }
@@ -172,18 +162,8 @@ func (p *parser) array(depth int) (any, error) {
 			return nil, err
 		}
 		array = append(array, value)
-		p.space()
-		if p.pos >= len(p.data) {
-			return nil, p.fail("unexpected end of input")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			return array, nil
-		default:
-			return nil, p.fail("expected ',' or ']'")
+		if done, err := p.separator(']'); err != nil || done {
+			return array, err
 		}
 	}
 }
@@ -317,4 +297,22 @@ func (p *parser) number() (any, error) {
 		}
 	}
 	return json.Number(text), nil
+}
+
+// separator reads what follows a member or an element: ',' (more to come) or the closing bracket (done).
+func (p *parser) separator(closing byte) (done bool, err error) {
+	p.space()
+	if p.pos >= len(p.data) {
+		return false, p.fail("unexpected end of input")
+	}
+	switch p.data[p.pos] {
+	case ',':
+		p.pos++
+		return false, nil
+	case closing:
+		p.pos++
+		return true, nil
+	default:
+		return false, p.fail(fmt.Sprintf("expected ',' or '%c'", closing))
+	}
 }
