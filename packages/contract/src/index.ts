@@ -1,4 +1,4 @@
-export { type BackoffOptions, backoffDelayMs } from './backoff.js';
+export { type BackoffOptions, backoffDelayMs, REFUSED_SETTLEMENT_BACKOFF } from './backoff.js';
 export {
   type BatchEmission,
   type BatchFailure,
@@ -29,11 +29,18 @@ export {
   encodeEnvelope,
 } from './codec.js';
 export {
-  createDeadLetterRecord,
+  createDeadLetterMetadata,
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_OVERHEAD_BYTES,
+  DEAD_LETTER_REASON_LIMITS,
   type DeadLetterInput,
+  type DeadLetterMessage,
+  type DeadLetterMetadata,
   type DeadLetterRecord,
-  decodeDeadLetterRecord,
-  encodeDeadLetterRecord,
+  type DecodedDeadLetter,
+  deadLetterHeaders,
+  decodeDeadLetter,
+  encodeDeadLetterFrame,
 } from './dead-letter.js';
 export {
   type BatchMeta,

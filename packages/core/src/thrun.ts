@@ -99,8 +99,24 @@ export interface ThrunHooks {
     reason: DeadLetterReason;
     error: unknown;
   }): void;
+  /**
+   * A settlement the broker refused (a dead queue that rejects writes, a lost connection). The
+   * delivery stays where it is, unacknowledged, and the worker tries the same settlement again after
+   * `retryInMs`; it never runs the handler again meanwhile.
+   */
+  onSettleError?(info: {
+    envelope: Envelope | undefined;
+    queue: string;
+    attempt: number;
+    action: SettleAction;
+    error: unknown;
+    retryInMs: number;
+  }): void;
   instrument?<T>(operation: InstrumentedOperation, run: () => Promise<T>): Promise<T>;
 }
+
+/** What a worker asked the transport to do with a delivery. */
+export type SettleAction = 'ack' | 'retry' | 'dead-letter';
 
 export interface ThrunOptions {
   /** Where events travel. Default: a private `memoryTransport()` (this process only). */
