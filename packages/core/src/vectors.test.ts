@@ -3,7 +3,7 @@ import { loadCodecVectors } from '@thrun/contract/vectors';
 import { memoryTransport } from '@thrun/transport-memory';
 import { expect, it } from 'vitest';
 import { silentLogger } from './logger.js';
-import { text, waitFor } from './test-fixtures/helpers.js';
+import { waitFor } from './test-fixtures/helpers.js';
 import { createThrun } from './thrun.js';
 
 it('dead-letters every bad codec vector with its reason while good messages keep flowing', async () => {
