@@ -18,6 +18,8 @@ export {
   type BatchStore,
   type BatchStoreOptions,
   type BatchTransition,
+  type DueEmissions,
+  type StepStart,
   DEFAULT_BATCH_RETENTION_MS,
   DEFAULT_CLAIM_TTL_MS,
 } from './batch/batch-store.js';
