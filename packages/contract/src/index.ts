@@ -18,10 +18,10 @@ export {
   type BatchStore,
   type BatchStoreOptions,
   type BatchTransition,
-  type DueEmissions,
-  type StepStart,
   DEFAULT_BATCH_RETENTION_MS,
   DEFAULT_CLAIM_TTL_MS,
+  type DueEmissions,
+  type StepStart,
 } from './batch/batch-store.js';
 export {
   type CodecLimits,

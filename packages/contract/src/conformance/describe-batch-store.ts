@@ -357,7 +357,11 @@ export function describeBatchStore(name: string, hooks: BatchStoreScenarioHooks)
         // The caller holds the claim: nothing of this batch is due yet.
         expect(await sweepFor(store, record.id)).toBeUndefined();
         await sleep(450);
-        expect(await sweepFor(store, record.id)).toEqual({ id: record.id, queue: 'billing', emissions: decided });
+        expect(await sweepFor(store, record.id)).toEqual({
+          id: record.id,
+          queue: 'billing',
+          emissions: decided,
+        });
         // The sweeper now holds the claim itself.
         expect(await sweepFor(store, record.id)).toBeUndefined();
       });

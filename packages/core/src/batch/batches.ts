@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   type BatchFailure,
   type BatchMeta,
@@ -8,7 +9,6 @@ import {
   type JsonObject,
   ValidationError,
 } from '@thrun/contract';
-import { randomUUID } from 'node:crypto';
 import type { BulkItem } from '../context.js';
 import { toJob } from '../event-class.js';
 import type { ThrunLogger } from '../logger.js';
@@ -91,19 +91,19 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
   const engine = new BatchEngine(
     options.store ?? new MemoryBatchStore(),
     (publications, queue) =>
-    bus
-      .events(
-        publications.map((p) => ({
-          event: p.event,
-          payload: p.payload,
-          options: {
-            eventId: p.eventId,
-            ...(p.batch ? { meta: { batch: p.batch } } : {}),
-            ...(queue === undefined ? {} : { queue }),
-          },
-        })),
-      )
-      .then(() => undefined),
+      bus
+        .events(
+          publications.map((p) => ({
+            event: p.event,
+            payload: p.payload,
+            options: {
+              eventId: p.eventId,
+              ...(p.batch ? { meta: { batch: p.batch } } : {}),
+              ...(queue === undefined ? {} : { queue }),
+            },
+          })),
+        )
+        .then(() => undefined),
     {
       ...(options.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: options.sweepIntervalMs }),
       ...(options.stepLeaseMs === undefined ? {} : { stepLeaseMs: options.stepLeaseMs }),
@@ -192,7 +192,7 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
         queue: _q,
         ...view
       } = record;
-      const {activeAt, ...shown } = view;
+      const { activeAt, ...shown } = view;
       const done = record.completed + record.failed;
       const lastActivity = Math.max(Date.parse(record.updatedAt), activeAt ? Date.parse(activeAt) : 0);
       return {
