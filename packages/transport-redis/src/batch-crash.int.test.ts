@@ -5,7 +5,7 @@
  * (a middle step: progress and the next step; the last step: progress, then, finally; a failing step:
  * catch, finally), in sequential and parallel batches. Then a kill loop with a control that must fail.
  *
- * The claim TTL (1.5 s) outlives the visibility timeout (1 s): the step's redelivery finds the emissions
+ * The claim TTL (2.5 s) outlives the visibility timeout (0.8 s): the step's redelivery finds the emissions
  * still claimed by the dead worker, so only the outbox sweep can publish them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,15 +53,15 @@ interface Transition {
   index: number;
 }
 
-// Step durations decide which parallel step records last. The step after a sequential middle step runs
+// Step durations decide which parallel step records last. The step after a sequential first step runs
 // long, so a republished copy of it arrives while it still runs: only its lease keeps it single.
 const TRANSITIONS: Record<'sequential' | 'parallel', Transition[]> = {
   sequential: [
     {
-      name: 'a middle step (progress, next step)',
-      spec: { mode: 'sequential', steps: [{ ms: 20 }, { ms: 20 }, { ms: 1_500 }] },
+      name: 'a first step (progress, next step)',
+      spec: { mode: 'sequential', steps: [{ ms: 20 }, { ms: 3_000 }, { ms: 20 }] },
       kind: 'step',
-      index: 1,
+      index: 0,
     },
     {
       name: 'the last step (progress, then, finally)',

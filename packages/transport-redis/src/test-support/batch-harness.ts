@@ -13,10 +13,14 @@ import { REDIS_URL } from './redis.js';
 
 const workerScript = fileURLToPath(new URL('./batch-worker.mjs', import.meta.url));
 
-/** The timings every test worker runs with; the claim outlives the visibility timeout on purpose. */
+/**
+ * The timings every test worker runs with. The claim outlives the visibility timeout (and a worker's
+ * start-up) on purpose: a redelivered step then finds the dead worker's emissions still claimed, and
+ * only the outbox sweep can publish them.
+ */
 export const TIMING = {
-  visibilityTimeoutMs: 1_000,
-  claimTtlMs: 1_500,
+  visibilityTimeoutMs: 800,
+  claimTtlMs: 2_500,
   sweepIntervalMs: 200,
   stepLeaseMs: 1_200,
 } as const;
