@@ -1,11 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import type { BatchEmission, BatchRecord, BatchStoreOptions, StepOutcome } from '@thrun/contract';
+import type { BatchEmission, BatchRecord, StepOutcome } from '@thrun/contract';
 import { describeBatchStore } from '@thrun/contract/conformance';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchKeys, batchSweepLockKey, type RedisBatchStore, redisBatchStore } from './redis-batch-store.js';
+import {
+  batchKeys,
+  batchSweepLockKey,
+  type RedisBatchStore,
+  type RedisBatchStoreOptions,
+  redisBatchStore,
+} from './redis-batch-store.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from './test-support/redis.js';
 
 const prefix = uniquePrefix();
@@ -13,7 +19,7 @@ const stores: RedisBatchStore[] = [];
 let admin: Redis;
 
 /** Every store has its own connection: as many independent clients as stores, like separate workers. */
-function store(options: BatchStoreOptions = {}): RedisBatchStore {
+function store(options: RedisBatchStoreOptions = {}): RedisBatchStore {
   const created = redisBatchStore({ url: REDIS_URL, keyPrefix: prefix, ...options });
   stores.push(created);
   return created;
