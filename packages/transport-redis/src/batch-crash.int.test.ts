@@ -145,8 +145,9 @@ describe.concurrent('a worker SIGKILLed at each crash point of a batch transitio
           const recoveryMs = stuck!.t - killedAt;
           measured.push({ name, recoveryMs, finishedMs: (finished?.t ?? Number.NaN) - killedAt });
           if (point === 'after-record') {
-            // Only the sweep can publish these: the bound holds from when a worker runs again.
-            expect(recoveryMs).toBeLessThanOrEqual(Math.max(readyAfterMs, OUTBOX_RECOVERY_BOUND_MS) + 1_000);
+            // Only the sweep can publish these: the bound holds from when a worker runs again; the
+            // slack is the time from publishing to a handler starting on a shared, busy machine.
+            expect(recoveryMs).toBeLessThanOrEqual(Math.max(readyAfterMs, OUTBOX_RECOVERY_BOUND_MS) + 2_000);
           }
         });
       }

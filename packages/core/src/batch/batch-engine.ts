@@ -111,7 +111,7 @@ export class BatchEngine {
 
   /**
    * One outbox sweep: publishes what the store hands out as due (claims that expired with their
-   * holder). Resolves the number of batches it published for; never rejects.
+   * holder, released ones). Never rejects: a failure is reported and the next sweep tries again.
    */
   sweepOnce(): Promise<void> {
     this.sweeping ??= (async () => {
