@@ -23,7 +23,7 @@ afterAll(async () => {
 
 /** No batch moves for this long: it hangs (longer than any recovery: claim, lease, redelivery). */
 const QUIET_MS =
-  TIMING.claimTtlMs + TIMING.sweepIntervalMs + TIMING.visibilityTimeoutMs + TIMING.stepLeaseMs + 2_000;
+  TIMING.claimTtlMs + TIMING.sweepIntervalMs + TIMING.visibilityTimeoutMs + TIMING.stepLeaseMs + 3_000;
 
 function specFor(i: number): BatchSpec {
   const steps = Array.from({ length: 5 }, (_, index) => ({ ms: 30, fails: i % 15 === 7 && index === 2 }));
