@@ -20,6 +20,8 @@ export {
   type BatchTransition,
   DEFAULT_BATCH_RETENTION_MS,
   DEFAULT_CLAIM_TTL_MS,
+  type DueEmissions,
+  type StepStart,
 } from './batch/batch-store.js';
 export {
   type CodecLimits,

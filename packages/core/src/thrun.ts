@@ -586,11 +586,17 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     limits: codecLimits,
   });
 
-  const { batch, batches } = attachBatches(
+  const {
+    batch,
+    batches,
+    start: startBatches,
+    stop: stopBatches,
+  } = attachBatches(
     {
       events: (items) => dispatchMany(items),
       subscribe: (event, handler) => subscribe(event, handler as Handler<never>),
       intercept: (interceptor) => worker.intercept(interceptor),
+      logger,
     },
     options.batches,
   );
@@ -613,10 +619,17 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
         { register, subscribe: (t, h, o) => subscribe(t, h as Handler<never>, o) },
         discoverOptions,
       ),
-    start: () => worker.start(),
-    stop: (stopOptions?: StopOptions) => worker.stop(stopOptions?.drainTimeoutMs),
+    start: async () => {
+      await worker.start();
+      startBatches();
+    },
+    stop: async (stopOptions?: StopOptions) => {
+      await worker.stop(stopOptions?.drainTimeoutMs);
+      await stopBatches();
+    },
     close: async (stopOptions?: StopOptions) => {
       await worker.stop(stopOptions?.drainTimeoutMs);
+      await stopBatches();
       await transport.close(
         stopOptions?.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: stopOptions.drainTimeoutMs },
       );
