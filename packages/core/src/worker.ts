@@ -257,7 +257,6 @@ export class Worker {
     const counters = deps.stats.of(name);
     const listeners = deps.registry.resolve(name);
     if (listeners.length === 0) return this.unknownEvent(delivery, envelope);
-    if (attempt > deps.retry.maxAttempts) return this.pastMaxAttempts(delivery, envelope);
 
     if (this.interceptors.size > 0) {
       let skip = false;
@@ -283,6 +282,8 @@ export class Worker {
         return;
       }
     }
+    // After the interceptors: a batch step already done is skipped above, not dead-lettered here.
+    if (attempt > deps.retry.maxAttempts) return this.pastMaxAttempts(delivery, envelope);
 
     counters.inFlight++;
     const started = performance.now();
