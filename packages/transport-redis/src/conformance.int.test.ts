@@ -2,17 +2,12 @@
  * The transport conformance suite from @thrun/contract, in both modes, against the real Redis. Each
  * mode gets its own key prefix, and only those keys are deleted afterwards.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { type ConformanceReport, describeTransportConformance } from '@thrun/contract/conformance';
 import type { Redis } from 'ioredis';
 import { afterAll, expect } from 'vitest';
 import { redisTransport } from './index.js';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from './test-support/redis.js';
+import { deleteKeys, REDIS_URL, requireRedis, restartRedis, uniquePrefix } from './test-support/redis.js';
 
-const run = promisify(execFile);
-const brokerScript = fileURLToPath(new URL('../../../scripts/brokers/redis.sh', import.meta.url));
 // A short lease so the dead-consumer case does not wait 30 s; the kit waits this long, plus margin.
 const visibilityTimeoutMs = 1_500;
 
@@ -37,7 +32,7 @@ for (const mode of ['list', 'stream'] as const) {
       // Through the repository's script, which restarts only the server it started; the append-only
       // file keeps what was published.
       restartBroker: async () => {
-        await run('bash', [brokerScript, 'restart'], { env: process.env });
+        await restartRedis();
       },
     },
     onReport: (report) => reports.set(mode, report),
