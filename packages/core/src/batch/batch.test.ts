@@ -10,6 +10,7 @@ import { ThrunJob } from '../event-class.js';
 import { silentLogger } from '../logger.js';
 import { settlementCounter, waitFor } from '../test-fixtures/helpers.js';
 import { createThrun, type Thrun, type ThrunOptions } from '../thrun.js';
+import { batchEventId } from './event-id.js';
 import { MemoryBatchStore } from './memory-batch-store.js';
 
 class CreatePayment extends ThrunJob<{ order_id: number }> {
@@ -116,6 +117,12 @@ describe('batches on the bus', () => {
       total: 3,
     });
     await expectValidLifecycle(lifecycle);
+    // Each lifecycle event carries the stable id of its batch and role.
+    expect(of('order.finished')[0]?.meta?.event_id).toBe(batchEventId(batchId, 'finally'));
+    expect(of('order.success')[0]?.meta?.event_id).toBe(batchEventId(batchId, 'then'));
+    expect(of('order.progress').map((e) => e.meta?.event_id)).toEqual(
+      [1, 2, 3].map((done) => batchEventId(batchId, `progress:${done}`)),
+    );
     expect(await thrun.batches.get(batchId)).toMatchObject({
       status: 'succeeded',
       completed: 3,
