@@ -2,6 +2,10 @@
 # Sets up everything and runs every check: install, build, lint, typecheck, the tests of every package
 # against real brokers on 127.0.0.1 (each started by scripts/brokers/<name>.sh and stopped afterwards),
 # then the unit tests again on Node 24 to prove the declared engines range.
+#
+# It ends with one line counting the tests passed, failed and skipped, read from the runners' own
+# reports (vitest's "Tests" summaries, go test -v's "--- PASS/FAIL/SKIP" lines), and exits non-zero
+# when a test or a step failed. The suites that run twice (on Node 24 too) are counted twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1
@@ -12,8 +16,10 @@ pnpm install --frozen-lockfile --reporter=silent
 # Brokers: each script installs what is missing, starts a private instance, waits until it is ready
 # and prints the environment its tests read (THRUN_REDIS_URL, …).
 started=()
+log=$(mktemp)
 stop_brokers() {
   for broker in "${started[@]}"; do bash "scripts/brokers/$broker.sh" stop || true; done
+  rm -f "$log"
 }
 trap stop_brokers EXIT
 for script in scripts/brokers/*.sh; do
@@ -23,15 +29,46 @@ for script in scripts/brokers/*.sh; do
   started+=("$broker")
 done
 
-log=$(mktemp)
 pnpm lint
-pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1 2>&1 | tee "$log"
-(cd apps/go-consumer && go vet ./... && go test ./...) 2>&1 | tee -a "$log"
 
-bash scripts/node24.sh 2>&1 | tee -a "$log"
+# From here on every step runs even when one fails, so that the closing line counts everything.
+failed_steps=()
+step() {
+  local name=$1
+  shift
+  if ! "$@" 2>&1 | tee -a "$log"; then failed_steps+=("$name"); fi
+}
+step turbo pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1
+step go bash -c 'cd apps/go-consumer && go vet ./... && go test -v ./...'
+step node24 bash scripts/node24.sh
 
-# One closing line for the whole run: vitest's "Tests  N passed" lines and go test's "ok" packages.
-passed=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -oE 'Tests +[0-9]+ passed' | grep -oE '[0-9]+' | awk '{ sum += $1 } END { print sum + 0 }')
-go_packages=$(grep -cE '^ok ' "$log" || true)
-rm -f "$log"
-echo "thrun: $((passed + go_packages)) passed, 0 failed"
+# Each vitest run prints "Test Files …" then "Tests  N passed | M failed | K skipped (T)". A file that
+# failed outside any test (a hook, an import) shows only in "Test Files", so a run whose files failed
+# with no failed test counts those files as failures.
+read -r passed failed skipped < <(
+  sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
+    function count(line, word,   n) {
+      n = 0
+      if (match(line, "[0-9]+ " word)) n = substr(line, RSTART, RLENGTH) + 0
+      return n
+    }
+    /Test Files +[0-9]/ { files_failed = count($0, "failed") }
+    /(^|[: ])Tests +[0-9]/ {
+      p += count($0, "passed"); s += count($0, "skipped") + count($0, "todo")
+      f_tests = count($0, "failed"); f += f_tests
+      if (f_tests == 0) f += files_failed
+      files_failed = 0
+    }
+    /^ *--- PASS: / { p++ }
+    /^ *--- FAIL: / { f++ }
+    /^ *--- SKIP: / { s++ }
+    /^FAIL\t.*\[(build|setup) failed\]/ { f++ }
+    END { print p + 0, f + 0, s + 0 }'
+)
+
+echo "thrun: $passed passed, $failed failed, $skipped skipped"
+if [ "${#failed_steps[@]}" -gt 0 ]; then
+  echo "thrun: failed steps: ${failed_steps[*]}" >&2
+  exit 1
+fi
+[ "$failed" -eq 0 ]

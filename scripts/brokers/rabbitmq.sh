@@ -8,6 +8,7 @@
 # A TLS listener (5683, self-signed certificate for 127.0.0.1 and localhost) is exported as
 # THRUN_AMQPS_URL, with THRUN_AMQPS_CA naming the certificate to trust.
 # `stop` shuts down only the node this script started (pid file), and the epmd it started, if it did.
+# `ctl …` runs rabbitmqctl against that node.
 #
 # Overrides: THRUN_RABBITMQ_NODE, THRUN_RABBITMQ_PORT, THRUN_RABBITMQ_DIST_PORT, THRUN_RABBITMQ_TLS_PORT,
 # THRUN_RABBITMQ_EPMD_PORT.
@@ -217,8 +218,14 @@ restart)
   start
   ;;
 status) status ;;
+# rabbitmqctl against this node, e.g. `ctl set_policy …` (tests use it to make the broker refuse).
+ctl)
+  shift
+  node_env
+  ctl "$@"
+  ;;
 *)
-  echo "usage: $0 start|stop|restart|status" >&2
+  echo "usage: $0 start|stop|restart|status|ctl <rabbitmqctl arguments>" >&2
   exit 2
   ;;
 esac

@@ -1,4 +1,4 @@
-import { ConfigurationError, decodeEnvelope, type Transport } from '@thrun/contract';
+import { ConfigurationError, type Transport } from '@thrun/contract';
 import { memoryTransport } from '@thrun/transport-memory';
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError } from './errors.js';
@@ -98,6 +98,5 @@ describe('thrun.deadLetters', () => {
       expect(error).toMatchObject({ code: 'unsupported_feature' });
       expect(String(error)).toMatch(/memory transport has no (peek|purge)\(\)/);
     }
-    expect(decodeEnvelope).toBeTypeOf('function');
   });
 });

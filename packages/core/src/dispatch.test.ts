@@ -2,10 +2,11 @@ import {
   ConfigurationError,
   decodeEnvelope,
   PayloadTooLargeError,
+  SPEC_VERSION,
   type Transport,
   ValidationError,
 } from '@thrun/contract';
-import { memoryTransport } from '@thrun/transport-memory';
+import { createMemoryBroker, memoryTransport } from '@thrun/transport-memory';
 import { describe, expect, it } from 'vitest';
 import { ThrunJob } from './event-class.js';
 import { silentLogger } from './logger.js';
@@ -234,3 +235,74 @@ function deep(levels: number): Record<string, unknown> {
   for (let i = 0; i < levels; i++) value = { child: value };
   return value;
 }
+
+describe('what dispatch fills and passes through', () => {
+  it('fills meta.spec_version on dispatch, in bulk and from a handler', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport, logger: silentLogger });
+    await thrun.event('one', {});
+    await thrun.events([{ event: 'two', payload: {} }]);
+    expect((await queued(transport, 'events')).map((e) => e.meta?.spec_version)).toEqual([
+      SPEC_VERSION,
+      SPEC_VERSION,
+    ]);
+    await transport.purge!('events');
+    const received: unknown[] = [];
+    thrun.subscribe('one', (_payload, ctx) => ctx.event('three', {}).then(() => {}));
+    thrun.subscribe('three', (_payload, ctx) => void received.push(ctx.envelope.meta?.spec_version));
+    await thrun.start();
+    await thrun.event('one', {});
+    await waitFor(() => received.length === 1, 'the event dispatched from a handler');
+    await thrun.close();
+    expect(received).toEqual([SPEC_VERSION]);
+  });
+
+  it('passes `key` to the transport, so a consumer sees the key it was published with', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport, logger: silentLogger });
+    await thrun.event('keyed', { n: 1 }, { key: 'order-7' });
+    await thrun.events([
+      { event: 'keyed', payload: { n: 2 }, options: { key: 'order-8' } },
+      { event: 'keyed', payload: { n: 3 } },
+    ]);
+    const keys: (string | undefined)[] = [];
+    const subscription = await transport.consume('events', async (delivery) => {
+      keys.push(delivery.key);
+      await delivery.ack();
+    });
+    await waitFor(() => keys.length === 3, 'three deliveries');
+    await subscription.close();
+    expect(keys).toEqual(['order-7', 'order-8', undefined]);
+  });
+});
+
+describe('the group option', () => {
+  it('gives each group its own copy, while processes of one group share theirs', async () => {
+    const broker = createMemoryBroker();
+    const seen: string[] = [];
+    const service = (group: string) => {
+      const thrun = createThrun({ transport: memoryTransport({ broker }), logger: silentLogger, group });
+      thrun.subscribe('order_created', (payload) => void seen.push(`${group}:${payload.n}`));
+      return thrun;
+    };
+    const services = [service('billing'), service('billing'), service('mailer')];
+    await Promise.all(services.map((s) => s.start()));
+    await services[0]!.events(
+      Array.from({ length: 10 }, (_, n) => ({ event: 'order_created', payload: { n } })),
+    );
+    await waitFor(() => seen.length >= 20, 'a copy for each group');
+    await Promise.all(services.map((s) => s.close()));
+    const of = (group: string) =>
+      seen
+        .filter((entry) => entry.startsWith(`${group}:`))
+        .map((entry) => Number(entry.split(':')[1]))
+        .sort((a, b) => a - b);
+    expect(of('billing')).toEqual([...Array(10).keys()]);
+    expect(of('mailer')).toEqual([...Array(10).keys()]);
+    expect(seen).toHaveLength(20);
+    // The two billing processes competed for their group's copy: both did some of it.
+    expect(services[0]!.stats().totals.handled).toBeGreaterThan(0);
+    expect(services[1]!.stats().totals.handled).toBeGreaterThan(0);
+    expect(services[0]!.stats().totals.handled + services[1]!.stats().totals.handled).toBe(10);
+  });
+});

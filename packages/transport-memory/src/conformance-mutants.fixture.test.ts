@@ -3,14 +3,20 @@
  * unmutated broker as a control. Not part of the normal test run: `conformance-mutation.test.ts`
  * runs this file in a child vitest and asserts which cases fail.
  *
- * Each mutant patches `GroupState.prototype.enqueue`, the single point every fresh message passes
- * through, and counts per group so that each case is hit the same way on every run.
+ * Each mutant but `lost-ack` patches `GroupState.prototype.enqueue`, the single point every fresh
+ * message passes through, and counts per group so that each case is hit the same way on every run.
+ * `lost-ack` gives handlers an `ack()` that does nothing, so the message comes back once its lease
+ * runs out, as an unacknowledged Redis Streams entry or SQS message would.
  */
+import type { Transport } from '@thrun/contract';
 import { describeTransportConformance } from '@thrun/contract/conformance';
 import { createMemoryBroker, GroupState, type MemoryBroker, type StoredMessage } from './memory-broker.js';
 import { memoryTransport } from './memory-transport.js';
 
-export type Mutation = 'none' | 'drop' | 'duplicate' | 'reorder';
+export type Mutation = 'none' | 'drop' | 'duplicate' | 'reorder' | 'lost-ack';
+
+/** How long a lost ack's message stays away: longer than the quiet period, so only a wait past it sees it. */
+const leaseMs = 300;
 
 let mutation: Mutation = 'none';
 const published = new WeakMap<GroupState, number>();
@@ -34,15 +40,42 @@ GroupState.prototype.enqueue = function (this: GroupState, message: StoredMessag
   }
 };
 
+/** The transport with an `ack()` that settles nothing: the message is handed out again after the lease. */
+function losingAcks(transport: Transport): Transport {
+  const wrapped: Transport = Object.create(transport);
+  Object.defineProperty(wrapped, 'consume', {
+    value: (...[queue, handler, options]: Parameters<Transport['consume']>) =>
+      transport.consume(
+        queue,
+        (delivery) =>
+          handler({
+            body: delivery.body,
+            queue: delivery.queue,
+            attempt: delivery.attempt,
+            ...(delivery.key === undefined ? {} : { key: delivery.key }),
+            ack: () => delivery.retry(leaseMs),
+            retry: (delayMs) => delivery.retry(delayMs),
+            deadLetter: (reason) => delivery.deadLetter(reason),
+          }),
+        options,
+      ),
+  });
+  return wrapped;
+}
+
 let broker: MemoryBroker = createMemoryBroker();
 
-for (const name of ['none', 'drop', 'duplicate', 'reorder'] as const) {
+for (const name of ['none', 'drop', 'duplicate', 'reorder', 'lost-ack'] as const) {
   describeTransportConformance({
     name: `mutant:${name}`,
     // A small limit keeps the oversized and round-trip cases quick.
-    factory: () => memoryTransport({ broker, maxPayloadBytes: 64 * 1024 }),
+    factory: () => {
+      const transport = memoryTransport({ broker, maxPayloadBytes: 64 * 1024 });
+      return name === 'lost-ack' ? losingAcks(transport) : transport;
+    },
     features: {
       quietPeriodMs: 50,
+      redeliveryAfterMs: leaseMs,
       // In-process delivery takes milliseconds; a short timeout keeps the failing cases quick.
       deliveryTimeoutMs: 2_000,
       skip: {

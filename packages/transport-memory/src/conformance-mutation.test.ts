@@ -1,6 +1,6 @@
 /**
  * A test of the conformance suite itself: the suite must catch a transport that loses a message,
- * delivers one twice or breaks FIFO order, and must pass the unmutated transport.
+ * delivers one twice, breaks FIFO order or whose ack does nothing, and must pass the unmutated transport.
  * `conformance-mutants.fixture.test.ts` holds the mutants; it runs here in a child vitest so that its
  * expected failures stay out of this run, and its JSON report says which cases failed.
  */
@@ -94,6 +94,10 @@ describe('the conformance suite catches broken transports', () => {
 
   it('fails a transport that reorders a FIFO queue', () => {
     expect(failedCases('reorder')).toContain('fifo-order');
+  });
+
+  it('fails a transport whose ack does nothing, once its lease runs out', () => {
+    expect(failedCases('lost-ack')).toEqual(expect.arrayContaining(['ack-removes', 'close-drains']));
   });
 
   it('reports the skipped cases with their reason instead of running them', () => {

@@ -245,7 +245,7 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     expect(seen[0]!.body).toBe('3');
   });
 
-  it('keeps order with prefetch above concurrency, and releases unstarted messages on close', async () => {
+  it('keeps order with prefetch above concurrency', async () => {
     const t = transport({ prefetch: 50 });
     const queue = queueFor('prefetch');
     await t.publish(
@@ -256,6 +256,57 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     await t.consume(queue, handler, { concurrency: 1 });
     await waitFor(() => seen.length === 200, 15_000, '200 deliveries');
     expect(seen.map((s) => Number(s.body))).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('releases prefetched, unstarted messages on close: each comes back once, as its next attempt', async () => {
+    const total = 200;
+    const prefetch = 50;
+    const handledBeforeClose = 10;
+    const queue = queueFor('release');
+    const first = transport({ prefetch });
+    await first.publish(
+      queue,
+      Array.from({ length: total }, (_, i) => ({ body: utf8.encode(String(i)) })),
+    );
+    let closing: Promise<void> | undefined;
+    const before: number[] = [];
+    await first.consume(
+      queue,
+      async (d) => {
+        before.push(Number(text(d.body)));
+        // The last handler before the close is still running when close() starts, with up to
+        // `prefetch - 1` messages delivered to the process behind it and not yet started.
+        if (before.length === handledBeforeClose) {
+          closing = first.close();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await d.ack();
+      },
+      { concurrency: 1 },
+    );
+    await waitFor(() => closing !== undefined, 15_000, 'the close mid-run');
+    await closing;
+    expect(before).toEqual(Array.from({ length: handledBeforeClose }, (_, i) => i));
+
+    const second = transport();
+    const after = collector();
+    await second.consume(queue, after.handler, { concurrency: 8 });
+    const rest = total - handledBeforeClose;
+    await waitFor(() => after.seen.length >= rest, 15_000, 'the messages the close released');
+    // Past the redelivery of anything acked twice or not at all.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const bodies = after.seen.map((s) => Number(s.body)).sort((a, b) => a - b);
+    expect(bodies).toEqual(Array.from({ length: rest }, (_, i) => i + handledBeforeClose));
+    // Quorum queues count the return in x-delivery-count, so a released message's next attempt is 2
+    // (the README's rule: attempt = x-delivery-count + 1); one the broker never sent is still 1.
+    const released = after.seen.filter((s) => s.attempt === 2);
+    expect(after.seen.every((s) => s.attempt === 1 || s.attempt === 2)).toBe(true);
+    expect(released.length).toBeGreaterThan(0);
+    expect(released.length).toBeLessThanOrEqual(prefetch - 1);
+    // Those the first consumer held are the ones right after what it handled.
+    expect(released.map((s) => Number(s.body)).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: released.length }, (_, i) => i + handledBeforeClose),
+    );
   });
 
   it('acks out of order with multiple-acks safely: nothing lost, nothing acked twice or early', async () => {

@@ -3,10 +3,9 @@
  * payloads. The restart goes through scripts/brokers/redis.sh, which stops only the server it started
  * (its pid file), so these tests need the Redis that script runs.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { PayloadTooLargeError, type Transport } from '@thrun/contract';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,14 +15,13 @@ import {
   deleteKeys,
   REDIS_URL,
   requireRedis,
+  restartRedis,
   text,
   uniquePrefix,
   waitFor,
 } from './test-support/redis.js';
 
-const run = promisify(execFile);
 const workerScript = fileURLToPath(new URL('./test-support/worker.mjs', import.meta.url));
-const brokerScript = fileURLToPath(new URL('../../../scripts/brokers/redis.sh', import.meta.url));
 
 let admin: Redis;
 const prefix = uniquePrefix();
@@ -115,7 +113,7 @@ describe('reliability', () => {
       const ids = Array.from({ length: batch }, (_, i) => `m${start + i}`);
       if (start === total * 0.3) {
         // Mid-run, without waiting: publishing and consuming go on while Redis goes down and comes back.
-        restarted = run('bash', [brokerScript, 'restart'], { env: process.env }).then((result) => {
+        restarted = restartRedis().then((result) => {
           restartDone = true;
           handledAtRestart = handled.size;
           return result;

@@ -8,8 +8,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../errors.js';
 import { ThrunJob } from '../event-class.js';
 import { silentLogger } from '../logger.js';
-import { waitFor } from '../test-fixtures/helpers.js';
+import { settlementCounter, waitFor } from '../test-fixtures/helpers.js';
 import { createThrun, type Thrun, type ThrunOptions } from '../thrun.js';
+import { batchEventId } from './event-id.js';
 import { MemoryBatchStore } from './memory-batch-store.js';
 
 class CreatePayment extends ThrunJob<{ order_id: number }> {
@@ -41,12 +42,17 @@ afterEach(async () => {
   await Promise.all(buses.splice(0).map((bus) => bus.close({ drainTimeoutMs: 100 })));
 });
 
-/** A bus on the memory transport that records every step run and every lifecycle event it consumes. */
-function orderBus(options: ThrunOptions = {}) {
+/**
+ * A bus on the memory transport that records every step run and every lifecycle event it consumes.
+ * Buses given one `counter` share it: `quiet()` waits until every message any of them published is
+ * settled, so "nothing more arrives" is checked against an idle bus, not after a guessed sleep.
+ */
+function orderBus(options: ThrunOptions = {}, counter = settlementCounter()) {
   const thrun = createThrun({
     logger: silentLogger,
     retry: { maxAttempts: 3, backoffMs: 1, maxBackoffMs: 5 },
     ...options,
+    transport: counter.wrap(options.transport ?? memoryTransport()),
   });
   buses.push(thrun);
   const steps: { event: string; batch: unknown; attempt: number }[] = [];
@@ -70,7 +76,8 @@ function orderBus(options: ThrunOptions = {}) {
   for (const event of LIFECYCLE) thrun.subscribe(event, (_payload, ctx) => void lifecycle.push(ctx.envelope));
   const of = (event: string, batchId?: string) =>
     lifecycle.filter((e) => e.event === event && (batchId === undefined || e.payload.batch_id === batchId));
-  return { thrun, steps, lifecycle, behaviour, of, maxRunning: () => maxRunning };
+  const quiet = () => waitFor(() => counter.outstanding === 0, 'every message settled');
+  return { thrun, steps, lifecycle, behaviour, of, quiet, counter, maxRunning: () => maxRunning };
 }
 
 async function expectValidLifecycle(events: readonly Envelope[]): Promise<void> {
@@ -82,7 +89,7 @@ async function expectValidLifecycle(events: readonly Envelope[]): Promise<void> 
 
 describe('batches on the bus', () => {
   it("runs the seed's snippet as written: steps in order, progress, then and finally once", async () => {
-    const { thrun, steps, lifecycle, of, maxRunning } = orderBus();
+    const { thrun, steps, lifecycle, of, maxRunning, quiet } = orderBus();
     await thrun.start();
 
     const batchId = await thrun
@@ -98,7 +105,7 @@ describe('batches on the bus', () => {
       [0, 1, 2].map((index) => ({ id: batchId, index, total: 3, mode: 'sequential' })),
     );
     expect(maxRunning()).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // nothing more arrives
+    await quiet(); // nothing more arrives
     expect(of('order.progress').map((e) => e.payload.percent)).toEqual([33, 66, 100]);
     expect(of('order.success')).toHaveLength(1);
     expect(of('order.failed')).toHaveLength(0);
@@ -110,6 +117,12 @@ describe('batches on the bus', () => {
       total: 3,
     });
     await expectValidLifecycle(lifecycle);
+    // Each lifecycle event carries the stable id of its batch and role.
+    expect(of('order.finished')[0]?.meta?.event_id).toBe(batchEventId(batchId, 'finally'));
+    expect(of('order.success')[0]?.meta?.event_id).toBe(batchEventId(batchId, 'then'));
+    expect(of('order.progress').map((e) => e.meta?.event_id)).toEqual(
+      [1, 2, 3].map((done) => batchEventId(batchId, `progress:${done}`)),
+    );
     expect(await thrun.batches.get(batchId)).toMatchObject({
       status: 'succeeded',
       completed: 3,
@@ -139,7 +152,7 @@ describe('batches on the bus', () => {
   });
 
   it('stops at the first failure: catch with the failed job, finally once, no later step', async () => {
-    const { thrun, steps, behaviour, lifecycle, of } = orderBus();
+    const { thrun, steps, behaviour, lifecycle, of, quiet } = orderBus();
     behaviour.set('create_order', () => {
       throw new NonRetryableError('card declined');
     });
@@ -153,7 +166,7 @@ describe('batches on the bus', () => {
       .finally('order.finished')
       .progress('order.progress');
     await waitFor(() => of('order.finished').length === 1, 'finally');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await quiet();
     expect(steps.map((s) => s.event)).toEqual(['create_payment', 'create_order']);
     expect(of('order.success')).toHaveLength(0);
     expect(of('order.failed')).toHaveLength(1);
@@ -194,7 +207,7 @@ describe('batches on the bus', () => {
   });
 
   it('cancel stops further steps and fires catch (reason cancelled) and finally once', async () => {
-    const { thrun, steps, behaviour, lifecycle, of } = orderBus();
+    const { thrun, steps, behaviour, lifecycle, of, quiet } = orderBus();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -210,7 +223,7 @@ describe('batches on the bus', () => {
     expect(await thrun.batches.cancel(id)).toBe(false);
     release();
     await waitFor(() => of('order.finished').length === 1, 'finally');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await quiet();
     expect(steps.map((s) => s.event)).toEqual(['create_payment']);
     expect(of('order.failed')).toHaveLength(1);
     expect(of('order.failed')[0]?.payload).toMatchObject({ reason: 'cancelled', failed_job: null });
@@ -221,7 +234,9 @@ describe('batches on the bus', () => {
 
   it('a duplicate delivery of a step message runs neither it nor the next step twice', async () => {
     const broker = createMemoryBroker();
-    const { thrun, steps, behaviour, of } = orderBus({ transport: memoryTransport({ broker }) });
+    const { thrun, steps, behaviour, of, quiet, counter } = orderBus({
+      transport: memoryTransport({ broker }),
+    });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -243,12 +258,12 @@ describe('batches on the bus', () => {
         batch: { id, index: 0, total: 3, mode: 'sequential' },
       },
     };
-    const producer = memoryTransport({ broker });
+    const producer = counter.wrap(memoryTransport({ broker }));
     await producer.publish('events', [{ body: new TextEncoder().encode(JSON.stringify(step0)) }]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => counter.outstanding === 1, 'the duplicate settled while step 1 runs');
     release();
     await waitFor(() => of('order.finished').length === 1, 'finally');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await quiet();
     expect(steps.map((s) => s.event)).toEqual(['create_payment', 'create_order', 'send_order_email']);
     expect(of('order.finished')).toHaveLength(1);
     await producer.close();
@@ -344,8 +359,15 @@ describe('batches on the bus', () => {
   it('two workers sharing a broker and a store fire each lifecycle event once', async () => {
     const broker = createMemoryBroker();
     const store = new MemoryBatchStore();
-    const one = orderBus({ transport: memoryTransport({ broker }), batches: { store }, concurrency: 5 });
-    const two = orderBus({ transport: memoryTransport({ broker }), batches: { store }, concurrency: 5 });
+    const counter = settlementCounter();
+    const one = orderBus(
+      { transport: memoryTransport({ broker }), batches: { store }, concurrency: 5 },
+      counter,
+    );
+    const two = orderBus(
+      { transport: memoryTransport({ broker }), batches: { store }, concurrency: 5 },
+      counter,
+    );
     await Promise.all([one.thrun.start(), two.thrun.start()]);
     const ids = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
@@ -360,7 +382,7 @@ describe('batches on the bus', () => {
     );
     const finished = () => one.of('order.finished').length + two.of('order.finished').length;
     await waitFor(() => finished() >= 100, 'every finally', 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await one.quiet();
     for (const id of ids) {
       const count = (event: string) => one.of(event, id).length + two.of(event, id).length;
       expect(count('order.finished')).toBe(1);
@@ -459,7 +481,7 @@ describe('batches on the bus', () => {
   });
 
   it('fails a parallel batch on the first failure beyond the allowance, once', async () => {
-    const { thrun, behaviour, of } = orderBus({ concurrency: 10 });
+    const { thrun, behaviour, of, quiet } = orderBus({ concurrency: 10 });
     const fail = () => {
       throw new NonRetryableError('nope');
     };
@@ -474,7 +496,7 @@ describe('batches on the bus', () => {
       .catch('order.failed')
       .finally('order.finished');
     await waitFor(() => of('order.finished').length === 1, 'finally');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await quiet();
     expect(of('order.failed')).toHaveLength(1);
     expect(of('order.success')).toHaveLength(0);
     expect(of('order.finished')).toHaveLength(1);
@@ -482,7 +504,7 @@ describe('batches on the bus', () => {
   });
 
   it('finishes 1,000 batches in flight at once with exactly one finally each', async () => {
-    const { thrun, of } = orderBus({ concurrency: 50 });
+    const { thrun, of, quiet } = orderBus({ concurrency: 50 });
     await thrun.start();
     const ids = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>
@@ -497,7 +519,7 @@ describe('batches on the bus', () => {
     );
     expect(new Set(ids).size).toBe(1000);
     await waitFor(() => of('order.finished').length >= 1000, '1,000 finally events', 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await quiet();
     const finals = new Map<string, number>();
     for (const e of of('order.finished'))
       finals.set(e.payload.batch_id as string, (finals.get(e.payload.batch_id as string) ?? 0) + 1);
@@ -507,13 +529,13 @@ describe('batches on the bus', () => {
   }, 90_000);
 
   it('awaits as a promise with callbacks, and dispatch() sends once', async () => {
-    const { thrun, steps } = orderBus();
+    const { thrun, steps, quiet } = orderBus();
     await thrun.start();
     const builder = thrun.batch([{ event: 'create_order', payload: {} as JsonObject }]);
     const [a, b] = await Promise.all([builder.dispatch(), builder.then((id) => id)]);
     expect(a).toBe(b);
     await waitFor(() => steps.length === 1, 'the step');
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await quiet();
     expect(steps).toHaveLength(1);
   });
 });

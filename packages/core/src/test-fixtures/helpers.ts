@@ -78,3 +78,53 @@ export function refusingDeadLetters(
   });
   return { transport: wrapped, calls };
 }
+
+/**
+ * Counts the messages published through the transports it wraps and the deliveries they settled for
+ * good (acknowledged or dead-lettered). When the two are equal nothing is queued, delayed or being
+ * handled, so a test can wait for a bus to go quiet instead of sleeping. A publish is counted before
+ * it is sent, so the count never reads quiet while a handler's own dispatch is on its way.
+ */
+export function settlementCounter(): {
+  wrap(transport: Transport): Transport;
+  readonly outstanding: number;
+} {
+  let published = 0;
+  let settled = 0;
+  const wrap = (transport: Transport): Transport => {
+    const wrapped: Transport = Object.create(transport);
+    Object.defineProperties(wrapped, {
+      publish: {
+        value: (queue: string, messages: readonly OutgoingMessage[], options?: PublishOptions) => {
+          published += messages.length;
+          return transport.publish(queue, messages, options);
+        },
+      },
+      consume: {
+        value: (queue: string, handler: DeliveryHandler, options?: ConsumeOptions) =>
+          transport.consume(
+            queue,
+            (delivery) =>
+              handler({
+                body: delivery.body,
+                queue: delivery.queue,
+                attempt: delivery.attempt,
+                ...(delivery.key !== undefined ? { key: delivery.key } : {}),
+                ...(delivery.headers !== undefined ? { headers: delivery.headers } : {}),
+                ack: () => delivery.ack().then(() => void settled++),
+                retry: (delayMs) => delivery.retry(delayMs),
+                deadLetter: (reason) => delivery.deadLetter(reason).then(() => void settled++),
+              }),
+            options,
+          ),
+      },
+    });
+    return wrapped;
+  };
+  return {
+    wrap,
+    get outstanding() {
+      return published - settled;
+    },
+  };
+}

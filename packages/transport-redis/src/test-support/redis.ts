@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390';
@@ -53,4 +56,38 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** The server's `run_id`, which changes on every start: proof that a restart really happened. */
+export async function redisRunId(url = REDIS_URL): Promise<string> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const info = await client.info('server');
+    const runId = /^run_id:(\w+)/m.exec(info)?.[1];
+    if (!runId) throw new Error('INFO server has no run_id');
+    return runId;
+  } finally {
+    client.disconnect();
+  }
+}
+
+const brokerScript = fileURLToPath(new URL('../../../../scripts/brokers/redis.sh', import.meta.url));
+
+/**
+ * Restarts Redis through scripts/brokers/redis.sh and fails unless the server at `THRUN_REDIS_URL`
+ * came back as a new process. The script restarts only the server it started, so without this
+ * check a URL pointing at another server would make a restart test pass with no restart at all.
+ */
+export async function restartRedis(): Promise<{ stdout: string }> {
+  const before = await redisRunId();
+  const { stdout } = await promisify(execFile)('bash', [brokerScript, 'restart'], { env: process.env });
+  const after = await redisRunId();
+  if (after === before) {
+    throw new Error(
+      `[redis restart] ${REDIS_URL} kept run_id ${before}: scripts/brokers/redis.sh restarted another server (set THRUN_REDIS_PORT to match THRUN_REDIS_URL)`,
+    );
+  }
+  return { stdout };
 }
