@@ -32,3 +32,17 @@ export const REFUSED_SETTLEMENT_BACKOFF: Readonly<BackoffOptions> = Object.freez
   maxMs: 5_000,
   jitter: 'full',
 });
+
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects): a wait that a stop can end. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,4 +1,4 @@
-export { type BackoffOptions, backoffDelayMs, REFUSED_SETTLEMENT_BACKOFF } from './backoff.js';
+export { type BackoffOptions, backoffDelayMs, REFUSED_SETTLEMENT_BACKOFF, sleep } from './backoff.js';
 export {
   type BatchEmission,
   type BatchFailure,

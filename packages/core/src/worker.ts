@@ -6,6 +6,7 @@ import {
   type Envelope,
   REFUSED_SETTLEMENT_BACKOFF,
   type Subscription,
+  sleep,
   ThrunError,
   type Transport,
 } from '@thrun/contract';
@@ -473,7 +474,7 @@ export class Worker {
           error: errorMessage(error),
         });
         this.report('onSettleError', { envelope, queue, attempt, action, error, retryInMs });
-        await abortableSleep(retryInMs, this.stopController.signal);
+        await sleep(retryInMs, this.stopController.signal);
       }
     }
   }
@@ -508,18 +509,4 @@ export class Worker {
       this.deps.logger.warn('a hook threw; ignored', { hook, error: errorMessage(error) });
     }
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

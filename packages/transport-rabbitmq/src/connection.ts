@@ -1,4 +1,4 @@
-import { type BackoffOptions, backoffDelayMs, TransportError } from '@thrun/contract';
+import { type BackoffOptions, backoffDelayMs, sleep, TransportError } from '@thrun/contract';
 import { type ChannelModel, connect, type SocketOptions } from 'amqplib';
 import { redactText, redactUrl } from './redact.js';
 
@@ -133,8 +133,4 @@ export class ConnectionManager {
 
 function closedError(): TransportError {
   return new TransportError('closed', '[thrun:rabbitmq] transport is closed', { isRetryable: false });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

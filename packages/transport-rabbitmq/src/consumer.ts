@@ -4,10 +4,11 @@ import {
   type DeadLetterReason,
   type Delivery,
   type DeliveryHandler,
+  REFUSED_SETTLEMENT_BACKOFF,
+  sleep,
 } from '@thrun/contract';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConnectionManager } from './connection.js';
-import { sleep } from './connection.js';
 import { headers } from './topology.js';
 
 /** What a consumer asks of its transport: declaring its queue, and the two republishing settlements. */
@@ -120,6 +121,8 @@ export class Consumer {
   private readonly waiting: Array<{ message: ConsumeMessage; acks: Acks }> = [];
   private readonly active = new Set<Active>();
   private closing: Promise<void> | undefined;
+  /** Aborted when closing starts: ends the backoff of deliveries whose settlement was refused. */
+  private readonly closingController = new AbortController();
   private resubscribing = false;
 
   constructor(
@@ -137,6 +140,7 @@ export class Consumer {
 
   close(drainTimeoutMs: number): Promise<void> {
     this.closing ??= (async () => {
+      this.closingController.abort();
       const channel = this.channel;
       if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => {});
       // Not started yet: back to the broker, untouched by any handler.
@@ -223,10 +227,17 @@ export class Consumer {
     else this.waiting.push({ message, acks });
   }
 
-  private run(message: ConsumeMessage, acks: Acks): void {
+  /**
+   * Runs one delivery. `again` is set when it runs again after a settlement the broker refused: the
+   * message stayed unacked on this channel, and comes back here as the next attempt after a backoff.
+   */
+  private run(message: ConsumeMessage, acks: Acks, again?: { attempt: number; refusals: number }): void {
     const received = readMessage(message);
+    if (again) received.attempt = again.attempt;
     const entry: Active = { message, acks, settled: false, done: Promise.resolve() };
     this.active.add(entry);
+    let refusals = again?.refusals ?? 0;
+    let refused = false;
 
     const settle =
       <A extends unknown[]>(action: (...args: A) => Promise<void> | void) =>
@@ -237,8 +248,10 @@ export class Consumer {
         try {
           await action(...args);
         } catch (error) {
-          // Republishing failed: give it back rather than lose it. It may come back sooner than asked.
-          acks.release(message);
+          // Refused (a confirm nack, a lost channel): still unacked and still ours, so the handler
+          // may try again. Never handed back at once: the same refusal would come round in a loop.
+          entry.settled = false;
+          refused = true;
           throw error;
         }
       };
@@ -261,17 +274,26 @@ export class Consumer {
       }),
     };
 
+    // A handler that throws or returns without settling is retried at once, as the contract says,
+    // unless a settlement was refused: then it runs again as the next attempt after a backoff.
+    const afterHandler = () => (refused ? undefined : retry(0));
     entry.done = Promise.resolve()
       .then(() => this.handler(delivery))
-      .then(
-        () => retry(0), // no-op when the handler settled; otherwise the contract says: retry now
-        () => retry(0),
-      )
+      .then(afterHandler, afterHandler)
       .catch(() => {})
-      .finally(() => {
+      .then(async () => {
+        if (entry.settled || acks.dead) return undefined;
+        refusals += 1;
+        await sleep(backoffDelayMs(refusals, REFUSED_SETTLEMENT_BACKOFF), this.closingController.signal);
+        return this.closing || acks.dead || entry.settled
+          ? undefined
+          : { attempt: received.attempt + 1, refusals };
+      })
+      .then((next) => {
         this.active.delete(entry);
-        const next = this.closing ? undefined : this.waiting.shift();
-        if (next) this.run(next.message, next.acks);
+        if (next) return this.run(message, acks, next); // keeps its concurrency slot
+        const waiting = this.closing ? undefined : this.waiting.shift();
+        if (waiting) this.run(waiting.message, waiting.acks);
       });
   }
 }

@@ -4,18 +4,23 @@
  * the `publishWindow` bound. The broker is made to refuse with a real policy (max-length 0,
  * reject-publish) set through scripts/brokers/rabbitmq.sh, not with a mocked channel.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { type Delivery, decodeDeadLetter, type Transport, TransportError } from '@thrun/contract';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rabbitmqTransport } from './rabbitmq-transport.js';
-import { amqpUrl, deleteTopology, rawConnection, text, uniqueQueue, utf8, waitFor } from './test-helpers.js';
+import {
+  amqpUrl,
+  ctl,
+  deleteTopology,
+  rawConnection,
+  refuseQueuePublishes,
+  regexQuoted,
+  text,
+  uniqueQueue,
+  utf8,
+  waitFor,
+} from './test-helpers.js';
 
-const brokerScript = fileURLToPath(new URL('../../../scripts/brokers/rabbitmq.sh', import.meta.url));
-const ctl = (...args: string[]) =>
-  promisify(execFile)('bash', [brokerScript, 'ctl', ...args], { env: process.env, timeout: 60_000 });
 
 let raw: ChannelModel;
 const transports: Transport[] = [];
@@ -38,17 +43,9 @@ function queueFor(name: string, extra: string[] = []): string {
   return queue;
 }
 
-/** Makes the broker refuse (nack) every publish to the queues matching `pattern`. */
 async function refusePublishes(name: string, pattern: string): Promise<void> {
   policies.push(name);
-  await ctl(
-    'set_policy',
-    '--apply-to',
-    'queues',
-    name,
-    pattern,
-    JSON.stringify({ 'max-length': 0, overflow: 'reject-publish' }),
-  );
+  await refuseQueuePublishes(name, pattern);
 }
 
 async function acceptPublishes(name: string): Promise<void> {
@@ -68,19 +65,20 @@ afterAll(async () => {
   await raw.close();
 });
 
-const regexQuoted = (name: string) => name.replace(/[.-]/g, '\\$&');
 
 describe('a republish the broker refuses', () => {
-  it('makes deadLetter() reject and gives the original back, redelivered as the next attempt', async () => {
+  it('makes deadLetter() reject and runs the original again as the next attempt, after a backoff', async () => {
     const queue = queueFor('dead-refused');
     const policy = `${queue}-refuse-dead`;
     await refusePublishes(policy, `^${regexQuoted(queue)}\\.dead$`);
     const t = transport();
     const attempts: number[] = [];
+    const at: number[] = [];
     const errors: unknown[] = [];
     let deadLettered = false;
     await t.consume(queue, async (delivery) => {
       attempts.push(delivery.attempt);
+      at.push(Date.now());
       try {
         await delivery.deadLetter({ code: 'refused_check', message: 'to the dead queue' });
         deadLettered = true;
@@ -96,15 +94,17 @@ describe('a republish the broker refuses', () => {
     const error = errors[0];
     expect(TransportError.isInstance(error) && error.code).toBe('publish_failed');
     expect(String((error as Error).message)).toMatch(/^\[thrun:rabbitmq\] /);
-    // Given back each time it failed: every failure was followed by a delivery of the next attempt.
+    // Each failure was followed by a delivery of the next attempt, never at once: a refusal backs off
+    // (100 ms doubling, jittered down to half), so it cannot turn into a loop.
     expect(attempts).toEqual(Array.from({ length: errors.length + 1 }, (_, i) => i + 1));
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(45);
     const records = (await t.peek!(`${queue}.dead`, 10)).map((m) => decodeDeadLetter(m));
     expect(records).toHaveLength(1);
     expect(text(records[0]!.originalBody)).toBe('keep me');
     expect(records[0]!.error).toEqual({ code: 'refused_check', message: 'to the dead queue' });
   });
 
-  it('makes retry(delayMs) reject and gives the original back at once; a later retry waits its delay', async () => {
+  it('makes retry(delayMs) reject and runs the original again after a backoff; a later retry waits its delay', async () => {
     const queue = queueFor('retry-refused', [':retry:1000']);
     const policy = `${queue}-refuse-retry`;
     await refusePublishes(policy, `^${regexQuoted(queue)}:retry:`);

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type ChannelModel, connect } from 'amqplib';
 
 /** The broker the tests use: `scripts/brokers/rabbitmq.sh start` prints this variable. */
@@ -48,3 +51,23 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, what:
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+const brokerScript = fileURLToPath(new URL('../../../scripts/brokers/rabbitmq.sh', import.meta.url));
+
+/** `rabbitmqctl` against the node that scripts/brokers/rabbitmq.sh runs. */
+export const ctl = (...args: string[]) =>
+  promisify(execFile)('bash', [brokerScript, 'ctl', ...args], { env: process.env, timeout: 60_000 });
+
+/** A policy that makes the broker refuse (nack) every publish to the queues matching `pattern`. */
+export async function refuseQueuePublishes(name: string, pattern: string): Promise<void> {
+  await ctl(
+    'set_policy',
+    '--apply-to',
+    'queues',
+    name,
+    pattern,
+    JSON.stringify({ 'max-length': 0, overflow: 'reject-publish' }),
+  );
+}
+
+export const regexQuoted = (name: string) => name.replace(/[.-]/g, '\\$&');

@@ -3,6 +3,7 @@ import {
   backoffDelayMs,
   encodeDeadLetterFrame,
   REFUSED_SETTLEMENT_BACKOFF,
+  sleep,
   TransportError,
 } from '@thrun/contract';
 import { ReplyError } from 'ioredis';
@@ -54,8 +55,6 @@ interface InFlight {
   state: State;
   done: Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The consume loop shared by both modes: fetches in batches into a bounded local buffer (a deep queue

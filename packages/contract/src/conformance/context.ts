@@ -1,3 +1,4 @@
+import { sleep } from '../backoff.js';
 import type {
   ConsumeOptions,
   Delivery,
@@ -120,8 +121,6 @@ export interface ConformanceContext {
   quiet(ms?: number): Promise<void>;
   sleep(ms: number): Promise<void>;
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const lenientUtf8 = new TextDecoder('utf-8');
 

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sleep } from '../backoff.js';
 import {
   type BatchEmission,
   type BatchRecord,
@@ -34,7 +35,6 @@ const fail: StepOutcome = {
   ok: false,
   error: { code: 'handler_failed', message: 'boom: "quoted" \\ ünïcødé 🚀' },
 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function batch(overrides: Partial<BatchRecord> = {}): BatchRecord {
   const now = new Date().toISOString();
