@@ -134,7 +134,8 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       throw new ConfigurationError('invalid_option', `[thrun:kafka] ${name} must be a positive integer`);
     }
   }
-  const kafka = options.kafka ?? createClient(options, retry);
+  const ownConfig = options.kafka ? undefined : clientConfig(options, retry);
+  const kafka = options.kafka ?? new Kafka(ownConfig!);
 
   const capabilities: TransportCapabilities = {
     delay: true,
@@ -151,6 +152,35 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
   let producer: Promise<Producer> | undefined;
   let admin: Promise<Admin> | undefined;
   let closing: Promise<void> | undefined;
+  let reached: Promise<void> | undefined;
+
+  /**
+   * The first contact with the cluster fails fast: each bootstrap broker is tried once, within
+   * `connectionTimeoutMs`, instead of through the whole `retry` budget (about 30 s), which is meant
+   * for a broker that goes away while Thrun runs. Once reached, never asked again. With a client of
+   * your own, its retry settings decide.
+   */
+  function reachCluster(): Promise<void> {
+    if (!ownConfig) return RESOLVED;
+    reached ??= (async () => {
+      const probe = new Kafka({
+        ...ownConfig,
+        retry: { retries: ownConfig.brokers.length - 1, initialRetryTime: 50, maxRetryTime: 50 },
+        logLevel: logLevel.NOTHING,
+      }).admin();
+      try {
+        await probe.connect();
+      } catch (cause) {
+        throw unreachableError(ownConfig.brokers, cause);
+      } finally {
+        await probe.disconnect().catch(() => {});
+      }
+    })();
+    reached.catch(() => {
+      reached = undefined; // the broker may be up next time
+    });
+    return reached;
+  }
 
   const groupIdOf = (queue: string, group: string) => `${groupIdPrefix}.${queue}.${group}`;
 
@@ -162,6 +192,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
 
   function getProducer(): Promise<Producer> {
     producer ??= (async () => {
+      await reachCluster();
       const created = kafka.producer({
         idempotent: true,
         allowAutoTopicCreation: false,
@@ -180,6 +211,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
 
   function getAdmin(): Promise<Admin> {
     admin ??= (async () => {
+      await reachCluster();
       const created = kafka.admin({ retry });
       await created.connect();
       return created;
@@ -210,6 +242,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
           );
         } catch (cause) {
           for (const name of missing) topics.delete(name);
+          if (ThrunError.isInstance(cause)) throw cause;
           throw new TransportError(
             'broker_error',
             `[thrun:kafka] could not create topics ${missing.join(', ')}: ${describe(cause)}`,
@@ -266,6 +299,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       }
       try {
         const client = await getProducer().catch((cause: unknown) => {
+          if (ThrunError.isInstance(cause)) throw cause;
           throw new TransportError('connection_failed', `[thrun:kafka] cannot connect: ${describe(cause)}`, {
             cause,
           });
@@ -385,6 +419,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
         onError,
       });
       try {
+        await reachCluster();
         await consumer.connect();
         // A new group starts at the oldest retained message, so work published before the first
         // worker started is not lost (and a consumer is subscribed as soon as this resolves).
@@ -406,6 +441,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
         await joined;
       } catch (cause) {
         await consumer.disconnect().catch(() => {});
+        if (ThrunError.isInstance(cause)) throw cause;
         throw new TransportError(
           'connection_failed',
           `[thrun:kafka] cannot consume "${queue}" as group "${group}": ${describe(cause)}`,
@@ -477,7 +513,10 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
   };
 }
 
-function createClient(options: KafkaTransportOptions, retry: RetryOptions): Kafka {
+function clientConfig(
+  options: KafkaTransportOptions,
+  retry: RetryOptions,
+): KafkaConfig & { brokers: string[] } {
   const brokers =
     typeof options.brokers === 'string'
       ? options.brokers
@@ -488,7 +527,7 @@ function createClient(options: KafkaTransportOptions, retry: RetryOptions): Kafk
   if (brokers.length === 0) {
     throw new ConfigurationError('invalid_option', '[thrun:kafka] give `brokers` or a `kafka` client');
   }
-  return new Kafka({
+  return {
     clientId: options.clientId ?? 'thrun',
     brokers,
     ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
@@ -498,8 +537,29 @@ function createClient(options: KafkaTransportOptions, retry: RetryOptions): Kafk
     retry,
     logLevel: options.logLevel ?? logLevel.WARN,
     logCreator: options.logCreator ?? stderrLogCreator,
-  });
+  };
 }
+
+/** Names the brokers (never the TLS or SASL options) and, when nothing answered, how to start one. */
+function unreachableError(brokers: readonly string[], cause: unknown): TransportError {
+  const hint = isConnectionError(cause) ? ' Is Kafka running? (bash scripts/brokers/kafka.sh start)' : '';
+  return new TransportError(
+    'connection_failed',
+    `[thrun:kafka] cannot connect to ${brokers.join(', ')}: ${describe(cause)}.${hint}`,
+    { cause },
+  );
+}
+
+function isConnectionError(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    ((error as { name?: unknown }).name === 'KafkaJSConnectionError' ||
+      isConnectionError((error as { cause?: unknown }).cause))
+  );
+}
+
+const RESOLVED = Promise.resolve();
 
 const LEVEL_NAMES = new Map<logLevel, string>([
   [logLevel.ERROR, 'ERROR'],
