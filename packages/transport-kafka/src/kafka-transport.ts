@@ -32,6 +32,7 @@ import {
   type RetryOptions,
   type SASLOptions,
 } from 'kafkajs';
+import { ConsumerSockets } from './consumer-sockets.js';
 import { HEADER } from './headers.js';
 import { peekTopic, waitingRanges } from './inspect.js';
 import { QueueConsumer } from './queue-consumer.js';
@@ -68,6 +69,13 @@ export interface KafkaTransportOptions {
   sessionTimeoutMs?: number;
   /** Default: 1,000. */
   heartbeatIntervalMs?: number;
+  /**
+   * How often a consumer commits the offsets it settled while a batch is running (it also commits at
+   * the end of each batch). A member killed mid-batch leaves up to this much finished work
+   * uncommitted, which the next owner of its partitions runs again; each interval costs a busy
+   * consumer one OffsetCommit request. Default: 20.
+   */
+  commitIntervalMs?: number;
   /** How long members may take to rejoin during a rebalance. Default: 30,000. */
   rebalanceTimeoutMs?: number;
   /** Longest wait of one fetch when nothing is new (also bounds how fast `close` returns). Default: 500. */
@@ -89,6 +97,7 @@ const DEFAULTS = {
   drainTimeoutMs: 10_000,
   sessionTimeoutMs: 10_000,
   heartbeatIntervalMs: 1_000,
+  commitIntervalMs: 20,
   rebalanceTimeoutMs: 30_000,
   maxWaitTimeMs: 500,
   connectionTimeoutMs: 3_000,
@@ -127,6 +136,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
     drainTimeoutMs: (options.drainTimeoutMs ?? 0) + 1,
     sessionTimeoutMs: options.sessionTimeoutMs ?? 1,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1,
+    commitIntervalMs: options.commitIntervalMs ?? 1,
     rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 1,
     maxWaitTimeMs: options.maxWaitTimeMs ?? 1,
   })) {
@@ -397,7 +407,12 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       await ensureTopics([queue, retryTopic]);
 
       const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs;
-      const consumer = kafka.consumer({
+      const commitIntervalMs = options.commitIntervalMs ?? DEFAULTS.commitIntervalMs;
+      // A client per consumer when Thrun owns the configuration, so that `close` can cut this
+      // consumer's sockets (and only these) when leaving the group outlasts its deadline.
+      const sockets = ownConfig ? new ConsumerSockets() : undefined;
+      const client = sockets ? new Kafka({ ...ownConfig!, socketFactory: sockets.factory }) : kafka;
+      const consumer = client.consumer({
         groupId: groupIdOf(queue, group),
         sessionTimeout: options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs,
         rebalanceTimeout: options.rebalanceTimeoutMs ?? DEFAULTS.rebalanceTimeoutMs,
@@ -414,9 +429,11 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
         concurrency,
         consumer,
         heartbeatIntervalMs,
+        commitIntervalMs,
         send,
         ensureTopic: (topic) => ensureTopics([topic]),
         onError,
+        ...(sockets ? { cutConnections: () => sockets.cutAll() } : {}),
       });
       try {
         await reachCluster();
@@ -434,7 +451,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
           eachBatch: queueConsumer.eachBatch,
           eachBatchAutoResolve: false,
           autoCommit: true,
-          autoCommitInterval: 1_000,
+          autoCommitInterval: commitIntervalMs,
           // Every assigned partition gets a worker; the semaphore bounds the handlers.
           partitionsConsumedConcurrently: Math.max(concurrency, 2),
         });
