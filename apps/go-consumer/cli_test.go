@@ -77,16 +77,20 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	if !strings.Contains(stderr.String(), "dead-lettering invalid envelope") {
 		t.Fatalf("malformed message not reported: %s", stderr.String())
 	}
-	// The malformed message is kept, unchanged, as a dead-letter record.
-	raw, err := rdb.LIndex(ctx, queue+".dead", 0).Result()
+	// The malformed message is kept, unchanged, after the dead letter's description line.
+	raw, err := rdb.LIndex(ctx, queue+".dead", 0).Bytes()
 	if err != nil {
-		t.Fatalf("no dead-letter record: %v", err)
+		t.Fatalf("no dead letter: %v", err)
 	}
-	var record DeadLetterRecord
-	if err := json.Unmarshal([]byte(raw), &record); err != nil {
+	line, body, found := bytes.Cut(raw, []byte("\n"))
+	if !found {
+		t.Fatalf("not a dead-letter frame: %q", raw)
+	}
+	var letter DeadLetter
+	if err := json.Unmarshal(line, &letter); err != nil {
 		t.Fatal(err)
 	}
-	if record.Body == nil || *record.Body != "{not json" || record.Error["code"] != "invalid_json" || record.Queue != queue {
-		t.Fatalf("unexpected record %s", raw)
+	if string(body) != "{not json" || letter.Error["code"] != "invalid_json" || letter.Queue != queue || letter.Attempts != 1 {
+		t.Fatalf("unexpected dead letter %q", raw)
 	}
 }

@@ -10,7 +10,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,7 +17,6 @@ import (
 	"io"
 	"os"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -147,10 +145,10 @@ func consume(v *Validator, args []string, stdout, stderr io.Writer) int {
 		data := []byte(popped[1])
 		if _, err := v.Decode(data); err != nil {
 			// A bad message never stops the consumer, and is not lost: it goes to <queue>.dead as a
-			// dead-letter record (schemas/dead-letter.schema.json), the original bytes unchanged.
+			// dead letter (schemas/dead-letter.schema.json), the original bytes unchanged.
 			fmt.Fprintln(stderr, "dead-lettering invalid envelope:", err)
-			record, _ := json.Marshal(deadLetterRecord(*queue, data, err, time.Now()))
-			if err := rdb.LPush(ctx, *queue+".dead", record).Err(); err != nil {
+			frame := deadLetterFrame(*queue, data, err, time.Now())
+			if err := rdb.LPush(ctx, *queue+".dead", frame).Err(); err != nil {
 				fmt.Fprintln(stderr, "LPUSH to the dead-letter queue failed:", err)
 				return 1
 			}
@@ -166,35 +164,44 @@ func consume(v *Validator, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// DeadLetterRecord is schemas/dead-letter.schema.json: what a dead-lettered message carries.
-type DeadLetterRecord struct {
-	Queue      string            `json:"queue"`
-	Error      map[string]string `json:"error"`
-	Attempts   int               `json:"attempts"`
-	FailedAt   string            `json:"failed_at"`
-	Body       *string           `json:"body,omitempty"`
-	BodyBase64 *string           `json:"body_base64,omitempty"`
+// DeadLetter is the description of schemas/dead-letter.schema.json: why a message was
+// dead-lettered, after how many attempts, when, and from which queue.
+type DeadLetter struct {
+	Queue    string            `json:"queue"`
+	Error    map[string]string `json:"error"`
+	Attempts int               `json:"attempts"`
+	FailedAt string            `json:"failed_at"`
 }
 
-func deadLetterRecord(queue string, data []byte, reason error, now time.Time) DeadLetterRecord {
+// deadLetterFrame is a dead letter in the frame form that Redis holds: the description as one line
+// of JSON, a line feed, then the original bytes unchanged (never escaped, so it never outgrows them).
+func deadLetterFrame(queue string, data []byte, reason error, now time.Time) []byte {
 	code := "schema_violation"
 	var codecErr *CodecError
 	if errors.As(reason, &codecErr) {
 		code = codecErr.Code
 	}
-	record := DeadLetterRecord{
+	line, _ := json.Marshal(DeadLetter{
 		Queue:    queue,
-		Error:    map[string]string{"code": code, "message": reason.Error()},
+		Error:    map[string]string{"code": code, "message": truncate(reason.Error(), 1024)},
 		Attempts: 1,
 		FailedAt: now.UTC().Format(time.RFC3339Nano),
+	})
+	frame := append(line, '\n')
+	return append(frame, data...)
+}
+
+// truncate cuts text to at most max bytes at a rune boundary, ending in "…", as every runtime does.
+func truncate(text string, max int) string {
+	if len(text) <= max {
+		return text
 	}
-	// The original bytes unchanged: as text when they are UTF-8, else base64.
-	if utf8.Valid(data) {
-		body := string(data)
-		record.Body = &body
-	} else {
-		encoded := base64.StdEncoding.EncodeToString(data)
-		record.BodyBase64 = &encoded
+	end := 0
+	for i := range text {
+		if i > max-len("…") {
+			break
+		}
+		end = i
 	}
-	return record
+	return text[:end] + "…"
 }

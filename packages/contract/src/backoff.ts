@@ -21,3 +21,14 @@ export function backoffDelayMs(
   if (options.jitter === 'none') return delay;
   return Math.round(delay / 2 + random() * (delay / 2));
 }
+
+/**
+ * Between tries of a settlement the broker refused (a dead queue rejecting writes, a lost
+ * connection): 100 ms doubling to 5 s, jittered, so a refusal that lasts costs a few requests a second
+ * however many deliveries wait on it. Core's worker and the transports use the same pace.
+ */
+export const REFUSED_SETTLEMENT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({
+  baseMs: 100,
+  maxMs: 5_000,
+  jitter: 'full',
+});

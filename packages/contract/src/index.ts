@@ -1,4 +1,4 @@
-export { type BackoffOptions, backoffDelayMs } from './backoff.js';
+export { type BackoffOptions, backoffDelayMs, REFUSED_SETTLEMENT_BACKOFF } from './backoff.js';
 export {
   type BatchEmission,
   type BatchFailure,
@@ -20,6 +20,8 @@ export {
   type BatchTransition,
   DEFAULT_BATCH_RETENTION_MS,
   DEFAULT_CLAIM_TTL_MS,
+  type DueEmissions,
+  type StepStart,
 } from './batch/batch-store.js';
 export {
   type CodecLimits,
@@ -29,11 +31,18 @@ export {
   encodeEnvelope,
 } from './codec.js';
 export {
-  createDeadLetterRecord,
+  createDeadLetterMetadata,
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_OVERHEAD_BYTES,
+  DEAD_LETTER_REASON_LIMITS,
   type DeadLetterInput,
+  type DeadLetterMessage,
+  type DeadLetterMetadata,
   type DeadLetterRecord,
-  decodeDeadLetterRecord,
-  encodeDeadLetterRecord,
+  type DecodedDeadLetter,
+  deadLetterHeaders,
+  decodeDeadLetter,
+  encodeDeadLetterFrame,
 } from './dead-letter.js';
 export {
   type BatchMeta,

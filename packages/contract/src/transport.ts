@@ -45,6 +45,13 @@ export interface Transport {
    * after the transport's lease or visibility timeout, as a new attempt, where
    * `capabilities.redeliversUnacked` says so.
    *
+   * A settlement the broker refuses, or that a lost connection interrupts, rejects with a
+   * `TransportError` and leaves the delivery pending, so the handler may try it again (core backs off
+   * and does). It never turns into a loop of copies: when a handler returns leaving a delivery pending
+   * after one of its settlements failed, the transport does not retry it at once; the message stays
+   * where it is, unacknowledged, and comes back as a later attempt only after a backoff (its lease
+   * expiring, or the transport's own settlement backoff). Attempts keep counting across such failures.
+   *
    * Aborting `options.signal` stops fetching, like `Subscription.close()`.
    */
   consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions): Promise<Subscription>;
@@ -80,7 +87,10 @@ export interface TransportCapabilities {
   ordering: 'none' | 'per-key' | 'fifo';
   /** Messages survive the transport instance and the broker process restarting. */
   persistent: boolean;
-  /** The largest body `publish` accepts, in bytes. */
+  /**
+   * The largest body `publish` accepts, in bytes: at least `DEAD_LETTER_OVERHEAD_BYTES` below what the
+   * broker accepts, so that every accepted message can also be dead-lettered.
+   */
   maxPayloadBytes: number;
   /** `deadLetter()` moves the message to `<queue>.dead` as a dead-letter record. */
   deadLetter: boolean;
@@ -130,6 +140,11 @@ export interface Delivery {
   readonly attempt: number;
   /** The `OutgoingMessage.key` it was published with, where the transport keeps it. */
   readonly key?: string;
+  /**
+   * The message's headers, on transports that have them (a dead letter's `thrun-dead-*` description,
+   * say). Values as text; absent where the transport has no headers.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Removes the message for good. */
   ack(): Promise<void>;
   /**
@@ -138,8 +153,10 @@ export interface Delivery {
    */
   retry(delayMs?: number): Promise<void>;
   /**
-   * Moves the message to `<queue>.dead` as a dead-letter record holding the original bytes unchanged,
-   * the reason, the attempt count and the time (see `schemas/dead-letter.schema.json`).
+   * Moves the message to `<queue>.dead` as a dead letter: the original bytes unchanged, beside a
+   * bounded description (the reason, the attempt count, the time, the queue) in the `thrun-dead-*`
+   * headers or, without headers, as a frame (`schemas/dead-letter.schema.json`). What it adds to the
+   * body is at most `DEAD_LETTER_OVERHEAD_BYTES`, so any message the transport accepted fits.
    */
   deadLetter(reason: DeadLetterReason): Promise<void>;
 }
@@ -159,4 +176,6 @@ export interface Subscription {
 export interface QueuedMessage {
   body: Uint8Array;
   key?: string;
+  /** As `Delivery.headers`. */
+  headers?: Readonly<Record<string, string>>;
 }

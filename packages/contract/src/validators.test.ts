@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createDeadLetterRecord, decodeDeadLetterRecord, encodeDeadLetterRecord } from './dead-letter.js';
+import {
+  createDeadLetterMetadata,
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_OVERHEAD_BYTES,
+  DEAD_LETTER_REASON_LIMITS,
+  deadLetterHeaders,
+  decodeDeadLetter,
+  encodeDeadLetterFrame,
+} from './dead-letter.js';
 import { ThrunError, ValidationError } from './errors.js';
 import { isEventName } from './event-name.js';
 import {
@@ -103,64 +111,99 @@ describe('the generated validators', () => {
   });
 });
 
-describe('dead-letter records', () => {
+describe('dead letters', () => {
   const reason = { code: 'max_attempts', message: 'gave up after 5 attempts' };
   const failedAt = new Date('2026-01-01T00:00:00Z');
+  const utf8 = new TextEncoder();
+  const description = (body: Uint8Array) =>
+    createDeadLetterMetadata({ queue: 'events', reason, attempts: 5, failedAt, ...{ body } });
 
-  it('validate when the body is UTF-8, and read back the same bytes', () => {
-    const body = new TextEncoder().encode('{"event":"go_message","payload":{"text":"héllo 👋"}}');
-    const record = createDeadLetterRecord({ queue: 'events', body, reason, attempts: 5, failedAt });
-    expect(record.body).toBeDefined();
-    expect(isValidDeadLetterRecord(record)).toBe(true);
-    const decoded = decodeDeadLetterRecord(
-      encodeDeadLetterRecord({ queue: 'events', body, reason, attempts: 5 }),
-    );
-    expect(isValidDeadLetterRecord(JSON.parse(JSON.stringify({ ...decoded, originalBody: undefined })))).toBe(
+  it('frame: the description line validates and the original bytes follow unchanged', () => {
+    const body = utf8.encode('{"event":"go_message","payload":{"text":"héllo 👋\\n"}}');
+    const frame = encodeDeadLetterFrame({ queue: 'events', body, reason, attempts: 5, failedAt });
+    const newline = frame.indexOf(0x0a);
+    expect(isValidDeadLetterRecord(JSON.parse(new TextDecoder().decode(frame.subarray(0, newline))))).toBe(
       true,
     );
-    expect(decoded.originalBody).toEqual(body);
+    expect(frame.subarray(newline + 1)).toEqual(body);
+    const decoded = decodeDeadLetter({ body: frame });
+    expect(decoded).toEqual({ ...description(body), originalBody: body, form: 'frame' });
   });
 
-  it('validate when the body is not UTF-8 (body_base64)', () => {
+  it('frame: control bytes and binary bodies cost no escaping (the frame is the body plus one line)', () => {
+    for (const body of [new Uint8Array(200_000).fill(0x01), new Uint8Array([0xff, 0x0a, 0x00, 0xc0])]) {
+      const frame = encodeDeadLetterFrame({ queue: 'events', body, reason, attempts: 1 });
+      expect(frame.byteLength - body.byteLength).toBeLessThan(DEAD_LETTER_OVERHEAD_BYTES);
+      expect(decodeDeadLetter({ body: frame }).originalBody).toEqual(body);
+    }
+  });
+
+  it('headers: the body is the original bytes, the description is in thrun-dead-* headers', () => {
     const body = new Uint8Array([0x7b, 0xff, 0xfe, 0x00, 0x7d]);
-    const record = createDeadLetterRecord({ queue: 'orders.priority', body, reason, attempts: 1, failedAt });
-    expect(record.body).toBeUndefined();
-    expect(record.body_base64).toBe('e//+AH0=');
-    expect(isValidDeadLetterRecord(record)).toBe(true);
-    expect(
-      decodeDeadLetterRecord(encodeDeadLetterRecord({ queue: 'orders', body, reason, attempts: 1 }))
-        .originalBody,
-    ).toEqual(body);
+    const headers = deadLetterHeaders(description(body));
+    expect(Object.keys(headers).sort()).toEqual(Object.values(DEAD_LETTER_HEADERS).sort());
+    expect(headers[DEAD_LETTER_HEADERS.attempts]).toBe('5');
+    expect(decodeDeadLetter({ body, headers })).toEqual({
+      ...description(body),
+      originalBody: body,
+      form: 'headers',
+    });
   });
 
-  it('validate for an empty body', () => {
-    expect(
-      isValidDeadLetterRecord(
-        createDeadLetterRecord({ queue: 'q', body: new Uint8Array(), reason, attempts: 1 }),
-      ),
-    ).toBe(true);
+  it('record: what earlier versions wrote is still read, UTF-8 or base64', () => {
+    const metadata = description(new Uint8Array());
+    const asRecord = (extra: object) => utf8.encode(JSON.stringify({ ...metadata, ...extra }));
+    expect(decodeDeadLetter({ body: asRecord({ body: '{"a":1}' }) })).toEqual({
+      ...metadata,
+      originalBody: utf8.encode('{"a":1}'),
+      form: 'record',
+    });
+    expect([...decodeDeadLetter({ body: asRecord({ body_base64: 'e//+AH0=' }) }).originalBody]).toEqual([
+      0x7b, 0xff, 0xfe, 0x00, 0x7d,
+    ]);
+    expect(() => decodeDeadLetter({ body: asRecord({}) })).toThrow(/exactly one of body and body_base64/);
   });
 
-  const valid = createDeadLetterRecord({
-    queue: 'events',
-    body: new Uint8Array([0x41]),
-    reason,
-    attempts: 2,
-    failedAt,
+  it('cuts a long reason at a character boundary, so the description stays small', () => {
+    const long = { code: 'c'.repeat(300), message: `${'é'.repeat(600)}😀` };
+    const metadata = createDeadLetterMetadata({ queue: 'q', reason: long, attempts: 1 });
+    expect(utf8.encode(metadata.error.code).byteLength).toBeLessThanOrEqual(
+      DEAD_LETTER_REASON_LIMITS.codeBytes,
+    );
+    const messageBytes = utf8.encode(metadata.error.message).byteLength;
+    expect(messageBytes).toBeLessThanOrEqual(DEAD_LETTER_REASON_LIMITS.messageBytes);
+    expect(messageBytes).toBeGreaterThan(DEAD_LETTER_REASON_LIMITS.messageBytes - 4);
+    expect(metadata.error.message).toMatch(/^é+…$/);
+    expect(isValidDeadLetterRecord(metadata)).toBe(true);
+    const short = createDeadLetterMetadata({ queue: 'q', reason, attempts: 1 });
+    expect(short.error).toEqual(reason);
   });
+
   it.each([
-    ['both bodies', { ...valid, body_base64: 'QQ==' }, ''],
-    ['no body at all', { ...valid, body: undefined }, ''],
+    ['a frame whose line is not JSON', { body: utf8.encode('nope\n{}') }, /not UTF-8 JSON/],
+    [
+      'a frame without attempts',
+      { body: utf8.encode('{"queue":"q","error":{"code":"c","message":"m"},"failed_at":"x"}\n') },
+      /required/,
+    ],
+    [
+      'headers without a queue',
+      { body: new Uint8Array(), headers: { [DEAD_LETTER_HEADERS.errorCode]: 'c' } },
+      /required/,
+    ],
+  ])('rejects %s', (_what, message, pattern) => {
+    expect(() => decodeDeadLetter(message)).toThrow(pattern);
+  });
+
+  const valid = { ...description(new Uint8Array()) };
+  it.each([
+    ['both bodies', { ...valid, body: 'A', body_base64: 'QQ==' }, ''],
     ['a bad queue name', { ...valid, queue: 'Events!' }, '/queue'],
     ['attempts 0', { ...valid, attempts: 0 }, '/attempts'],
     ['a local failed_at', { ...valid, failed_at: '2026-01-01 00:00:00' }, '/failed_at'],
     ['an error without a code', { ...valid, error: { message: 'x' } }, '/error/code'],
-    [
-      'body_base64 that is not base64',
-      { queue: 'events', error: reason, attempts: 1, failed_at: valid.failed_at, body_base64: 'not base64!' },
-      '/body_base64',
-    ],
-  ])('reject %s', (_what, record, path) => {
+    ['body_base64 that is not base64', { ...valid, body_base64: 'not base64!' }, '/body_base64'],
+  ])('the schema rejects %s', (_what, record, path) => {
     const value = JSON.parse(JSON.stringify(record));
     expect(isValidDeadLetterRecord(value)).toBe(false);
     const error = validationError(() => validateDeadLetterRecord(value));

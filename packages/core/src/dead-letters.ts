@@ -2,11 +2,12 @@ import {
   assertQueueName,
   type CodecLimits,
   ConfigurationError,
+  type DeadLetterMessage,
   type DeadLetterReason,
-  type DeadLetterRecord,
+  type DecodedDeadLetter,
   type Delivery,
   deadLetterQueueName,
-  decodeDeadLetterRecord,
+  decodeDeadLetter,
   decodeEnvelope,
   type Envelope,
   type Subscription,
@@ -30,8 +31,8 @@ export interface DeadLetterEntry {
   body: Uint8Array;
   /** The original bytes decoded, when they are a valid envelope (a poison message is not). */
   envelope: Envelope | undefined;
-  /** The record as stored. */
-  record: DeadLetterRecord;
+  /** How it is stored: original bytes with `thrun-dead-*` headers, a frame, or an earlier version's record. */
+  form: DecodedDeadLetter['form'];
 }
 
 export interface ListOptions {
@@ -88,9 +89,9 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
     );
   }
 
-  function toEntry(body: Uint8Array, position: number): DeadLetterEntry | undefined {
+  function toEntry(message: DeadLetterMessage, position: number): DeadLetterEntry | undefined {
     try {
-      const { originalBody, ...record } = decodeDeadLetterRecord(body);
+      const { originalBody, ...record } = decodeDeadLetter(message);
       let envelope: Envelope | undefined;
       try {
         envelope = decodeEnvelope(originalBody, deps.limits);
@@ -105,10 +106,10 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
         failedAt: record.failed_at,
         body: originalBody,
         envelope,
-        record,
+        form: record.form,
       };
     } catch (error) {
-      deps.logger.warn('skipping a dead-letter queue entry that is not a record', {
+      deps.logger.warn('skipping a dead-letter queue entry that is not a dead letter', {
         error: errorMessage(error),
       });
       return undefined;
@@ -121,7 +122,7 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
     const messages = await transport.peek(deadLetterQueueName(queue), options.limit ?? 100);
     const entries: DeadLetterEntry[] = [];
     messages.forEach((message, position) => {
-      const entry = toEntry(message.body, position);
+      const entry = toEntry(message, position);
       if (entry) entries.push(entry);
     });
     return entries;
@@ -133,7 +134,7 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
     if (!Number.isInteger(position) || position < 0) return undefined;
     const messages = await transport.peek(deadLetterQueueName(queue), position + 1);
     const message = messages[position];
-    return message ? toEntry(message.body, position) : undefined;
+    return message ? toEntry(message, position) : undefined;
   }
 
   async function purge(queue = deps.defaultQueue): Promise<number> {
@@ -179,7 +180,7 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
       armIdle();
       const last = seen >= waiting;
       if (last) finish(); // before settling, so the next message is not handed to us
-      const entry = toEntry(delivery.body, seen - 1);
+      const entry = toEntry(delivery, seen - 1);
       // Count before awaiting: settling a delivery may hand out the next one at once.
       if (entry && report.replayed < limit && (options.filter?.(entry) ?? true)) {
         report.replayed++;

@@ -44,6 +44,7 @@ export {
   type InstrumentedOperation,
   type LimitOptions,
   type RetryOptions,
+  type SettleAction,
   type StopOptions,
   type Thrun,
   type ThrunHooks,

@@ -26,8 +26,11 @@ export interface EventStats {
 export interface ThrunStats {
   /** Per event name. */
   events: Record<string, EventStats>;
-  /** Sums over every event, plus deliveries that never became an event (undecodable bytes). */
-  totals: Omit<EventStats, 'latency'> & { rejected: number };
+  /**
+   * Sums over every event, plus deliveries that never became an event (undecodable bytes), and
+   * settlements the broker refused (each refusal counts; the worker backs off and tries again).
+   */
+  totals: Omit<EventStats, 'latency'> & { rejected: number; settleFailures: number };
 }
 
 const SAMPLES = 1024;
@@ -67,6 +70,7 @@ class EventCounters {
 export class StatsCollector {
   private readonly events = new Map<string, EventCounters>();
   rejected = 0;
+  settleFailures = 0;
 
   of(name: string): EventCounters {
     let counters = this.events.get(name);
@@ -85,6 +89,7 @@ export class StatsCollector {
       deadLettered: 0,
       inFlight: 0,
       rejected: this.rejected,
+      settleFailures: this.settleFailures,
     };
     const events: [string, EventStats][] = [];
     for (const [name, c] of this.events) {

@@ -99,8 +99,24 @@ export interface ThrunHooks {
     reason: DeadLetterReason;
     error: unknown;
   }): void;
+  /**
+   * A settlement the broker refused (a dead queue that rejects writes, a lost connection). The
+   * delivery stays where it is, unacknowledged, and the worker tries the same settlement again after
+   * `retryInMs`; it never runs the handler again meanwhile.
+   */
+  onSettleError?(info: {
+    envelope: Envelope | undefined;
+    queue: string;
+    attempt: number;
+    action: SettleAction;
+    error: unknown;
+    retryInMs: number;
+  }): void;
   instrument?<T>(operation: InstrumentedOperation, run: () => Promise<T>): Promise<T>;
 }
+
+/** What a worker asked the transport to do with a delivery. */
+export type SettleAction = 'ack' | 'retry' | 'dead-letter';
 
 export interface ThrunOptions {
   /** Where events travel. Default: a private `memoryTransport()` (this process only). */
@@ -570,11 +586,17 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
     limits: codecLimits,
   });
 
-  const { batch, batches } = attachBatches(
+  const {
+    batch,
+    batches,
+    start: startBatches,
+    stop: stopBatches,
+  } = attachBatches(
     {
       events: (items) => dispatchMany(items),
       subscribe: (event, handler) => subscribe(event, handler as Handler<never>),
       intercept: (interceptor) => worker.intercept(interceptor),
+      logger,
     },
     options.batches,
   );
@@ -597,10 +619,17 @@ export function createThrun(options: ThrunOptions = {}): Thrun & { readonly [int
         { register, subscribe: (t, h, o) => subscribe(t, h as Handler<never>, o) },
         discoverOptions,
       ),
-    start: () => worker.start(),
-    stop: (stopOptions?: StopOptions) => worker.stop(stopOptions?.drainTimeoutMs),
+    start: async () => {
+      await worker.start();
+      startBatches();
+    },
+    stop: async (stopOptions?: StopOptions) => {
+      await worker.stop(stopOptions?.drainTimeoutMs);
+      await stopBatches();
+    },
     close: async (stopOptions?: StopOptions) => {
       await worker.stop(stopOptions?.drainTimeoutMs);
+      await stopBatches();
       await transport.close(
         stopOptions?.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: stopOptions.drainTimeoutMs },
       );

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  decodeDeadLetterRecord,
+  decodeDeadLetter,
   decodeEnvelope,
   type Envelope,
   ValidationError,
@@ -10,7 +10,7 @@ import { createMemoryBroker, memoryTransport } from '@thrun/transport-memory';
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError, permanent } from './errors.js';
 import { silentLogger } from './logger.js';
-import { text, utf8, waitFor } from './test-fixtures/helpers.js';
+import { refusingDeadLetters, text, utf8, waitFor } from './test-fixtures/helpers.js';
 import { createThrun, internals, type ThrunOptions } from './thrun.js';
 import { type DeliveryOutcome, retryDelayMs } from './worker.js';
 
@@ -21,7 +21,7 @@ function setup(options: ThrunOptions = {}) {
 }
 
 async function deadLetters(transport: ReturnType<typeof memoryTransport>, queue = 'events') {
-  return (await transport.peek!(`${queue}.dead`, 1000)).map((m) => decodeDeadLetterRecord(m.body));
+  return (await transport.peek!(`${queue}.dead`, 1000)).map((m) => decodeDeadLetter(m));
 }
 
 describe('the worker', () => {
@@ -70,8 +70,9 @@ describe('the worker', () => {
     await waitFor(async () => (await deadLetters(transport)).length === 1, 'the dead letter');
     expect(attempts).toEqual([1, 2, 3, 4]);
     const [record] = await deadLetters(transport);
-    const [raw] = await transport.peek!('events.dead', 1);
-    expect(() => validateDeadLetterRecord(JSON.parse(text.decode(raw!.body)))).not.toThrow();
+    const { originalBody: _body, form, ...description } = record!;
+    expect(form).toBe('headers');
+    expect(() => validateDeadLetterRecord(description)).not.toThrow();
     expect(record).toMatchObject({ queue: 'events', attempts: 4, error: { code: 'max_attempts' } });
     expect(record!.error.message).toMatch(/attempt 4 of 4: boom 4/);
     expect(decodeEnvelope(record!.originalBody)).toMatchObject({ event: 'always_fails', payload: { n: 1 } });
@@ -79,6 +80,75 @@ describe('the worker', () => {
     await sleep(50);
     expect(attempts).toHaveLength(4); // nothing after the dead letter
     await thrun.close();
+  });
+
+  it('a refused dead letter is tried again after a backoff, in place: the handler never runs again', async () => {
+    let refusing = true;
+    const faulty = refusingDeadLetters(memoryTransport(), () => refusing);
+    const settleErrors: { action: string; attempt: number }[] = [];
+    const { transport, thrun } = setup({
+      transport: faulty.transport,
+      retry: { maxAttempts: 2, backoffMs: 5, jitter: false },
+      hooks: { onSettleError: ({ action, attempt }) => settleErrors.push({ action, attempt }) },
+    });
+    let runs = 0;
+    thrun.subscribe('always_fails', () => {
+      runs++;
+      throw new Error('boom');
+    });
+    await thrun.start();
+    await thrun.event('always_fails', {});
+    await waitFor(() => faulty.calls.length >= 1, 'the first dead-letter try');
+    await sleep(1_500);
+    // Idle while the dead queue refuses: a few tries with a growing pause, no loop, no copy.
+    const triesWhileRefused = faulty.calls.length;
+    expect(triesWhileRefused).toBeGreaterThanOrEqual(2);
+    expect(triesWhileRefused).toBeLessThanOrEqual(8);
+    expect(runs).toBe(2);
+    expect(await transport.peek!('events', 10)).toEqual([]);
+    expect(thrun.stats().totals.settleFailures).toBe(triesWhileRefused);
+    expect(settleErrors).toEqual(Array(triesWhileRefused).fill({ action: 'dead-letter', attempt: 2 }));
+
+    refusing = false;
+    await waitFor(async () => (await deadLetters(transport)).length === 1, 'the dead letter once accepted');
+    await sleep(100);
+    expect(runs).toBe(2);
+    expect(await deadLetters(transport)).toHaveLength(1);
+    expect(thrun.stats().events.always_fails).toMatchObject({ deadLettered: 1, handled: 0, retried: 1 });
+    await thrun.close();
+  });
+
+  it('a delivery past maxAttempts goes to the dead queue without running its listener', async () => {
+    // As after crashes: the broker hands the message out as attempt 4 of a maxAttempts of 3.
+    const faulty = refusingDeadLetters(memoryTransport(), () => false, 3);
+    const { transport, thrun } = setup({ transport: faulty.transport, retry: { maxAttempts: 3 } });
+    let runs = 0;
+    thrun.subscribe('order_created', () => {
+      runs++;
+    });
+    await thrun.start();
+    await thrun.event('order_created', { order_id: 1 });
+    await waitFor(async () => (await deadLetters(transport)).length === 1, 'the dead letter');
+    const [letter] = await deadLetters(transport);
+    expect(letter).toMatchObject({ error: { code: 'max_attempts' } });
+    expect(letter!.error.message).toMatch(/attempt 4, past maxAttempts \(3\)/);
+    expect(runs).toBe(0);
+    await thrun.close();
+  });
+
+  it('stops at once while a refused settlement waits, leaving the delivery to the transport', async () => {
+    const faulty = refusingDeadLetters(memoryTransport(), () => true);
+    const { thrun } = setup({ transport: faulty.transport, retry: { maxAttempts: 1 } });
+    thrun.subscribe('always_fails', () => {
+      throw new Error('boom');
+    });
+    await thrun.start();
+    await thrun.event('always_fails', {});
+    await waitFor(() => faulty.calls.length >= 2, 'a second dead-letter try');
+    const started = Date.now();
+    await thrun.stop({ drainTimeoutMs: 10_000 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await thrun.close({ drainTimeoutMs: 0 });
   });
 
   it('waits at least the configured backoff between attempts, doubling each time', async () => {

@@ -4,6 +4,7 @@ import {
   type DeadLetterReason,
   type Delivery,
   type Envelope,
+  REFUSED_SETTLEMENT_BACKOFF,
   type Subscription,
   ThrunError,
   type Transport,
@@ -14,7 +15,7 @@ import type { Listener, ListenerRegistry } from './listeners.js';
 import type { ThrunLogger } from './logger.js';
 import type { Router } from './routing.js';
 import type { StatsCollector } from './stats.js';
-import type { ThrunHooks, UnknownEventPolicy } from './thrun.js';
+import type { SettleAction, ThrunHooks, UnknownEventPolicy } from './thrun.js';
 
 export interface ResolvedRetry {
   maxAttempts: number;
@@ -113,6 +114,8 @@ export class Worker {
   private stopping: Promise<void> | undefined;
   private unwatch: (() => void) | undefined;
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
+  /** Aborted when a stop begins: ends the waits between settlement tries. */
+  private stopController = new AbortController();
 
   constructor(private readonly deps: WorkerDependencies) {}
 
@@ -130,6 +133,7 @@ export class Worker {
     if (this.state === 'stopping') await this.stopping;
     this.state = 'running';
     this.stopping = undefined;
+    this.stopController = new AbortController();
     this.unwatch = this.deps.registry.onChange(() => {
       if (this.state === 'running') void this.consumeListenedQueues().catch(this.logStartFailure);
     });
@@ -173,6 +177,7 @@ export class Worker {
   stop(drainTimeoutMs = this.deps.drainTimeoutMs): Promise<void> {
     if (this.state !== 'running') return this.stopping ?? Promise.resolve();
     this.state = 'stopping';
+    this.stopController.abort();
     this.unwatch?.();
     for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
     this.signalHandlers.clear();
@@ -216,8 +221,9 @@ export class Worker {
     this.inFlight.add(entry);
     return this.process(delivery, controller)
       .catch((error) => {
-        // Only a failing settlement lands here; the transport redelivers what was not settled.
-        this.deps.logger.error('could not settle a delivery', {
+        // Only a settlement that failed while stopping lands here: the delivery stays unsettled
+        // and the transport releases it, to come back as a later attempt.
+        this.deps.logger.warn('left a delivery unsettled while stopping', {
           queue: delivery.queue,
           error: errorMessage(error),
         });
@@ -242,7 +248,7 @@ export class Worker {
         message: errorMessage(error),
       };
       deps.logger.warn('dead-lettering an undecodable message', { queue, reason: reason.code });
-      await delivery.deadLetter(reason);
+      await this.settle(delivery, undefined, 'dead-letter', () => delivery.deadLetter(reason));
       this.report('onDeadLetter', { envelope: undefined, queue, attempt, reason, error });
       return;
     }
@@ -251,6 +257,7 @@ export class Worker {
     const counters = deps.stats.of(name);
     const listeners = deps.registry.resolve(name);
     if (listeners.length === 0) return this.unknownEvent(delivery, envelope);
+    if (attempt > deps.retry.maxAttempts) return this.pastMaxAttempts(delivery, envelope);
 
     if (this.interceptors.size > 0) {
       let skip = false;
@@ -267,12 +274,12 @@ export class Worker {
           event: name,
           error: errorMessage(error),
         });
-        await delivery.retry(delayMs);
+        await this.settle(delivery, envelope, 'retry', () => delivery.retry(delayMs));
         counters.retried++;
         return;
       }
       if (skip) {
-        await delivery.ack();
+        await this.settle(delivery, envelope, 'ack', () => delivery.ack());
         return;
       }
     }
@@ -298,7 +305,7 @@ export class Worker {
 
     if (errors.length === 0) {
       if (await this.settleHook({ envelope, queue, attempt, status: 'handled' }, delivery)) {
-        await delivery.ack();
+        await this.settle(delivery, envelope, 'ack', () => delivery.ack());
         this.forget(envelope, queue);
         counters.handled++;
         this.report('onHandled', { envelope, queue, attempt, durationMs });
@@ -317,22 +324,14 @@ export class Worker {
             code: 'max_attempts',
             message: `failed on attempt ${attempt} of ${deps.retry.maxAttempts}: ${errorMessage(error)}`,
           };
-      if (
-        await this.settleHook({ envelope, queue, attempt, status: 'dead-lettered', error, reason }, delivery)
-      ) {
-        deps.logger.warn('dead-lettering', { event: name, queue, attempt, reason: reason.code });
-        await delivery.deadLetter(reason);
-        this.forget(envelope, queue);
-        counters.deadLettered++;
-        this.report('onDeadLetter', { envelope, queue, attempt, reason, error });
-      }
+      await this.deadLetter(delivery, envelope, reason, error);
       return;
     }
 
     const delayMs = retryDelayMs(attempt, deps.retry);
     if (await this.settleHook({ envelope, queue, attempt, status: 'retrying', error, delayMs }, delivery)) {
       deps.logger.info('retrying', { event: name, queue, attempt, delayMs, error: errorMessage(error) });
-      await delivery.retry(delayMs);
+      await this.settle(delivery, envelope, 'retry', () => delivery.retry(delayMs));
       counters.retried++;
       this.report('onRetry', { envelope, queue, attempt, delayMs, error });
     }
@@ -388,15 +387,15 @@ export class Worker {
   }
 
   private async unknownEvent(delivery: Delivery, envelope: Envelope): Promise<void> {
-    const { queue, attempt } = delivery;
+    const { queue } = delivery;
     switch (this.deps.unknownEvents) {
       case 'drop':
         this.deps.logger.debug('dropping an event nobody listens to', { event: envelope.event, queue });
-        await delivery.ack();
+        await this.settle(delivery, envelope, 'ack', () => delivery.ack());
         return;
       case 'leave':
         // Back in the queue for a consumer that knows it; the delay stops this one spinning on it.
-        await delivery.retry(this.deps.retry.baseMs);
+        await this.settle(delivery, envelope, 'retry', () => delivery.retry(this.deps.retry.baseMs));
         return;
       default: {
         const reason = {
@@ -404,17 +403,76 @@ export class Worker {
           message: `no listener for ${JSON.stringify(envelope.event)} on queue ${JSON.stringify(queue)}`,
         };
         const error = new ThrunError('unknown_event', `[thrun:core] ${reason.message}`);
-        if (
-          await this.settleHook(
-            { envelope, queue, attempt, status: 'dead-lettered', error, reason },
-            delivery,
-          )
-        ) {
-          this.deps.logger.warn('dead-lettering an unknown event', { event: envelope.event, queue });
-          await delivery.deadLetter(reason);
-          this.deps.stats.of(envelope.event).deadLettered++;
-          this.report('onDeadLetter', { envelope, queue, attempt, reason, error });
-        }
+        await this.deadLetter(delivery, envelope, reason, error);
+      }
+    }
+  }
+
+  /**
+   * A delivery past `maxAttempts` (a redelivery after its worker died, or after a settlement that
+   * never went through) goes to the dead queue without running its listeners again.
+   */
+  private pastMaxAttempts(delivery: Delivery, envelope: Envelope): Promise<void> {
+    const { maxAttempts } = this.deps.retry;
+    const reason = {
+      code: 'max_attempts',
+      message: `delivered as attempt ${delivery.attempt}, past maxAttempts (${maxAttempts}); not run again`,
+    };
+    return this.deadLetter(
+      delivery,
+      envelope,
+      reason,
+      new ThrunError('max_attempts', `[thrun:core] ${reason.message}`),
+    );
+  }
+
+  /** Dead-letters a decoded delivery, once the interceptors have recorded it. */
+  private async deadLetter(
+    delivery: Delivery,
+    envelope: Envelope,
+    reason: DeadLetterReason,
+    error: unknown,
+  ): Promise<void> {
+    const { queue, attempt } = delivery;
+    const outcome: DeliveryOutcome = { envelope, queue, attempt, status: 'dead-lettered', error, reason };
+    if (!(await this.settleHook(outcome, delivery))) return;
+    this.deps.logger.warn('dead-lettering', { event: envelope.event, queue, attempt, reason: reason.code });
+    await this.settle(delivery, envelope, 'dead-letter', () => delivery.deadLetter(reason));
+    this.forget(envelope, queue);
+    this.deps.stats.of(envelope.event).deadLettered++;
+    this.report('onDeadLetter', { envelope, queue, attempt, reason, error });
+  }
+
+  /**
+   * Runs a settlement until the broker takes it. A refusal (a dead queue rejecting writes, a lost
+   * connection) is reported and tried again after a backoff, with the message left where it is,
+   * unacknowledged: it is never copied and its listeners never run again meanwhile. Once the worker
+   * is stopping, a refusal is thrown instead, and the transport releases the delivery.
+   */
+  private async settle(
+    delivery: Delivery,
+    envelope: Envelope | undefined,
+    action: SettleAction,
+    run: () => Promise<void>,
+  ): Promise<void> {
+    for (let failures = 1; ; failures++) {
+      try {
+        await run();
+        return;
+      } catch (error) {
+        if (this.state !== 'running') throw error;
+        const retryInMs = backoffDelayMs(failures, REFUSED_SETTLEMENT_BACKOFF);
+        const { queue, attempt } = delivery;
+        this.deps.stats.settleFailures++;
+        this.deps.logger.error('the broker refused a settlement; trying again', {
+          queue,
+          action,
+          attempt,
+          retryInMs,
+          error: errorMessage(error),
+        });
+        this.report('onSettleError', { envelope, queue, attempt, action, error, retryInMs });
+        await abortableSleep(retryInMs, this.stopController.signal);
       }
     }
   }
@@ -431,13 +489,13 @@ export class Worker {
         event: outcome.envelope.event,
         error: errorMessage(error),
       });
-      await delivery.retry(delayMs);
+      await this.settle(delivery, outcome.envelope, 'retry', () => delivery.retry(delayMs));
       this.deps.stats.of(outcome.envelope.event).retried++;
       return false;
     }
   }
 
-  private report<K extends 'onHandled' | 'onRetry' | 'onDeadLetter'>(
+  private report<K extends 'onHandled' | 'onRetry' | 'onDeadLetter' | 'onSettleError'>(
     hook: K,
     info: Parameters<NonNullable<ThrunHooks[K]>>[0],
   ): void {
@@ -449,4 +507,18 @@ export class Worker {
       this.deps.logger.warn('a hook threw; ignored', { hook, error: errorMessage(error) });
     }
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

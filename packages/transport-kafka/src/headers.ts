@@ -15,13 +15,10 @@ export const HEADER = {
   /** On `<queue>.retry`: epoch milliseconds before which the copy must not be delivered. */
   dueAt: 'thrun-due-at',
   /**
-   * On `<queue>.dead`: the group that gave up, and the reason beside the dead-letter record (which
-   * carries it too). Not `thrun-group`: a dead letter is for every reader of the dead queue.
+   * On `<queue>.dead`, beside the contract's `thrun-dead-*` description: the group that gave up. Not
+   * `thrun-group`: a dead letter is for every reader of the dead queue.
    */
   failedGroup: 'thrun-failed-group',
-  errorCode: 'thrun-error-code',
-  errorMessage: 'thrun-error-message',
-  attempts: 'thrun-attempts',
 } as const;
 
 export function readHeader(headers: IHeaders | undefined, name: string): string | undefined {
@@ -38,4 +35,15 @@ export function readPositiveInt(headers: IHeaders | undefined, name: string, fal
   if (text === undefined) return fallback;
   const value = Number(text);
   return Number.isSafeInteger(value) && value > 0 ? value : fallback;
+}
+
+/** Every header as text (the first value of a repeated one), or undefined when there are none. */
+export function textHeaders(headers: IHeaders | undefined): Record<string, string> | undefined {
+  if (!headers) return undefined;
+  const entries = Object.keys(headers).flatMap((name) => {
+    const value = readHeader(headers, name);
+    return value === undefined ? [] : [[name, value] as const];
+  });
+  // fromEntries defines own properties: a header named `__proto__` cannot reach a prototype.
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { QueuedMessage } from '@thrun/contract';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
-import { HEADER, readHeader } from './headers.js';
+import { HEADER, readHeader, textHeaders } from './headers.js';
 
 /** Offsets `[start, end)` of one partition still waiting for a group. */
 export interface WaitingRange {
@@ -116,6 +116,11 @@ export async function peekTopic(
     .map((message) => {
       const value = message.value ?? Buffer.alloc(0);
       const body = new Uint8Array(value);
-      return message.key ? { body, key: message.key.toString('utf8') } : { body };
+      const headers = textHeaders(message.headers);
+      return {
+        body,
+        ...(message.key ? { key: message.key.toString('utf8') } : {}),
+        ...(headers ? { headers } : {}),
+      };
     });
 }

@@ -1,5 +1,7 @@
 import {
-  decodeDeadLetterRecord,
+  DEAD_LETTER_HEADERS,
+  type Delivery,
+  decodeDeadLetter,
   PayloadTooLargeError,
   type Transport,
   TransportError,
@@ -100,20 +102,22 @@ describe('kafka transport', () => {
     await subscription.close();
   });
 
-  it('dead-letters a record holding the original bytes and the reason', async () => {
+  it('dead-letters the original bytes as the value, the reason in thrun-dead-* headers', async () => {
     const queue = uniqueQueue('dead');
-    const original = new Uint8Array([0xff, 0x00, 0x7b]); // not UTF-8: travels as body_base64
+    const original = new Uint8Array([0xff, 0x00, 0x7b]); // not UTF-8: unchanged all the same
     const subscription = await transport.consume(queue, (delivery) =>
       delivery.deadLetter({ code: 'invalid_json', message: 'not JSON' }),
     );
-    const records: Uint8Array[] = [];
+    const records: Delivery[] = [];
     const dead = await transport.consume(`${queue}.dead`, async (delivery) => {
-      records.push(delivery.body);
+      records.push(delivery);
       await delivery.ack();
     });
     await transport.publish(queue, [{ body: original }]);
-    await waitFor(() => records.length === 1, 20_000, 'the dead-letter record');
-    const record = decodeDeadLetterRecord(records[0]!);
+    await waitFor(() => records.length === 1, 20_000, 'the dead letter');
+    expect([...records[0]!.body]).toEqual([...original]);
+    expect(records[0]!.headers?.[DEAD_LETTER_HEADERS.errorCode]).toBe('invalid_json');
+    const record = decodeDeadLetter(records[0]!);
     expect(record.queue).toBe(queue);
     expect(record.error).toEqual({ code: 'invalid_json', message: 'not JSON' });
     expect(record.attempts).toBe(1);

@@ -1,12 +1,13 @@
 import {
+  createDeadLetterMetadata,
   type DeadLetterReason,
   type Delivery,
   type DeliveryHandler,
+  deadLetterHeaders,
   deadLetterQueueName,
-  encodeDeadLetterRecord,
 } from '@thrun/contract';
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message } from 'kafkajs';
-import { HEADER, readHeader, readPositiveInt } from './headers.js';
+import { HEADER, readHeader, readPositiveInt, textHeaders } from './headers.js';
 import { Semaphore } from './semaphore.js';
 
 /** What a queue consumer needs from its transport. */
@@ -238,9 +239,9 @@ export class QueueConsumer {
           earliestDueAt = Math.min(earliestDueAt, dueAt);
           continue;
         }
-        const headers: IHeaders = { [HEADER.group]: target ?? this.context.group };
-        const attempt = readHeader(message.headers, HEADER.attempt);
-        if (attempt !== undefined) headers[HEADER.attempt] = attempt;
+        // Back with its own headers (attempt among them), less the due time.
+        const { [HEADER.dueAt]: _dueAt, ...headers }: IHeaders = message.headers ?? {};
+        headers[HEADER.group] = target ?? this.context.group;
         due.push({ key: message.key ?? null, value: message.value, headers });
         dueOffsets.push(message.offset);
       }
@@ -336,6 +337,7 @@ class KafkaDelivery implements Delivery {
   readonly body: Uint8Array;
   readonly queue: string;
   readonly key?: string;
+  readonly headers?: Readonly<Record<string, string>>;
   settlement: Settlement = 'pending';
   /** The handler's run, settled or not; `close` waits on it until the drain deadline. */
   finished: Promise<unknown> = RESOLVED;
@@ -355,6 +357,8 @@ class KafkaDelivery implements Delivery {
     this.body = new Uint8Array(message.value ?? EMPTY);
     this.queue = context.queue;
     if (key !== undefined) this.key = key;
+    const headers = textHeaders(message.headers);
+    if (headers !== undefined) this.headers = headers;
   }
 
   /** Resolves when the delivery is settled (by the handler or after it), or released at close. */
@@ -405,17 +409,13 @@ class KafkaDelivery implements Delivery {
       const { queue, group } = this.context;
       const deadTopic = deadLetterQueueName(queue);
       await this.context.ensureTopic(deadTopic);
-      const record = encodeDeadLetterRecord({ queue, body: this.body, reason, attempts: this.attempt });
+      // The headers form: the original bytes as the value, so the dead letter fits where the message did.
+      const metadata = createDeadLetterMetadata({ queue, reason, attempts: this.attempt });
       await this.context.send(deadTopic, [
         {
           key: this.message.key ?? null,
-          value: Buffer.from(record.buffer, record.byteOffset, record.byteLength),
-          headers: {
-            [HEADER.failedGroup]: group,
-            [HEADER.errorCode]: reason.code,
-            [HEADER.errorMessage]: reason.message,
-            [HEADER.attempts]: String(this.attempt),
-          },
+          value: this.message.value,
+          headers: { ...deadLetterHeaders(metadata), [HEADER.failedGroup]: group },
         },
       ]);
     });
@@ -428,7 +428,9 @@ class KafkaDelivery implements Delivery {
   }
 
   private sendCopy(delayMs: number): Promise<void> {
+    // A copy keeps the message's own headers (a kept dead letter's description, a producer's).
     const headers: IHeaders = {
+      ...this.message.headers,
       [HEADER.group]: this.context.group,
       [HEADER.attempt]: String(this.attempt + 1),
     };

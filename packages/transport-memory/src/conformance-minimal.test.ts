@@ -65,6 +65,7 @@ afterAll(() => {
     'delayed-retry',
     'delayed-publish',
     'dead-letter',
+    'dead-letter-fits',
     'fifo-order',
     'per-key-order',
     'persistence',

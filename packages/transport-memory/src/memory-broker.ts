@@ -7,6 +7,8 @@
 export interface StoredMessage {
   readonly body: Uint8Array;
   readonly key: string | undefined;
+  /** Set on dead letters only (their `thrun-dead-*` description); frozen, shared by every copy. */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Deliveries so far; the next delivery is `attempt + 1`. */
   deliveries: number;
 }

@@ -4,11 +4,12 @@ import {
   type CloseOptions,
   ConfigurationError,
   type ConsumeOptions,
+  createDeadLetterMetadata,
   type DeadLetterReason,
   type Delivery,
   type DeliveryHandler,
+  deadLetterHeaders,
   deadLetterQueueName,
-  encodeDeadLetterRecord,
   type OutgoingMessage,
   type QueuedMessage,
   type Subscription,
@@ -71,13 +72,17 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
   }
 
   function deadLetter(queue: string, message: StoredMessage, reason: DeadLetterReason): void {
-    const record = encodeDeadLetterRecord({
-      queue,
-      body: message.body,
-      reason,
-      attempts: message.deliveries,
-    });
-    broker.queue(deadLetterQueueName(queue)).publish({ body: record, key: message.key, deliveries: 0 }, 0);
+    // The headers form: the original bytes as the body, the description beside them.
+    const metadata = createDeadLetterMetadata({ queue, reason, attempts: message.deliveries });
+    broker.queue(deadLetterQueueName(queue)).publish(
+      {
+        body: message.body,
+        key: message.key,
+        headers: Object.freeze(deadLetterHeaders(metadata)),
+        deliveries: 0,
+      },
+      0,
+    );
   }
 
   return {
@@ -139,11 +144,11 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
           .inspected()
           .ready.slice(0, limit)
           // Copies: what a caller does with a peeked body must not change the queued message.
-          .map((message) =>
-            message.key === undefined
-              ? { body: message.body.slice() }
-              : { body: message.body.slice(), key: message.key },
-          )
+          .map((message) => ({
+            body: message.body.slice(),
+            ...(message.key === undefined ? {} : { key: message.key }),
+            ...(message.headers === undefined ? {} : { headers: { ...message.headers } }),
+          }))
       );
     },
 
@@ -193,6 +198,7 @@ class MemoryConsumer implements GroupMember {
       queue: this.queue,
       attempt: message.deliveries,
       ...(message.key === undefined ? {} : { key: message.key }),
+      ...(message.headers === undefined ? {} : { headers: message.headers }),
       ack: settle(() => {}),
       retry,
       deadLetter: (reason) => settle(() => this.deadLetter(this.queue, message, reason))(),

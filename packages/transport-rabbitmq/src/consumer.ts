@@ -23,6 +23,8 @@ export interface Received {
   body: Uint8Array;
   attempt: number;
   key: string | undefined;
+  /** The message's text headers (a dead letter's `thrun-dead-*` description), if it has any. */
+  headers: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -250,6 +252,7 @@ export class Consumer {
       queue: this.queue,
       attempt: received.attempt,
       ...(received.key === undefined ? {} : { key: received.key }),
+      ...(received.headers === undefined ? {} : { headers: received.headers }),
       ack: settle(() => acks.ack(message)),
       retry: (delayMs?: number) => retry(delayMs ?? 0),
       deadLetter: settle(async (reason: DeadLetterReason) => {
@@ -283,12 +286,22 @@ export function readMessage(
   const deliveryCount = h['x-delivery-count'];
   const redeliveries =
     deliveryCount !== undefined ? nonNegative(deliveryCount) : message.fields.redelivered ? 1 : 0;
-  const key = h[headers.key];
+  const key = textOf(h[headers.key]);
+  const entries = Object.entries(h).flatMap(([name, value]) => {
+    const asText = textOf(value);
+    return asText === undefined ? [] : [[name, asText] as const];
+  });
   return {
     body: new Uint8Array(message.content.buffer, message.content.byteOffset, message.content.byteLength),
     attempt: before + redeliveries + 1,
-    key: typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('utf8') : undefined,
+    key,
+    // fromEntries defines own properties: a header named `__proto__` cannot reach a prototype.
+    headers: entries.length > 0 ? Object.fromEntries(entries) : undefined,
   };
+}
+
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
 }
 
 function nonNegative(value: unknown): number {

@@ -5,10 +5,11 @@ import {
   type CloseOptions,
   ConfigurationError,
   type ConsumeOptions,
+  createDeadLetterMetadata,
   type DeadLetterReason,
   type DeliveryHandler,
+  deadLetterHeaders,
   deadLetterQueueName,
-  encodeDeadLetterRecord,
   type OutgoingMessage,
   type PublishOptions,
   type QueuedMessage,
@@ -59,7 +60,6 @@ export interface RabbitmqTransportOptions {
 const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
-const MAX_HEADER_TEXT = 1024;
 const DEAD_SUFFIX = deadLetterQueueName('');
 
 /**
@@ -154,7 +154,8 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       reconnect,
       declare: (channel) => declareGroup(channel, typeOf(queue), queue, amqpQueue),
       async retry(message: Received, delayMs: number) {
-        const carried: Record<string, unknown> = { [headers.attempts]: message.attempt };
+        // A copy keeps the message's own headers (a kept dead letter's description, a producer's).
+        const carried: Record<string, unknown> = { ...message.headers, [headers.attempts]: message.attempt };
         if (message.key !== undefined) carried[headers.key] = message.key;
         const bucket = delayBucketMs(delayMs);
         if (bucket === 0) {
@@ -169,22 +170,12 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
         ]);
       },
       async deadLetter(message: Received, reason: DeadLetterReason) {
+        // The headers form: the original bytes as the body, so the dead letter fits where the message did.
         const dead = deadLetterQueueName(queue);
-        const record = encodeDeadLetterRecord({
-          queue,
-          body: message.body,
-          reason,
-          attempts: message.attempt,
-        });
-        await publishToQueue(
-          dead,
-          record,
-          {
-            [headers.errorCode]: reason.code.slice(0, MAX_HEADER_TEXT),
-            [headers.errorMessage]: reason.message.slice(0, MAX_HEADER_TEXT),
-          },
-          [groupDeclaration(dead, DEFAULT_GROUP)],
-        );
+        const metadata = createDeadLetterMetadata({ queue, reason, attempts: message.attempt });
+        await publishToQueue(dead, message.body, deadLetterHeaders(metadata), [
+          groupDeclaration(dead, DEFAULT_GROUP),
+        ]);
       },
     };
   }
@@ -316,6 +307,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
           found.push({
             body: received.body.slice(),
             ...(received.key === undefined ? {} : { key: received.key }),
+            ...(received.headers === undefined ? {} : { headers: received.headers }),
           });
         }
         return found;

@@ -54,7 +54,4 @@ export const headers = {
   attempts: 'x-thrun-attempts',
   /** `OutgoingMessage.key`. */
   key: 'x-thrun-key',
-  /** On dead-letter records: the reason, for tools that read headers only. */
-  errorCode: 'x-thrun-error-code',
-  errorMessage: 'x-thrun-error-message',
 } as const;

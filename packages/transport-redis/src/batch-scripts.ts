@@ -10,17 +10,22 @@
  * the shared payload that a lifecycle field repeats is overridden the way object spread does it: the
  * later key wins when the client parses the emission.
  *
- * Keys of one batch (all in one Cluster slot: they share the hash tag `{<keyPrefix>batch:<id>}`):
+ * Keys (all in one Cluster slot: they share the hash tag `{<keyPrefix>batch}`, so the sweep index can be
+ * updated in the same script as the batch it indexes, like the keys of one BullMQ queue):
  *   KEYS[1] state    hash: counters, status, timestamps, failure, the lifecycle's event names (JSON
  *                    strings), the batch id (JSON), the shared payload (its JSON without the braces),
  *                    `static` (the record's immutable fields as JSON, read only by the client), `seq`,
  *                    `gen` (a random id per create: clients cache a batch's jobs, which never change,
- *                    and the scripts send them again only to a client that holds another generation)
+ *                    and the scripts send them again only to a client that holds another generation),
+ *                    `lease:<index>` (`<until ms>:<token>`: the run lease of a step), `activeAt`
  *   KEYS[2] jobs     list: per job `<event as JSON>\n<its step emission as JSON>` (JSON has no raw newline)
  *   KEYS[3] settled  sorted set: step index → order in which its outcome was recorded
  *   KEYS[4] outbox   hash: emission key → `<10-digit sequence><emission JSON>` (the sequence keeps the
  *                    memory store's insertion order when several emissions are handed out together)
  *   KEYS[5] claims   sorted set: emission key → claimed until (ms, server time; 0 = free)
+ *   KEYS[6] due      sorted set shared by every batch, the outbox sweep's index: batch id → the earliest
+ *                    claim expiry in its outbox. A batch is in it exactly while its outbox is not empty;
+ *                    every script that changes an outbox or its claims updates it atomically.
  *
  * Time is the server's (`TIME`) for claims and timestamps alike, so every process agrees on it.
  */
@@ -55,9 +60,21 @@ end
 local nowIso = iso(now)
 `;
 
+/**
+ * Keeps the sweep index in step with one batch's claims: its earliest claim expiry, or no entry when the
+ * outbox is empty. The index member is the batch id, read from the state hash (`idj` is its JSON).
+ */
+const INDEX = `
+local function indexDue(state, claims, due)
+  local id = cjson.decode(redis.call('HGET', state, 'idj'))
+  local first = redis.call('ZRANGE', claims, 0, 0, 'WITHSCORES')
+  if #first == 0 then redis.call('ZREM', due, id) else redis.call('ZADD', due, first[2], id) end
+end
+`;
+
 /** What every transition shares: the outbox, the claims, the end of a batch and its emissions. */
 const LIB = `${NOW}
-local S, JOBS, SETTLED, OUTBOX, CLAIMS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local S, JOBS, SETTLED, OUTBOX, CLAIMS, DUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local function field(name)
   local value = redis.call('HGET', S, name)
   if value == false then return nil end
@@ -127,12 +144,14 @@ local function claim(ttl)
   for i = 1, #items do items[i] = string.sub(items[i], 11) end
   return items
 end
+${INDEX}
 -- The jobs never change after create: a client that holds them for this generation gets false instead.
 local function jobsFor(knownGeneration)
   if knownGeneration ~= '' and field('gen') == knownGeneration then return false end
   return redis.call('LRANGE', JOBS, 0, -1)
 end
 local function snapshot(applied, claimed, knownGeneration)
+  indexDue(S, CLAIMS, DUE)
   return { applied, redis.call('HGETALL', S), redis.call('ZRANGE', SETTLED, 0, -1), jobsFor(knownGeneration), claimed }
 end
 `;
@@ -140,7 +159,7 @@ end
 /*
  * batch-create: stores a new batch (replacing one with the same id) and starts it: the first step, or
  * every step in parallel mode, or at once its end when it has no step.
- *   KEYS[1..5] state, jobs, settled, outbox, claims
+ *   KEYS[1..6] state, jobs, settled, outbox, claims, due
  *   ARGV[1] claim TTL ms   ARGV[2] retention ms   ARGV[3] n = number of state field/value arguments
  *   ARGV[4 .. 3+n] state fields and values   ARGV[4+n] settled indexes, comma-separated
  *   ARGV[5+n] catch reason JSON   ARGV[6+n] catch failed_job JSON   ARGV[7+n] catch error JSON (all three
@@ -149,7 +168,7 @@ end
  */
 export const batchCreateScript = script(
   'batch-create',
-  5,
+  6,
   `${LIB}
 redis.call('DEL', S, JOBS, SETTLED, OUTBOX, CLAIMS)
 local n = tonumber(ARGV[3])
@@ -168,16 +187,18 @@ if total == 0 then
   finish('succeeded', nil, reason, ARGV[6 + n], ARGV[7 + n])
   expire(tonumber(ARGV[2]))
 elseif field('mode') == 'parallel' then
-  for index = 0, total - 1 do addStep(index) end
+  for step = 0, total - 1 do addStep(step) end
 else
   addStep(0)
 end
-return claim(tonumber(ARGV[1]))`,
+local claimed = claim(tonumber(ARGV[1]))
+indexDue(S, CLAIMS, DUE)
+return claimed`,
 );
 
 /*
  * batch-record-step: records a step's final outcome (recordStepOutcome), then claims what is claimable.
- *   KEYS[1..5] state, jobs, settled, outbox, claims
+ *   KEYS[1..6] state, jobs, settled, outbox, claims, due
  *   ARGV[1] step index   ARGV[2] '1' succeeded, '0' failed   ARGV[3] the error as given (JSON), for the
  *   record's failure   ARGV[4] `{code, message}` (JSON), for the catch payload   ARGV[5] claim TTL ms
  *   ARGV[6] retention ms   ARGV[7] the jobs generation the client holds, or ''
@@ -186,7 +207,7 @@ return claim(tonumber(ARGV[1]))`,
  */
 export const batchRecordStepScript = script(
   'batch-record-step',
-  5,
+  6,
   `${LIB}
 if redis.call('EXISTS', S) == 0 then return { 0 } end
 local index = tonumber(ARGV[1])
@@ -202,6 +223,7 @@ if field('status') == 'running' and index >= 0 and index < total
   applied = 1
   redis.call('ZADD', SETTLED, redis.call('ZCARD', SETTLED) + 1, ARGV[1])
   redis.call('HSET', S, 'updatedAt', nowIso)
+  redis.call('HDEL', S, 'lease:' .. ARGV[1])
   if ok then
     completed = redis.call('HINCRBY', S, 'completed', 1)
   else
@@ -230,13 +252,13 @@ return snapshot(applied, claim(tonumber(ARGV[5])), ARGV[7])`,
 
 /*
  * batch-cancel: cancels a batch that has not ended (cancelBatch): catch (reason cancelled) and finally.
- *   KEYS[1..5] state, jobs, settled, outbox, claims
+ *   KEYS[1..6] state, jobs, settled, outbox, claims, due
  *   ARGV[1] claim TTL ms   ARGV[2] retention ms   ARGV[3] the jobs generation the client holds, or ''
  *   returns {0} for an unknown batch, else { applied 0|1, state (HGETALL), settled, jobs or false, claimed }
  */
 export const batchCancelScript = script(
   'batch-cancel',
-  5,
+  6,
   `${LIB}
 if redis.call('EXISTS', S) == 0 then return { 0 } end
 local status = field('status')
@@ -267,36 +289,138 @@ return { 1, redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[3], 0, -1)
 
 /*
  * batch-mark-emitted: forgets published emissions.
- *   KEYS[1] outbox   KEYS[2] claims
+ *   KEYS[1] state   KEYS[2] outbox   KEYS[3] claims   KEYS[4] due
  *   ARGV emission keys
  *   returns the number of emissions forgotten
  */
 export const batchMarkEmittedScript = script(
   'batch-mark-emitted',
-  2,
-  `local removed = 0
+  4,
+  `${INDEX}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local removed = 0
 for i = 1, #ARGV do
-  removed = removed + redis.call('HDEL', KEYS[1], ARGV[i])
-  redis.call('ZREM', KEYS[2], ARGV[i])
+  removed = removed + redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('ZREM', KEYS[3], ARGV[i])
 end
+indexDue(KEYS[1], KEYS[3], KEYS[4])
 return removed`,
 );
 
 /*
- * batch-release: gives claimed emissions back, so the next transition attempt takes them at once.
- *   KEYS[1] claims
+ * batch-release: gives claimed emissions back, so the next transition attempt (or the sweep) takes them
+ * at once.
+ *   KEYS[1] state   KEYS[2] claims   KEYS[3] due
  *   ARGV emission keys
  *   returns the number of emissions released (keys not in the outbox are ignored, never created)
  */
 export const batchReleaseScript = script(
   'batch-release',
-  1,
-  `local released = 0
+  3,
+  `${INDEX}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local released = 0
 for i = 1, #ARGV do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
-    redis.call('ZADD', KEYS[1], 0, ARGV[i])
+  if redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+    redis.call('ZADD', KEYS[2], 0, ARGV[i])
     released = released + 1
   end
 end
+indexDue(KEYS[1], KEYS[2], KEYS[3])
 return released`,
+);
+
+/*
+ * batch-sweep: the outbox sweep. At most one per `lock ms` across every worker (`SET NX PX`, like
+ * BullMQ's stalled-job checker); finds the batches whose earliest claim expired through the due index,
+ * claims their claimable emissions and moves each batch's index entry to its next claim expiry.
+ *   KEYS[1] due   KEYS[2] sweep lock
+ *   ARGV[1] the key tag (`{<keyPrefix>batch}`)   ARGV[2] claim TTL ms   ARGV[3] at most this many batches
+ *   ARGV[4] lock ms
+ *   returns false when another worker swept less than `lock ms` ago, else a flat list of
+ *   { batch id, its immutable fields (JSON), { claimed emissions } } per batch that had something
+ */
+export const batchSweepScript = script(
+  'batch-sweep',
+  2,
+  `${NOW}
+${INDEX}
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then return false end
+local ttl = tonumber(ARGV[2])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local found = {}
+for i = 1, #ids do
+  local base = ARGV[1] .. ':' .. ids[i] .. ':'
+  local state, outbox, claims = base .. 'state', base .. 'outbox', base .. 'claims'
+  if redis.call('EXISTS', state) == 0 then
+    redis.call('ZREM', KEYS[1], ids[i])
+  else
+    local keys = redis.call('ZRANGEBYSCORE', claims, '-inf', now)
+    local items = {}
+    for j = 1, #keys do
+      local value = redis.call('HGET', outbox, keys[j])
+      if value then
+        items[#items + 1] = value
+        redis.call('ZADD', claims, now + ttl, keys[j])
+      else
+        redis.call('ZREM', claims, keys[j])
+      end
+    end
+    table.sort(items)
+    for j = 1, #items do items[j] = string.sub(items[j], 11) end
+    indexDue(state, claims, KEYS[1])
+    if #items > 0 then
+      found[#found + 1] = ids[i]
+      found[#found + 1] = redis.call('HGET', state, 'static')
+      found[#found + 1] = items
+    end
+  end
+end
+return found`,
+);
+
+/*
+ * batch-step-start: takes the run lease of a step.
+ *   KEYS[1] state   KEYS[2] settled
+ *   ARGV[1] step index   ARGV[2] token   ARGV[3] lease ms
+ *   returns 'run', 'busy' (another live lease), 'settled', 'ended' (the batch runs no more steps) or 'unknown'
+ */
+export const batchStepStartScript = script(
+  'batch-step-start',
+  2,
+  `${NOW}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 'settled' end
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 'ended' end
+local field = 'lease:' .. ARGV[1]
+local lease = redis.call('HGET', KEYS[1], field)
+if lease then
+  local cut = string.find(lease, ':', 1, true)
+  if tonumber(string.sub(lease, 1, cut - 1)) > now and string.sub(lease, cut + 1) ~= ARGV[2] then return 'busy' end
+end
+redis.call('HSET', KEYS[1], field, (now + tonumber(ARGV[3])) .. ':' .. ARGV[2], 'activeAt', nowIso)
+return 'run'`,
+);
+
+/*
+ * batch-step-renew: extends (ARGV[3] = lease ms) or, with ARGV[3] = '0', ends a lease the caller holds.
+ *   KEYS[1] state
+ *   ARGV[1] step index   ARGV[2] token   ARGV[3] lease ms, or '0' to end it
+ *   returns 1 when the caller held the lease, else 0
+ */
+export const batchStepRenewScript = script(
+  'batch-step-renew',
+  1,
+  `${NOW}
+local field = 'lease:' .. ARGV[1]
+local lease = redis.call('HGET', KEYS[1], field)
+if not lease then return 0 end
+local cut = string.find(lease, ':', 1, true)
+if string.sub(lease, cut + 1) ~= ARGV[2] then return 0 end
+if ARGV[3] == '0' then
+  redis.call('HDEL', KEYS[1], field)
+else
+  redis.call('HSET', KEYS[1], field, (now + tonumber(ARGV[3])) .. ':' .. ARGV[2], 'activeAt', nowIso)
+end
+return 1`,
 );

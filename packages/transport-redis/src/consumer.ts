@@ -1,5 +1,12 @@
 import type { DeadLetterReason, Delivery, DeliveryHandler } from '@thrun/contract';
-import { encodeDeadLetterRecord, TransportError } from '@thrun/contract';
+import {
+  backoffDelayMs,
+  encodeDeadLetterFrame,
+  REFUSED_SETTLEMENT_BACKOFF,
+  TransportError,
+} from '@thrun/contract';
+import { ReplyError } from 'ioredis';
+import { transportError } from './connection.js';
 
 /** A message taken from Redis and held by this process until it is settled or released. */
 export interface Fetched {
@@ -8,6 +15,8 @@ export interface Fetched {
   /** Stream entry id (Streams mode). */
   id?: string;
   key?: string;
+  /** Settlements Redis refused for this message so far (it backs off longer each time). */
+  refusals?: number;
 }
 
 /** What each mode provides to the shared consumer loop. */
@@ -55,6 +64,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class Consumer {
   private readonly buffer: Fetched[] = [];
+  /** Messages whose settlement Redis refused, waiting out a backoff before their next attempt. */
+  private readonly parked = new Map<Fetched, NodeJS.Timeout>();
   private readonly inFlight = new Map<Fetched, InFlight>();
   private stopping = false;
   private closing: Promise<void> | undefined;
@@ -81,7 +92,20 @@ export class Consumer {
   }
 
   private held(): Fetched[] {
-    return [...this.inFlight.keys(), ...this.buffer];
+    return [...this.inFlight.keys(), ...this.buffer, ...this.parked.keys()];
+  }
+
+  private park(message: Fetched): void {
+    const refusals = (message.refusals ?? 0) + 1;
+    const timer = setTimeout(
+      () => {
+        this.parked.delete(message);
+        this.buffer.push({ ...message, attempt: message.attempt + 1, refusals });
+        this.pump();
+      },
+      backoffDelayMs(refusals, REFUSED_SETTLEMENT_BACKOFF),
+    );
+    this.parked.set(message, timer);
   }
 
   private needsMore(): boolean {
@@ -133,6 +157,7 @@ export class Consumer {
     const entry: InFlight = { state: 'pending', done: Promise.resolve() };
     this.inFlight.set(message, entry);
 
+    let settlementFailed = false;
     const settle =
       <A extends unknown[]>(operation: (...args: A) => Promise<unknown>) =>
       async (...args: A): Promise<void> => {
@@ -140,16 +165,28 @@ export class Consumer {
         entry.state = 'settling';
         try {
           await this.persist(() => operation(...args));
-          entry.state = 'settled';
         } catch (error) {
-          // Left in Redis: its lease or visibility timeout brings it back. Still free the slot.
-          entry.state = 'settled';
-          throw error;
-        } finally {
-          this.inFlight.delete(message);
-          this.pump();
+          // Still in Redis, and still ours: the handler may try again (the lease is renewed meanwhile).
+          entry.state = 'pending';
+          settlementFailed = true;
+          throw TransportError.isInstance(error)
+            ? error
+            : transportError('broker_error', 'Redis refused a settlement', error);
         }
+        entry.state = 'settled';
+        this.inFlight.delete(message);
+        this.pump();
       };
+    // A handler that returns leaving its delivery pending after a failed settlement: not retried at
+    // once (that would only meet the same refusal in a loop). The message stays in Redis, still held
+    // here, and is handed out again as the next attempt after a backoff.
+    const abandon = () => {
+      if (entry.state !== 'pending') return;
+      entry.state = 'settled';
+      this.inFlight.delete(message);
+      this.park(message);
+      this.pump();
+    };
 
     const retry = settle(async (delayMs: number = 0) => {
       const again = await this.source.retry(message, Math.max(0, delayMs));
@@ -164,31 +201,30 @@ export class Consumer {
       ack: settle(() => this.source.ack(message)),
       retry: (delayMs?: number) => retry(delayMs ?? 0),
       deadLetter: settle((reason: DeadLetterReason) => {
-        const record = encodeDeadLetterRecord({
+        const frame = encodeDeadLetterFrame({
           queue: this.settings.queue,
           body: message.body,
           reason,
           attempts: message.attempt,
         });
-        return this.source.deadLetter(
-          message,
-          Buffer.from(record.buffer, record.byteOffset, record.byteLength),
-        );
+        return this.source.deadLetter(message, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
       }),
     };
 
     // On a later tick, so one delivery never runs inside another's stack. A handler that throws or
     // returns without settling has its delivery retried at once, as the contract says.
+    const afterHandler = () => (settlementFailed ? abandon() : retry(0));
     entry.done = Promise.resolve()
       .then(() => this.handler(delivery))
-      .then(
-        () => retry(0),
-        () => retry(0),
-      )
-      .catch(() => {});
+      .then(afterHandler, afterHandler)
+      .catch(abandon);
   }
 
-  /** Runs a settlement, retrying through a Redis outage (bounded): a lost ack would mean a duplicate. */
+  /**
+   * Runs a settlement, retrying through a Redis outage (bounded): a lost ack would mean a duplicate.
+   * A reply error is Redis' answer, not an outage (a refused write, a key of the wrong type): asking
+   * again at once would get the same answer, so it goes straight to the caller, who backs off.
+   */
   private async persist(operation: () => Promise<unknown>): Promise<void> {
     const deadline = Date.now() + this.settings.settleRetryMs;
     let failures = 0;
@@ -198,7 +234,11 @@ export class Consumer {
         return;
       } catch (error) {
         failures += 1;
-        if (Date.now() > deadline || (TransportError.isInstance(error) && error.code === 'closed'))
+        if (
+          error instanceof ReplyError ||
+          Date.now() > deadline ||
+          (TransportError.isInstance(error) && error.code === 'closed')
+        )
           throw error;
         await sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1_000));
       }
@@ -228,6 +268,11 @@ export class Consumer {
         }
       }
       this.inFlight.clear();
+      for (const [message, timer] of this.parked) {
+        clearTimeout(timer);
+        started.push(message);
+      }
+      this.parked.clear();
       const buffered = this.buffer.splice(0);
       // When Redis is unreachable now, the lease (or idle time) returns these later instead.
       await this.source.release(started, buffered).catch(() => {});

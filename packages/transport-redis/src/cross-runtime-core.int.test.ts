@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { decodeDeadLetterRecord, type Envelope } from '@thrun/contract';
+import { decodeDeadLetter, type Envelope } from '@thrun/contract';
 import { createThrun, silentLogger, type Thrun } from '@thrun/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -120,11 +120,15 @@ describe('Go and a Thrun service over Redis lists', () => {
     await waitFor(() => texts.length === 1);
     expect(texts).toEqual(['after']);
     await waitFor(async () => (await redis.llen('events.dead')) === 1);
-    const record = decodeDeadLetterRecord(new Uint8Array((await redis.lindexBuffer('events.dead', 0))!));
-    expect(record).toMatchObject({
+    // As any Redis client reads the frame: a JSON line, a line feed, the original bytes.
+    const raw = (await redis.lindexBuffer('events.dead', 0))!;
+    const newline = raw.indexOf(0x0a);
+    expect(JSON.parse(raw.subarray(0, newline).toString())).toMatchObject({
       queue: 'events',
-      body: '{"event":"go_message","payload":',
+      attempts: 1,
       error: { code: 'invalid_json' },
     });
+    expect(raw.subarray(newline + 1).toString()).toBe('{"event":"go_message","payload":');
+    expect(decodeDeadLetter({ body: new Uint8Array(raw) }).form).toBe('frame');
   });
 });

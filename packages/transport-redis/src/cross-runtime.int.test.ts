@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   type Delivery,
-  decodeDeadLetterRecord,
+  decodeDeadLetter,
   decodeEnvelope,
   type Envelope,
   encodeEnvelope,
@@ -141,7 +141,7 @@ describe('Go and TypeScript over Redis lists', () => {
       '10s',
     ]);
     expect(JSON.parse(stdout.trim())).toEqual({ event: 'after', payload: {} });
-    const record = decodeDeadLetterRecord(new Uint8Array((await redis.lindexBuffer('events.dead', 0))!));
+    const record = decodeDeadLetter({ body: new Uint8Array((await redis.lindexBuffer('events.dead', 0))!) });
     expect(record).toMatchObject({ queue: 'events', attempts: 1, error: { code: 'invalid_utf8' } });
     expect([...record.originalBody]).toEqual([0x7b, 0xff, 0x7d]);
   });
@@ -179,8 +179,8 @@ describe('Go and TypeScript over Redis lists', () => {
     await waitFor(() => received.length === 1);
     expect(received[0]!.payload).toEqual({ text: 'after' });
     await waitFor(async () => (await redis.llen('events.dead')) === 1);
-    const record = decodeDeadLetterRecord(bytes((await redis.lindex('events.dead', 0))!));
-    expect(record.body).toBe('{"event":"go_message","payload":');
+    const record = decodeDeadLetter({ body: bytes((await redis.lindex('events.dead', 0))!) });
+    expect(Buffer.from(record.originalBody).toString()).toBe('{"event":"go_message","payload":');
     expect(record.error.code).toBe('invalid_json');
     expect(record.queue).toBe('events');
     expect(await redis.llen('events')).toBe(0);

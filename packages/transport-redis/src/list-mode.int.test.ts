@@ -1,9 +1,4 @@
-import {
-  decodeDeadLetterRecord,
-  PayloadTooLargeError,
-  type Transport,
-  TransportError,
-} from '@thrun/contract';
+import { decodeDeadLetter, PayloadTooLargeError, type Transport, TransportError } from '@thrun/contract';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { redisTransport } from './index.js';
@@ -144,7 +139,7 @@ describe('lists mode', () => {
     await transport.publish('jobs', [{ body: original }]);
     await waitFor(() => done);
     const [raw] = await admin.lrangeBuffer(`${prefix}jobs.dead`, 0, -1);
-    const record = decodeDeadLetterRecord(new Uint8Array(raw!));
+    const record = decodeDeadLetter({ body: new Uint8Array(raw!) });
     expect(record.queue).toBe('jobs');
     expect(record.error).toEqual({ code: 'max_attempts', message: 'gave up' });
     expect(record.attempts).toBe(2);

@@ -1,11 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import type { BatchEmission, BatchRecord, BatchStoreOptions, StepOutcome } from '@thrun/contract';
+import type { BatchEmission, BatchRecord, StepOutcome } from '@thrun/contract';
 import { describeBatchStore } from '@thrun/contract/conformance';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchKeys, type RedisBatchStore, redisBatchStore } from './redis-batch-store.js';
+import {
+  batchKeys,
+  batchSweepLockKey,
+  type RedisBatchStore,
+  type RedisBatchStoreOptions,
+  redisBatchStore,
+} from './redis-batch-store.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from './test-support/redis.js';
 
 const prefix = uniquePrefix();
@@ -13,7 +19,7 @@ const stores: RedisBatchStore[] = [];
 let admin: Redis;
 
 /** Every store has its own connection: as many independent clients as stores, like separate workers. */
-function store(options: BatchStoreOptions = {}): RedisBatchStore {
+function store(options: RedisBatchStoreOptions = {}): RedisBatchStore {
   const created = redisBatchStore({ url: REDIS_URL, keyPrefix: prefix, ...options });
   stores.push(created);
   return created;
@@ -30,7 +36,8 @@ afterAll(async () => {
 });
 
 // The scenarios the memory store runs too: both must agree with the pure transitions, key for key.
-describeBatchStore('redis', { create: (options) => store(options) });
+// A short sweep lock: the scenarios sweep several times within one claim TTL.
+describeBatchStore('redis', { create: (options) => store({ sweepLockMs: 20, ...options }) });
 
 const ok: StepOutcome = { ok: true };
 const fail: StepOutcome = { ok: false, error: { code: 'handler_failed', message: 'boom' } };
@@ -282,11 +289,16 @@ describe('RedisBatchStore under concurrency', () => {
 });
 
 describe('RedisBatchStore keys', () => {
-  const keysOf = (id: string) => Object.values(batchKeys(prefix, id));
+  // A batch's own keys; the sweep index (`due`) is shared by every batch.
+  const keysOf = (id: string) => {
+    const { due: _due, ...own } = batchKeys(prefix, id);
+    return Object.values(own);
+  };
 
-  it('keeps every key of a batch in one Cluster slot (one hash tag)', () => {
-    const tags = keysOf('b-1').map((key) => /^\{([^}]+)\}/.exec(key)?.[1]);
-    expect(new Set(tags)).toEqual(new Set([`${prefix}batch:b-1`]));
+  it('keeps every batch key, the sweep index and the sweep lock in one Cluster slot (one hash tag)', () => {
+    const keys = [...Object.values(batchKeys(prefix, 'b-1')), ...Object.values(batchKeys(prefix, 'b-2'))];
+    const tags = [...keys, batchSweepLockKey(prefix)].map((key) => /^\{([^}]+)\}/.exec(key)?.[1]);
+    expect(new Set(tags)).toEqual(new Set([`${prefix}batch`]));
   });
 
   it('a finished batch expires after the retention; a running one never does', async () => {

@@ -9,7 +9,9 @@ import {
   ConfigurationError,
   DEFAULT_BATCH_RETENTION_MS,
   DEFAULT_CLAIM_TTL_MS,
+  type DueEmissions,
   type StepOutcome,
+  type StepStart,
 } from '@thrun/contract';
 import type { RedisOptions } from 'ioredis';
 import {
@@ -19,6 +21,9 @@ import {
   batchMarkEmittedScript,
   batchRecordStepScript,
   batchReleaseScript,
+  batchStepRenewScript,
+  batchStepStartScript,
+  batchSweepScript,
 } from './batch-scripts.js';
 import { ensureReady, type RedisClient, resolveClient, runScript, transportError } from './connection.js';
 import type { Script } from './scripts.js';
@@ -34,6 +39,8 @@ export interface RedisBatchStoreOptions extends BatchStoreOptions {
   keyPrefix?: string;
   /** How long the first call waits for a connection at start-up. Default: 5,000. */
   connectTimeoutMs?: number;
+  /** At most one outbox sweep per this many ms across every worker (the sweep lock's TTL). Default: 500. */
+  sweepLockMs?: number;
 }
 
 export interface RedisBatchStore extends BatchStore {
@@ -41,24 +48,39 @@ export interface RedisBatchStore extends BatchStore {
   close(): Promise<void>;
 }
 
-/** The keys of one batch. They share the hash tag `{<keyPrefix>batch:<id>}`: one Cluster slot. */
+/**
+ * The keys of one batch, and the sweep's index and lock. Every batch key shares the hash tag
+ * `{<keyPrefix>batch}` (one Cluster slot, like the keys of one BullMQ queue), so each transition updates
+ * the sweep index in the same script.
+ */
 export interface BatchKeys {
   state: string;
   jobs: string;
   settled: string;
   outbox: string;
   claims: string;
+  due: string;
+}
+
+export function batchTag(keyPrefix: string): string {
+  return `{${keyPrefix}batch}`;
 }
 
 export function batchKeys(keyPrefix: string, id: string): BatchKeys {
-  const tag = `{${keyPrefix}batch:${id}}`;
+  const tag = batchTag(keyPrefix);
+  const base = `${tag}:${id}`;
   return {
-    state: `${tag}:state`,
-    jobs: `${tag}:jobs`,
-    settled: `${tag}:settled`,
-    outbox: `${tag}:outbox`,
-    claims: `${tag}:claims`,
+    state: `${base}:state`,
+    jobs: `${base}:jobs`,
+    settled: `${base}:settled`,
+    outbox: `${base}:outbox`,
+    claims: `${base}:claims`,
+    due: `${tag}:due`,
   };
+}
+
+export function batchSweepLockKey(keyPrefix: string): string {
+  return `${batchTag(keyPrefix)}:sweep-lock`;
 }
 
 /** The record's fields no transition changes: read back by the client only. */
@@ -84,6 +106,7 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
   const retentionMs = positive('retentionMs', options.retentionMs, DEFAULT_BATCH_RETENTION_MS);
   const claimTtlMs = positive('claimTtlMs', options.claimTtlMs, DEFAULT_CLAIM_TTL_MS);
   const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 5_000);
+  const sweepLockMs = positive('sweepLockMs', options.sweepLockMs, 500);
   const keyPrefix = options.keyPrefix ?? '';
   const { client, where, ownsClient } = resolveClient(options);
   let ready: Promise<void> | undefined;
@@ -108,7 +131,7 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
 
   const transitionKeys = (id: string) => {
     const keys = batchKeys(keyPrefix, id);
-    return [keys.state, keys.jobs, keys.settled, keys.outbox, keys.claims];
+    return [keys.state, keys.jobs, keys.settled, keys.outbox, keys.claims, keys.due];
   };
 
   return {
@@ -168,12 +191,54 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
     async markEmitted(id, keys) {
       if (keys.length === 0) return;
       const batch = batchKeys(keyPrefix, id);
-      await run(batchMarkEmittedScript, [batch.outbox, batch.claims], keys);
+      await run(batchMarkEmittedScript, [batch.state, batch.outbox, batch.claims, batch.due], keys);
     },
 
     async release(id, keys) {
       if (keys.length === 0) return;
-      await run(batchReleaseScript, [batchKeys(keyPrefix, id).claims], keys);
+      const batch = batchKeys(keyPrefix, id);
+      await run(batchReleaseScript, [batch.state, batch.claims, batch.due], keys);
+    },
+
+    async claimDue(limit) {
+      const reply = (await run(
+        batchSweepScript,
+        [`${batchTag(keyPrefix)}:due`, batchSweepLockKey(keyPrefix)],
+        [batchTag(keyPrefix), claimTtlMs, Math.max(1, Math.floor(limit)), sweepLockMs],
+      )) as unknown[] | null;
+      if (reply === null) return undefined;
+      const found: DueEmissions[] = [];
+      for (let i = 0; i < reply.length; i += 3) {
+        const { queue } = JSON.parse(reply[i + 1] as string) as StaticFields;
+        found.push({
+          id: reply[i] as string,
+          ...(queue === undefined ? {} : { queue }),
+          emissions: (reply[i + 2] as string[]).map(parseEmission),
+        });
+      }
+      return found;
+    },
+
+    async startStep(id, index, token, leaseMs) {
+      const keys = batchKeys(keyPrefix, id);
+      return (await run(
+        batchStepStartScript,
+        [keys.state, keys.settled],
+        [String(index), token, Math.max(1, Math.ceil(leaseMs))],
+      )) as StepStart;
+    },
+
+    async renewStep(id, index, token, leaseMs) {
+      const reply = await run(
+        batchStepRenewScript,
+        [batchKeys(keyPrefix, id).state],
+        [String(index), token, Math.max(1, Math.ceil(leaseMs))],
+      );
+      return reply === 1;
+    },
+
+    async releaseStep(id, index, token) {
+      await run(batchStepRenewScript, [batchKeys(keyPrefix, id).state], [String(index), token, '0']);
     },
 
     async close() {
@@ -277,6 +342,7 @@ function decodeRecord(reply: unknown[], known: CachedJobs | undefined, cache: Jo
   }
   const finishedAt = state.get('finishedAt');
   const failure = state.get('failure');
+  const activeAt = state.get('activeAt');
   return {
     ...statics,
     mode: state.get('mode') as BatchRecord['mode'],
@@ -290,6 +356,7 @@ function decodeRecord(reply: unknown[], known: CachedJobs | undefined, cache: Jo
     ...(finishedAt === undefined ? {} : { finishedAt }),
     ...(failure === undefined ? {} : { failure: JSON.parse(failure) }),
     settled: settled.map(Number),
+    ...(activeAt === undefined ? {} : { activeAt }),
   };
 }
 

@@ -141,15 +141,21 @@ return 1`,
 );
 
 /*
- * list-dead-letter: replaces a message by its dead-letter record in the dead-letter list.
+ * list-dead-letter: replaces a message by its dead letter (a frame) in the dead-letter list.
  *   KEYS[1] processing list   KEYS[2] attempts hash   KEYS[3] dead-letter list (`<queue>.dead`)
- *   ARGV[1] body   ARGV[2] the record (contract's encodeDeadLetterRecord)
- *   returns 1, or 0 when an expired lease had already returned it to the queue
+ *   ARGV[1] body   ARGV[2] the dead letter (contract's encodeDeadLetterFrame)
+ *   returns 1, or 0 when an expired lease had already returned it to the queue; an error reply when
+ *   the dead-letter key holds another type (checked first: a script that fails half-way keeps its
+ *   earlier writes, and the message would be gone from both lists)
  */
 export const listDeadLetterScript = script(
   'list-dead-letter',
   3,
-  `local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
+  `local deadType = redis.call('TYPE', KEYS[3])['ok']
+if deadType ~= 'list' and deadType ~= 'none' then
+  return redis.error_reply('WRONGTYPE the dead-letter key ' .. KEYS[3] .. ' holds a ' .. deadType)
+end
+local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
 if removed == 0 then return 0 end
 if redis.call('HLEN', KEYS[2]) > 0 then
   redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
@@ -305,16 +311,21 @@ return 1`,
 );
 
 /*
- * stream-dead-letter: acknowledges an entry for this group and appends its dead-letter record to the
+ * stream-dead-letter: acknowledges an entry for this group and appends its dead letter to the
  * dead-letter stream.
  *   KEYS[1] stream   KEYS[2] dead-letter stream (`<queue>.dead`)
- *   ARGV[1] group   ARGV[2] entry id   ARGV[3] the record
- *   returns 1, or 0 when the entry was no longer pending (settled or purged already)
+ *   ARGV[1] group   ARGV[2] entry id   ARGV[3] the dead letter (a frame)
+ *   returns 1, or 0 when the entry was no longer pending (settled or purged already); an error reply
+ *   when the dead-letter key holds another type (checked before the XACK, which would stay applied)
  */
 export const streamDeadLetterScript = script(
   'stream-dead-letter',
   2,
-  `if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+  `local deadType = redis.call('TYPE', KEYS[2])['ok']
+if deadType ~= 'stream' and deadType ~= 'none' then
+  return redis.error_reply('WRONGTYPE the dead-letter key ' .. KEYS[2] .. ' holds a ' .. deadType)
+end
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XADD', KEYS[2], '*', 'b', ARGV[3])
 return 1`,
 );

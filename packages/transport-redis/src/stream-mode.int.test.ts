@@ -1,4 +1,4 @@
-import { decodeDeadLetterRecord, type Transport } from '@thrun/contract';
+import { decodeDeadLetter, type Transport } from '@thrun/contract';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { redisTransport } from './index.js';
@@ -111,13 +111,14 @@ describe('streams mode', () => {
     await waitFor(() => done);
     const entries = await admin.xrangeBuffer(`${prefix}jobs.dead`, '-', '+');
     expect(entries).toHaveLength(1);
-    const record = decodeDeadLetterRecord(new Uint8Array(entries[0]![1][1]!));
+    const record = decodeDeadLetter({ body: new Uint8Array(entries[0]![1][1]!) });
     expect(record).toMatchObject({
       queue: 'jobs',
       attempts: 1,
-      body: '{oops',
       error: { code: 'invalid_json' },
+      form: 'frame',
     });
+    expect(Buffer.from(record.originalBody).toString()).toBe('{oops');
   });
 
   it('trims only what every group has acknowledged', async () => {

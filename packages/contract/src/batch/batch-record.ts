@@ -53,6 +53,8 @@ export interface BatchRecord {
   failure?: BatchFailure;
   /** Indexes of steps whose outcome is recorded: a duplicate delivery of a step changes nothing. */
   settled: number[];
+  /** When a step last took or renewed its run lease (absent until one did). */
+  activeAt?: string;
 }
 
 /** An event a transition decided to fire. `key` is unique per batch and stable across retries. */

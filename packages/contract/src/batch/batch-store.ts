@@ -7,14 +7,23 @@ import type { BatchEmission, BatchRecord, StepOutcome } from './batch-record.js'
  *
  * Emissions work as an outbox: a transition stores the events it decided to fire and hands them to
  * the caller *claimed* for `claimTtlMs`. The caller publishes them, then `markEmitted`. When the
- * caller dies in between, the next transition attempt on that batch (a redelivered step, a retry)
- * gets the unacknowledged emissions again once their claim has expired, so nothing decided is lost.
+ * caller dies in between, the emissions are handed out again once their claim expired: to the next
+ * transition attempt on that batch (a redelivered step), and in any case to `claimDue`, the outbox
+ * sweep that every worker runs. So whatever a transition decided is published at least once within
+ * `claimTtlMs` plus the sweep interval after its caller died, whatever else happens to the batch.
+ *
+ * Steps run under a lease (`startStep`): one run of a step at a time, whichever copies of its
+ * message are delivered; a run whose worker died without recording frees the step when its lease
+ * expires, and the step runs again (execution is at least once, never concurrent).
  */
 export interface BatchStore {
   /** Stores a new batch, starts it, and returns its first emissions, claimed. */
   create(record: BatchRecord): Promise<BatchEmission[]>;
   get(id: string): Promise<BatchRecord | undefined>;
-  /** Records a step's final outcome; returns the claimable emissions (new ones, or stale leftovers). */
+  /**
+   * Records a step's final outcome and ends its lease; returns the claimable emissions (new ones, or
+   * stale leftovers).
+   */
   recordStep(id: string, index: number, outcome: StepOutcome): Promise<BatchTransition>;
   /** Cancels a batch that has not ended. */
   cancel(id: string): Promise<BatchTransition>;
@@ -22,6 +31,32 @@ export interface BatchStore {
   markEmitted(id: string, keys: readonly string[]): Promise<void>;
   /** Gives claimed emissions back when publishing them failed, so the next attempt takes them at once. */
   release(id: string, keys: readonly string[]): Promise<void>;
+  /**
+   * The outbox sweep: claims, across batches, up to `limit` batches' emissions that nobody holds a
+   * live claim on (their caller died, or released them). Batches are found through an index of due
+   * times, never by reading every batch. One sweeper at a time: resolves `undefined` when another
+   * caller is sweeping. The caller publishes what it got and `markEmitted`s it, as after a transition.
+   */
+  claimDue(limit: number): Promise<DueEmissions[] | undefined>;
+  /**
+   * Takes the run lease of a step for `leaseMs` under `token`: `run` when the caller may run it,
+   * `busy` when another live lease holds it, `settled` when its outcome is already recorded, `ended`
+   * when the batch no longer runs steps, `unknown` when the store does not know the batch.
+   */
+  startStep(id: string, index: number, token: string, leaseMs: number): Promise<StepStart>;
+  /** Extends a lease the caller holds; false when it lost it (expired and taken, or the step settled). */
+  renewStep(id: string, index: number, token: string, leaseMs: number): Promise<boolean>;
+  /** Ends a lease the caller holds without recording an outcome (the step will be retried). */
+  releaseStep(id: string, index: number, token: string): Promise<void>;
+}
+
+export type StepStart = 'run' | 'busy' | 'settled' | 'ended' | 'unknown';
+
+export interface DueEmissions {
+  id: string;
+  /** The batch's queue, as the record has it. */
+  queue?: string;
+  emissions: BatchEmission[];
 }
 
 export interface BatchTransition {
@@ -34,9 +69,12 @@ export interface BatchTransition {
 export interface BatchStoreOptions {
   /** How long a finished batch stays readable. Default: 24 hours. */
   retentionMs?: number;
-  /** How long a claimed emission is reserved for the caller that claimed it. Default: 30 seconds. */
+  /**
+   * How long a claimed emission is reserved for the caller that claimed it; after a crash, the time
+   * before the sweep (or a redelivery) publishes it again. Default: 10 seconds.
+   */
   claimTtlMs?: number;
 }
 
 export const DEFAULT_BATCH_RETENTION_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_CLAIM_TTL_MS = 30_000;
+export const DEFAULT_CLAIM_TTL_MS = 10_000;

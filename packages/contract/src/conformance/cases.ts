@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { decodeDeadLetterRecord } from '../dead-letter.js';
+import { decodeDeadLetter } from '../dead-letter.js';
 import { PayloadTooLargeError, TransportError, ValidationError } from '../errors.js';
 import { deadLetterQueueName } from '../event-name.js';
 import type { Delivery, OutgoingMessage, Transport, TransportCapabilities } from '../transport.js';
@@ -272,7 +272,9 @@ export const conformanceCases: readonly ConformanceCase[] = [
 
       expect(collector.received.map((entry) => entry.attempt).sort()).toEqual([1, 1, 2, 2]);
       expect(dead.received).toHaveLength(2);
-      const records = dead.received.map((entry) => decodeDeadLetterRecord(entry.body));
+      const records = dead.received.map((entry) =>
+        decodeDeadLetter({ body: entry.body, headers: entry.delivery.headers }),
+      );
       expect(records.map((record) => base64(record.originalBody)).sort()).toEqual(bodies.map(base64).sort());
       for (const record of records) {
         expect(record.queue).toBe(queue);
@@ -281,6 +283,47 @@ export const conformanceCases: readonly ConformanceCase[] = [
         const failedAt = Date.parse(record.failed_at);
         expect(failedAt).toBeGreaterThanOrEqual(startedAt - 1_000);
         expect(failedAt).toBeLessThanOrEqual(Date.now() + 1_000);
+      }
+    },
+  },
+
+  {
+    id: 'dead-letter-fits',
+    title:
+      'a body of maxPayloadBytes that escaping would blow up (control bytes, invalid UTF-8) is dead-lettered once, unchanged',
+    skipReason: (capabilities) => (capabilities.deadLetter ? undefined : 'capabilities.deadLetter is false'),
+    async run(ctx) {
+      const queue = ctx.queue();
+      const [producer, consumer, inspector] = [
+        await ctx.transport(),
+        await ctx.transport(),
+        await ctx.transport(),
+      ];
+      const dead = await ctx.collect(inspector, deadLetterQueueName(queue));
+      // The longest reason a runtime writes: the description stays bounded whatever the handler says.
+      const reason = { code: 'conformance_too_big', message: 'x'.repeat(5_000) };
+      const collector = await ctx.collect(consumer, queue, {
+        onDelivery: (_received, delivery) => delivery.deadLetter(reason),
+      });
+      const size = ctx.capabilities.maxPayloadBytes;
+      const control = new Uint8Array(size).fill(0x01); // each byte would be `\u0001` in JSON
+      const binary = new Uint8Array(size).map((_, index) => (index % 2 === 0 ? 0xff : 0x00));
+      for (const body of [control, binary]) await producer.publish(queue, [{ body }]);
+      await dead.waitForCount(2, 'two dead letters');
+      await ctx.quiet();
+
+      expect(collector.received.map((entry) => entry.attempt)).toEqual([1, 1]);
+      expect(dead.received).toHaveLength(2);
+      const letters = dead.received.map((entry) =>
+        decodeDeadLetter({ body: entry.body, headers: entry.delivery.headers }),
+      );
+      expect(letters.map((letter) => base64(letter.originalBody)).sort()).toEqual(
+        [control, binary].map(base64).sort(),
+      );
+      for (const letter of letters) {
+        expect(letter.queue).toBe(queue);
+        expect(letter.error.code).toBe(reason.code);
+        expect(letter.error.message.length).toBeLessThan(reason.message.length);
       }
     },
   },

@@ -57,6 +57,7 @@ export type ConformanceCaseId =
   | 'delayed-retry'
   | 'delayed-publish'
   | 'dead-letter'
+  | 'dead-letter-fits'
   | 'competing-consumers'
   | 'fanout'
   | 'isolation'

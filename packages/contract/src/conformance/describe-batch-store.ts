@@ -15,12 +15,14 @@ import {
   type StepOutcome,
   startBatch,
 } from '../batch/batch-record.js';
-import type { BatchStore, BatchStoreOptions } from '../batch/batch-store.js';
+import type { BatchStore, BatchStoreOptions, DueEmissions } from '../batch/batch-store.js';
 
 export interface BatchStoreScenarioHooks {
   /**
    * A store with these options. Stores made by one suite share their state when the implementation is
-   * shared (Redis); the scenarios use fresh batch ids, so they never see each other's batches.
+   * shared (Redis); the scenarios use fresh batch ids, so they never see each other's batches. A
+   * store that rate-limits its sweep (a lock) should allow one every few tens of ms here: the
+   * crash-point scenarios sweep several times within a claim TTL of 300 ms.
    */
   create: (options: BatchStoreOptions) => BatchStore | Promise<BatchStore>;
   /** Runs once after every scenario, e.g. to close what `create` opened. */
@@ -70,8 +72,8 @@ function batch(overrides: Partial<BatchRecord> = {}): BatchRecord {
 /** A record with its timestamps reduced to what must hold of them, so two stores' records compare. */
 function comparable(record: BatchRecord | undefined) {
   if (!record) return record;
-  const { updatedAt, finishedAt, ...rest } = record;
-  for (const stamp of [updatedAt, finishedAt]) {
+  const { updatedAt, finishedAt, activeAt, ...rest } = record;
+  for (const stamp of [updatedAt, finishedAt, activeAt]) {
     if (stamp === undefined) continue;
     expect(new Date(stamp).toISOString()).toBe(stamp);
     expect(Math.abs(Date.parse(stamp) - Date.now())).toBeLessThan(10 * 60_000);
@@ -80,6 +82,22 @@ function comparable(record: BatchRecord | undefined) {
 }
 
 const kinds = (emissions: BatchEmission[]) => emissions.map((emission) => emission.kind);
+const keysOf = (emissions: BatchEmission[]) => emissions.map((emission) => emission.key);
+
+/**
+ * One outbox sweep as a worker runs it, and what it handed out for one batch (`undefined`: nothing).
+ * Another caller may hold the sweep lock (`claimDue` resolves `undefined`): then it tries again, as the
+ * next sweep interval would. Other scenarios' batches may be due as well; the limit leaves room for them.
+ */
+async function sweepFor(store: BatchStore, id: string): Promise<DueEmissions | undefined> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const due = await store.claimDue(10_000);
+    if (due) return due.find((entry) => entry.id === id);
+    if (Date.now() > deadline) throw new Error('claimDue never got the sweep lock within 5 s');
+    await sleep(50);
+  }
+}
 
 /**
  * Runs a batch through the store and the pure transitions side by side. With the default claim TTL,
@@ -326,6 +344,111 @@ export function describeBatchStore(name: string, hooks: BatchStoreScenarioHooks)
         await store.markEmitted(id, ['step:0']);
         await store.release(id, ['step:0']);
         expect(await store.get(id)).toBeUndefined();
+      });
+    });
+
+    describe('crash points: the outbox sweep (claimDue)', () => {
+      it('a caller that died after recording, before publishing: the sweep hands its emissions out once its claim expired, once', async () => {
+        const store = await hooks.create({ claimTtlMs: 300 });
+        const record = batch({ queue: 'billing' });
+        await store.markEmitted(record.id, keysOf(await store.create(record)));
+        const decided = (await store.recordStep(record.id, 0, ok)).emissions;
+        expect(keysOf(decided)).toEqual(['progress:1', 'step:1']);
+        // The caller holds the claim: nothing of this batch is due yet.
+        expect(await sweepFor(store, record.id)).toBeUndefined();
+        await sleep(450);
+        expect(await sweepFor(store, record.id)).toEqual({
+          id: record.id,
+          queue: 'billing',
+          emissions: decided,
+        });
+        // The sweeper now holds the claim itself.
+        expect(await sweepFor(store, record.id)).toBeUndefined();
+      });
+
+      it('a caller that died after publishing, before markEmitted: the same keys again; after markEmitted, never', async () => {
+        const store = await hooks.create({ claimTtlMs: 300 });
+        const record = batch({ mode: 'parallel', lifecycle: { finallyEvent: 'done' } });
+        const started = await store.create(record);
+        await sleep(450);
+        const again = await sweepFor(store, record.id);
+        expect(again?.emissions).toEqual(started);
+        expect(again).not.toHaveProperty('queue');
+        await store.markEmitted(record.id, keysOf(started));
+        await sleep(450);
+        expect(await sweepFor(store, record.id)).toBeUndefined();
+      });
+
+      it('a caller whose publish failed and released: due at once, in the order decided', async () => {
+        const store = await hooks.create({});
+        const record = batch({ jobs: batch().jobs.slice(0, 1), total: 1 });
+        await store.markEmitted(record.id, keysOf(await store.create(record)));
+        const ending = (await store.recordStep(record.id, 0, ok)).emissions;
+        expect(kinds(ending)).toEqual(['progress', 'then', 'finally']);
+        await store.release(record.id, keysOf(ending));
+        expect((await sweepFor(store, record.id))?.emissions).toEqual(ending);
+      });
+
+      it('the sweep hands out only what is claimable, and finishes a batch whose last events were stuck', async () => {
+        const store = await hooks.create({ claimTtlMs: 300 });
+        const record = batch({ mode: 'parallel', jobs: batch().jobs.slice(0, 2), total: 2 });
+        await store.markEmitted(record.id, keysOf(await store.create(record)));
+        const first = (await store.recordStep(record.id, 0, ok)).emissions;
+        await store.markEmitted(record.id, keysOf(first));
+        // The last step is recorded and its caller dies: then and finally wait in the outbox.
+        const last = (await store.recordStep(record.id, 1, ok)).emissions;
+        expect(kinds(last)).toEqual(['progress', 'then', 'finally']);
+        expect((await store.get(record.id))?.status).toBe('succeeded');
+        await sleep(450);
+        expect((await sweepFor(store, record.id))?.emissions).toEqual(last);
+      });
+
+      it('a finished batch whose every event was published is no longer swept, and expires', async () => {
+        const store = await hooks.create({ claimTtlMs: 100, retentionMs: 300 });
+        const record = batch({ jobs: [], total: 0 });
+        await store.markEmitted(record.id, keysOf(await store.create(record)));
+        await sleep(500);
+        expect(await sweepFor(store, record.id)).toBeUndefined();
+        expect(await store.get(record.id)).toBeUndefined();
+      });
+    });
+
+    describe('crash points: step leases (startStep)', () => {
+      it('one run of a step at a time; a run that died frees the step when its lease expires', async () => {
+        const store = await hooks.create({});
+        const record = batch();
+        await store.create(record);
+        expect(await store.startStep(record.id, 0, 'run-a', 300)).toBe('run');
+        expect(await store.startStep(record.id, 0, 'run-a', 300)).toBe('run');
+        expect(await store.startStep(record.id, 0, 'run-b', 300)).toBe('busy');
+        expect((await store.get(record.id))?.activeAt).toEqual(expect.any(String));
+        // run-a died before recording: after its lease, another copy runs the step again.
+        await sleep(450);
+        expect(await store.startStep(record.id, 0, 'run-b', 300)).toBe('run');
+        expect(await store.renewStep(record.id, 0, 'run-a', 300)).toBe(false);
+        expect(await store.renewStep(record.id, 0, 'run-b', 300)).toBe(true);
+        await store.recordStep(record.id, 0, ok);
+        expect(await store.startStep(record.id, 0, 'run-c', 300)).toBe('settled');
+        expect(await store.renewStep(record.id, 0, 'run-b', 300)).toBe(false);
+        expect(await store.startStep(record.id, 1, 'run-c', 300)).toBe('run');
+      });
+
+      it('renewal keeps the lease; release frees the step at once; an ended or unknown batch runs nothing', async () => {
+        const store = await hooks.create({});
+        const record = batch({ mode: 'parallel' });
+        await store.create(record);
+        expect(await store.startStep(record.id, 2, 'a', 300)).toBe('run');
+        await sleep(200);
+        expect(await store.renewStep(record.id, 2, 'a', 300)).toBe(true);
+        await sleep(200);
+        expect(await store.startStep(record.id, 2, 'b', 300)).toBe('busy');
+        await store.releaseStep(record.id, 2, 'someone-else');
+        expect(await store.startStep(record.id, 2, 'b', 300)).toBe('busy');
+        await store.releaseStep(record.id, 2, 'a');
+        expect(await store.startStep(record.id, 2, 'b', 300)).toBe('run');
+        await store.cancel(record.id);
+        expect(await store.startStep(record.id, 1, 'c', 300)).toBe('ended');
+        expect(await store.startStep(randomUUID(), 0, 'c', 300)).toBe('unknown');
       });
     });
 

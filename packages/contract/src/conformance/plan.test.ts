@@ -45,6 +45,7 @@ describe('planConformanceCases', () => {
       'delayed-retry': 'capabilities.delay is false',
       'delayed-publish': 'capabilities.delay is false',
       'dead-letter': 'capabilities.deadLetter is false',
+      'dead-letter-fits': 'capabilities.deadLetter is false',
       'fifo-order': "capabilities.ordering is 'none'",
       'per-key-order': "capabilities.ordering is 'none'",
       persistence: 'capabilities.persistent is false',

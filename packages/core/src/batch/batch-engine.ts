@@ -9,7 +9,14 @@ import type {
   BatchStore,
   StepOutcome,
 } from '@thrun/contract';
-import { assertEventName, assertQueueName, type JsonObject, ValidationError } from '@thrun/contract';
+import {
+  assertEventName,
+  assertQueueName,
+  type JsonObject,
+  type StepStart,
+  ThrunError,
+  ValidationError,
+} from '@thrun/contract';
 import { batchEventId } from './event-id.js';
 
 /** An event the engine asks the bus to publish, with its stable id and, for steps, `meta.batch`. */
@@ -41,16 +48,124 @@ export interface BatchSpec extends BatchOptions {
   lifecycle: BatchLifecycle;
 }
 
+export interface BatchEngineOptions {
+  /** How often this process runs the outbox sweep while started. Default: 1,000. */
+  sweepIntervalMs?: number;
+  /** A step's run lease; renewed every third of it while the step runs. Default: 30,000. */
+  stepLeaseMs?: number;
+  /** Told about a sweep or a lease renewal that failed (the next attempt follows on its own). */
+  onError?: (message: string, error: unknown) => void;
+}
+
+/** Batches handed out by one sweep call, at most. */
+const SWEEP_LIMIT = 100;
+
+/** A step delivered while another run of it holds its lease: the delivery is retried later. */
+export class StepBusyError extends ThrunError {
+  constructor(batch: BatchMeta) {
+    super(
+      'batch_step_busy',
+      `[thrun:core] step ${batch.index} of batch ${batch.id} is running elsewhere; retrying this copy later`,
+    );
+  }
+}
+
 /**
  * Runs batches: creates them, turns each step's final outcome into the next step and the lifecycle
  * events, and publishes what the store decided. All decisions are the store's atomic transitions;
- * the engine only carries them out.
+ * the engine only carries them out. While started it sweeps the store's outbox, so what a dead worker
+ * decided and never published goes out within `claimTtlMs + sweepIntervalMs`.
  */
 export class BatchEngine {
+  private readonly sweepIntervalMs: number;
+  readonly stepLeaseMs: number;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  /** Leases this process holds: `<batch id>:<index>` → its token and renewal timer. */
+  private readonly leases = new Map<string, { token: string; timer: NodeJS.Timeout }>();
+
   constructor(
     private readonly store: BatchStore,
     private readonly publish: BatchPublisher,
-  ) {}
+    private readonly options: BatchEngineOptions = {},
+  ) {
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
+    this.stepLeaseMs = options.stepLeaseMs ?? 30_000;
+  }
+
+  /** Starts the periodic outbox sweep (idempotent). */
+  startSweeping(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setInterval(() => void this.sweepOnce(), this.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  /** Stops the sweep and the lease renewals of this process; waits for a sweep under way. */
+  async stopSweeping(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    for (const { timer } of this.leases.values()) clearInterval(timer);
+    this.leases.clear();
+    await this.sweeping;
+  }
+
+  /**
+   * One outbox sweep: publishes what the store hands out as due (claims that expired with their
+   * holder, released ones). Never rejects: a failure is reported and the next sweep tries again.
+   */
+  sweepOnce(): Promise<void> {
+    this.sweeping ??= (async () => {
+      try {
+        const due = (await this.store.claimDue(SWEEP_LIMIT)) ?? [];
+        for (const { id, queue, emissions } of due) {
+          await this.emit(id, queue, emissions).catch((error) =>
+            this.options.onError?.(`publishing the due emissions of batch ${id} failed`, error),
+          );
+        }
+      } catch (error) {
+        this.options.onError?.('the batch outbox sweep failed', error);
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
+  }
+
+  /**
+   * Takes the run lease of a step before it runs, and keeps renewing it until `recordStep` or
+   * `abandonStep`. Throws `StepBusyError` while another run holds it.
+   */
+  async startStep(batch: BatchMeta, token: string): Promise<Exclude<StepStart, 'busy'>> {
+    const start = await this.store.startStep(batch.id, batch.index, token, this.stepLeaseMs);
+    if (start === 'busy') throw new StepBusyError(batch);
+    if (start !== 'run') return start;
+    const key = `${batch.id}:${batch.index}`;
+    const timer = setInterval(() => {
+      this.store.renewStep(batch.id, batch.index, token, this.stepLeaseMs).then(
+        (held) => {
+          if (!held) this.dropLease(key, token);
+        },
+        (error) => this.options.onError?.(`renewing the lease of step ${key} failed`, error),
+      );
+    }, this.stepLeaseMs / 3);
+    timer.unref();
+    this.dropLease(key);
+    this.leases.set(key, { token, timer });
+    return 'run';
+  }
+
+  /** Gives a step's lease back without an outcome (it will be retried). */
+  async abandonStep(batch: BatchMeta, token: string): Promise<void> {
+    this.dropLease(`${batch.id}:${batch.index}`, token);
+    await this.store.releaseStep(batch.id, batch.index, token);
+  }
+
+  private dropLease(key: string, token?: string): void {
+    const lease = this.leases.get(key);
+    if (!lease || (token !== undefined && lease.token !== token)) return;
+    clearInterval(lease.timer);
+    this.leases.delete(key);
+  }
 
   async dispatch(spec: BatchSpec): Promise<string> {
     const record = createRecord(spec);
@@ -60,6 +175,7 @@ export class BatchEngine {
 
   /** Called by the worker once a step reached its final outcome, before the step's message is settled. */
   async recordStep(batch: BatchMeta, outcome: StepOutcome): Promise<boolean> {
+    this.dropLease(`${batch.id}:${batch.index}`);
     const transition = await this.store.recordStep(batch.id, batch.index, outcome);
     await this.emit(batch.id, transition.record?.queue, transition.emissions);
     return transition.applied;

@@ -254,6 +254,93 @@ describe('batches on the bus', () => {
     await producer.close();
   });
 
+  it('a copy of a step delivered while the step runs waits for its lease: never two runs at once', async () => {
+    const broker = createMemoryBroker();
+    const { thrun, steps, behaviour, of, maxRunning } = orderBus({
+      transport: memoryTransport({ broker }),
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    behaviour.set('create_order', () => gate);
+    await thrun.start();
+    const id = await thrun
+      .batch([new CreatePayment({ order_id: 7 }), new CreateOrder(), new SendOrderEmail()])
+      .finally('order.finished');
+    await waitFor(() => steps.length === 2, 'step 1 to start');
+    // Step 1 itself arrives again while it runs, as when a republished step meets its first copy.
+    const step1: Envelope = {
+      event: 'create_order',
+      payload: {},
+      meta: {
+        event_id: 'ab0b1e3c-0000-4000-8000-000000000001',
+        timestamp: new Date().toISOString(),
+        source: 'node',
+        batch: { id, index: 1, total: 3, mode: 'sequential' },
+      },
+    };
+    const producer = memoryTransport({ broker });
+    await producer.publish('events', [{ body: new TextEncoder().encode(JSON.stringify(step1)) }]);
+    await waitFor(() => thrun.stats().events.create_order!.retried > 0, 'the copy to be put back');
+    release();
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(maxRunning()).toBe(1);
+    expect(steps.map((s) => s.event)).toEqual(['create_payment', 'create_order', 'send_order_email']);
+    await producer.close();
+  });
+
+  it('the outbox sweep publishes what a failed publish left behind', async () => {
+    const memory = memoryTransport();
+    let failNext = true;
+    const flaky = Object.create(memory) as typeof memory;
+    Object.defineProperty(flaky, 'publish', {
+      value: (...args: Parameters<typeof memory.publish>) => {
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error('broker unavailable'));
+        }
+        return memory.publish(...args);
+      },
+    });
+    const { thrun, steps, of } = orderBus({ transport: flaky, batches: { sweepIntervalMs: 20 } });
+    await thrun.start();
+    await expect(
+      thrun.batch([new CreatePayment({ order_id: 8 }), new CreateOrder()]).finally('order.finished'),
+    ).rejects.toThrow('broker unavailable');
+    // Nothing redelivers a step that never went out: only the sweep can send it.
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    expect(steps.map((s) => s.event)).toEqual(['create_payment', 'create_order']);
+    expect(of('order.finished')[0]?.payload).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('reports a running batch without step activity as stalled, and a long step that renews its lease as not', async () => {
+    const { thrun, behaviour, steps, of } = orderBus({
+      batches: { stalledAfterMs: 150, stepLeaseMs: 60 },
+    });
+    // Not started: the first step waits in its queue and nothing happens.
+    const id = await thrun
+      .batch([new CreatePayment({ order_id: 9 }), new CreateOrder()])
+      .finally('order.finished');
+    expect(await thrun.batches.get(id)).toMatchObject({ status: 'running', stalled: false });
+    await waitFor(async () => (await thrun.batches.get(id))?.stalled === true, 'stalled');
+
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    behaviour.set('create_payment', () => gate);
+    await thrun.start();
+    await waitFor(() => steps.length === 1, 'the step to start');
+    expect((await thrun.batches.get(id))?.stalled).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // twice stalledAfterMs, in one step
+    expect((await thrun.batches.get(id))?.stalled).toBe(false);
+    release();
+    await waitFor(() => of('order.finished').length === 1, 'finally');
+    expect(await thrun.batches.get(id)).toMatchObject({ status: 'succeeded', stalled: false });
+  });
+
   it('two workers sharing a broker and a store fire each lifecycle event once', async () => {
     const broker = createMemoryBroker();
     const store = new MemoryBatchStore();

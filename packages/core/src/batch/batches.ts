@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   type BatchFailure,
   type BatchMeta,
@@ -10,6 +11,7 @@ import {
 } from '@thrun/contract';
 import type { BulkItem } from '../context.js';
 import { toJob } from '../event-class.js';
+import type { ThrunLogger } from '../logger.js';
 import type { WorkerInterceptor } from '../worker.js';
 import { BatchBuilder } from './batch-builder.js';
 import { BatchEngine, type BatchOptions } from './batch-engine.js';
@@ -27,7 +29,22 @@ export interface BatchesOptions {
    * `thrun.batch.step_succeeded` / `thrun.batch.step_failed` events. Default: false.
    */
   acceptReports?: boolean;
+  /**
+   * How often each started process runs the outbox sweep. A crashed worker's unpublished events go
+   * out within the store's `claimTtlMs` plus this. Default: 1,000.
+   */
+  sweepIntervalMs?: number;
+  /**
+   * A step's run lease: while one run of a step holds it (renewed every third of it), another copy
+   * of the step's message waits (its delivery is retried). After a crash mid-step, the step runs
+   * again once the lease expired. Default: 30,000.
+   */
+  stepLeaseMs?: number;
+  /** `batches.get()` reports a running batch as `stalled` after this long without any step activity. Default: 15 minutes. */
+  stalledAfterMs?: number;
 }
+
+export const DEFAULT_STALLED_AFTER_MS = 15 * 60_000;
 
 /** A batch as `thrun.batches.get(id)` shows it. */
 export interface BatchStatusView {
@@ -44,6 +61,11 @@ export interface BatchStatusView {
   updatedAt: string;
   finishedAt?: string;
   failure?: BatchFailure;
+  /**
+   * Running, yet no step started, renewed its lease or recorded an outcome for `stalledAfterMs`: a step
+   * was lost (dead-lettered outside a Thrun worker, a purged queue) or its queue is far behind.
+   */
+  stalled: boolean;
 }
 
 export interface Batches {
@@ -57,6 +79,7 @@ export interface BatchBus {
   events(items: readonly BulkItem[]): Promise<string[]>;
   subscribe(event: string, handler: (payload: JsonObject) => Promise<void>): unknown;
   intercept(interceptor: WorkerInterceptor): () => void;
+  logger?: ThrunLogger;
 }
 
 /**
@@ -64,21 +87,32 @@ export interface BatchBus {
  * and the worker tells the engine each step's final outcome before the step's message is settled.
  */
 export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
-  const engine = new BatchEngine(options.store ?? new MemoryBatchStore(), (publications, queue) =>
-    bus
-      .events(
-        publications.map((p) => ({
-          event: p.event,
-          payload: p.payload,
-          options: {
-            eventId: p.eventId,
-            ...(p.batch ? { meta: { batch: p.batch } } : {}),
-            ...(queue === undefined ? {} : { queue }),
-          },
-        })),
-      )
-      .then(() => undefined),
+  const stalledAfterMs = options.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS;
+  const engine = new BatchEngine(
+    options.store ?? new MemoryBatchStore(),
+    (publications, queue) =>
+      bus
+        .events(
+          publications.map((p) => ({
+            event: p.event,
+            payload: p.payload,
+            options: {
+              eventId: p.eventId,
+              ...(p.batch ? { meta: { batch: p.batch } } : {}),
+              ...(queue === undefined ? {} : { queue }),
+            },
+          })),
+        )
+        .then(() => undefined),
+    {
+      ...(options.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: options.sweepIntervalMs }),
+      ...(options.stepLeaseMs === undefined ? {} : { stepLeaseMs: options.stepLeaseMs }),
+      onError: (message, error) =>
+        bus.logger?.warn(message, { error: error instanceof Error ? error.message : String(error) }),
+    },
   );
+  // The lease token of each step delivery this process runs, from beforeHandle to beforeSettle.
+  const leaseTokens = new WeakMap<Envelope, string>();
 
   // The worker consults the engine about every delivery only once batches are in play here: a batch
   // was dispatched from this bus, or a shared store or reports say steps may arrive from elsewhere.
@@ -89,11 +123,15 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
     bus.intercept({
       beforeHandle({ envelope }) {
         const step = stepOf(envelope);
-        return step ? decideStep(step) : 'run';
+        return step ? decideStep(step, envelope) : 'run';
       },
       beforeSettle(outcome) {
         const step = stepOf(outcome.envelope);
-        if (!step || outcome.status === 'retrying') return;
+        if (!step) return;
+        if (outcome.status === 'retrying') {
+          const token = leaseTokens.get(outcome.envelope);
+          return token === undefined ? undefined : engine.abandonStep(step, token);
+        }
         return engine
           .recordStep(
             step,
@@ -104,16 +142,20 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
     });
   }
 
-  async function decideStep(step: BatchMeta): Promise<'run' | 'skip'> {
-    const record = await engine.get(step.id);
-    if (!record) return 'run'; // a batch this store does not know: an ordinary event here
-    if (record.settled.includes(step.index)) {
-      // A duplicate delivery of a finished step: never run it twice, but publish anything its
-      // first delivery decided and did not get out (a crash between recording and publishing).
+  async function decideStep(step: BatchMeta, envelope: Envelope): Promise<'run' | 'skip'> {
+    const token = randomUUID();
+    // Throws StepBusyError while another run holds the step: the worker retries this copy later.
+    const start = await engine.startStep(step, token);
+    if (start === 'unknown') return 'run'; // a batch this store does not know: an ordinary event here
+    if (start === 'settled') {
+      // A duplicate delivery of a finished step: never run it again, but publish anything its first
+      // delivery decided and did not get out, if its claim expired (the sweep would do it too).
       await engine.recordStep(step, { ok: true });
       return 'skip';
     }
-    return record.status === 'running' ? 'run' : 'skip';
+    if (start === 'ended') return 'skip';
+    leaseTokens.set(envelope, token);
+    return 'run';
   }
 
   if (options.store || options.acceptReports) interceptSteps();
@@ -150,8 +192,14 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
         queue: _q,
         ...view
       } = record;
+      const { activeAt, ...shown } = view;
       const done = record.completed + record.failed;
-      return { ...view, percent: record.total === 0 ? 100 : Math.floor((done * 100) / record.total) };
+      const lastActivity = Math.max(Date.parse(record.updatedAt), activeAt ? Date.parse(activeAt) : 0);
+      return {
+        ...shown,
+        percent: record.total === 0 ? 100 : Math.floor((done * 100) / record.total),
+        stalled: record.status === 'running' && Date.now() - lastActivity > stalledAfterMs,
+      };
     },
     cancel: (id) => engine.cancel(id),
   };
@@ -167,7 +215,13 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
     });
   }
 
-  return { batch, batches };
+  return {
+    batch,
+    batches,
+    /** Starts the outbox sweep of this process (with the worker). */
+    start: () => engine.startSweeping(),
+    stop: () => engine.stopSweeping(),
+  };
 }
 
 function stepOf(envelope: Envelope): BatchMeta | undefined {

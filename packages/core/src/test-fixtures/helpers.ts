@@ -1,5 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { OutgoingMessage, PublishOptions, Transport } from '@thrun/contract';
+import {
+  type ConsumeOptions,
+  type DeadLetterReason,
+  type Delivery,
+  type DeliveryHandler,
+  type OutgoingMessage,
+  type PublishOptions,
+  type Transport,
+  TransportError,
+} from '@thrun/contract';
 
 /** Polls until `check` returns true; fails with `what` after `timeoutMs` (generous: the machine is shared). */
 export async function waitFor(
@@ -29,6 +38,43 @@ export function recordingPublishes(transport: Transport): {
       calls.push({ queue, count: messages.length });
       return transport.publish(queue, messages, options);
     },
+  });
+  return { transport: wrapped, calls };
+}
+
+/**
+ * A real transport whose deliveries' `deadLetter()` is refused while `refusing()` says so, as a dead
+ * queue that rejects writes would; every call is recorded with its time. Delivered attempts can be
+ * raised by `attemptOffset`, as a redelivery after a crash would be.
+ */
+export function refusingDeadLetters(
+  transport: Transport,
+  refusing: () => boolean,
+  attemptOffset = 0,
+): { transport: Transport; calls: number[] } {
+  const calls: number[] = [];
+  const wrapped: Transport = Object.create(transport);
+  Object.defineProperty(wrapped, 'consume', {
+    value: (queue: string, handler: DeliveryHandler, options?: ConsumeOptions) =>
+      transport.consume(
+        queue,
+        (delivery) => {
+          const faulty: Delivery = Object.create(delivery, {
+            attempt: { value: delivery.attempt + attemptOffset },
+            deadLetter: {
+              value: async (reason: DeadLetterReason) => {
+                calls.push(Date.now());
+                if (refusing()) {
+                  throw new TransportError('publish_failed', '[thrun:test] the dead queue refused the write');
+                }
+                return delivery.deadLetter(reason);
+              },
+            },
+          });
+          return handler(faulty);
+        },
+        options,
+      ),
   });
   return { transport: wrapped, calls };
 }
