@@ -15,11 +15,14 @@ export interface WaitingRange {
  * record when it has none) up to the high watermark. An absent topic waits for nothing.
  */
 export async function waitingRanges(admin: Admin, topic: string, groupId: string): Promise<WaitingRange[]> {
+  // Asked first because kafkajs retries "unknown topic" for the whole retry budget (about 30 s)
+  // before giving up: listing the topics is one request that answers at once.
+  if (!(await admin.listTopics()).includes(topic)) return [];
   let offsets: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
   try {
     offsets = await admin.fetchTopicOffsets(topic);
   } catch {
-    return [];
+    return []; // deleted since it was listed
   }
   const committed = new Map<number, number>();
   const [groupOffsets] = await admin.fetchOffsets({ groupId, topics: [topic] });

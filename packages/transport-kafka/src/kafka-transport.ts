@@ -32,6 +32,7 @@ import {
   type RetryOptions,
   type SASLOptions,
 } from 'kafkajs';
+import { ConsumerSockets } from './consumer-sockets.js';
 import { HEADER } from './headers.js';
 import { peekTopic, waitingRanges } from './inspect.js';
 import { QueueConsumer } from './queue-consumer.js';
@@ -68,6 +69,13 @@ export interface KafkaTransportOptions {
   sessionTimeoutMs?: number;
   /** Default: 1,000. */
   heartbeatIntervalMs?: number;
+  /**
+   * How often a consumer commits the offsets it settled while a batch is running (it also commits at
+   * the end of each batch). A member killed mid-batch leaves up to this much finished work
+   * uncommitted, which the next owner of its partitions runs again; each interval costs a busy
+   * consumer one OffsetCommit request. Default: 20.
+   */
+  commitIntervalMs?: number;
   /** How long members may take to rejoin during a rebalance. Default: 30,000. */
   rebalanceTimeoutMs?: number;
   /** Longest wait of one fetch when nothing is new (also bounds how fast `close` returns). Default: 500. */
@@ -89,6 +97,7 @@ const DEFAULTS = {
   drainTimeoutMs: 10_000,
   sessionTimeoutMs: 10_000,
   heartbeatIntervalMs: 1_000,
+  commitIntervalMs: 20,
   rebalanceTimeoutMs: 30_000,
   maxWaitTimeMs: 500,
   connectionTimeoutMs: 3_000,
@@ -127,6 +136,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
     drainTimeoutMs: (options.drainTimeoutMs ?? 0) + 1,
     sessionTimeoutMs: options.sessionTimeoutMs ?? 1,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1,
+    commitIntervalMs: options.commitIntervalMs ?? 1,
     rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 1,
     maxWaitTimeMs: options.maxWaitTimeMs ?? 1,
   })) {
@@ -134,7 +144,8 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       throw new ConfigurationError('invalid_option', `[thrun:kafka] ${name} must be a positive integer`);
     }
   }
-  const kafka = options.kafka ?? createClient(options, retry);
+  const ownConfig = options.kafka ? undefined : clientConfig(options, retry);
+  const kafka = options.kafka ?? new Kafka(ownConfig!);
 
   const capabilities: TransportCapabilities = {
     delay: true,
@@ -151,6 +162,35 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
   let producer: Promise<Producer> | undefined;
   let admin: Promise<Admin> | undefined;
   let closing: Promise<void> | undefined;
+  let reached: Promise<void> | undefined;
+
+  /**
+   * The first contact with the cluster fails fast: each bootstrap broker is tried once, within
+   * `connectionTimeoutMs`, instead of through the whole `retry` budget (about 30 s), which is meant
+   * for a broker that goes away while Thrun runs. Once reached, never asked again. With a client of
+   * your own, its retry settings decide.
+   */
+  function reachCluster(): Promise<void> {
+    if (!ownConfig) return RESOLVED;
+    reached ??= (async () => {
+      const probe = new Kafka({
+        ...ownConfig,
+        retry: { retries: ownConfig.brokers.length - 1, initialRetryTime: 50, maxRetryTime: 50 },
+        logLevel: logLevel.NOTHING,
+      }).admin();
+      try {
+        await probe.connect();
+      } catch (cause) {
+        throw unreachableError(ownConfig.brokers, cause);
+      } finally {
+        await probe.disconnect().catch(() => {});
+      }
+    })();
+    reached.catch(() => {
+      reached = undefined; // the broker may be up next time
+    });
+    return reached;
+  }
 
   const groupIdOf = (queue: string, group: string) => `${groupIdPrefix}.${queue}.${group}`;
 
@@ -162,6 +202,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
 
   function getProducer(): Promise<Producer> {
     producer ??= (async () => {
+      await reachCluster();
       const created = kafka.producer({
         idempotent: true,
         allowAutoTopicCreation: false,
@@ -180,6 +221,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
 
   function getAdmin(): Promise<Admin> {
     admin ??= (async () => {
+      await reachCluster();
       const created = kafka.admin({ retry });
       await created.connect();
       return created;
@@ -210,6 +252,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
           );
         } catch (cause) {
           for (const name of missing) topics.delete(name);
+          if (ThrunError.isInstance(cause)) throw cause;
           throw new TransportError(
             'broker_error',
             `[thrun:kafka] could not create topics ${missing.join(', ')}: ${describe(cause)}`,
@@ -266,6 +309,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       }
       try {
         const client = await getProducer().catch((cause: unknown) => {
+          if (ThrunError.isInstance(cause)) throw cause;
           throw new TransportError('connection_failed', `[thrun:kafka] cannot connect: ${describe(cause)}`, {
             cause,
           });
@@ -363,7 +407,12 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       await ensureTopics([queue, retryTopic]);
 
       const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs;
-      const consumer = kafka.consumer({
+      const commitIntervalMs = options.commitIntervalMs ?? DEFAULTS.commitIntervalMs;
+      // A client per consumer when Thrun owns the configuration, so that `close` can cut this
+      // consumer's sockets (and only these) when leaving the group outlasts its deadline.
+      const sockets = ownConfig ? new ConsumerSockets() : undefined;
+      const client = sockets ? new Kafka({ ...ownConfig!, socketFactory: sockets.factory }) : kafka;
+      const consumer = client.consumer({
         groupId: groupIdOf(queue, group),
         sessionTimeout: options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs,
         rebalanceTimeout: options.rebalanceTimeoutMs ?? DEFAULTS.rebalanceTimeoutMs,
@@ -380,11 +429,14 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
         concurrency,
         consumer,
         heartbeatIntervalMs,
+        commitIntervalMs,
         send,
         ensureTopic: (topic) => ensureTopics([topic]),
         onError,
+        ...(sockets ? { cutConnections: () => sockets.cutAll() } : {}),
       });
       try {
+        await reachCluster();
         await consumer.connect();
         // A new group starts at the oldest retained message, so work published before the first
         // worker started is not lost (and a consumer is subscribed as soon as this resolves).
@@ -399,13 +451,14 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
           eachBatch: queueConsumer.eachBatch,
           eachBatchAutoResolve: false,
           autoCommit: true,
-          autoCommitInterval: 1_000,
+          autoCommitInterval: commitIntervalMs,
           // Every assigned partition gets a worker; the semaphore bounds the handlers.
           partitionsConsumedConcurrently: Math.max(concurrency, 2),
         });
         await joined;
       } catch (cause) {
         await consumer.disconnect().catch(() => {});
+        if (ThrunError.isInstance(cause)) throw cause;
         throw new TransportError(
           'connection_failed',
           `[thrun:kafka] cannot consume "${queue}" as group "${group}": ${describe(cause)}`,
@@ -477,7 +530,10 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
   };
 }
 
-function createClient(options: KafkaTransportOptions, retry: RetryOptions): Kafka {
+function clientConfig(
+  options: KafkaTransportOptions,
+  retry: RetryOptions,
+): KafkaConfig & { brokers: string[] } {
   const brokers =
     typeof options.brokers === 'string'
       ? options.brokers
@@ -488,7 +544,7 @@ function createClient(options: KafkaTransportOptions, retry: RetryOptions): Kafk
   if (brokers.length === 0) {
     throw new ConfigurationError('invalid_option', '[thrun:kafka] give `brokers` or a `kafka` client');
   }
-  return new Kafka({
+  return {
     clientId: options.clientId ?? 'thrun',
     brokers,
     ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
@@ -498,8 +554,29 @@ function createClient(options: KafkaTransportOptions, retry: RetryOptions): Kafk
     retry,
     logLevel: options.logLevel ?? logLevel.WARN,
     logCreator: options.logCreator ?? stderrLogCreator,
-  });
+  };
 }
+
+/** Names the brokers (never the TLS or SASL options) and, when nothing answered, how to start one. */
+function unreachableError(brokers: readonly string[], cause: unknown): TransportError {
+  const hint = isConnectionError(cause) ? ' Is Kafka running? (bash scripts/brokers/kafka.sh start)' : '';
+  return new TransportError(
+    'connection_failed',
+    `[thrun:kafka] cannot connect to ${brokers.join(', ')}: ${describe(cause)}.${hint}`,
+    { cause },
+  );
+}
+
+function isConnectionError(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    ((error as { name?: unknown }).name === 'KafkaJSConnectionError' ||
+      isConnectionError((error as { cause?: unknown }).cause))
+  );
+}
+
+const RESOLVED = Promise.resolve();
 
 const LEVEL_NAMES = new Map<logLevel, string>([
   [logLevel.ERROR, 'ERROR'],

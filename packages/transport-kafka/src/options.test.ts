@@ -15,6 +15,7 @@ describe('kafkaTransport options', () => {
     { maxPayloadBytes: -1 },
     { sessionTimeoutMs: 0 },
     { drainTimeoutMs: -5 },
+    { commitIntervalMs: 0 },
   ])('rejects %o with ConfigurationError', (invalid) => {
     let error: unknown;
     try {

@@ -19,12 +19,20 @@ export interface QueueConsumerContext {
   concurrency: number;
   consumer: Consumer;
   heartbeatIntervalMs: number;
+  /** How often a batch in progress resolves and commits its settled offsets. */
+  commitIntervalMs: number;
   /** Sends with the transport's idempotent producer (`acks: -1`); rejects when not acknowledged. */
   send(topic: string, messages: Message[]): Promise<void>;
   /** Creates a topic when missing (used for `<queue>.dead`, on first use). */
   ensureTopic(topic: string): Promise<void>;
   /** Reports an error nobody awaits (a failed release, a failed commit); never holds credentials. */
   onError(error: unknown): void;
+  /**
+   * Cuts the consumer's connections, for a `close` whose group leave outlasts its deadline. Absent
+   * with a kafkajs client of the user's own (Thrun does not own its sockets): `close` then returns at
+   * the deadline and kafkajs finishes leaving in the background.
+   */
+  cutConnections?(): void;
 }
 
 type Outcome = 'done' | 'undone';
@@ -74,8 +82,8 @@ export class QueueConsumer {
     let resolvedUpTo = 0; // index of the lowest message not yet done
     let rebalancing = false;
 
-    // Moves the mark past the finished prefix. kafkajs learns it (resolveOffset) on each heartbeat
-    // tick and at the end of the batch, not per message: parsing offsets is a real cost at 100k/s.
+    // Moves the mark past the finished prefix. kafkajs learns it (resolveOffset) on each tick and at
+    // the end of the batch, not per message: parsing offsets is a real cost at 100k/s.
     let reported = 0;
     const advance = () => {
       while (resolvedUpTo < messages.length && done[resolvedUpTo]) resolvedUpTo += 1;
@@ -86,20 +94,37 @@ export class QueueConsumer {
       payload.resolveOffset(messages[resolvedUpTo - 1]!.offset);
     };
 
-    // Heartbeats while handlers run, so the group keeps us; a failed one means a rebalance.
-    const ticker = setInterval(() => {
-      report();
-      payload
-        .heartbeat()
-        .then(() => payload.commitOffsetsIfNecessary())
-        .catch((error: unknown) => {
-          // A rebalance: start nothing new, so that the batch ends soon (the running handlers
-          // finish) and kafkajs can rejoin. Any other failure (a slow or restarting broker) is only
-          // reported: stopping would make the messages after the first unstarted one run twice.
-          if (REBALANCING.has((error as { type?: string }).type ?? '')) rebalancing = true;
-          else this.context.onError(error);
-        });
-    }, this.context.heartbeatIntervalMs);
+    // Each tick commits what is settled, so that a member killed mid-batch leaves little behind for
+    // the next owner to run again, and heartbeats (kafkajs sends one per `heartbeatIntervalMs`,
+    // whatever the ticks) so the group keeps us; a failed heartbeat means a rebalance. One tick's
+    // requests at a time, and none for a heartbeat interval after a failure, so that a slow or
+    // absent broker gets neither a pile of requests nor a flood of warnings.
+    let ticking = false;
+    let quietUntil = 0;
+    const ticker = setInterval(
+      () => {
+        report();
+        if (ticking || Date.now() < quietUntil) return;
+        ticking = true;
+        payload
+          .heartbeat()
+          .then(() => payload.commitOffsetsIfNecessary())
+          .catch((error: unknown) => {
+            // A rebalance: start nothing new, so that the batch ends soon (the running handlers
+            // finish) and kafkajs can rejoin. Any other failure (a slow or restarting broker) is only
+            // reported: stopping would make the messages after the first unstarted one run twice.
+            if (REBALANCING.has((error as { type?: string }).type ?? '')) rebalancing = true;
+            else {
+              quietUntil = Date.now() + this.context.heartbeatIntervalMs;
+              this.context.onError(error);
+            }
+          })
+          .finally(() => {
+            ticking = false;
+          });
+      },
+      Math.min(this.context.commitIntervalMs, this.context.heartbeatIntervalMs),
+    );
 
     // Runs one message once it holds a permit, after the previous message with its key.
     const run = async (
@@ -253,13 +278,19 @@ export class QueueConsumer {
   /**
    * Stops fetching, waits up to `drainTimeoutMs` for running handlers, releases what is still
    * unsettled as a new attempt, then leaves the group (kafkajs commits the finished offsets first).
+   * Leaving gets until `LEAVE_GRACE_MS` past the drain deadline: a rebalance can hold it much longer
+   * (until a dead member's session ends), and then the connections are cut instead; the group drops
+   * this member after its session, and what it had not committed is delivered again.
    */
   close(drainTimeoutMs: number): Promise<void> {
     this.closing ??= (async () => {
+      const leaveDeadline = Date.now() + drainTimeoutMs + LEAVE_GRACE_MS;
       this.stopping = true;
       for (const timer of this.resumeTimers) clearTimeout(timer);
       this.resumeTimers.clear();
-      const disconnected = this.context.consumer.disconnect();
+      const disconnected = this.context.consumer
+        .disconnect()
+        .catch((error: unknown) => this.context.onError(error));
       const running = [...this.inFlight].map((delivery) => delivery.finished);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -274,7 +305,10 @@ export class QueueConsumer {
           .filter((delivery) => delivery.settlement === 'pending')
           .map((delivery) => delivery.release().catch((error: unknown) => this.context.onError(error))),
       );
-      await disconnected;
+      if (!(await settlesWithin(disconnected, leaveDeadline - Date.now()))) {
+        this.context.cutConnections?.();
+        await settlesWithin(disconnected, CUT_GRACE_MS);
+      }
     })();
     return this.closing;
   }
@@ -289,6 +323,11 @@ const REBALANCING = new Set([
   'ILLEGAL_GENERATION',
   'UNKNOWN_MEMBER_ID',
 ]);
+
+/** How long past the drain deadline `close` lets kafkajs leave the group gracefully. */
+const LEAVE_GRACE_MS = 1_000;
+/** How long `close` waits for kafkajs to notice its connections were cut. */
+const CUT_GRACE_MS = 500;
 
 /** Longest sleep of a retry partition holding copies not yet due. */
 const RETRY_POLL_MS = 1_000;
@@ -422,6 +461,22 @@ class KafkaDelivery implements Delivery {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Whether `promise` settled within `ms` (at once when `ms` is not positive and it has not). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(ms, 0));
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
