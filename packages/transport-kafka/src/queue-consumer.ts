@@ -1,10 +1,13 @@
 import {
+  backoffDelayMs,
   createDeadLetterMetadata,
   type DeadLetterReason,
   type Delivery,
   type DeliveryHandler,
   deadLetterHeaders,
   deadLetterQueueName,
+  REFUSED_SETTLEMENT_BACKOFF,
+  sleep,
 } from '@thrun/contract';
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message } from 'kafkajs';
 import { HEADER, readHeader, readPositiveInt, textHeaders } from './headers.js';
@@ -59,7 +62,11 @@ export class QueueConsumer {
   private readonly forwarded = new Map<number, Set<string>>();
   /** Per main-topic partition, the highest offset this consumer delivered. */
   private readonly highestDelivered = new Map<number, number>();
+  /** `partition:offset` → times read again after its first delivery, until it is done. */
+  private readonly rereads = new Map<string, number>();
   private stopping = false;
+  /** Consecutive partition batches left with a refused settlement: the pause before reading again grows. */
+  private refusals = 0;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly context: QueueConsumerContext) {
@@ -180,10 +187,14 @@ export class QueueConsumer {
       report();
     }
 
+    if (!outcomes.includes('undone')) this.refusals = 0;
     if (resolvedUpTo < messages.length && !this.stopping && !rebalancing && payload.isRunning()) {
       // Something could not be settled (the broker refused the retry copy, say): read the partition
-      // again from the first unfinished message, after a pause so a broker outage is not a hot loop.
-      if (outcomes.includes('undone')) await sleep(500);
+      // again from the first unfinished message, after a growing pause so a refusal is not a hot loop.
+      if (outcomes.includes('undone')) {
+        this.refusals += 1;
+        await sleep(backoffDelayMs(this.refusals, REFUSED_SETTLEMENT_BACKOFF));
+      }
       if (!payload.isStale()) {
         this.context.consumer.seek({
           topic: batch.topic,
@@ -195,17 +206,26 @@ export class QueueConsumer {
   }
 
   private handleMain(partition: number, message: KafkaMessage, key: string | undefined): Promise<Outcome> {
-    // Kafka keeps no delivery count: an offset this consumer already delivered (read again after a
-    // failed settlement or a rebalance) counts as one more attempt.
+    // Kafka keeps no delivery count: each time this consumer reads an offset it already delivered
+    // (again after a refused settlement or a rebalance) counts as one more attempt.
     const offset = Number(message.offset);
     const highest = this.highestDelivered.get(partition) ?? -1;
-    const redelivered = offset <= highest;
-    if (!redelivered) this.highestDelivered.set(partition, offset);
-    const attempt = readPositiveInt(message.headers, HEADER.attempt, 1) + (redelivered ? 1 : 0);
+    let rereads = 0;
+    const id = `${partition}:${offset}`;
+    if (offset > highest) this.highestDelivered.set(partition, offset);
+    else {
+      rereads = (this.rereads.get(id) ?? 0) + 1;
+      if (this.rereads.size >= MAX_REMEMBERED_REREADS) this.rereads.delete(this.rereads.keys().next().value!);
+      this.rereads.set(id, rereads);
+    }
+    const attempt = readPositiveInt(message.headers, HEADER.attempt, 1) + rereads;
 
     const delivery = new KafkaDelivery(this.context, message, key, attempt, this.inFlight);
     this.inFlight.add(delivery);
-    return delivery.run();
+    return delivery.run().then((outcome) => {
+      if (outcome === 'done' && rereads > 0) this.rereads.delete(id);
+      return outcome;
+    });
   }
 
   /**
@@ -329,6 +349,9 @@ const LEAVE_GRACE_MS = 1_000;
 /** How long `close` waits for kafkajs to notice its connections were cut. */
 const CUT_GRACE_MS = 500;
 
+/** Offsets whose rereads are counted at once, at most (the oldest is forgotten first). */
+const MAX_REMEMBERED_REREADS = 10_000;
+
 /** Longest sleep of a retry partition holding copies not yet due. */
 const RETRY_POLL_MS = 1_000;
 
@@ -342,6 +365,8 @@ class KafkaDelivery implements Delivery {
   /** The handler's run, settled or not; `close` waits on it until the drain deadline. */
   finished: Promise<unknown> = RESOLVED;
   private settling: Promise<void> | undefined;
+  /** A settlement of this delivery was refused (by the broker, or on a lost connection). */
+  private refused = false;
   private finish: (outcome: Outcome) => void = () => {};
 
   constructor(
@@ -382,7 +407,14 @@ class KafkaDelivery implements Delivery {
     try {
       if (this.settlement === 'settling') await this.settling;
     } catch {
-      // The handler's own settlement failed; the retry below tries again.
+      // The handler's own settlement failed: it stays pending, and is not copied below.
+    }
+    if (this.settlement === 'pending' && this.refused) {
+      // Left unsettled after the broker refused a settlement: copying it at once would meet the same
+      // refusal in a loop. Its offset stays unresolved; the partition is read again after a backoff,
+      // and the message comes back as the next attempt.
+      this.finish('undone');
+      return;
     }
     try {
       if (this.settlement === 'pending') await this.retry(0);
@@ -453,6 +485,7 @@ class KafkaDelivery implements Delivery {
       },
       (error: unknown) => {
         this.settlement = 'pending';
+        this.refused = true;
         throw error;
       },
     );
@@ -476,8 +509,4 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   ]);
   clearTimeout(timer);
   return settled;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -21,7 +21,6 @@ import {
   waitFor,
 } from './test-helpers.js';
 
-
 let raw: ChannelModel;
 const transports: Transport[] = [];
 const cleanup: Array<[string, string[]]> = [];
@@ -64,7 +63,6 @@ afterAll(async () => {
   for (const [queue, extra] of cleanup) await deleteTopology(raw, queue, extra);
   await raw.close();
 });
-
 
 describe('a republish the broker refuses', () => {
   it('makes deadLetter() reject and runs the original again as the next attempt, after a backoff', async () => {
