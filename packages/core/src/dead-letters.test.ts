@@ -1,4 +1,4 @@
-import { ConfigurationError, type Transport } from '@thrun/contract';
+import { ConfigurationError, encodeDeadLetterFrame, type Transport } from '@thrun/contract';
 import { memoryTransport } from '@thrun/transport-memory';
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError } from './errors.js';
@@ -77,6 +77,37 @@ describe('thrun.deadLetters', () => {
       'poison back in the DLQ',
     );
     expect(handled.sort()).toEqual([1, 2, 3]);
+    await thrun.close();
+  });
+
+  it('lists and replays what earlier versions wrote (a record) and what Redis holds (a frame)', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport, logger: silentLogger });
+    const handled: unknown[] = [];
+    thrun.subscribe('order_created', (payload) => void handled.push(payload.order_id));
+    await thrun.start();
+    const description = {
+      queue: 'events',
+      error: { code: 'max_attempts', message: 'gave up' },
+      attempts: 3,
+      failed_at: '2026-01-01T00:00:00.000Z',
+    };
+    const record = { ...description, body: '{"event":"order_created","payload":{"order_id":7}}' };
+    const frame = encodeDeadLetterFrame({
+      queue: 'events',
+      body: utf8.encode('{"event":"order_created","payload":{"order_id":8}}'),
+      reason: description.error,
+      attempts: 3,
+    });
+    await transport.publish('events.dead', [{ body: utf8.encode(JSON.stringify(record)) }, { body: frame }]);
+    const entries = await thrun.deadLetters.list('events');
+    expect(entries.map((entry) => [entry.form, entry.attempts, entry.envelope?.payload.order_id])).toEqual([
+      ['record', 3, 7],
+      ['frame', 3, 8],
+    ]);
+    expect(await thrun.deadLetters.replay('events')).toEqual({ replayed: 2, kept: 0 });
+    await waitFor(() => handled.length === 2, 'both replayed');
+    expect(handled.sort()).toEqual([7, 8]);
     await thrun.close();
   });
 

@@ -9,6 +9,7 @@ import {
   sleep,
   ThrunError,
   type Transport,
+  TransportError,
 } from '@thrun/contract';
 import type { Context } from './context-impl.js';
 import { errorCode, errorMessage, isRetryableError } from './errors.js';
@@ -222,8 +223,8 @@ export class Worker {
     this.inFlight.add(entry);
     return this.process(delivery, controller)
       .catch((error) => {
-        // Only a settlement that failed while stopping lands here: the delivery stays unsettled
-        // and the transport releases it, to come back as a later attempt.
+        // Only a settlement refused while stopping lands here: the delivery stays unsettled, and
+        // the transport hands it out again later as the next attempt.
         this.deps.logger.warn('left a delivery unsettled while stopping', {
           queue: delivery.queue,
           error: errorMessage(error),
@@ -449,7 +450,8 @@ export class Worker {
    * Runs a settlement until the broker takes it. A refusal (a dead queue rejecting writes, a lost
    * connection) is reported and tried again after a backoff, with the message left where it is,
    * unacknowledged: it is never copied and its listeners never run again meanwhile. Once the worker
-   * is stopping, a refusal is thrown instead, and the transport releases the delivery.
+   * is stopping, or the transport is closed, the refusal is thrown instead, and the transport hands
+   * the delivery out again later.
    */
   private async settle(
     delivery: Delivery,
@@ -462,7 +464,11 @@ export class Worker {
         await run();
         return;
       } catch (error) {
-        if (this.state !== 'running') throw error;
+        // Stopping, or a transport closed under us: nothing to wait for, the transport has it.
+        // Anything else may clear (a dead topic's size limit raised, a policy lifted): wait.
+        if (this.state !== 'running' || (TransportError.isInstance(error) && error.code === 'closed')) {
+          throw error;
+        }
         const retryInMs = backoffDelayMs(failures, REFUSED_SETTLEMENT_BACKOFF);
         const { queue, attempt } = delivery;
         this.deps.stats.settleFailures++;

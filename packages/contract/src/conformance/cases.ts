@@ -3,7 +3,13 @@ import { decodeDeadLetter } from '../dead-letter.js';
 import { PayloadTooLargeError, TransportError, ValidationError } from '../errors.js';
 import { deadLetterQueueName } from '../event-name.js';
 import type { Delivery, OutgoingMessage, Transport, TransportCapabilities } from '../transport.js';
-import type { ConformanceCaseId, ConformanceContext, Received, ResolvedFeatures } from './context.js';
+import type {
+  CollectOptions,
+  ConformanceCaseId,
+  ConformanceContext,
+  Received,
+  ResolvedFeatures,
+} from './context.js';
 import { arbitraryBytes, roundTripBodies } from './vectors.js';
 
 /**
@@ -69,6 +75,22 @@ const never = () => new Promise<void>(() => {});
  */
 const pastRedelivery = (ctx: ConformanceContext) =>
   ctx.quiet(ctx.features.redeliveryAfterMs + ctx.features.quietPeriodMs);
+
+/**
+ * A queue whose consumer settles with `settle`, and a collector on its dead-letter queue, subscribed
+ * first: with fan-out, a group sees only the messages published after it subscribed.
+ */
+async function withDeadQueue(ctx: ConformanceContext, settle: NonNullable<CollectOptions['onDelivery']>) {
+  const queue = ctx.queue();
+  const [producer, consumer, inspector] = [
+    await ctx.transport(),
+    await ctx.transport(),
+    await ctx.transport(),
+  ];
+  const dead = await ctx.collect(inspector, deadLetterQueueName(queue));
+  const collector = await ctx.collect(consumer, queue, { onDelivery: settle });
+  return { queue, producer, collector, dead };
+}
 
 export const conformanceCases: readonly ConformanceCase[] = [
   {
@@ -254,19 +276,10 @@ export const conformanceCases: readonly ConformanceCase[] = [
     title: 'deadLetter() moves the original bytes and the reason to <queue>.dead and removes the message',
     skipReason: (capabilities) => (capabilities.deadLetter ? undefined : 'capabilities.deadLetter is false'),
     async run(ctx) {
-      const queue = ctx.queue();
-      const [producer, consumer, inspector] = [
-        await ctx.transport(),
-        await ctx.transport(),
-        await ctx.transport(),
-      ];
-      // Subscribe to the dead-letter queue first: with fan-out, a group sees only later messages.
-      const dead = await ctx.collect(inspector, deadLetterQueueName(queue));
       const reason = { code: 'conformance_check', message: 'dead-lettered by the conformance kit: "é" 😀' };
-      const collector = await ctx.collect(consumer, queue, {
-        onDelivery: (received, delivery) =>
-          received.attempt === 1 ? delivery.retry() : delivery.deadLetter(reason),
-      });
+      const { queue, producer, collector, dead } = await withDeadQueue(ctx, (received, delivery) =>
+        received.attempt === 1 ? delivery.retry() : delivery.deadLetter(reason),
+      );
       const bodies = [
         text('{"event":"order_created","payload":{"emoji":"😀"}}'),
         new Uint8Array([0xff, 0x00, 0xc0, 0x41]),
@@ -302,18 +315,11 @@ export const conformanceCases: readonly ConformanceCase[] = [
       'a body of maxPayloadBytes that escaping would blow up (control bytes, invalid UTF-8) is dead-lettered once, unchanged',
     skipReason: (capabilities) => (capabilities.deadLetter ? undefined : 'capabilities.deadLetter is false'),
     async run(ctx) {
-      const queue = ctx.queue();
-      const [producer, consumer, inspector] = [
-        await ctx.transport(),
-        await ctx.transport(),
-        await ctx.transport(),
-      ];
-      const dead = await ctx.collect(inspector, deadLetterQueueName(queue));
-      // The longest reason a runtime writes: the description stays bounded whatever the handler says.
+      // Longer than any reason a runtime writes: the description stays bounded whatever it is told.
       const reason = { code: 'conformance_too_big', message: 'x'.repeat(5_000) };
-      const collector = await ctx.collect(consumer, queue, {
-        onDelivery: (_received, delivery) => delivery.deadLetter(reason),
-      });
+      const { queue, producer, collector, dead } = await withDeadQueue(ctx, (_received, delivery) =>
+        delivery.deadLetter(reason),
+      );
       const size = ctx.capabilities.maxPayloadBytes;
       const control = new Uint8Array(size).fill(0x01); // each byte would be `\u0001` in JSON
       const binary = new Uint8Array(size).map((_, index) => (index % 2 === 0 ? 0xff : 0x00));
