@@ -114,8 +114,9 @@ describe('a republish the broker refuses', () => {
       seen.push({ attempt: delivery.attempt, at: Date.now() });
       if (retriedAt > 0) return delivery.ack();
       try {
+        const askedAt = Date.now(); // the delay counts from the request, not from its confirm
         await delivery.retry(1_000);
-        retriedAt = Date.now();
+        retriedAt = askedAt;
       } catch (error) {
         errors.push(error);
       }
