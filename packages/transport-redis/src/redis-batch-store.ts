@@ -95,8 +95,9 @@ interface StaticFields {
 
 /**
  * Batch state in Redis, shared by every worker process. Each method is one Lua script
- * (`batch-scripts.ts`), so two workers recording the same step, or a step and a cancel, never both
- * win, and the lifecycle events are decided exactly once. Finished batches expire after `retentionMs`.
+ * (`protocol/redis/batch-*.lua`), so two workers recording the same step, or a step and a cancel, never
+ * both win, and the lifecycle events are decided exactly once. Finished batches expire after
+ * `retentionMs`.
  *
  * ```ts
  * const thrun = createThrun({ transport, batches: { store: redisBatchStore({ url: process.env.THRUN_REDIS_URL }) } })
