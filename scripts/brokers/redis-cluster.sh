@@ -23,24 +23,9 @@ if [ "${#ports[@]}" -ne 6 ]; then
   exit 2
 fi
 
-install_if_missing() {
-  command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return
-  log "installing redis-server from Debian packages"
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq redis-server >&2
-}
-
-# The pid in a server's pid file, when it names a live redis-server (not a recycled pid).
-running_pid() {
-  local pidfile="$base/$1/redis.pid" pid
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile" 2>/dev/null || true)"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  grep -q "redis-server" "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
+# shellcheck source=lib/redis.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/redis.sh"
+running_pid() { live_redis_pid "$base/$1/redis.pid"; }
 
 cli() { redis-cli -h 127.0.0.1 -p "$1" "${@:2}"; }
 
@@ -62,7 +47,7 @@ nodes() {
 }
 
 start() {
-  install_if_missing
+  install_redis_if_missing
   for port in "${ports[@]}"; do
     local dir="$base/$port"
     mkdir -p "$dir"

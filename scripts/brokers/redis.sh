@@ -16,25 +16,9 @@ dir="${THRUN_STATE_DIR:-$HOME/.cache/thrun/state}/redis"
 pidfile="$dir/redis.pid"
 log() { echo "[redis.sh] $*" >&2; }
 
-install_if_missing() {
-  command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return
-  log "installing redis-server from Debian packages"
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq redis-server >&2
-}
-
-# The pid in the pid file, when it names a live redis-server (a stale file after a reboot names nothing,
-# or somebody else's process: check the command line before trusting it).
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid="$(cat "$pidfile" 2>/dev/null || true)"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  grep -q "redis-server" "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
+# shellcheck source=lib/redis.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/redis.sh"
+running_pid() { live_redis_pid "$pidfile"; }
 
 wait_ready() {
   for _ in $(seq 1 100); do
@@ -46,7 +30,7 @@ wait_ready() {
 }
 
 start() {
-  install_if_missing
+  install_redis_if_missing
   mkdir -p "$dir"
   if running_pid >/dev/null; then
     log "already running (pid $(running_pid)) on 127.0.0.1:$port"
