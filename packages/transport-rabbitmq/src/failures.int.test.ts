@@ -4,43 +4,23 @@
  * the `publishWindow` bound. The broker is made to refuse with a real policy (max-length 0,
  * reject-publish) set through scripts/brokers/rabbitmq.sh, not with a mocked channel.
  */
-import { type Delivery, decodeDeadLetter, type Transport, TransportError } from '@thrun/contract';
+import { type Delivery, decodeDeadLetter, TransportError } from '@thrun/contract';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { rabbitmqTransport } from './rabbitmq-transport.js';
 import {
-  amqpUrl,
   ctl,
-  deleteTopology,
   rawConnection,
   refuseQueuePublishes,
   regexQuoted,
+  testTopology,
   text,
-  uniqueQueue,
   utf8,
   waitFor,
 } from './test-helpers.js';
 
 let raw: ChannelModel;
-const transports: Transport[] = [];
-const cleanup: Array<[string, string[]]> = [];
+const { transport, queueFor, closeTransports, deleteQueues } = testTopology();
 const policies: string[] = [];
-
-function transport(options: Parameters<typeof rabbitmqTransport>[0] = {}): Transport {
-  const created = rabbitmqTransport({
-    ...(options.connection ? {} : { url: amqpUrl }),
-    drainTimeoutMs: 2_000,
-    ...options,
-  });
-  transports.push(created);
-  return created;
-}
-
-function queueFor(name: string, extra: string[] = []): string {
-  const queue = uniqueQueue(name);
-  cleanup.push([queue, extra.map((suffix) => `${queue}${suffix}`)]);
-  return queue;
-}
 
 async function refusePublishes(name: string, pattern: string): Promise<void> {
   policies.push(name);
@@ -56,11 +36,11 @@ beforeAll(async () => {
   raw = await rawConnection();
 });
 afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close()));
+  await closeTransports();
   for (const name of policies.splice(0)) await ctl('clear_policy', name).catch(() => {});
 });
 afterAll(async () => {
-  for (const [queue, extra] of cleanup) await deleteTopology(raw, queue, extra);
+  await deleteQueues(raw);
   await raw.close();
 });
 

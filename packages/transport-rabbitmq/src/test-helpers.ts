@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Transport } from '@thrun/contract';
 import { type ChannelModel, connect } from 'amqplib';
+import { rabbitmqTransport } from './rabbitmq-transport.js';
 
 /** The broker the tests use: `scripts/brokers/rabbitmq.sh start` prints this variable. */
 export const amqpUrl = process.env.THRUN_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5682';
@@ -71,3 +73,33 @@ export async function refuseQueuePublishes(name: string, pattern: string): Promi
 }
 
 export const regexQuoted = (name: string) => name.replace(/[.-]/g, '\\$&');
+
+/**
+ * What one test file opens: transports (closed after each test by `closeTransports`) and queues
+ * (deleted with their named extras by `deleteQueues`, after all tests).
+ */
+export function testTopology() {
+  const transports: Transport[] = [];
+  const cleanup: Array<[string, string[]]> = [];
+  return {
+    transport(options: Parameters<typeof rabbitmqTransport>[0] = {}): Transport {
+      const created = rabbitmqTransport({
+        ...(options.connection ? {} : { url: amqpUrl }),
+        drainTimeoutMs: 2_000,
+        ...options,
+      });
+      transports.push(created);
+      return created;
+    },
+    /** A unique queue; `extra` names the suffixed queues a test declares beside it (`:retry:1000`). */
+    queueFor(name: string, extra: string[] = []): string {
+      const queue = uniqueQueue(name);
+      cleanup.push([queue, extra.map((suffix) => `${queue}${suffix}`)]);
+      return queue;
+    },
+    closeTransports: () => Promise.all(transports.splice(0).map((t) => t.close())),
+    async deleteQueues(connection: ChannelModel): Promise<void> {
+      for (const [queue, extra] of cleanup.splice(0)) await deleteTopology(connection, queue, extra);
+    },
+  };
+}

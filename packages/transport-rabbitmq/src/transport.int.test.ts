@@ -4,33 +4,15 @@ import {
   type Delivery,
   decodeDeadLetter,
   PayloadTooLargeError,
-  type Transport,
   TransportError,
 } from '@thrun/contract';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rabbitmqTransport } from './rabbitmq-transport.js';
-import { amqpUrl, deleteTopology, rawConnection, text, uniqueQueue, utf8, waitFor } from './test-helpers.js';
+import { amqpUrl, rawConnection, testTopology, text, utf8, waitFor } from './test-helpers.js';
 
 let raw: ChannelModel;
-const transports: Transport[] = [];
-const cleanup: Array<[string, string[]]> = [];
-
-function transport(options: Parameters<typeof rabbitmqTransport>[0] = {}): Transport {
-  const created = rabbitmqTransport({
-    ...(options.connection ? {} : { url: amqpUrl }),
-    drainTimeoutMs: 2000,
-    ...options,
-  });
-  transports.push(created);
-  return created;
-}
-
-function queueFor(name: string, extra: string[] = []): string {
-  const queue = uniqueQueue(name);
-  cleanup.push([queue, extra.map((suffix) => `${queue}${suffix}`)]);
-  return queue;
-}
+const { transport, queueFor, closeTransports, deleteQueues } = testTopology();
 
 /** Collects deliveries; `settle` decides what each one does (ack by default). */
 function collector(settle: (delivery: Delivery) => Promise<void> = (d) => d.ack()) {
@@ -52,11 +34,11 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close()));
+  await closeTransports();
 });
 
 afterAll(async () => {
-  for (const [queue, extra] of cleanup) await deleteTopology(raw, queue, extra);
+  await deleteQueues(raw);
   await raw.close();
 });
 
