@@ -14,6 +14,7 @@ import {
   assertQueueName,
   type JsonObject,
   type StepStart,
+  sleep,
   ThrunError,
   ValidationError,
 } from '@thrun/contract';
@@ -133,10 +134,18 @@ export class BatchEngine {
 
   /**
    * Takes the run lease of a step before it runs, and keeps renewing it until `recordStep` or
-   * `abandonStep`. Throws `StepBusyError` while another run holds it.
+   * `abandonStep`. While another run holds it, waits (polling) up to two lease lengths for that run
+   * to finish or its lease to lapse, then throws `StepBusyError`. Waiting here rather than sending
+   * the copy back to the queue matters: every trip back counts a delivery attempt, and enough of them
+   * would dead-letter, as past `maxAttempts`, a step that never failed.
    */
   async startStep(batch: BatchMeta, token: string): Promise<Exclude<StepStart, 'busy'>> {
-    const start = await this.store.startStep(batch.id, batch.index, token, this.stepLeaseMs);
+    const deadline = Date.now() + 2 * this.stepLeaseMs;
+    let start = await this.store.startStep(batch.id, batch.index, token, this.stepLeaseMs);
+    while (start === 'busy' && Date.now() < deadline) {
+      await sleep(Math.min(this.stepLeaseMs / 4, 1_000));
+      start = await this.store.startStep(batch.id, batch.index, token, this.stepLeaseMs);
+    }
     if (start === 'busy') throw new StepBusyError(batch);
     if (start !== 'run') return start;
     const key = `${batch.id}:${batch.index}`;

@@ -144,7 +144,8 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
 
   async function decideStep(step: BatchMeta, envelope: Envelope): Promise<'run' | 'skip'> {
     const token = randomUUID();
-    // Throws StepBusyError while another run holds the step: the worker retries this copy later.
+    // Waits while another run holds the step; throws StepBusyError if it still does after two lease
+    // lengths, and the worker retries this copy later.
     const start = await engine.startStep(step, token);
     if (start === 'unknown') return 'run'; // a batch this store does not know: an ordinary event here
     if (start === 'settled') {
