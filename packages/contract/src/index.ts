@@ -94,7 +94,6 @@ export {
   type TransportCapabilities,
   type TransportSpecificationVersion,
 } from './transport.js';
-export { assertPayloadsFit, transportClosedError } from './transport-checks.js';
 export {
   isValidDeadLetterRecord,
   isValidEnvelope,

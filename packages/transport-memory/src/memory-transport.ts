@@ -1,8 +1,6 @@
 import {
-  assertPayloadsFit,
   assertQueueName,
   type CloseOptions,
-  ConfigurationError,
   type ConsumeOptions,
   createDeadLetterMetadata,
   type DeadLetterReason,
@@ -16,8 +14,15 @@ import {
   TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   type TransportCapabilities,
-  transportClosedError,
 } from '@thrun/contract';
+import {
+  assertPayloadsFit,
+  drainWithin,
+  optionChecks,
+  runDelivery,
+  Settlement,
+  transportLifecycle,
+} from '@thrun/contract/transport-kit';
 import {
   createMemoryBroker,
   type GroupMember,
@@ -37,6 +42,7 @@ export interface MemoryTransportOptions {
 
 const DEFAULT_MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+const check = optionChecks('memory');
 
 /**
  * The embedded transport: in-process queues with consumer groups, FIFO order, delays, retries and
@@ -44,18 +50,15 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
  */
 export function memoryTransport(options: MemoryTransportOptions = {}): Transport {
   const broker = options.broker ?? createMemoryBroker();
-  const maxPayloadBytes = positiveInteger(
+  const maxPayloadBytes = check.positiveInteger(
     'maxPayloadBytes',
     options.maxPayloadBytes,
     DEFAULT_MAX_PAYLOAD_BYTES,
   );
-  const defaultDrainTimeoutMs = nonNegative(
-    'drainTimeoutMs',
-    options.drainTimeoutMs,
-    DEFAULT_DRAIN_TIMEOUT_MS,
+  const lifecycle = transportLifecycle(
+    'memory',
+    check.nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
   );
-  const consumers = new Set<MemoryConsumer>();
-  let closing: Promise<void> | undefined;
 
   const capabilities: TransportCapabilities = Object.freeze({
     delay: true,
@@ -66,10 +69,6 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     deadLetter: true,
     redeliversUnacked: true,
   });
-
-  function assertOpen(): void {
-    if (closing) throw transportClosedError('memory');
-  }
 
   function deadLetter(queue: string, message: StoredMessage, reason: DeadLetterReason): void {
     // The headers form: the original bytes as the body, the description beside them.
@@ -91,7 +90,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     capabilities,
 
     async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-      assertOpen();
+      lifecycle.assertOpen();
       assertQueueName(queue);
       assertPayloadsFit('memory', messages, maxPayloadBytes);
       const state = broker.queue(queue);
@@ -106,34 +105,17 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       handler: DeliveryHandler,
       consumeOptions: ConsumeOptions = {},
     ): Promise<Subscription> {
-      assertOpen();
+      lifecycle.assertOpen();
       assertQueueName(queue);
-      const concurrency = positiveInteger('concurrency', consumeOptions.concurrency, 1);
+      const concurrency = check.positiveInteger('concurrency', consumeOptions.concurrency, 1);
       const group = broker.queue(queue).group(consumeOptions.group ?? 'default');
       const consumer = new MemoryConsumer(queue, group, handler, concurrency, deadLetter);
-      consumers.add(consumer);
-      const signal = consumeOptions.signal;
-      const onAbort = () => void close();
-      const close = () => {
-        signal?.removeEventListener('abort', onAbort);
-        return consumer.close(defaultDrainTimeoutMs).finally(() => consumers.delete(consumer));
-      };
-      if (signal?.aborted) {
-        await close();
-      } else {
-        signal?.addEventListener('abort', onAbort, { once: true });
-        group.attach(consumer);
-      }
-      return { close };
+      if (!consumeOptions.signal?.aborted) group.attach(consumer);
+      return lifecycle.subscribe(consumer, consumeOptions.signal);
     },
 
-    close(closeOptions: CloseOptions = {}): Promise<void> {
-      closing ??= (async () => {
-        const drainTimeoutMs = closeOptions.drainTimeoutMs ?? defaultDrainTimeoutMs;
-        await Promise.all([...consumers].map((consumer) => consumer.close(drainTimeoutMs)));
-        consumers.clear();
-      })();
-      return closing;
+    close(closeOptions?: CloseOptions): Promise<void> {
+      return lifecycle.close(closeOptions);
     },
 
     async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
@@ -159,10 +141,8 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
   };
 }
 
-type Settlement = 'pending' | 'settled' | 'released';
-
 class MemoryConsumer implements GroupMember {
-  private readonly inFlight = new Map<StoredMessage, { settlement: Settlement; done: Promise<void> }>();
+  private readonly inFlight = new Map<StoredMessage, { settlement: Settlement; done: Promise<unknown> }>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -179,16 +159,16 @@ class MemoryConsumer implements GroupMember {
 
   deliver(message: StoredMessage): void {
     message.deliveries += 1;
-    const entry = { settlement: 'pending' as Settlement, done: Promise.resolve() };
+    const settlement = new Settlement();
+    const entry = { settlement, done: Promise.resolve() as Promise<unknown> };
     this.inFlight.set(message, entry);
 
-    const settle = (action: () => void) => async (): Promise<void> => {
-      if (entry.settlement !== 'pending') return; // settled twice, or released after the drain deadline
-      entry.settlement = 'settled';
-      this.inFlight.delete(message);
-      action();
-      this.group.pump();
-    };
+    const settle = (action: () => void) => () =>
+      settlement.settle(() => {
+        this.inFlight.delete(message);
+        action();
+        this.group.pump();
+      });
     const retry = (delayMs = 0) => settle(() => this.group.enqueue(message, delayMs))();
 
     const delivery: Delivery = {
@@ -203,57 +183,24 @@ class MemoryConsumer implements GroupMember {
       retry,
       deadLetter: (reason) => settle(() => this.deadLetter(this.queue, message, reason))(),
     };
-
-    // Handlers run on a later tick so one delivery never runs inside another's stack.
-    entry.done = Promise.resolve()
-      .then(() => this.handler(delivery))
-      .then(
-        () => retry(0), // no-op when the handler settled; otherwise the contract says: retry now
-        () => retry(0),
-      );
+    // Nothing here can refuse a settlement, so every run ends settled or released.
+    entry.done = runDelivery(this.handler, delivery, settlement, () => retry(0));
   }
 
   close(drainTimeoutMs: number): Promise<void> {
     this.closing ??= (async () => {
       this.group.detach(this);
-      const drained = Promise.all([...this.inFlight.values()].map((entry) => entry.done));
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, drainTimeoutMs);
-      });
-      await Promise.race([drained, deadline]);
-      clearTimeout(timer);
+      await drainWithin(
+        [...this.inFlight.values()].map((entry) => entry.done),
+        drainTimeoutMs,
+      );
       // Whatever is still unsettled goes back to the group, as a dead consumer's lease would.
-      const released: StoredMessage[] = [];
-      for (const [message, entry] of this.inFlight) {
-        entry.settlement = 'released';
-        released.push(message);
-      }
+      const released = [...this.inFlight].flatMap(([message, entry]) =>
+        entry.settlement.release() ? [message] : [],
+      );
       this.inFlight.clear();
       this.group.requeueFirst(released);
     })();
     return this.closing;
   }
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ConfigurationError(
-      'invalid_option',
-      `[thrun:memory] ${name} must be a positive integer, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) {
-    throw new ConfigurationError(
-      'invalid_option',
-      `[thrun:memory] ${name} must be a number ≥ 0, got ${value}`,
-    );
-  }
-  return value;
 }

@@ -1,5 +1,5 @@
-import { PayloadTooLargeError, TransportError } from './errors.js';
-import type { OutgoingMessage } from './transport.js';
+import { PayloadTooLargeError, TransportError } from '../errors.js';
+import type { OutgoingMessage } from '../transport.js';
 
 /**
  * Checks every transport makes the same way, as the `Transport` contract words them.

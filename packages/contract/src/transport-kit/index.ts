@@ -1,0 +1,17 @@
+/**
+ * The transport kit: the rules every transport implements the same way, written once. Adapters import
+ * it from `@thrun/contract/transport-kit`; applications never need it.
+ */
+export { abortable } from './abortable.js';
+export { assertPayloadsFit, transportClosedError } from './checks.js';
+export { type DrainingConsumer, type TransportLifecycle, transportLifecycle } from './lifecycle.js';
+export { type OptionChecks, optionChecks } from './options.js';
+export { redactText, redactUrl } from './redact.js';
+export {
+  type DeliveryOutcome,
+  drainWithin,
+  runDelivery,
+  Settlement,
+  type SettlementState,
+  settlesWithin,
+} from './settlement.js';

@@ -1,0 +1,133 @@
+import type { Delivery, DeliveryHandler } from '../transport.js';
+
+/**
+ * Where a delivery stands. `pending`: nobody settled it yet. `settling`: an ack, retry or dead-letter
+ * is under way. `settled`: done, for good. `released`: handed back at close (after the drain
+ * deadline); whatever its handler does later is ignored.
+ */
+export type SettlementState = 'pending' | 'settling' | 'settled' | 'released';
+
+/** How a delivery's run ended: settled, handed back at close, or left pending after a refusal. */
+export type DeliveryOutcome = 'settled' | 'released' | 'refused';
+
+/**
+ * The settle state machine of one delivery, the same in every transport: it is settled at most once;
+ * a second settlement while one is under way waits for it; a settlement the broker refuses leaves
+ * the delivery pending (still held, so the handler may try again) and marks it `refused`.
+ */
+export class Settlement {
+  state: SettlementState = 'pending';
+  /** A settlement was refused (by the broker, or on a lost connection). */
+  refused = false;
+  private running: Promise<void> | undefined;
+
+  /**
+   * Runs `action` as the delivery's settlement, ending in `final`. A synchronous action settles
+   * synchronously. Rejects with the action's error, the delivery pending again.
+   */
+  settle(action: () => Promise<void> | void, final: 'settled' | 'released' = 'settled'): Promise<void> {
+    if (this.state === 'settling') return this.running!;
+    if (this.state !== 'pending') return RESOLVED;
+    this.state = 'settling';
+    let result: Promise<void> | void;
+    try {
+      result = action();
+    } catch (error) {
+      this.refuse();
+      return Promise.reject(error);
+    }
+    if (!(result instanceof Promise)) {
+      this.state = final;
+      return RESOLVED;
+    }
+    this.running = result.then(
+      () => {
+        this.state = final;
+      },
+      (error: unknown) => {
+        this.refuse();
+        throw error;
+      },
+    );
+    return this.running;
+  }
+
+  /** At the drain deadline: a pending delivery is handed back, and true is returned; else false. */
+  release(): boolean {
+    if (this.state !== 'pending') return false;
+    this.state = 'released';
+    return true;
+  }
+
+  /** Resolves once no settlement is under way, whatever its result. */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => {});
+  }
+
+  private refuse(): void {
+    this.state = 'pending';
+    this.refused = true;
+  }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Runs one delivery's handler by the contract's rules: on a later tick (one delivery never runs inside
+ * another's stack); a handler that throws or returns leaving its delivery pending has it retried at
+ * once through `retryNow`. Not after a refused settlement, though: retrying at once would meet the
+ * same refusal in a loop, so the run ends `refused` and the transport brings the message back as the
+ * next attempt after a backoff (`REFUSED_SETTLEMENT_BACKOFF`). `onError` hears a failed `retryNow`,
+ * which no handler awaits.
+ */
+export async function runDelivery(
+  handler: DeliveryHandler,
+  delivery: Delivery,
+  settlement: Settlement,
+  retryNow: () => Promise<void>,
+  onError?: (error: unknown) => void,
+): Promise<DeliveryOutcome> {
+  await undefined;
+  try {
+    await handler(delivery);
+  } catch {
+    // the contract: a handler that throws has its delivery retried at once
+  }
+  await settlement.idle();
+  if (settlement.state === 'pending' && !settlement.refused) {
+    try {
+      await retryNow();
+    } catch (error) {
+      onError?.(error);
+    }
+  }
+  if (settlement.state === 'pending') return 'refused';
+  return settlement.state === 'released' ? 'released' : 'settled';
+}
+
+/**
+ * The drain half of drain-then-release: waits until every run in `running` has finished, for at most
+ * `drainTimeoutMs`. True when they all finished in time; the caller then releases what is left.
+ */
+export async function drainWithin(
+  running: Iterable<Promise<unknown>>,
+  drainTimeoutMs: number,
+): Promise<boolean> {
+  return settlesWithin(Promise.allSettled(running), drainTimeoutMs);
+}
+
+/** Whether `promise` settles within `ms` (at once when `ms` ≤ 0 and it has not). */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(ms, 0));
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}

@@ -1,0 +1,258 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError, TransportError } from '../errors.js';
+import type { Delivery } from '../transport.js';
+import {
+  abortable,
+  drainWithin,
+  optionChecks,
+  redactText,
+  redactUrl,
+  runDelivery,
+  Settlement,
+  transportLifecycle,
+} from './index.js';
+
+const delivery = {} as Delivery;
+const refusal = () => new TransportError('broker_error', 'refused');
+
+describe('Settlement', () => {
+  it('settles once: later settlements do not run', async () => {
+    const settlement = new Settlement();
+    const runs: string[] = [];
+    await settlement.settle(() => void runs.push('ack'));
+    await settlement.settle(() => void runs.push('retry'));
+    expect(runs).toEqual(['ack']);
+    expect(settlement.state).toBe('settled');
+  });
+
+  it('a synchronous action settles synchronously', () => {
+    const settlement = new Settlement();
+    void settlement.settle(() => {});
+    expect(settlement.state).toBe('settled');
+  });
+
+  it('a second settlement while one is under way waits for it and does not run', async () => {
+    const settlement = new Settlement();
+    let finish = () => {};
+    const first = settlement.settle(() => new Promise<void>((resolve) => (finish = resolve)));
+    let secondRan = false;
+    const second = settlement.settle(() => {
+      secondRan = true;
+    });
+    expect(settlement.state).toBe('settling');
+    finish();
+    await Promise.all([first, second]);
+    expect(secondRan).toBe(false);
+    expect(settlement.state).toBe('settled');
+  });
+
+  it('a refused settlement leaves the delivery pending and marked refused, so it can be settled again', async () => {
+    const settlement = new Settlement();
+    await expect(settlement.settle(() => Promise.reject(refusal()))).rejects.toThrow('refused');
+    expect(settlement.state).toBe('pending');
+    expect(settlement.refused).toBe(true);
+    await settlement.settle(async () => {});
+    expect(settlement.state).toBe('settled');
+  });
+
+  it('release hands back only a pending delivery, and nothing settles it afterwards', async () => {
+    const settlement = new Settlement();
+    expect(settlement.release()).toBe(true);
+    let ran = false;
+    await settlement.settle(() => {
+      ran = true;
+    });
+    expect(ran).toBe(false);
+    expect(settlement.state).toBe('released');
+    expect(settlement.release()).toBe(false);
+  });
+});
+
+describe('runDelivery', () => {
+  it('runs the handler on a later tick', async () => {
+    let ran = false;
+    const run = runDelivery(
+      () => void (ran = true),
+      delivery,
+      new Settlement(),
+      async () => {},
+    );
+    expect(ran).toBe(false);
+    await run;
+    expect(ran).toBe(true);
+  });
+
+  it('retries a delivery at once when the handler returns or throws without settling', async () => {
+    for (const handler of [() => {}, () => Promise.reject(new Error('boom'))]) {
+      const settlement = new Settlement();
+      let retries = 0;
+      const outcome = await runDelivery(handler, delivery, settlement, () =>
+        settlement.settle(() => void retries++),
+      );
+      expect({ outcome, retries }).toEqual({ outcome: 'settled', retries: 1 });
+    }
+  });
+
+  it('does not retry a delivery its handler settled, even while that settlement is under way', async () => {
+    const settlement = new Settlement();
+    let retries = 0;
+    const outcome = await runDelivery(
+      () => {
+        void settlement.settle(() => new Promise<void>((resolve) => setTimeout(resolve, 20)));
+      },
+      delivery,
+      settlement,
+      () => settlement.settle(() => void retries++),
+    );
+    expect({ outcome, retries }).toEqual({ outcome: 'settled', retries: 0 });
+  });
+
+  it('after a refused settlement, ends refused without retrying at once', async () => {
+    const settlement = new Settlement();
+    let retries = 0;
+    const outcome = await runDelivery(
+      async () => {
+        await settlement.settle(() => Promise.reject(refusal())).catch(() => {});
+      },
+      delivery,
+      settlement,
+      () => settlement.settle(() => void retries++),
+    );
+    expect({ outcome, retries }).toEqual({ outcome: 'refused', retries: 0 });
+  });
+
+  it('a refused retry-now ends refused and is reported', async () => {
+    const settlement = new Settlement();
+    const errors: unknown[] = [];
+    const outcome = await runDelivery(
+      () => {},
+      delivery,
+      settlement,
+      () => settlement.settle(() => Promise.reject(refusal())),
+      (error) => errors.push(error),
+    );
+    expect(outcome).toBe('refused');
+    expect(errors).toHaveLength(1);
+  });
+
+  it('a delivery released while its handler runs ends released, and is not retried', async () => {
+    const settlement = new Settlement();
+    let retries = 0;
+    const outcome = await runDelivery(
+      () => void settlement.release(),
+      delivery,
+      settlement,
+      () => settlement.settle(() => void retries++),
+    );
+    expect({ outcome, retries }).toEqual({ outcome: 'released', retries: 0 });
+  });
+});
+
+describe('drainWithin', () => {
+  it('is true when every run finishes in time, rejected ones included', async () => {
+    expect(await drainWithin([Promise.resolve(), Promise.reject(new Error('x'))], 50)).toBe(true);
+  });
+
+  it('is false at the deadline when a run is still going', async () => {
+    const started = Date.now();
+    expect(await drainWithin([new Promise(() => {})], 30)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+  });
+});
+
+describe('optionChecks', () => {
+  const checks = optionChecks('test');
+
+  it('returns the fallback when an option is not given, and the value when it is valid', () => {
+    expect(checks.positiveInteger('concurrency', undefined, 4)).toBe(4);
+    expect(checks.positiveInteger('concurrency', 2, 4)).toBe(2);
+    expect(checks.nonNegativeNumber('drainTimeoutMs', 0, 10)).toBe(0);
+    expect(checks.positiveNumber('blockTimeoutMs', 0.5, 10)).toBe(0.5);
+    expect(checks.oneOf('mode', 'stream', ['list', 'stream'], 'list')).toBe('stream');
+  });
+
+  it.each([
+    ['positiveInteger', 0, 'concurrency must be a positive integer, got 0'],
+    ['positiveInteger', 1.5, 'concurrency must be a positive integer, got 1.5'],
+    ['positiveNumber', 0, 'concurrency must be a number > 0, got 0'],
+    ['nonNegativeNumber', -1, 'concurrency must be a number ≥ 0, got -1'],
+    ['nonNegativeNumber', Number.NaN, 'concurrency must be a number ≥ 0, got NaN'],
+  ] as const)('%s rejects %s with one error style', (check, value, message) => {
+    const error = (() => {
+      try {
+        checks[check]('concurrency', value, 1);
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(ConfigurationError.isInstance(error)).toBe(true);
+    expect((error as ConfigurationError).code).toBe('invalid_option');
+    expect((error as Error).message).toBe(`[thrun:test] ${message}`);
+  });
+
+  it('oneOf names the choices', () => {
+    expect(() => checks.oneOf('mode', 'queue' as 'list', ['list', 'stream'], 'list')).toThrow(
+      `[thrun:test] mode must be 'list' or 'stream', got "queue"`,
+    );
+  });
+});
+
+describe('redaction', () => {
+  it('removes user name and password from a URL, and keeps the rest', () => {
+    expect(redactUrl('redis://app:s3cret@cache.internal:6380/2')).toBe('redis://cache.internal:6380/2');
+    expect(redactUrl('amqps://guest:s3cret@mq:5671/vhost')).toBe('amqps://mq:5671/vhost');
+    expect(redactUrl('not a url s3cret')).toBe('<invalid url>');
+  });
+
+  it('removes credentials from every URL inside a text', () => {
+    expect(redactText('connect amqp://u:s3cret@a:1 failed, then redis://:s3cret@b:2/0')).toBe(
+      'connect amqp://a:1 failed, then redis://b:2/0',
+    );
+  });
+});
+
+describe('abortable', () => {
+  const aborted = () => new TransportError('timeout', 'aborted');
+
+  it('resolves with the work when nothing aborts', async () => {
+    expect(await abortable(Promise.resolve(7), new AbortController().signal, aborted)).toBe(7);
+  });
+
+  it('rejects as soon as the signal aborts, or at once when it already has', async () => {
+    const controller = new AbortController();
+    const waiting = abortable(new Promise(() => {}), controller.signal, aborted);
+    controller.abort();
+    await expect(waiting).rejects.toThrow('aborted');
+    await expect(abortable(Promise.resolve(1), AbortSignal.abort(), aborted)).rejects.toThrow('aborted');
+  });
+});
+
+describe('transportLifecycle', () => {
+  const consumer = (closes: number[]) => ({
+    close: async (drainTimeoutMs: number) => void closes.push(drainTimeoutMs),
+  });
+
+  it('close drains every consumer with the call’s timeout, then shuts down, once', async () => {
+    const lifecycle = transportLifecycle('test', 100);
+    const closes: number[] = [];
+    lifecycle.subscribe(consumer(closes));
+    lifecycle.subscribe(consumer(closes));
+    const shutdowns: number[] = [];
+    const shutdown = async (ms: number) => void shutdowns.push(ms);
+    await Promise.all([lifecycle.close({ drainTimeoutMs: 5 }, shutdown), lifecycle.close({}, shutdown)]);
+    expect({ closes, shutdowns }).toEqual({ closes: [5, 5], shutdowns: [5] });
+    expect(() => lifecycle.assertOpen()).toThrow('[thrun:test] transport is closed');
+  });
+
+  it('a subscription closes with the default drain timeout, on close() or when its signal aborts', async () => {
+    const lifecycle = transportLifecycle('test', 100);
+    const closes: number[] = [];
+    const controller = new AbortController();
+    lifecycle.subscribe(consumer(closes), controller.signal);
+    controller.abort();
+    await lifecycle.subscribe(consumer(closes)).close();
+    lifecycle.subscribe(consumer(closes), AbortSignal.abort());
+    await lifecycle.close(undefined);
+    expect(closes).toEqual([100, 100, 100]);
+  });
+});
