@@ -72,7 +72,9 @@ describe('runDelivery', () => {
   it('runs the handler on a later tick', async () => {
     let ran = false;
     const run = runDelivery(
-      () => void (ran = true),
+      () => {
+        ran = true;
+      },
       delivery,
       new Settlement(),
       async () => {},
