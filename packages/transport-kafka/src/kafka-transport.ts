@@ -1,5 +1,4 @@
 import {
-  assertPayloadsFit,
   assertQueueName,
   type CloseOptions,
   ConfigurationError,
@@ -15,9 +14,9 @@ import {
   type Transport,
   type TransportCapabilities,
   TransportError,
-  transportClosedError,
   ValidationError,
 } from '@thrun/contract';
+import { assertPayloadsFit, transportClosedError } from '@thrun/contract/transport-kit';
 import {
   type Admin,
   type CompressionTypes,

@@ -9,6 +9,7 @@ import {
   REFUSED_SETTLEMENT_BACKOFF,
   sleep,
 } from '@thrun/contract';
+import { drainWithin, runDelivery, Settlement, settlesWithin } from '@thrun/contract/transport-kit';
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message } from 'kafkajs';
 import { HEADER, readHeader, readPositiveInt, textHeaders } from './headers.js';
 import { Semaphore } from './semaphore.js';
@@ -39,7 +40,6 @@ export interface QueueConsumerContext {
 }
 
 type Outcome = 'done' | 'undone';
-type Settlement = 'pending' | 'settling' | 'settled' | 'released';
 
 /**
  * One `consume()` call: a kafkajs consumer in group `thrun.<queue>.<group>` reading `<queue>` and
@@ -311,18 +311,13 @@ export class QueueConsumer {
       const disconnected = this.context.consumer
         .disconnect()
         .catch((error: unknown) => this.context.onError(error));
-      const running = [...this.inFlight].map((delivery) => delivery.finished);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled(running),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, drainTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await drainWithin(
+        [...this.inFlight].map((delivery) => delivery.finished),
+        drainTimeoutMs,
+      );
       await Promise.allSettled(
         [...this.inFlight]
-          .filter((delivery) => delivery.settlement === 'pending')
+          .filter((delivery) => delivery.settlement.state === 'pending')
           .map((delivery) => delivery.release().catch((error: unknown) => this.context.onError(error))),
       );
       if (!(await settlesWithin(disconnected, leaveDeadline - Date.now()))) {
@@ -333,8 +328,6 @@ export class QueueConsumer {
     return this.closing;
   }
 }
-
-const RESOLVED = Promise.resolve();
 
 /** kafkajs error types that mean the group is rebalancing (kafkajs' own `isRebalancing`, plus the member being gone). */
 const REBALANCING = new Set([
@@ -361,12 +354,9 @@ class KafkaDelivery implements Delivery {
   readonly queue: string;
   readonly key?: string;
   readonly headers?: Readonly<Record<string, string>>;
-  settlement: Settlement = 'pending';
+  readonly settlement = new Settlement();
   /** The handler's run, settled or not; `close` waits on it until the drain deadline. */
-  finished: Promise<unknown> = RESOLVED;
-  private settling: Promise<void> | undefined;
-  /** A settlement of this delivery was refused (by the broker, or on a lost connection). */
-  private refused = false;
+  finished: Promise<unknown> = Promise.resolve();
   private finish: (outcome: Outcome) => void = () => {};
 
   constructor(
@@ -386,7 +376,11 @@ class KafkaDelivery implements Delivery {
     if (headers !== undefined) this.headers = headers;
   }
 
-  /** Resolves when the delivery is settled (by the handler or after it), or released at close. */
+  /**
+   * Resolves when the delivery is settled (by the handler or after it), or released at close. Left
+   * pending after a refusal, it is `undone`: its offset stays unresolved, and the partition is read
+   * again after a backoff, so the message comes back as the next attempt.
+   */
   run(): Promise<Outcome> {
     const outcome = new Promise<Outcome>((resolve) => {
       this.finish = (result) => {
@@ -394,50 +388,29 @@ class KafkaDelivery implements Delivery {
         resolve(result);
       };
     });
-    this.finished = this.invoke();
+    this.finished = runDelivery(
+      this.context.handler,
+      this,
+      this.settlement,
+      () => this.retry(0),
+      this.context.onError,
+    ).then((result) => {
+      if (result !== 'released') this.finish(result === 'settled' ? 'done' : 'undone'); // release finishes it
+    });
     return outcome;
   }
 
-  private async invoke(): Promise<void> {
-    try {
-      await this.context.handler(this);
-    } catch {
-      // The contract: a handler that throws has its delivery retried at once.
-    }
-    try {
-      if (this.settlement === 'settling') await this.settling;
-    } catch {
-      // The handler's own settlement failed: it stays pending, and is not copied below.
-    }
-    if (this.settlement === 'pending' && this.refused) {
-      // Left unsettled after the broker refused a settlement: copying it at once would meet the same
-      // refusal in a loop. Its offset stays unresolved; the partition is read again after a backoff,
-      // and the message comes back as the next attempt.
-      this.finish('undone');
-      return;
-    }
-    try {
-      if (this.settlement === 'pending') await this.retry(0);
-      this.finish('done');
-    } catch (error) {
-      if (this.settlement === 'released') return;
-      this.context.onError(error);
-      this.finish('undone');
-    }
-  }
-
   ack(): Promise<void> {
-    if (this.settlement !== 'pending') return this.settling ?? RESOLVED;
-    this.settlement = 'settled';
-    return RESOLVED;
+    // The offset is resolved once the run finishes; nothing to send.
+    return this.settlement.settle(() => {});
   }
 
   retry(delayMs = 0): Promise<void> {
-    return this.settle(() => this.sendCopy(delayMs));
+    return this.settlement.settle(() => this.sendCopy(delayMs));
   }
 
   deadLetter(reason: DeadLetterReason): Promise<void> {
-    return this.settle(async () => {
+    return this.settlement.settle(async () => {
       const { queue, group } = this.context;
       const deadTopic = deadLetterQueueName(queue);
       await this.context.ensureTopic(deadTopic);
@@ -453,9 +426,12 @@ class KafkaDelivery implements Delivery {
     });
   }
 
-  /** At the drain deadline: hands the message back as the next attempt, whatever the handler does later. */
+  /**
+   * At the drain deadline: hands the message back as the next attempt, whatever the handler does
+   * later. Kafka cannot give a message back, so that is a copy, and then the offset may pass it.
+   */
   async release(): Promise<void> {
-    await this.settle(() => this.sendCopy(0), 'released');
+    await this.settlement.settle(() => this.sendCopy(0), 'released');
     this.finish('done');
   }
 
@@ -474,39 +450,6 @@ class KafkaDelivery implements Delivery {
     headers[HEADER.dueAt] = String(Date.now() + delayMs);
     return this.context.send(this.context.retryTopic, [copy]);
   }
-
-  private settle(action: () => Promise<void>, final: Settlement = 'settled'): Promise<void> {
-    if (this.settlement === 'settling') return this.settling!;
-    if (this.settlement !== 'pending') return RESOLVED;
-    this.settlement = 'settling';
-    this.settling = action().then(
-      () => {
-        this.settlement = final;
-      },
-      (error: unknown) => {
-        this.settlement = 'pending';
-        this.refused = true;
-        throw error;
-      },
-    );
-    return this.settling;
-  }
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** Whether `promise` settled within `ms` (at once when `ms` is not positive and it has not). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.max(ms, 0));
-    }),
-  ]);
-  clearTimeout(timer);
-  return settled;
-}

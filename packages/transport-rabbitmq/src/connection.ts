@@ -1,6 +1,6 @@
 import { type BackoffOptions, backoffDelayMs, sleep, TransportError } from '@thrun/contract';
+import { redactText, redactUrl } from '@thrun/contract/transport-kit';
 import { type ChannelModel, connect, type SocketOptions } from 'amqplib';
-import { redactText, redactUrl } from './redact.js';
 
 export type ConnectionSource = string | ChannelModel | (() => Promise<ChannelModel>);
 

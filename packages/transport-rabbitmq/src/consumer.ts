@@ -7,6 +7,7 @@ import {
   REFUSED_SETTLEMENT_BACKOFF,
   sleep,
 } from '@thrun/contract';
+import { drainWithin, runDelivery, Settlement } from '@thrun/contract/transport-kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConnectionManager } from './connection.js';
 import { headers } from './topology.js';
@@ -105,7 +106,7 @@ class Acks {
 interface Active {
   message: ConsumeMessage;
   acks: Acks;
-  settled: boolean;
+  settlement: Settlement;
   done: Promise<void>;
 }
 
@@ -145,17 +146,12 @@ export class Consumer {
       if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => {});
       // Not started yet: back to the broker, untouched by any handler.
       for (const { message, acks } of this.waiting.splice(0)) acks.release(message);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([...this.active].map((entry) => entry.done)),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, drainTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await drainWithin(
+        [...this.active].map((entry) => entry.done),
+        drainTimeoutMs,
+      );
       for (const entry of this.active) {
-        entry.settled = true;
-        entry.acks.release(entry.message);
+        if (entry.settlement.release()) entry.acks.release(entry.message);
       }
       this.active.clear();
       this.acks?.flush();
@@ -234,27 +230,19 @@ export class Consumer {
   private run(message: ConsumeMessage, acks: Acks, again?: { attempt: number; refusals: number }): void {
     const received = readMessage(message);
     if (again) received.attempt = again.attempt;
-    const entry: Active = { message, acks, settled: false, done: Promise.resolve() };
+    const settlement = new Settlement();
+    const entry: Active = { message, acks, settlement, done: Promise.resolve() };
     this.active.add(entry);
     let refusals = again?.refusals ?? 0;
-    let refused = false;
 
+    // A refusal (a confirm nack, a lost channel) leaves the message unacked and still ours.
     const settle =
       <A extends unknown[]>(action: (...args: A) => Promise<void> | void) =>
-      async (...args: A): Promise<void> => {
-        if (entry.settled) return;
-        entry.settled = true;
-        if (acks.dead) return; // the broker redelivers it: nothing to settle on a lost channel
-        try {
-          await action(...args);
-        } catch (error) {
-          // Refused (a confirm nack, a lost channel): still unacked and still ours, so the handler
-          // may try again. Never handed back at once: the same refusal would come round in a loop.
-          entry.settled = false;
-          refused = true;
-          throw error;
-        }
-      };
+      (...args: A): Promise<void> =>
+        settlement.settle(() => {
+          if (acks.dead) return; // the broker redelivers it: nothing to settle on a lost channel
+          return action(...args);
+        });
 
     const retry = settle(async (delayMs: number = 0) => {
       await this.host.retry(received, delayMs);
@@ -274,24 +262,20 @@ export class Consumer {
       }),
     };
 
-    // A handler that throws or returns without settling is retried at once, as the contract says,
-    // unless a settlement was refused: then it runs again as the next attempt after a backoff.
-    const afterHandler = () => (refused ? undefined : retry(0));
-    entry.done = Promise.resolve()
-      .then(() => this.handler(delivery))
-      .then(afterHandler, afterHandler)
-      .catch(() => {})
-      .then(async () => {
-        if (entry.settled || acks.dead) return undefined;
+    // Left pending after a refusal: never handed back at once (the same refusal would come round in
+    // a loop); it runs again here, as the next attempt, after a backoff, keeping its slot.
+    entry.done = runDelivery(this.handler, delivery, settlement, () => retry(0))
+      .then(async (outcome) => {
+        if (outcome !== 'refused' || acks.dead) return undefined;
         refusals += 1;
         await sleep(backoffDelayMs(refusals, REFUSED_SETTLEMENT_BACKOFF), this.closingController.signal);
-        return this.closing || acks.dead || entry.settled
-          ? undefined
-          : { attempt: received.attempt + 1, refusals };
+        // Closing, a lost channel or a late settlement by the handler end it here.
+        if (this.closing || acks.dead || !settlement.release()) return undefined;
+        return { attempt: received.attempt + 1, refusals };
       })
       .then((next) => {
         this.active.delete(entry);
-        if (next) return this.run(message, acks, next); // keeps its concurrency slot
+        if (next) return this.run(message, acks, next);
         const waiting = this.closing ? undefined : this.waiting.shift();
         if (waiting) this.run(waiting.message, waiting.acks);
       });

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { PayloadTooLargeError, TransportError } from '@thrun/contract';
+import { abortable, redactText } from '@thrun/contract/transport-kit';
 import type { Channel, ConfirmChannel } from 'amqplib';
 import type { ConnectionManager } from './connection.js';
-import { asThrunError, redactText } from './redact.js';
+import { asThrunError } from './errors.js';
 
 /** Something to declare before publishing; `key` makes it run once per connection. */
 export interface Declaration {
@@ -55,18 +56,8 @@ export class Publisher {
     signal?: AbortSignal,
   ): Promise<void> {
     if (signal?.aborted) throw abortedError();
-    if (!signal) return this.send(items, declarations);
     // Aborting gives up at once, even while waiting for the window, a drain or the confirms.
-    let onAbort = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(abortedError());
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([this.send(items, declarations, signal), aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+    return abortable(this.send(items, declarations, signal), signal, abortedError);
   }
 
   private async send(

@@ -1,5 +1,4 @@
 import {
-  assertPayloadsFit,
   assertQueueName,
   type BackoffOptions,
   type CloseOptions,
@@ -17,14 +16,14 @@ import {
   TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   type TransportCapabilities,
-  transportClosedError,
 } from '@thrun/contract';
+import { assertPayloadsFit, optionChecks, transportLifecycle } from '@thrun/contract/transport-kit';
 import type { ChannelModel, SocketOptions } from 'amqplib';
 import { ConnectionManager } from './connection.js';
 import { Consumer, type ConsumerHost, type Received, readMessage } from './consumer.js';
 import { declareBucket, declareGroup, declarePlainQueue, type QueueType } from './declare.js';
+import { asThrunError } from './errors.js';
 import { type Declaration, Publisher, type PublishItem } from './publisher.js';
-import { asThrunError } from './redact.js';
 import { assertGroupName, DEFAULT_GROUP, delayBucketMs, headers, topology } from './topology.js';
 
 export interface RabbitmqTransportOptions {
@@ -61,6 +60,7 @@ const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 const DEAD_SUFFIX = deadLetterQueueName('');
+const check = optionChecks('rabbitmq');
 
 /**
  * Thrun on RabbitMQ. Each Thrun queue `q` is a durable fanout exchange `thrun.q`; each consumer group
@@ -69,26 +69,23 @@ const DEAD_SUFFIX = deadLetterQueueName('');
  * retries go through TTL buckets that dead-letter back; dead letters are records in `q.dead`.
  */
 export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Transport {
-  const queueType = options.queueType ?? 'quorum';
-  if (queueType !== 'quorum' && queueType !== 'classic') {
-    throw new ConfigurationError(
-      'invalid_option',
-      `[thrun:rabbitmq] queueType must be 'quorum' or 'classic'`,
-    );
-  }
+  const queueType = check.oneOf('queueType', options.queueType, ['quorum', 'classic'], 'quorum');
   /**
    * Dead-letter queues are classic whatever `queueType` says: they are written rarely and read by
    * tooling, and classic queues give back what `peek` took in its place, where quorum queues move
    * returned messages behind the others.
    */
   const typeOf = (queue: string): QueueType => (queue.endsWith(DEAD_SUFFIX) ? 'classic' : queueType);
-  const maxPayloadBytes = positiveInteger(
+  const maxPayloadBytes = check.positiveInteger(
+    'maxPayloadBytes',
     options.maxPayloadBytes,
     DEFAULT_MAX_PAYLOAD_BYTES,
-    'maxPayloadBytes',
   );
-  const publishWindow = positiveInteger(options.publishWindow, 1000, 'publishWindow');
-  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const publishWindow = check.positiveInteger('publishWindow', options.publishWindow, 1000);
+  const lifecycle = transportLifecycle(
+    'rabbitmq',
+    check.nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
+  );
   const reconnect: BackoffOptions = options.reconnect ?? { baseMs: 100, maxMs: 5000, jitter: 'full' };
   if (options.url !== undefined && options.connection !== undefined) {
     throw new ConfigurationError(
@@ -99,12 +96,10 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
   if (options.url !== undefined) assertAmqpUrl(options.url);
   const manager = new ConnectionManager(options.connection ?? options.url ?? DEFAULT_URL, {
     socketOptions: options.socketOptions ?? {},
-    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    connectTimeoutMs: check.positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     reconnect,
   });
   const publisher = new Publisher(manager, publishWindow);
-  const consumers = new Set<Consumer>();
-  let closing: Promise<void> | undefined;
 
   const capabilities: TransportCapabilities = {
     delay: true,
@@ -115,10 +110,6 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     deadLetter: true,
     redeliversUnacked: true,
   };
-
-  function assertOpen(): void {
-    if (closing) throw transportClosedError('rabbitmq');
-  }
 
   // One object per group queue: publishing does not allocate a declaration per call.
   const groupDeclarations = new Map<string, Declaration>();
@@ -190,7 +181,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       messages: readonly OutgoingMessage[],
       publishOptions: PublishOptions = {},
     ): Promise<void> {
-      assertOpen();
+      lifecycle.assertOpen();
       assertQueueName(queue);
       assertPayloadsFit('rabbitmq', messages, maxPayloadBytes);
       if (messages.length === 0) return;
@@ -232,12 +223,15 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       handler: DeliveryHandler,
       consumeOptions: ConsumeOptions = {},
     ): Promise<Subscription> {
-      assertOpen();
+      lifecycle.assertOpen();
       assertQueueName(queue);
       const group = consumeOptions.group ?? DEFAULT_GROUP;
       assertGroupName(group);
-      const concurrency = positiveInteger(consumeOptions.concurrency, 1, 'concurrency');
-      const prefetch = Math.max(concurrency, positiveInteger(options.prefetch, concurrency, 'prefetch'));
+      const concurrency = check.positiveInteger('concurrency', consumeOptions.concurrency, 1);
+      const prefetch = Math.max(
+        concurrency,
+        check.positiveInteger('prefetch', options.prefetch, concurrency),
+      );
       const amqpQueue = topology.groupQueue(queue, group);
       const consumer = new Consumer(
         consumerHost(queue, amqpQueue, group),
@@ -247,28 +241,21 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
         concurrency,
         prefetch,
       );
-      const close = () => consumer.close(drainTimeoutMs).finally(() => consumers.delete(consumer));
-      if (consumeOptions.signal?.aborted) return { close };
+      if (consumeOptions.signal?.aborted) return { close: () => consumer.close(0) };
       try {
         await consumer.start();
       } catch (error) {
         throw asThrunError(error, `subscribing to ${amqpQueue}`);
       }
-      consumers.add(consumer);
-      consumeOptions.signal?.addEventListener('abort', () => void close(), { once: true });
-      return { close };
+      return lifecycle.subscribe(consumer, consumeOptions.signal);
     },
 
-    close(closeOptions: CloseOptions = {}): Promise<void> {
-      closing ??= (async () => {
-        const timeout = closeOptions.drainTimeoutMs ?? drainTimeoutMs;
-        await Promise.all([...consumers].map((consumer) => consumer.close(timeout)));
-        consumers.clear();
-        await publisher.idle(timeout);
+    close(closeOptions?: CloseOptions): Promise<void> {
+      return lifecycle.close(closeOptions, async (drainTimeoutMs) => {
+        await publisher.idle(drainTimeoutMs);
         await publisher.close();
         await manager.close();
-      })();
-      return closing;
+      });
     },
 
     /**
@@ -280,7 +267,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
      * dead-letter tooling, where attempts are recorded inside the record.
      */
     async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
-      assertOpen();
+      lifecycle.assertOpen();
       assertQueueName(queue);
       if (typeOf(queue) === 'quorum') {
         throw new ConfigurationError(
@@ -319,7 +306,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     },
 
     async purge(queue: string): Promise<number> {
-      assertOpen();
+      lifecycle.assertOpen();
       assertQueueName(queue);
       const model = await manager.get();
       const channel = await model.createChannel().catch((error: unknown) => {
@@ -348,14 +335,6 @@ function assertAmqpUrl(url: string): void {
     // the parser's error carries the input: leave it out
   }
   if (protocol !== 'amqp:' && protocol !== 'amqps:') {
-    throw new ConfigurationError('invalid_option', '[thrun:rabbitmq] url must be an amqp:// or amqps:// URL');
+    throw check.invalid('url', 'an amqp:// or amqps:// URL');
   }
-}
-
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ConfigurationError('invalid_option', `[thrun:rabbitmq] ${name} must be a positive integer`);
-  }
-  return value;
 }

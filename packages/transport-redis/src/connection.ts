@@ -1,23 +1,9 @@
 import { TransportError } from '@thrun/contract';
+import { redactText, redactUrl } from '@thrun/contract/transport-kit';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Script } from './scripts.js';
 
 export type RedisClient = Redis | Cluster;
-
-/**
- * `redis://user:secret@host:6379/0` → `redis://host:6379/0`: what errors may say about where they
- * tried to connect. Credentials never leave this module.
- */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return '<unparseable redis url>';
-  }
-}
 
 /** Reconnect forever with a capped backoff: a broker that comes back mid-stream is picked up again. */
 function retryStrategy(times: number): number {
@@ -133,10 +119,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** The part of a driver error worth showing: its message with anything that looks like a URL redacted. */
+/** The part of a driver error worth showing: its message, credentials of any URL in it removed. */
 export function describeCause(cause: unknown): string {
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return message.replace(/rediss?:\/\/[^\s]+/g, (url) => redactUrl(url));
+  return redactText(cause instanceof Error ? cause.message : String(cause));
 }
 
 function sanitize(cause: unknown): Error {

@@ -6,6 +6,7 @@ import {
   sleep,
   TransportError,
 } from '@thrun/contract';
+import { drainWithin, runDelivery, Settlement } from '@thrun/contract/transport-kit';
 import { ReplyError } from 'ioredis';
 import { transportError } from './connection.js';
 
@@ -49,11 +50,9 @@ export interface ConsumerSettings {
   settleRetryMs: number;
 }
 
-type State = 'pending' | 'settling' | 'settled' | 'released';
-
 interface InFlight {
-  state: State;
-  done: Promise<void>;
+  settlement: Settlement;
+  done: Promise<unknown>;
 }
 
 /**
@@ -153,39 +152,25 @@ export class Consumer {
   }
 
   private deliver(message: Fetched): void {
-    const entry: InFlight = { state: 'pending', done: Promise.resolve() };
+    const settlement = new Settlement();
+    const entry: InFlight = { settlement, done: Promise.resolve() };
     this.inFlight.set(message, entry);
 
-    let settlementFailed = false;
     const settle =
       <A extends unknown[]>(operation: (...args: A) => Promise<unknown>) =>
-      async (...args: A): Promise<void> => {
-        if (entry.state !== 'pending') return; // settled twice, or released at close
-        entry.state = 'settling';
-        try {
-          await this.persist(() => operation(...args));
-        } catch (error) {
-          // Still in Redis, and still ours: the handler may try again (the lease is renewed meanwhile).
-          entry.state = 'pending';
-          settlementFailed = true;
-          throw TransportError.isInstance(error)
-            ? error
-            : transportError('broker_error', 'Redis refused a settlement', error);
-        }
-        entry.state = 'settled';
-        this.inFlight.delete(message);
-        this.pump();
-      };
-    // A handler that returns leaving its delivery pending after a failed settlement: not retried at
-    // once (that would only meet the same refusal in a loop). The message stays in Redis, still held
-    // here, and is handed out again as the next attempt after a backoff.
-    const abandon = () => {
-      if (entry.state !== 'pending') return;
-      entry.state = 'settled';
-      this.inFlight.delete(message);
-      this.park(message);
-      this.pump();
-    };
+      (...args: A): Promise<void> =>
+        settlement.settle(async () => {
+          try {
+            await this.persist(() => operation(...args));
+          } catch (error) {
+            // Still in Redis, and still ours: the handler may try again (the lease is renewed meanwhile).
+            throw TransportError.isInstance(error)
+              ? error
+              : transportError('broker_error', 'Redis refused a settlement', error);
+          }
+          this.inFlight.delete(message);
+          this.pump();
+        });
 
     const retry = settle(async (delayMs: number = 0) => {
       const again = await this.source.retry(message, Math.max(0, delayMs));
@@ -210,13 +195,14 @@ export class Consumer {
       }),
     };
 
-    // On a later tick, so one delivery never runs inside another's stack. A handler that throws or
-    // returns without settling has its delivery retried at once, as the contract says.
-    const afterHandler = () => (settlementFailed ? abandon() : retry(0));
-    entry.done = Promise.resolve()
-      .then(() => this.handler(delivery))
-      .then(afterHandler, afterHandler)
-      .catch(abandon);
+    // Left pending after a refused settlement: the message stays in Redis, still held here, and is
+    // handed out again as the next attempt after a backoff.
+    entry.done = runDelivery(this.handler, delivery, settlement, () => retry(0)).then((outcome) => {
+      if (outcome !== 'refused' || !settlement.release()) return;
+      this.inFlight.delete(message);
+      this.park(message);
+      this.pump();
+    });
   }
 
   /**
@@ -250,22 +236,14 @@ export class Consumer {
       this.source.interrupt();
       this.signal();
       await this.loop;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([...this.inFlight.values()].map((entry) => entry.done)),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, drainTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await drainWithin(
+        [...this.inFlight.values()].map((entry) => entry.done),
+        drainTimeoutMs,
+      );
       clearInterval(this.ticker);
-      const started: Fetched[] = [];
-      for (const [message, entry] of this.inFlight) {
-        if (entry.state === 'pending') {
-          entry.state = 'released';
-          started.push(message);
-        }
-      }
+      const started = [...this.inFlight].flatMap(([message, entry]) =>
+        entry.settlement.release() ? [message] : [],
+      );
       this.inFlight.clear();
       for (const [message, timer] of this.parked) {
         clearTimeout(timer);

@@ -1,4 +1,4 @@
-export { type RedisClient, redactUrl } from './connection.js';
+export type { RedisClient } from './connection.js';
 export { type QueueKeys, queueKeys } from './keys.js';
 export {
   type BatchKeys,

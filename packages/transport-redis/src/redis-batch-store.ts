@@ -6,13 +6,13 @@ import {
   type BatchStore,
   type BatchStoreOptions,
   type BatchTransition,
-  ConfigurationError,
   DEFAULT_BATCH_RETENTION_MS,
   DEFAULT_CLAIM_TTL_MS,
   type DueEmissions,
   type StepOutcome,
   type StepStart,
 } from '@thrun/contract';
+import { optionChecks } from '@thrun/contract/transport-kit';
 import type { RedisOptions } from 'ioredis';
 import {
   batchCancelScript,
@@ -93,6 +93,8 @@ interface StaticFields {
   createdAt: string;
 }
 
+const check = optionChecks('redis');
+
 /**
  * Batch state in Redis, shared by every worker process. Each method is one Lua script
  * (`protocol/redis/batch-*.lua`), so two workers recording the same step, or a step and a cancel, never
@@ -104,10 +106,10 @@ interface StaticFields {
  * ```
  */
 export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatchStore {
-  const retentionMs = positive('retentionMs', options.retentionMs, DEFAULT_BATCH_RETENTION_MS);
-  const claimTtlMs = positive('claimTtlMs', options.claimTtlMs, DEFAULT_CLAIM_TTL_MS);
-  const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 5_000);
-  const sweepLockMs = positive('sweepLockMs', options.sweepLockMs, 500);
+  const retentionMs = check.positiveNumber('retentionMs', options.retentionMs, DEFAULT_BATCH_RETENTION_MS);
+  const claimTtlMs = check.positiveNumber('claimTtlMs', options.claimTtlMs, DEFAULT_CLAIM_TTL_MS);
+  const connectTimeoutMs = check.positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 5_000);
+  const sweepLockMs = check.positiveNumber('sweepLockMs', options.sweepLockMs, 500);
   const keyPrefix = options.keyPrefix ?? '';
   const { client, where, ownsClient } = resolveClient(options);
   let ready: Promise<void> | undefined;
@@ -402,12 +404,4 @@ class JobsCache {
 
 function parseEmission(json: string): BatchEmission {
   return JSON.parse(json) as BatchEmission;
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError('invalid_option', `[thrun:redis] ${name} must be a positive number`);
-  }
-  return value;
 }

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
-  assertPayloadsFit,
   assertQueueName,
   type CloseOptions,
-  ConfigurationError,
   type ConsumeOptions,
   DEFAULT_MAX_BYTES,
   type DeliveryHandler,
@@ -15,8 +13,13 @@ import {
   type Transport,
   type TransportCapabilities,
   TransportError,
-  transportClosedError,
 } from '@thrun/contract';
+import {
+  abortable,
+  assertPayloadsFit,
+  optionChecks,
+  transportLifecycle,
+} from '@thrun/contract/transport-kit';
 import type { RedisOptions } from 'ioredis';
 import {
   Cluster,
@@ -83,6 +86,7 @@ export interface RedisTransportOptions {
 }
 
 const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
+const check = optionChecks('redis');
 const LPUSH_CHUNK = 1_000;
 
 /**
@@ -93,24 +97,26 @@ const LPUSH_CHUNK = 1_000;
  * ```
  */
 export function redisTransport(options: RedisTransportOptions = {}): Transport {
-  const mode = options.mode ?? 'list';
-  if (mode !== 'list' && mode !== 'stream') {
-    throw new ConfigurationError('invalid_option', `[thrun:redis] mode must be 'list' or 'stream'`);
-  }
-  const visibilityTimeoutMs = positive(
+  const mode = check.oneOf('mode', options.mode, ['list', 'stream'], 'list');
+  const visibilityTimeoutMs = check.positiveNumber(
     'visibilityTimeoutMs',
     options.visibilityTimeoutMs,
     DEFAULT_VISIBILITY_TIMEOUT_MS,
   );
-  const maxPayloadBytes = positive('maxPayloadBytes', options.maxPayloadBytes, DEFAULT_MAX_BYTES);
-  const blockTimeoutMs = positive('blockTimeoutMs', options.blockTimeoutMs, 1_000);
-  const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 5_000);
-  const defaultDrainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const maxPayloadBytes = check.positiveInteger(
+    'maxPayloadBytes',
+    options.maxPayloadBytes,
+    DEFAULT_MAX_BYTES,
+  );
+  const blockTimeoutMs = check.positiveNumber('blockTimeoutMs', options.blockTimeoutMs, 1_000);
+  const connectTimeoutMs = check.positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 5_000);
+  const lifecycle = transportLifecycle(
+    'redis',
+    check.nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, 10_000),
+  );
   const keyPrefix = options.keyPrefix ?? '';
   const { client, where, ownsClient } = resolveClient(options);
-  const consumers = new Set<Consumer>();
   let ready: Promise<void> | undefined;
-  let closing: Promise<void> | undefined;
 
   const capabilities: TransportCapabilities = {
     delay: true,
@@ -121,12 +127,6 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     deadLetter: true,
     redeliversUnacked: true,
   };
-
-  function assertOpen(): void {
-    if (closing) {
-      throw transportClosedError('redis');
-    }
-  }
 
   /** Connects once; a failed start-up attempt is forgotten so the next call tries again. */
   function connect(): Promise<void> {
@@ -152,7 +152,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     messages: readonly OutgoingMessage[],
     publishOptions: PublishOptions = {},
   ): Promise<void> {
-    assertOpen();
+    lifecycle.assertOpen();
     assertQueueName(queue);
     assertPayloadsFit('redis', messages, maxPayloadBytes);
     if (messages.length === 0) return;
@@ -188,7 +188,11 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
 
     let results: [Error | null, unknown][] | null;
     try {
-      results = await abortable(pipeline.exec(), publishOptions.signal);
+      results = await abortable(
+        pipeline.exec(),
+        publishOptions.signal,
+        () => new TransportError('timeout', '[thrun:redis] publish aborted; messages may have been written'),
+      );
     } catch (cause) {
       if (TransportError.isInstance(cause)) throw cause;
       throw transportError('publish_failed', `publish to ${queue} failed`, cause);
@@ -212,12 +216,9 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     handler: DeliveryHandler,
     consumeOptions: ConsumeOptions = {},
   ): Promise<Subscription> {
-    assertOpen();
+    lifecycle.assertOpen();
     assertQueueName(queue);
-    const concurrency = consumeOptions.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new ConfigurationError('invalid_option', '[thrun:redis] concurrency must be a positive integer');
-    }
+    const concurrency = check.positiveInteger('concurrency', consumeOptions.concurrency, 1);
     const group = consumeOptions.group ?? 'default';
     await connect();
     const keys = queueKeys(keyPrefix, queue);
@@ -251,18 +252,18 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       // Lists read ahead (a fair share of the queue, see list-fetch); in Streams mode a read entry already
       // counts as delivered, so a consumer reads only what it can run.
       prefetch: Math.max(
-        options.prefetch ?? (mode === 'list' ? Math.max(2 * concurrency, 20) : concurrency),
+        check.positiveInteger(
+          'prefetch',
+          options.prefetch,
+          mode === 'list' ? Math.max(2 * concurrency, 20) : concurrency,
+        ),
         concurrency,
       ),
       settleRetryMs: visibilityTimeoutMs,
     });
     if (mode === 'list') await source.tick([]); // takes the lease before the first message
-    consumers.add(consumer);
     consumer.start();
-    const close = () => consumer.close(defaultDrainTimeoutMs).finally(() => consumers.delete(consumer));
-    consumeOptions.signal?.addEventListener('abort', () => void close(), { once: true });
-    if (consumeOptions.signal?.aborted) await close();
-    return { close };
+    return lifecycle.subscribe(consumer, consumeOptions.signal);
   }
 
   return {
@@ -272,18 +273,14 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     publish,
     consume,
 
-    close(closeOptions: CloseOptions = {}): Promise<void> {
-      closing ??= (async () => {
-        const drainTimeoutMs = closeOptions.drainTimeoutMs ?? defaultDrainTimeoutMs;
-        await Promise.all([...consumers].map((consumer) => consumer.close(drainTimeoutMs)));
-        consumers.clear();
+    close(closeOptions?: CloseOptions): Promise<void> {
+      return lifecycle.close(closeOptions, async () => {
         if (ownsClient) await quit(client);
-      })();
-      return closing;
+      });
     },
 
     async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
-      assertOpen();
+      lifecycle.assertOpen();
       assertQueueName(queue);
       if (limit <= 0) return [];
       await connect();
@@ -306,7 +303,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     },
 
     async purge(queue: string): Promise<number> {
-      assertOpen();
+      lifecycle.assertOpen();
       assertQueueName(queue);
       await connect();
       const keys = queueKeys(keyPrefix, queue);
@@ -323,24 +320,6 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       return Number(results?.[0]?.[1] ?? 0) + Number(results?.[1]?.[1] ?? 0);
     },
   };
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError('invalid_option', `[thrun:redis] ${name} must be a positive number`);
-  }
-  return value;
-}
-
-async function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) throw new TransportError('timeout', '[thrun:redis] publish aborted');
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new TransportError('timeout', '[thrun:redis] publish aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 async function quit(client: RedisClient): Promise<void> {
