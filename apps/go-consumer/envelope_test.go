@@ -100,7 +100,7 @@ func TestProducedEnvelopesAreValid(t *testing.T) {
 	if env.Meta.Source != "go" {
 		t.Fatalf("source %q", env.Meta.Source)
 	}
-	// The seed's bare message, without meta.
+	// A bare message, without meta.
 	if err := v.Validate([]byte(`{"event":"go_message","payload":{"text":"hello"}}`)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
-// Command go-consumer is a small Go service that speaks Thrun's wire contract over Redis lists, as the
-// seed's Go producer does (`rdb.LPush(ctx, "events", data)`), validating every envelope against the
+// Command go-consumer is a small Go service that speaks Thrun's wire contract over Redis lists, as
+// a plain Go producer does (`rdb.LPush(ctx, "events", data)`), validating every envelope against the
 // repository's JSON Schema.
 //
 //	go-consumer validate                                        < envelope.json
@@ -106,7 +106,7 @@ func produce(v *Validator, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer rdb.Close()
-	// The seed's wire format: the envelope bytes, LPUSHed to the queue's list.
+	// The plain format: the envelope bytes, LPUSHed to the queue's list.
 	if err := rdb.LPush(ctx, *queue, data).Err(); err != nil {
 		fmt.Fprintln(stderr, "LPUSH failed:", err)
 		return 1

@@ -2,7 +2,7 @@
  * The order story: an order service dispatches `order_created`; listeners discovered from
  * ./listeners/ handle it (one decorated class, one defined without a decorator), plus one subscribed
  * here by hand. The stock listener fails twice and succeeds on its third attempt; a legacy producer
- * pushes a broken message, which lands in the dead-letter queue and is shown. Then the seed's order
+ * pushes a broken message, which lands in the dead-letter queue and is shown. Then the order
  * batch (payment, order, email) runs step by step, reporting progress, success and, in a variant whose
  * card is declined, failure, all as events.
  *

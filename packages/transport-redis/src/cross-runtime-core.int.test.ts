@@ -17,7 +17,7 @@ import { REDIS_URL, requireRedis, waitFor } from './test-support/redis.js';
 
 const run = promisify(execFile);
 const goModule = fileURLToPath(new URL('../../../apps/go-consumer/', import.meta.url));
-// Its own database: the seed's key `events` is the point here.
+// Its own database: the bare key `events` that any Redis client writes is the point here.
 const url = new URL(REDIS_URL);
 url.pathname = '/3';
 const CORE_URL = url.toString();
@@ -96,7 +96,7 @@ describe('Go and a Thrun service over Redis lists', () => {
     expect(envelope.meta).toMatchObject({ event_id: eventId, source: 'billing' });
   });
 
-  it("a Thrun listener handles the seed's exact Go message, which has no meta", async () => {
+  it("a Thrun listener handles a bare Go message, which has no meta", async () => {
     const app = thrun();
     const texts: string[] = [];
     app.subscribe<{ text: string }>('go_message', (payload) => {

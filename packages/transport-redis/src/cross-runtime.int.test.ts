@@ -1,5 +1,5 @@
 /**
- * Thrun on Redis Lists and the Go service in apps/go-consumer talk through the seed's wire format:
+ * Thrun on Redis Lists and the Go service in apps/go-consumer talk through the plain `LPUSH` format:
  * the envelope bytes LPUSHed to the list `events`. The Go binary is built once for this file.
  */
 import { execFile } from 'node:child_process';
@@ -25,7 +25,7 @@ import { bytes, REDIS_URL, requireRedis, text, waitFor } from './test-support/re
 const run = promisify(execFile);
 const goModule = fileURLToPath(new URL('../../../apps/go-consumer/', import.meta.url));
 
-// The seed's key names (`events`) are the point here, so these tests get a database of their own.
+// The bare key names (`events`) are the point here, so these tests get a database of their own.
 const url = new URL(REDIS_URL);
 url.pathname = '/2';
 const CROSS_URL = url.toString();
@@ -156,8 +156,8 @@ describe('Go and TypeScript over Redis lists', () => {
     expect(error.stderr).toContain('event_id');
   });
 
-  it("handles the seed's exact Go message, which has no meta", async () => {
-    // What the seed's Go program pushes: json.Marshal of {Event, Payload{Text}}, via rdb.LPush(ctx, "events", data).
+  it("handles a bare Go message, which has no meta", async () => {
+    // What a minimal Go program pushes: json.Marshal of {Event, Payload{Text}}, via rdb.LPush(ctx, "events", data).
     await redis.lpush('events', '{"event":"go_message","payload":{"text":"hello"}}');
     const received: Envelope[] = [];
     await open().consume(

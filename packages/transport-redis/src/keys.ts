@@ -1,6 +1,6 @@
 /**
  * The key layout. A queue's own key is `<keyPrefix><queue>`, exactly the list (or stream) a foreign
- * producer writes: `events` for the seed's Go `LPUSH`. Every key Thrun adds beside it starts with that
+ * producer writes: `events` for a Go service's `LPUSH`. Every key Thrun adds beside it starts with that
  * name in braces, `{<keyPrefix><queue>}:…`: a Redis Cluster hash tag, and since a key without braces
  * hashes its whole name, the braced keys share the queue key's slot, so every script's keys live on one
  * node.

@@ -36,7 +36,7 @@ beforeEach(() => {
 });
 
 describe('lists mode', () => {
-  it('writes the seed format: the raw bytes LPUSHed to the list named after the queue', async () => {
+  it('writes the plain format: the raw bytes LPUSHed to the list named after the queue', async () => {
     const transport = open();
     await transport.publish('events', [
       { body: bytes('{"event":"a","payload":{}}') },

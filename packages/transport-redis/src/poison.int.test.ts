@@ -22,7 +22,7 @@ for (const mode of ['list', 'stream'] as const) {
     name: `redis (${mode})`,
     transport: () => redisTransport({ url: REDIS_URL, keyPrefix: prefix, mode }),
     queue: (label) => `poison.${mode}.${label}.${++queues}`,
-    // A foreign producer: the seed's LPUSH, or an XADD with the body in field `b`.
+    // A foreign producer: a plain LPUSH, or an XADD with the body in field `b`.
     produce: async (queue, body) => {
       if (mode === 'list') await admin.lpush(key(queue), Buffer.from(body));
       else await admin.xadd(key(queue), '*', 'b', Buffer.from(body));

@@ -52,7 +52,7 @@ export interface RedisTransportOptions {
   /** Extra ioredis options (TLS certificates, `username`, `password`, …) when Thrun opens the connection. */
   redisOptions?: RedisOptions;
   /**
-   * `list` (default): the seed's wire format, a list per queue that Go and PHP can LPUSH/BRPOP.
+   * `list` (default): a list per queue holding the plain envelope bytes, the format any Redis client can `LPUSH`.
    * `stream`: a stream per queue with consumer groups: fan-out across groups.
    */
   mode?: RedisTransportMode;
@@ -61,7 +61,7 @@ export interface RedisTransportOptions {
    * attempt). Live consumers renew their lease every third of it. Default: 30,000.
    */
   visibilityTimeoutMs?: number;
-  /** Prepended to every key. Default: `''`, so queue `events` is the key `events`, as the seed has it. */
+  /** Prepended to every key. Default: `''`, so queue `events` is the key `events` that other services push to. */
   keyPrefix?: string;
   /** Largest body `publish` accepts. Default: 1 MiB, the codec's limit. */
   maxPayloadBytes?: number;
