@@ -1,27 +1,20 @@
 import {
-  assertQueueName,
-  type CloseOptions,
-  type ConsumeOptions,
   createDeadLetterMetadata,
   type DeadLetterReason,
   type Delivery,
   type DeliveryHandler,
   deadLetterHeaders,
   deadLetterQueueName,
-  type OutgoingMessage,
   type QueuedMessage,
-  type Subscription,
-  TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   type TransportCapabilities,
 } from '@thrun/contract';
 import {
-  assertPayloadsFit,
+  defineTransport,
   drainWithin,
   optionChecks,
   runDelivery,
   Settlement,
-  transportLifecycle,
 } from '@thrun/contract/transport-kit';
 import {
   createMemoryBroker,
@@ -55,10 +48,6 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     options.maxPayloadBytes,
     DEFAULT_MAX_PAYLOAD_BYTES,
   );
-  const lifecycle = transportLifecycle(
-    'memory',
-    check.nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
-  );
 
   const capabilities: TransportCapabilities = Object.freeze({
     delay: true,
@@ -84,15 +73,16 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     );
   }
 
-  return {
-    specificationVersion: TRANSPORT_SPECIFICATION_VERSION,
+  return defineTransport({
     name: 'memory',
     capabilities,
+    drainTimeoutMs: check.nonNegativeNumber(
+      'drainTimeoutMs',
+      options.drainTimeoutMs,
+      DEFAULT_DRAIN_TIMEOUT_MS,
+    ),
 
-    async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-      lifecycle.assertOpen();
-      assertQueueName(queue);
-      assertPayloadsFit('memory', messages, maxPayloadBytes);
+    async publish(queue, messages) {
       const state = broker.queue(queue);
       for (const message of messages) {
         // Copy: the caller may reuse its buffer, and consumers must see the bytes as published.
@@ -100,45 +90,34 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       }
     },
 
-    async consume(
-      queue: string,
-      handler: DeliveryHandler,
-      consumeOptions: ConsumeOptions = {},
-    ): Promise<Subscription> {
-      lifecycle.assertOpen();
-      assertQueueName(queue);
-      const concurrency = check.positiveInteger('concurrency', consumeOptions.concurrency, 1);
-      const group = broker.queue(queue).group(consumeOptions.group ?? 'default');
-      const consumer = new MemoryConsumer(queue, group, handler, concurrency, deadLetter);
-      if (!consumeOptions.signal?.aborted) group.attach(consumer);
-      return lifecycle.subscribe(consumer, consumeOptions.signal);
+    async consume(queue, handler, { group, concurrency }) {
+      const state = broker.queue(queue).group(group);
+      const consumer = new MemoryConsumer(queue, state, handler, concurrency, deadLetter);
+      state.attach(consumer);
+      return consumer;
     },
 
-    close(closeOptions?: CloseOptions): Promise<void> {
-      return lifecycle.close(closeOptions);
-    },
-
-    async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
-      assertQueueName(queue);
+    async peek(queue, limit) {
       return (
         broker
           .queue(queue)
           .inspected()
           .ready.slice(0, limit)
           // Copies: what a caller does with a peeked body must not change the queued message.
-          .map((message) => ({
-            body: message.body.slice(),
-            ...(message.key === undefined ? {} : { key: message.key }),
-            ...(message.headers === undefined ? {} : { headers: { ...message.headers } }),
-          }))
+          .map(
+            (message): QueuedMessage => ({
+              body: message.body.slice(),
+              ...(message.key === undefined ? {} : { key: message.key }),
+              ...(message.headers === undefined ? {} : { headers: { ...message.headers } }),
+            }),
+          )
       );
     },
 
-    async purge(queue: string): Promise<number> {
-      assertQueueName(queue);
+    async purge(queue) {
       return broker.queue(queue).purge();
     },
-  };
+  });
 }
 
 class MemoryConsumer implements GroupMember {

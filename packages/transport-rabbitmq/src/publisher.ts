@@ -55,7 +55,6 @@ export class Publisher {
     declarations: readonly Declaration[],
     signal?: AbortSignal,
   ): Promise<void> {
-    if (signal?.aborted) throw abortedError();
     // Aborting gives up at once, even while waiting for the window, a drain or the confirms.
     return abortable(this.send(items, declarations, signal), signal, abortedError);
   }

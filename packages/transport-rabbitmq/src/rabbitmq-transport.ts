@@ -1,23 +1,15 @@
 import {
-  assertQueueName,
   type BackoffOptions,
-  type CloseOptions,
   ConfigurationError,
-  type ConsumeOptions,
   createDeadLetterMetadata,
   type DeadLetterReason,
-  type DeliveryHandler,
   deadLetterHeaders,
   deadLetterQueueName,
-  type OutgoingMessage,
-  type PublishOptions,
   type QueuedMessage,
-  type Subscription,
-  TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   type TransportCapabilities,
 } from '@thrun/contract';
-import { assertPayloadsFit, optionChecks, transportLifecycle } from '@thrun/contract/transport-kit';
+import { defineTransport, optionChecks } from '@thrun/contract/transport-kit';
 import type { ChannelModel, SocketOptions } from 'amqplib';
 import { ConnectionManager } from './connection.js';
 import { Consumer, type ConsumerHost, type Received, readMessage } from './consumer.js';
@@ -82,9 +74,10 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     DEFAULT_MAX_PAYLOAD_BYTES,
   );
   const publishWindow = check.positiveInteger('publishWindow', options.publishWindow, 1000);
-  const lifecycle = transportLifecycle(
-    'rabbitmq',
-    check.nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
+  const drainTimeoutMs = check.nonNegativeNumber(
+    'drainTimeoutMs',
+    options.drainTimeoutMs,
+    DEFAULT_DRAIN_TIMEOUT_MS,
   );
   const reconnect: BackoffOptions = options.reconnect ?? { baseMs: 100, maxMs: 5000, jitter: 'full' };
   if (options.url !== undefined && options.connection !== undefined) {
@@ -171,20 +164,12 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     };
   }
 
-  return {
-    specificationVersion: TRANSPORT_SPECIFICATION_VERSION,
+  return defineTransport({
     name: 'rabbitmq',
     capabilities,
+    drainTimeoutMs,
 
-    async publish(
-      queue: string,
-      messages: readonly OutgoingMessage[],
-      publishOptions: PublishOptions = {},
-    ): Promise<void> {
-      lifecycle.assertOpen();
-      assertQueueName(queue);
-      assertPayloadsFit('rabbitmq', messages, maxPayloadBytes);
-      if (messages.length === 0) return;
+    async publish(queue, messages, publishOptions) {
       // The default group's queue exists from the first publish on, so nothing is lost before anyone consumes.
       const declarations: Declaration[] = [groupDeclaration(queue, DEFAULT_GROUP)];
       const items: PublishItem[] = [];
@@ -218,16 +203,8 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       await publisher.publish(items, declarations, publishOptions.signal);
     },
 
-    async consume(
-      queue: string,
-      handler: DeliveryHandler,
-      consumeOptions: ConsumeOptions = {},
-    ): Promise<Subscription> {
-      lifecycle.assertOpen();
-      assertQueueName(queue);
-      const group = consumeOptions.group ?? DEFAULT_GROUP;
+    async consume(queue, handler, { group, concurrency }) {
       assertGroupName(group);
-      const concurrency = check.positiveInteger('concurrency', consumeOptions.concurrency, 1);
       const prefetch = Math.max(
         concurrency,
         check.positiveInteger('prefetch', options.prefetch, concurrency),
@@ -241,21 +218,18 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
         concurrency,
         prefetch,
       );
-      if (consumeOptions.signal?.aborted) return { close: () => consumer.close(0) };
       try {
         await consumer.start();
       } catch (error) {
         throw asThrunError(error, `subscribing to ${amqpQueue}`);
       }
-      return lifecycle.subscribe(consumer, consumeOptions.signal);
+      return consumer;
     },
 
-    close(closeOptions?: CloseOptions): Promise<void> {
-      return lifecycle.close(closeOptions, async (drainTimeoutMs) => {
-        await publisher.idle(drainTimeoutMs);
-        await publisher.close();
-        await manager.close();
-      });
+    async shutdown(timeoutMs) {
+      await publisher.idle(timeoutMs);
+      await publisher.close();
+      await manager.close();
     },
 
     /**
@@ -266,9 +240,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
      * redelivered flag), so a peeked message's next attempt number is one higher. Meant for
      * dead-letter tooling, where attempts are recorded inside the record.
      */
-    async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
-      lifecycle.assertOpen();
-      assertQueueName(queue);
+    async peek(queue, limit) {
       if (typeOf(queue) === 'quorum') {
         throw new ConfigurationError(
           'unsupported_feature',
@@ -305,9 +277,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       }
     },
 
-    async purge(queue: string): Promise<number> {
-      lifecycle.assertOpen();
-      assertQueueName(queue);
+    async purge(queue) {
       const model = await manager.get();
       const channel = await model.createChannel().catch((error: unknown) => {
         throw asThrunError(error, 'opening a channel');
@@ -323,7 +293,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
         await channel.close().catch(() => {});
       }
     },
-  };
+  });
 }
 
 /** Checked up front, without the URL in the error or its cause: it may hold a password. */

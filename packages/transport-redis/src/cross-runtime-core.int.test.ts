@@ -96,7 +96,7 @@ describe('Go and a Thrun service over Redis lists', () => {
     expect(envelope.meta).toMatchObject({ event_id: eventId, source: 'billing' });
   });
 
-  it("a Thrun listener handles a bare Go message, which has no meta", async () => {
+  it('a Thrun listener handles a bare Go message, which has no meta', async () => {
     const app = thrun();
     const texts: string[] = [];
     app.subscribe<{ text: string }>('go_message', (payload) => {

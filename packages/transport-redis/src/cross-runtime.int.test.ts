@@ -156,7 +156,7 @@ describe('Go and TypeScript over Redis lists', () => {
     expect(error.stderr).toContain('event_id');
   });
 
-  it("handles a bare Go message, which has no meta", async () => {
+  it('handles a bare Go message, which has no meta', async () => {
     // What a minimal Go program pushes: json.Marshal of {Event, Payload{Text}}, via rdb.LPush(ctx, "events", data).
     await redis.lpush('events', '{"event":"go_message","payload":{"text":"hello"}}');
     const received: Envelope[] = [];

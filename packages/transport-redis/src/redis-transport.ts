@@ -1,24 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import {
-  assertQueueName,
-  type CloseOptions,
-  type ConsumeOptions,
   DEFAULT_MAX_BYTES,
   type DeliveryHandler,
   type OutgoingMessage,
   type PublishOptions,
-  type QueuedMessage,
-  type Subscription,
-  TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
   type TransportCapabilities,
   TransportError,
 } from '@thrun/contract';
 import {
   abortable,
-  assertPayloadsFit,
+  type CheckedConsumeOptions,
+  defineTransport,
   optionChecks,
-  transportLifecycle,
 } from '@thrun/contract/transport-kit';
 import type { RedisOptions } from 'ioredis';
 import {
@@ -110,10 +104,6 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   );
   const blockTimeoutMs = check.positiveNumber('blockTimeoutMs', options.blockTimeoutMs, 1_000);
   const connectTimeoutMs = check.positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 5_000);
-  const lifecycle = transportLifecycle(
-    'redis',
-    check.nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, 10_000),
-  );
   const keyPrefix = options.keyPrefix ?? '';
   const { client, where, ownsClient } = resolveClient(options);
   let ready: Promise<void> | undefined;
@@ -150,12 +140,8 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   async function publish(
     queue: string,
     messages: readonly OutgoingMessage[],
-    publishOptions: PublishOptions = {},
+    publishOptions: PublishOptions,
   ): Promise<void> {
-    lifecycle.assertOpen();
-    assertQueueName(queue);
-    assertPayloadsFit('redis', messages, maxPayloadBytes);
-    if (messages.length === 0) return;
     await connect();
     const keys = queueKeys(keyPrefix, queue);
     const pipeline = client.pipeline();
@@ -214,12 +200,8 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   async function consume(
     queue: string,
     handler: DeliveryHandler,
-    consumeOptions: ConsumeOptions = {},
-  ): Promise<Subscription> {
-    lifecycle.assertOpen();
-    assertQueueName(queue);
-    const concurrency = check.positiveInteger('concurrency', consumeOptions.concurrency, 1);
-    const group = consumeOptions.group ?? 'default';
+    { group, concurrency }: CheckedConsumeOptions,
+  ): Promise<Consumer> {
     await connect();
     const keys = queueKeys(keyPrefix, queue);
     if (mode === 'stream') {
@@ -263,25 +245,21 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     });
     if (mode === 'list') await source.tick([]); // takes the lease before the first message
     consumer.start();
-    return lifecycle.subscribe(consumer, consumeOptions.signal);
+    return consumer;
   }
 
-  return {
-    specificationVersion: TRANSPORT_SPECIFICATION_VERSION,
+  return defineTransport({
     name: 'redis',
     capabilities,
+    drainTimeoutMs: check.nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, 10_000),
     publish,
     consume,
 
-    close(closeOptions?: CloseOptions): Promise<void> {
-      return lifecycle.close(closeOptions, async () => {
-        if (ownsClient) await quit(client);
-      });
+    async shutdown() {
+      if (ownsClient) await quit(client);
     },
 
-    async peek(queue: string, limit: number): Promise<QueuedMessage[]> {
-      lifecycle.assertOpen();
-      assertQueueName(queue);
+    async peek(queue, limit) {
       if (limit <= 0) return [];
       await connect();
       const keys = queueKeys(keyPrefix, queue);
@@ -302,9 +280,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       });
     },
 
-    async purge(queue: string): Promise<number> {
-      lifecycle.assertOpen();
-      assertQueueName(queue);
+    async purge(queue) {
       await connect();
       const keys = queueKeys(keyPrefix, queue);
       if (mode === 'list') {
@@ -319,7 +295,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
         .exec();
       return Number(results?.[0]?.[1] ?? 0) + Number(results?.[1]?.[1] ?? 0);
     },
-  };
+  });
 }
 
 async function quit(client: RedisClient): Promise<void> {

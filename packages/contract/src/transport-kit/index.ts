@@ -4,7 +4,12 @@
  */
 export { abortable } from './abortable.js';
 export { assertPayloadsFit, transportClosedError } from './checks.js';
-export { type DrainingConsumer, type TransportLifecycle, transportLifecycle } from './lifecycle.js';
+export {
+  type CheckedConsumeOptions,
+  type DrainingConsumer,
+  defineTransport,
+  type TransportDefinition,
+} from './define-transport.js';
 export { type OptionChecks, optionChecks } from './options.js';
 export { redactText, redactUrl } from './redact.js';
 export {

@@ -3,13 +3,13 @@ import { ConfigurationError, TransportError } from '../errors.js';
 import type { Delivery } from '../transport.js';
 import {
   abortable,
+  defineTransport,
   drainWithin,
   optionChecks,
   redactText,
   redactUrl,
   runDelivery,
   Settlement,
-  transportLifecycle,
 } from './index.js';
 
 const delivery = {} as Delivery;
@@ -229,32 +229,87 @@ describe('abortable', () => {
   });
 });
 
-describe('transportLifecycle', () => {
-  const consumer = (closes: number[]) => ({
-    close: async (drainTimeoutMs: number) => void closes.push(drainTimeoutMs),
+describe('defineTransport', () => {
+  const capabilities = {
+    delay: false,
+    fanout: false,
+    ordering: 'none',
+    persistent: false,
+    maxPayloadBytes: 4,
+    deadLetter: false,
+    redeliversUnacked: true,
+  } as const;
+  const define = (closes: number[], calls: string[] = []) =>
+    defineTransport({
+      name: 'test',
+      capabilities,
+      drainTimeoutMs: 100,
+      publish: async (queue, messages) => void calls.push(`publish ${queue} ${messages.length}`),
+      consume: async (queue, _handler, options) => {
+        calls.push(`consume ${queue} ${options.group} ${options.concurrency}`);
+        return { close: async (drainTimeoutMs: number) => void closes.push(drainTimeoutMs) };
+      },
+      shutdown: async (drainTimeoutMs) => void calls.push(`shutdown ${drainTimeoutMs}`),
+      purge: async () => 0,
+    });
+  const body = (size: number) => ({ body: new Uint8Array(size) });
+
+  it('checks every call the same way before the adapter sees it', async () => {
+    const calls: string[] = [];
+    const transport = define([], calls);
+    await expect(transport.publish('bad queue!', [body(1)])).rejects.toThrow();
+    await expect(transport.publish('q', [body(5)])).rejects.toThrow('exceeds maxPayloadBytes (4)');
+    await transport.publish('q', []);
+    await expect(transport.publish('q', [body(1)], { signal: AbortSignal.abort() })).rejects.toThrow(
+      '[thrun:test] publish aborted before anything was sent',
+    );
+    await expect(transport.consume('q', () => {}, { concurrency: 0 })).rejects.toThrow(
+      '[thrun:test] concurrency must be a positive integer, got 0',
+    );
+    await transport.publish('q', [body(4)]);
+    await transport.consume('q', () => {});
+    expect(calls).toEqual(['publish q 1', 'consume q default 1']);
+    expect(transport.peek).toBeUndefined();
   });
 
-  it('close drains every consumer with the call’s timeout, then shuts down, once', async () => {
-    const lifecycle = transportLifecycle('test', 100);
+  it('close drains every consumer with the call’s timeout, then shuts down, once; afterwards it refuses work', async () => {
     const closes: number[] = [];
-    lifecycle.subscribe(consumer(closes));
-    lifecycle.subscribe(consumer(closes));
-    const shutdowns: number[] = [];
-    const shutdown = async (ms: number) => void shutdowns.push(ms);
-    await Promise.all([lifecycle.close({ drainTimeoutMs: 5 }, shutdown), lifecycle.close({}, shutdown)]);
-    expect({ closes, shutdowns }).toEqual({ closes: [5, 5], shutdowns: [5] });
-    expect(() => lifecycle.assertOpen()).toThrow('[thrun:test] transport is closed');
+    const calls: string[] = [];
+    const transport = define(closes, calls);
+    await transport.consume('a', () => {});
+    await transport.consume('b', () => {});
+    await Promise.all([transport.close({ drainTimeoutMs: 5 }), transport.close()]);
+    expect({ closes, shutdowns: calls.filter((call) => call.startsWith('shutdown')) }).toEqual({
+      closes: [5, 5],
+      shutdowns: ['shutdown 5'],
+    });
+    for (const work of [
+      transport.publish('q', [body(1)]),
+      transport.consume('q', () => {}),
+      transport.purge!('q'),
+    ]) {
+      await expect(work).rejects.toThrow('[thrun:test] transport is closed');
+    }
   });
 
-  it('a subscription closes with the default drain timeout, on close() or when its signal aborts', async () => {
-    const lifecycle = transportLifecycle('test', 100);
+  it('a subscription closes with the default drain timeout, on close() or when its signal aborts, once', async () => {
     const closes: number[] = [];
+    const calls: string[] = [];
+    const transport = define(closes, calls);
     const controller = new AbortController();
-    lifecycle.subscribe(consumer(closes), controller.signal);
+    await transport.consume('q', () => {}, { signal: controller.signal });
     controller.abort();
-    await lifecycle.subscribe(consumer(closes)).close();
-    lifecycle.subscribe(consumer(closes), AbortSignal.abort());
-    await lifecycle.close(undefined);
-    expect(closes).toEqual([100, 100, 100]);
+    const subscription = await transport.consume('q', () => {});
+    await subscription.close();
+    await subscription.close();
+    await transport.close();
+    expect(closes).toEqual([100, 100]);
+  });
+
+  it('an already aborted signal starts no consumer', async () => {
+    const calls: string[] = [];
+    const transport = define([], calls);
+    await (await transport.consume('q', () => {}, { signal: AbortSignal.abort() })).close();
+    expect(calls).toEqual([]);
   });
 });

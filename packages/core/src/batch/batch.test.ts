@@ -88,7 +88,7 @@ async function expectValidLifecycle(events: readonly Envelope[]): Promise<void> 
 }
 
 describe('batches on the bus', () => {
-  it("runs the documented batch example as written: steps in order, progress, then and finally once", async () => {
+  it('runs the documented batch example as written: steps in order, progress, then and finally once', async () => {
     const { thrun, steps, lifecycle, of, maxRunning, quiet } = orderBus();
     await thrun.start();
 
