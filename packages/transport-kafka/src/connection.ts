@@ -36,7 +36,7 @@ export class Connection {
 
   /**
    * The first contact with the cluster fails fast: each bootstrap broker is tried once, within
-   * `connectionTimeoutMs`, instead of through the whole `retry` budget (about 30 s), which is meant
+   * `connectTimeoutMs` each, instead of through the whole `retry` budget (about 30 s), which is meant
    * for a broker that goes away while Thrun runs. Once reached, never asked again. With a client of
    * your own, its retry settings decide.
    */

@@ -53,9 +53,16 @@ export interface KafkaTransportOptions {
   rebalanceTimeoutMs?: number;
   /** Longest wait of one fetch when nothing is new (also bounds how fast `close` returns). Default: 500. */
   maxWaitTimeMs?: number;
-  /** Default: 3,000. */
-  connectionTimeoutMs?: number;
-  /** Default: 30,000. */
+  /**
+   * How long one attempt to open a connection to a broker may take (kafkajs `connectionTimeout`).
+   * Unlike the Redis and RabbitMQ options of this name, it bounds each attempt, not how long a call
+   * waits in all: the first contact with the cluster tries each bootstrap broker once, so start-up
+   * fails within about this long per bootstrap broker; once the cluster was reached, `retry` decides
+   * how long `publish` and `consume` keep reconnecting to a broker that went away. Ignored when
+   * `kafka` is given. Default: 3,000.
+   */
+  connectTimeoutMs?: number;
+  /** How long a broker may take to answer one request (kafkajs `requestTimeout`). Default: 30,000. */
   requestTimeoutMs?: number;
   /** How produce and consume retry a broker that is away (kafkajs retry options). */
   retry?: RetryOptions;
@@ -97,7 +104,7 @@ const DEFAULTS = {
   commitIntervalMs: 20,
   rebalanceTimeoutMs: 30_000,
   maxWaitTimeMs: 500,
-  connectionTimeoutMs: 3_000,
+  connectTimeoutMs: 3_000,
   requestTimeoutMs: 30_000,
   // Bounded on purpose: `publish` must reject when the broker stays away, not hang. A delivery given
   // up on may still have been written; at-least-once already allows the duplicate a resend makes.
@@ -179,7 +186,7 @@ function clientConfig(options: KafkaTransportOptions, retry: RetryOptions): Clie
     brokers,
     ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
     ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
-    connectionTimeout: options.connectionTimeoutMs ?? DEFAULTS.connectionTimeoutMs,
+    connectionTimeout: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     requestTimeout: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
     retry,
     logLevel: options.logLevel ?? logLevel.WARN,
