@@ -80,12 +80,11 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       assertPayloadsFit('kafka', messages, settings.maxPayloadBytes);
       if (messages.length === 0) return;
       const { immediate, delayed } = toRecords(messages, Date.now());
-      const work = (async () => {
+      return untilAborted(async () => {
         await topics.ensure(delayed.length > 0 ? [queue, retryTopic(queue)] : [queue]);
         if (immediate.length > 0) await publisher.send(queue, immediate);
         if (delayed.length > 0) await publisher.send(retryTopic(queue), delayed);
-      })();
-      return untilAborted(work, publishOptions.signal);
+      }, publishOptions.signal);
     },
 
     async consume(

@@ -120,12 +120,21 @@ export function toRecords(
 }
 
 /**
- * `work`, or a `TransportError('timeout')` as soon as `signal` aborts. Aborting stops waiting, not
- * the sending: the messages may have been written.
+ * What `start` returns, or a `TransportError('timeout')` as soon as `signal` aborts. Aborting stops
+ * waiting, not the sending: the messages may have been written. A signal aborted already stops
+ * `start` from being called at all.
  */
-export async function untilAborted(work: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return work;
-  signal.throwIfAborted();
+export async function untilAborted(
+  start: () => Promise<void>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (!signal) return start();
+  if (signal.aborted) {
+    throw new TransportError('timeout', '[thrun:kafka] publish aborted before it started; nothing was sent', {
+      cause: signal.reason,
+    });
+  }
+  const work = start();
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () =>

@@ -56,4 +56,16 @@ describe('a broker that is down', () => {
     expect((again.error as TransportError).code).toBe('connection_failed');
     await transport.close();
   });
+
+  it('rejects a publish whose signal is already aborted at once, without trying the broker', async () => {
+    const transport = kafkaTransport({ brokers: `127.0.0.1:${await freePort()}` });
+    const { error, elapsedMs } = await failure(() =>
+      transport.publish('down-aborted', [{ body: new Uint8Array([1]) }], { signal: AbortSignal.abort() }),
+    );
+    expect(elapsedMs).toBeLessThan(100);
+    expect(TransportError.isInstance(error)).toBe(true);
+    expect((error as TransportError).code).toBe('timeout');
+    expect((error as Error).message).toMatch(/^\[thrun:kafka\] publish aborted before it started/);
+    await transport.close();
+  });
 });
