@@ -1,1 +1,2 @@
-export { type KafkaTransportOptions, kafkaTransport } from './kafka-transport.js';
+export { kafkaTransport } from './kafka-transport.js';
+export type { KafkaTransportOptions } from './options.js';

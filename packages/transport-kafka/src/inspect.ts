@@ -124,3 +124,21 @@ export async function peekTopic(
       };
     });
 }
+
+/**
+ * Deletes every record of `topics` (Kafka's DeleteRecords) and returns how many of them were still
+ * waiting for `groupId` (all of them when it has committed nothing).
+ */
+export async function purgeTopics(admin: Admin, topics: readonly string[], groupId: string): Promise<number> {
+  let removed = 0;
+  for (const topic of topics) {
+    const ranges = await waitingRanges(admin, topic, groupId);
+    if (ranges.length === 0) continue;
+    removed += ranges.reduce((sum, range) => sum + Math.max(0, range.end - range.start), 0);
+    await admin.deleteTopicRecords({
+      topic,
+      partitions: ranges.map((range) => ({ partition: range.partition, offset: '-1' })),
+    });
+  }
+  return removed;
+}

@@ -47,7 +47,7 @@ describe('kafkaTransport options', () => {
     const transport = kafkaTransport({
       brokers: ['127.0.0.1:1'],
       sasl: { mechanism: 'plain', username: 'alice', password: 's3cret-password' },
-      connectionTimeoutMs: 200,
+      connectTimeoutMs: 200,
       retry: { retries: 0 },
       logLevel: logLevel.NOTHING,
     });

@@ -42,6 +42,8 @@ export interface TransportDefinition {
   publish(queue: string, messages: readonly OutgoingMessage[], options: PublishOptions): Promise<void>;
   /** Starts a consumer; the kit keeps it, closes it on `close()` and when the signal aborts. */
   consume(queue: string, handler: DeliveryHandler, options: CheckedConsumeOptions): Promise<DrainingConsumer>;
+  /** Called once when `close()` starts, before the consumers drain (to stop reporting errors, say). */
+  closing?(): void;
   /** The adapter's own shutdown (publishers, connections), after every consumer drained. */
   shutdown?(drainTimeoutMs: number): Promise<void>;
   peek?(queue: string, limit: number): Promise<QueuedMessage[]>;
@@ -102,11 +104,18 @@ export function defineTransport(definition: TransportDefinition): Transport {
         concurrency: check.positiveInteger('concurrency', options.concurrency, 1),
       };
       if (options.signal?.aborted) return { close: async () => {} };
-      return subscribe(await definition.consume(queue, handler, checked), options.signal);
+      const consumer = await definition.consume(queue, handler, checked);
+      if (closing) {
+        // The transport was closed while this consumer was starting: it must not outlive it.
+        await consumer.close(0);
+        throw transportClosedError(name);
+      }
+      return subscribe(consumer, options.signal);
     },
 
     close(options: CloseOptions = {}) {
       closing ??= (async () => {
+        definition.closing?.();
         const drainTimeoutMs = options.drainTimeoutMs ?? definition.drainTimeoutMs;
         await Promise.all([...consumers].map((closeWithin) => closeWithin(drainTimeoutMs)));
         await definition.shutdown?.(drainTimeoutMs);

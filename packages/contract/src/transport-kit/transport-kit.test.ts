@@ -306,6 +306,28 @@ describe('defineTransport', () => {
     expect(closes).toEqual([100, 100]);
   });
 
+  it('a consumer that finished starting after close() began is closed, and consume rejects', async () => {
+    const closes: number[] = [];
+    let started = () => {};
+    const transport = defineTransport({
+      name: 'test',
+      capabilities,
+      drainTimeoutMs: 100,
+      publish: async () => {},
+      consume: async () => {
+        await new Promise<void>((resolve) => {
+          started = resolve;
+        });
+        return { close: async (drainTimeoutMs: number) => void closes.push(drainTimeoutMs) };
+      },
+    });
+    const consuming = transport.consume('q', () => {});
+    await transport.close();
+    started();
+    await expect(consuming).rejects.toThrow('[thrun:test] transport is closed');
+    expect(closes).toEqual([0]);
+  });
+
   it('an already aborted signal starts no consumer', async () => {
     const calls: string[] = [];
     const transport = define([], calls);

@@ -1,0 +1,35 @@
+import type { Consumer } from 'kafkajs';
+import type { QueueConsumer } from './queue-consumer.js';
+
+/**
+ * Runs `queueConsumer` on its kafkajs consumer: connects, subscribes to `topics` and resolves once the
+ * consumer joined its group. Rejects when kafkajs gives the consumer up before that (a crash it does
+ * not restart); the caller then disconnects it.
+ */
+export async function joinGroup(
+  consumer: Consumer,
+  queueConsumer: QueueConsumer,
+  topics: string[],
+  concurrency: number,
+  commitIntervalMs: number,
+): Promise<void> {
+  await consumer.connect();
+  // A new group starts at the oldest retained message, so work published before the first
+  // worker started is not lost (and a consumer is subscribed as soon as this resolves).
+  await consumer.subscribe({ topics, fromBeginning: true });
+  const joined = new Promise<void>((resolve, reject) => {
+    consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+    consumer.on(consumer.events.CRASH, (event) => {
+      if (!event.payload.restart) reject(event.payload.error);
+    });
+  });
+  await consumer.run({
+    eachBatch: queueConsumer.eachBatch,
+    eachBatchAutoResolve: false,
+    autoCommit: true,
+    autoCommitInterval: commitIntervalMs,
+    // Every assigned partition gets a worker; the semaphore bounds the handlers.
+    partitionsConsumedConcurrently: Math.max(concurrency, 2),
+  });
+  await joined;
+}

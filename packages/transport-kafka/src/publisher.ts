@@ -1,0 +1,164 @@
+import { type OutgoingMessage, PayloadTooLargeError, ThrunError } from '@thrun/contract';
+import type { CompressionTypes, Message, Producer } from 'kafkajs';
+import { asThrunError } from './errors.js';
+import { HEADER } from './headers.js';
+
+/** A record batch must fit the broker's `message.max.bytes`: bigger publishes go in several sends. */
+const MAX_BATCH_BYTES = 900_000;
+
+interface OutboxEntry {
+  topic: string;
+  messages: Message[];
+  bytes: number;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Sends records with the transport's idempotent producer, `acks: -1`.
+ *
+ * Sends are coalesced: while one `sendBatch` is in flight, the messages of every `send` that arrives
+ * meanwhile wait and then go together in the next one. Concurrent single-message dispatches then cost
+ * one round trip per batch instead of one each (kafkajs serialises an idempotent producer's requests
+ * per broker anyway). Each caller still resolves only once its own messages were acknowledged, and
+ * rejects when their batch was not.
+ */
+export class Publisher {
+  private readonly outbox: OutboxEntry[] = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly getProducer: () => Promise<Producer>,
+    private readonly compression: CompressionTypes | undefined,
+  ) {}
+
+  /**
+   * Resolves once the broker acknowledged every message; rejects with `PayloadTooLargeError` when it
+   * refused one as too large, `TransportError` otherwise.
+   */
+  send = (topic: string, messages: Message[]): Promise<void> => {
+    const chunks = chunkBySize(messages).map(
+      (chunk) =>
+        new Promise<void>((resolve, reject) => {
+          this.outbox.push({ topic, messages: chunk, bytes: sizeOf(chunk), resolve, reject });
+        }),
+    );
+    this.startFlushing();
+    return Promise.all(chunks).then(() => {});
+  };
+
+  /** Resolves once every message handed to `send` so far was sent (or refused). */
+  async idle(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private startFlushing(): void {
+    this.flushing ??= this.flush().finally(() => {
+      this.flushing = undefined;
+      // Entries pushed between the loop's last check and this callback still need a flush.
+      if (this.outbox.length > 0) this.startFlushing();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const outbox = this.outbox;
+    while (outbox.length > 0) {
+      const taken: OutboxEntry[] = [outbox.shift()!];
+      let bytes = taken[0]!.bytes;
+      while (outbox.length > 0 && bytes + outbox[0]!.bytes <= MAX_BATCH_BYTES) {
+        const entry = outbox.shift()!;
+        bytes += entry.bytes;
+        taken.push(entry);
+      }
+      const byTopic = new Map<string, Message[]>();
+      for (const entry of taken) {
+        const list = byTopic.get(entry.topic);
+        if (list) list.push(...entry.messages);
+        else byTopic.set(entry.topic, [...entry.messages]);
+      }
+      try {
+        const client = await this.getProducer().catch((cause: unknown) => {
+          throw asThrunError(cause, 'connection_failed', 'cannot connect');
+        });
+        await client.sendBatch({
+          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+          acks: -1,
+          ...(this.compression === undefined ? {} : { compression: this.compression }),
+        });
+        for (const entry of taken) entry.resolve();
+      } catch (cause) {
+        for (const entry of taken) entry.reject(sendError(entry.topic, cause));
+      }
+    }
+  }
+}
+
+/**
+ * The records of one `publish`: the immediate ones for `<queue>`, the delayed ones, stamped with
+ * their due time, for `<queue>.retry`.
+ */
+export function toRecords(
+  messages: readonly OutgoingMessage[],
+  now: number,
+): { immediate: Message[]; delayed: Message[] } {
+  const immediate: Message[] = [];
+  const delayed: Message[] = [];
+  for (const message of messages) {
+    const record: Message = {
+      key: message.key ?? null,
+      // Copy: the bytes must be the ones passed in, even if the caller reuses its buffer later.
+      value: Buffer.from(message.body),
+    };
+    if (message.delayMs !== undefined && message.delayMs > 0) {
+      record.headers = { [HEADER.dueAt]: String(now + message.delayMs) };
+      delayed.push(record);
+    } else {
+      immediate.push(record);
+    }
+  }
+  return { immediate, delayed };
+}
+
+function sendError(topic: string, cause: unknown): Error {
+  if (!ThrunError.isInstance(cause) && isMessageTooLarge(cause)) {
+    return new PayloadTooLargeError(
+      'payload_too_large',
+      `[thrun:kafka] the broker refused a message to "${topic}" as too large`,
+      { cause },
+    );
+  }
+  return asThrunError(cause, 'publish_failed', `publish to "${topic}" was not acknowledged`);
+}
+
+function isMessageTooLarge(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    ((error as { type?: unknown }).type === 'MESSAGE_TOO_LARGE' ||
+      isMessageTooLarge((error as { cause?: unknown }).cause))
+  );
+}
+
+function sizeOf(messages: Message[]): number {
+  let bytes = 0;
+  for (const message of messages) bytes += (message.value as Buffer | null)?.byteLength ?? 0;
+  return bytes;
+}
+
+function chunkBySize(messages: Message[]): Message[][] {
+  const chunks: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = (message.value as Buffer | null)?.byteLength ?? 0;
+    if (current.length > 0 && bytes + size > MAX_BATCH_BYTES) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
