@@ -9,9 +9,11 @@ import {
 import { createMemoryBroker, memoryTransport } from '@thrun/transport-memory';
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError, permanent } from './errors.js';
+import { interceptDeliveries } from './internal/intercept.js';
 import { silentLogger } from './logger.js';
+import type { ThrunOptions } from './options.js';
 import { refusingDeadLetters, text, utf8, waitFor } from './test-fixtures/helpers.js';
-import { createThrun, internals, type ThrunOptions } from './thrun.js';
+import { createThrun } from './thrun.js';
 import { type DeliveryOutcome, retryDelayMs } from './worker.js';
 
 function setup(options: ThrunOptions = {}) {
@@ -446,7 +448,7 @@ describe('the worker', () => {
     const { transport, thrun } = setup({ retry: { maxAttempts: 2, backoffMs: 5 } });
     const outcomes: string[] = [];
     const batches: unknown[] = [];
-    thrun[internals].intercept({
+    interceptDeliveries(thrun, {
       beforeHandle: ({ envelope }) => (envelope.payload.skip ? 'skip' : 'run'),
       beforeSettle: (outcome: DeliveryOutcome) => {
         outcomes.push(`${outcome.envelope.payload.step}:${outcome.status}:${outcome.attempt}`);
@@ -474,7 +476,7 @@ describe('the worker', () => {
     const { thrun } = setup({ retry: { maxAttempts: 5, backoffMs: 5 } });
     let failures = 1;
     const handledAttempts: number[] = [];
-    thrun[internals].intercept({
+    interceptDeliveries(thrun, {
       beforeSettle: () => {
         if (failures-- > 0) throw new Error('store unavailable');
       },
