@@ -10,8 +10,9 @@ export interface RetryOptions {
   /** The longest delay between two attempts. Default: 60,000. */
   maxBackoffMs?: number;
   /**
-   * `true` (default) spreads each delay uniformly over `[delay/2, delay]` so failures of many messages
-   * do not come back in lockstep; `false` uses the exact delay.
+   * `true` (default) draws each delay uniformly from `[delay, 2·delay]` and then caps it at
+   * `maxBackoffMs`, so it lies in `[delay, min(2·delay, maxBackoffMs)]`: never shorter than
+   * configured, never longer than the cap. `false` uses the exact delay.
    */
   jitter?: boolean;
 }

@@ -28,10 +28,11 @@ export interface ResolvedRetry {
 }
 
 /**
- * The delay before retrying after failed attempt `attempt`: `backoffMs · 2^(attempt-1)`, capped at
- * `maxBackoffMs`, and with jitter spread over `[delay, min(2·delay, maxBackoffMs)]`, so it is never
- * shorter than configured and never longer than the cap. (The contract's `backoffDelayMs` jitters
- * below the delay; asking it for twice the delay turns that into jitter above it.)
+ * The delay before retrying after failed attempt `attempt`: `delay = backoffMs · 2^(attempt-1)`,
+ * capped at `maxBackoffMs`. With jitter it is drawn uniformly from `[delay, 2·delay]` and then capped
+ * at `maxBackoffMs`, so it lies in `[delay, min(2·delay, maxBackoffMs)]`: never shorter than
+ * configured, never longer than the cap. (The contract's `backoffDelayMs` jitters below the delay;
+ * asking it for twice the delay turns that into jitter above it.)
  */
 export function retryDelayMs(
   attempt: number,
