@@ -9,11 +9,8 @@ import {
   type JsonObject,
   type OutgoingMessage,
   SPEC_VERSION,
-  ThrunError,
   type Transport,
-  ValidationError,
 } from '@thrun/contract';
-import { errorMessage } from '../errors.js';
 import type { Router } from '../routing.js';
 import { assertPayloadIsObject } from '../validate-payload.js';
 import type { DispatchRequest } from './dispatch-args.js';
@@ -46,7 +43,7 @@ export function prepareEvent(
   parent?: Envelope,
 ): PreparedEvent {
   assertEventName(name);
-  // The encoder checks the rest (JSON-safe values, depth, schema, size) while it serializes.
+  // The encoder checks the rest (JSON-safe values, cycles, depth, schema, size) as it serializes.
   assertPayloadIsObject(payload);
   const parentMeta = parent?.meta;
   const meta: EnvelopeMeta = {
@@ -63,21 +60,7 @@ export function prepareEvent(
   if (causationId !== undefined) meta.causation_id = causationId;
   if (traceparent !== undefined) meta.traceparent = traceparent;
   const envelope: Envelope = { event: name, payload: payload as JsonObject, meta };
-  let body: Uint8Array;
-  try {
-    body = encodeEnvelope(envelope, settings.codecLimits);
-  } catch (error) {
-    if (ThrunError.isInstance(error)) throw error;
-    // JSON.stringify's own failures (BigInt, cycles) become the contract's error.
-    throw new ValidationError(
-      'invalid_payload',
-      `[thrun:core] the event cannot be encoded: ${errorMessage(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const message: OutgoingMessage = { body };
+  const message: OutgoingMessage = { body: encodeEnvelope(envelope, settings.codecLimits) };
   const queue = options.queue ?? settings.router.queueFor(name);
   if (options.queue !== undefined) assertQueueName(queue);
   if (options.key !== undefined) message.key = options.key;
