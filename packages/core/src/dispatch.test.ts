@@ -113,6 +113,37 @@ describe('thrun.event', () => {
     expect(await queued(transport, 'other')).toHaveLength(0);
   });
 
+  it('rejects a BigInt or a cycle with the codec ValidationError naming where, on every dispatch path', async () => {
+    const transport = memoryTransport();
+    const thrun = createThrun({ transport });
+    const cycle: Record<string, unknown> = { id: 1 };
+    cycle.self = cycle;
+    thrun.subscribe('parent', (_payload, ctx) => ctx.event('child', cycle));
+    const cases: [string, string, () => Promise<unknown>][] = [
+      ['event(): BigInt', '/payload/n', () => thrun.event('a', { n: 10n })],
+      ['event(): cycle', '/payload/self', () => thrun.event('a', cycle)],
+      [
+        'events(): BigInt',
+        '/payload/list/1',
+        () => thrun.events([{ event: 'a', payload: { list: [1, 2n] } }]),
+      ],
+      ['ctx.event(): cycle', '/payload/self', () => thrun.call('parent')],
+    ];
+    for (const [label, path, run] of cases) {
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(ValidationError.isInstance(error), `${label}: ${String(error)}`).toBe(true);
+      expect(error, label).toMatchObject({ code: 'invalid_payload', isRetryable: false });
+      expect(
+        (error as ValidationError).issues.map((issue) => issue.path),
+        label,
+      ).toEqual([path]);
+    }
+    expect(await transport.peek!('events', 100)).toHaveLength(0);
+  });
+
   it('rejects bad input with a typed error before anything is sent', async () => {
     const transport = memoryTransport();
     const thrun = createThrun({ transport, limits: { maxPayloadBytes: 1024 } });

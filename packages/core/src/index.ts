@@ -2,7 +2,6 @@ export { BatchBuilder, type LifecycleEventRef } from './batch/batch-builder.js';
 export type { BatchOptions } from './batch/batch-engine.js';
 export {
   type Batches,
-  type BatchesOptions,
   type BatchStatusView,
   STEP_FAILED_EVENT,
   STEP_SUCCEEDED_EVENT,
@@ -27,6 +26,7 @@ export {
   ThrunJob,
   toJob,
 } from './event-class.js';
+export type { InstrumentedOperation, SettleAction, ThrunHooks } from './hooks.js';
 export {
   type DefinedListener,
   defineListener,
@@ -38,18 +38,15 @@ export {
   ThrunEventListener,
 } from './listeners.js';
 export { defaultLogger, silentLogger, type ThrunLogger } from './logger.js';
+export type {
+  BatchesOptions,
+  LimitOptions,
+  RetryOptions,
+  StopOptions,
+  ThrunOptions,
+  UnknownEventPolicy,
+} from './options.js';
 export type { EventStats, LatencySummary, ThrunStats } from './stats.js';
-export {
-  createThrun,
-  type InstrumentedOperation,
-  type LimitOptions,
-  type RetryOptions,
-  type SettleAction,
-  type StopOptions,
-  type Thrun,
-  type ThrunHooks,
-  type ThrunOptions,
-  type ThrunSubscription,
-  type UnknownEventPolicy,
-} from './thrun.js';
+export type { ThrunSubscription } from './subscriptions.js';
+export { createThrun, type Thrun } from './thrun.js';
 export type { DeliveryOutcome, InterceptedDelivery, WorkerInterceptor } from './worker.js';

@@ -7,11 +7,13 @@ import {
   validateDeadLetterRecord,
 } from '@thrun/contract';
 import { createMemoryBroker, memoryTransport } from '@thrun/transport-memory';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NonRetryableError, permanent } from './errors.js';
+import { interceptDeliveries } from './internal/intercept.js';
 import { silentLogger } from './logger.js';
+import type { ThrunOptions } from './options.js';
 import { refusingDeadLetters, text, utf8, waitFor } from './test-fixtures/helpers.js';
-import { createThrun, internals, type ThrunOptions } from './thrun.js';
+import { createThrun } from './thrun.js';
 import { type DeliveryOutcome, retryDelayMs } from './worker.js';
 
 function setup(options: ThrunOptions = {}) {
@@ -169,17 +171,40 @@ describe('the worker', () => {
     await thrun.close();
   });
 
-  it('computes retry delays that grow, are never shorter than configured and never exceed the cap', () => {
+  it('draws jittered retry delays uniformly from [delay, 2·delay], then caps them at maxBackoffMs', () => {
     const retry = { maxAttempts: 10, baseMs: 100, maxMs: 1_000, jitter: 'full' as const };
-    for (const random of [() => 0, () => 0.5, () => 0.999]) {
-      const delays = [1, 2, 3, 4, 5, 6].map((attempt) => retryDelayMs(attempt, retry, random));
-      const floors = [100, 200, 400, 800, 1_000, 1_000];
-      delays.forEach((delay, i) => {
-        expect(delay).toBeGreaterThanOrEqual(floors[i]!);
-        expect(delay).toBeLessThanOrEqual(Math.min(1_000, 2 * floors[i]!));
-      });
-    }
+    const delays = (random: () => number) =>
+      [1, 2, 3, 4, 5, 6].map((attempt) => retryDelayMs(attempt, retry, random));
+    // Exact values at both ends and the middle: a change of the range (down to delay/2, up past
+    // 2·delay, past the cap) fails here. The nominal delays are 100, 200, 400, 800, 1,000, 1,000.
+    expect(delays(() => 0)).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect(delays(() => 0.5)).toEqual([150, 300, 600, 1_000, 1_000, 1_000]);
+    expect(delays(() => 1 - Number.EPSILON)).toEqual([200, 400, 800, 1_000, 1_000, 1_000]);
+    expect(delays(() => 0.2)[3]).toBe(960);
     expect([1, 2, 3].map((a) => retryDelayMs(a, { ...retry, jitter: 'none' }))).toEqual([100, 200, 400]);
+  });
+
+  it('retries with jitter by default: onRetry reports delays drawn from [delay, 2·delay]', async () => {
+    const draws = [0, 1 - Number.EPSILON, 0.5];
+    const random = vi.spyOn(Math, 'random').mockImplementation(() => draws.shift() ?? 0);
+    try {
+      const delays: number[] = [];
+      const { thrun } = setup({
+        retry: { maxAttempts: 4, backoffMs: 10 },
+        hooks: { onRetry: ({ delayMs }) => void delays.push(delayMs) },
+      });
+      thrun.subscribe('flaky', () => {
+        throw new Error('again');
+      });
+      await thrun.start();
+      await thrun.event('flaky', {});
+      await waitFor(() => thrun.stats().totals.deadLettered === 1, 'the last attempt');
+      // Nominal delays 10, 20, 40; drawn at the bottom, the top and the middle of each range.
+      expect(delays).toEqual([10, 40, 60]);
+      await thrun.close();
+    } finally {
+      random.mockRestore();
+    }
   });
 
   it('dead-letters at once on a non-retryable error: NonRetryableError, permanent(), a ValidationError', async () => {
@@ -446,7 +471,7 @@ describe('the worker', () => {
     const { transport, thrun } = setup({ retry: { maxAttempts: 2, backoffMs: 5 } });
     const outcomes: string[] = [];
     const batches: unknown[] = [];
-    thrun[internals].intercept({
+    interceptDeliveries(thrun, {
       beforeHandle: ({ envelope }) => (envelope.payload.skip ? 'skip' : 'run'),
       beforeSettle: (outcome: DeliveryOutcome) => {
         outcomes.push(`${outcome.envelope.payload.step}:${outcome.status}:${outcome.attempt}`);
@@ -474,7 +499,7 @@ describe('the worker', () => {
     const { thrun } = setup({ retry: { maxAttempts: 5, backoffMs: 5 } });
     let failures = 1;
     const handledAttempts: number[] = [];
-    thrun[internals].intercept({
+    interceptDeliveries(thrun, {
       beforeSettle: () => {
         if (failures-- > 0) throw new Error('store unavailable');
       },

@@ -13,11 +13,12 @@ import {
 } from '@thrun/contract';
 import type { Context } from './context-impl.js';
 import { errorCode, errorMessage, isRetryableError } from './errors.js';
+import { callHook, type ReportHook, type SettleAction, type ThrunHooks } from './hooks.js';
 import type { Listener, ListenerRegistry } from './listeners.js';
 import type { ThrunLogger } from './logger.js';
+import type { UnknownEventPolicy } from './options.js';
 import type { Router } from './routing.js';
 import type { StatsCollector } from './stats.js';
-import type { SettleAction, ThrunHooks, UnknownEventPolicy } from './thrun.js';
 
 export interface ResolvedRetry {
   maxAttempts: number;
@@ -27,10 +28,11 @@ export interface ResolvedRetry {
 }
 
 /**
- * The delay before retrying after failed attempt `attempt`: `backoffMs · 2^(attempt-1)`, capped at
- * `maxBackoffMs`, and with jitter spread over `[delay, min(2·delay, maxBackoffMs)]`, so it is never
- * shorter than configured and never longer than the cap. (The contract's `backoffDelayMs` jitters
- * below the delay; asking it for twice the delay turns that into jitter above it.)
+ * The delay before retrying after failed attempt `attempt`: `delay = backoffMs · 2^(attempt-1)`,
+ * capped at `maxBackoffMs`. With jitter it is drawn uniformly from `[delay, 2·delay]` and then capped
+ * at `maxBackoffMs`, so it lies in `[delay, min(2·delay, maxBackoffMs)]`: never shorter than
+ * configured, never longer than the cap. (The contract's `backoffDelayMs` jitters below the delay;
+ * asking it for twice the delay turns that into jitter above it.)
  */
 export function retryDelayMs(
   attempt: number,
@@ -503,16 +505,7 @@ export class Worker {
     }
   }
 
-  private report<K extends 'onHandled' | 'onRetry' | 'onDeadLetter' | 'onSettleError'>(
-    hook: K,
-    info: Parameters<NonNullable<ThrunHooks[K]>>[0],
-  ): void {
-    const fn = this.deps.hooks[hook] as ((info: unknown) => void) | undefined;
-    if (!fn) return;
-    try {
-      fn.call(this.deps.hooks, info);
-    } catch (error) {
-      this.deps.logger.warn('a hook threw; ignored', { hook, error: errorMessage(error) });
-    }
+  private report<K extends ReportHook>(hook: K, info: Parameters<NonNullable<ThrunHooks[K]>>[0]): void {
+    callHook(this.deps.hooks, hook, info, this.deps.logger);
   }
 }

@@ -8,8 +8,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../errors.js';
 import { ThrunJob } from '../event-class.js';
 import { silentLogger } from '../logger.js';
+import type { ThrunOptions } from '../options.js';
 import { settlementCounter, waitFor } from '../test-fixtures/helpers.js';
-import { createThrun, type Thrun, type ThrunOptions } from '../thrun.js';
+import { createThrun, type Thrun } from '../thrun.js';
 import { batchEventId } from './event-id.js';
 import { MemoryBatchStore } from './memory-batch-store.js';
 

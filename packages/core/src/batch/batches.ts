@@ -4,7 +4,6 @@ import {
   type BatchMeta,
   type BatchMode,
   type BatchStatus,
-  type BatchStore,
   type Envelope,
   type JsonObject,
   ValidationError,
@@ -12,6 +11,7 @@ import {
 import type { BulkItem } from '../context.js';
 import { toJob } from '../event-class.js';
 import type { ThrunLogger } from '../logger.js';
+import type { BatchesOptions } from '../options.js';
 import type { WorkerInterceptor } from '../worker.js';
 import { BatchBuilder } from './batch-builder.js';
 import { BatchEngine, type BatchOptions } from './batch-engine.js';
@@ -20,29 +20,6 @@ import { MemoryBatchStore } from './memory-batch-store.js';
 /** Where the report events of foreign workers arrive (schemas/batch-step-report.schema.json). */
 export const STEP_SUCCEEDED_EVENT = 'thrun.batch.step_succeeded';
 export const STEP_FAILED_EVENT = 'thrun.batch.step_failed';
-
-export interface BatchesOptions {
-  /** Where batch state lives. Default: a `MemoryBatchStore` (this process only). */
-  store?: BatchStore;
-  /**
-   * Also record steps run by workers in other runtimes, which report their outcome with the
-   * `thrun.batch.step_succeeded` / `thrun.batch.step_failed` events. Default: false.
-   */
-  acceptReports?: boolean;
-  /**
-   * How often each started process runs the outbox sweep. A crashed worker's unpublished events go
-   * out within the store's `claimTtlMs` plus this. Default: 1,000.
-   */
-  sweepIntervalMs?: number;
-  /**
-   * A step's run lease: while one run of a step holds it (renewed every third of it), another copy
-   * of the step's message waits (its delivery is retried). After a crash mid-step, the step runs
-   * again once the lease expired. Default: 30,000.
-   */
-  stepLeaseMs?: number;
-  /** `batches.get()` reports a running batch as `stalled` after this long without any step activity. Default: 15 minutes. */
-  stalledAfterMs?: number;
-}
 
 export const DEFAULT_STALLED_AFTER_MS = 15 * 60_000;
 

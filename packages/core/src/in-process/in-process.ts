@@ -1,0 +1,97 @@
+import type { JsonObject } from '@thrun/contract';
+import { Context, type ContextScope } from '../context-impl.js';
+import { readTarget } from '../dispatch/dispatch-args.js';
+import { errorMessage } from '../errors.js';
+import type { Listener, ListenerRegistry } from '../listeners.js';
+import { assertPayload, assertPayloadIsObject } from '../validate-payload.js';
+
+/** What in-process dispatch needs from the bus. */
+export interface InProcessSettings {
+  readonly registry: ListenerRegistry;
+  /** The contexts' scope: a listener's `ctx.event` goes through the transport. */
+  readonly scope: ContextScope;
+  /** Check payloads the way the wire would (see `ThrunOptions.validateInProcess`). */
+  readonly validate: boolean;
+  readonly maxDepth: number;
+}
+
+/** `thrun.publish` and `thrun.call`: the listeners of this process, run directly, nothing sent. */
+export interface InProcessDispatch {
+  /** Runs every listener, all of them even when some fail; rejects with an `AggregateError` of all failures. */
+  publish(target: unknown, payload?: unknown): Promise<void>;
+  /** Runs the listeners one after another; rejects with the first failure, running no more. */
+  call(target: unknown, payload?: unknown): Promise<void>;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+export function createInProcessDispatch(settings: InProcessSettings): InProcessDispatch {
+  const { registry, scope } = settings;
+
+  /** The listeners registered now (a snapshot), once the payload passed its check. */
+  function listenersFor(name: string, payload: unknown): readonly Listener[] {
+    const listeners = registry.resolve(name);
+    if (settings.validate) assertPayload(payload, settings.maxDepth);
+    else assertPayloadIsObject(payload);
+    return listeners;
+  }
+
+  function publish(target: unknown, payload?: unknown): Promise<void> {
+    let name: string;
+    let body: unknown;
+    let listeners: readonly Listener[];
+    try {
+      ({ name, payload: body } = readTarget(target, payload));
+      listeners = listenersFor(name, body);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (listeners.length === 0) return RESOLVED;
+    const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
+    // Arrays only when needed: the common case (synchronous listeners that succeed) allocates nothing.
+    let pending: Promise<unknown>[] | undefined;
+    let errors: unknown[] | undefined;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        const result = listeners[i]!.invoke(body as JsonObject, ctx);
+        if (result !== undefined && typeof (result as Promise<unknown>)?.then === 'function') {
+          if (pending === undefined) pending = [];
+          pending.push(result as Promise<unknown>);
+        }
+      } catch (error) {
+        if (errors === undefined) errors = [];
+        errors.push(error);
+      }
+    }
+    if (pending === undefined) {
+      return errors === undefined ? RESOLVED : Promise.reject(aggregate(name, errors, listeners.length));
+    }
+    const failures = errors ?? [];
+    return Promise.allSettled(pending).then((results) => {
+      for (const result of results) if (result.status === 'rejected') failures.push(result.reason);
+      if (failures.length > 0) throw aggregate(name, failures, listeners.length);
+    });
+  }
+
+  async function call(target: unknown, payload?: unknown): Promise<void> {
+    const { name, payload: body } = readTarget(target, payload);
+    const listeners = listenersFor(name, body);
+    if (listeners.length === 0) return;
+    const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
+    for (const listener of listeners) {
+      const result = listener.invoke(body as JsonObject, ctx);
+      if (result !== undefined && typeof (result as Promise<unknown>)?.then === 'function') await result;
+    }
+  }
+
+  return { publish, call };
+}
+
+function aggregate(name: string, errors: unknown[], total: number): AggregateError {
+  return new AggregateError(
+    errors,
+    `[thrun:core] ${errors.length} of ${total} listeners of ${JSON.stringify(name)} failed: ${errors
+      .map(errorMessage)
+      .join('; ')}`,
+  );
+}
