@@ -468,7 +468,11 @@ describe('the worker', () => {
   });
 
   it('lets an interceptor see each final outcome before settlement, with meta.batch passed through', async () => {
-    const { transport, thrun } = setup({ retry: { maxAttempts: 2, backoffMs: 5 } });
+    const broker = createMemoryBroker();
+    const { thrun } = setup({
+      transport: memoryTransport({ broker }),
+      retry: { maxAttempts: 2, backoffMs: 5 },
+    });
     const outcomes: string[] = [];
     const batches: unknown[] = [];
     interceptDeliveries(thrun, {
@@ -490,7 +494,8 @@ describe('the worker', () => {
     await thrun.event('step', { step: 'c', skip: true });
     // The memory transport hands a message to a free consumer as it is published; close drains it.
     await thrun.close();
-    expect(await transport.peek!('events', 10)).toHaveLength(0); // `c` was taken and settled
+    // `c` was taken and settled (read through a second transport: a closed one refuses every call)
+    expect(await memoryTransport({ broker }).peek!('events', 10)).toHaveLength(0);
     expect(outcomes).toEqual(['a:handled:1', 'b:retrying:1', 'b:dead-lettered:2']);
     expect(batches[0]).toEqual(batch);
   });
