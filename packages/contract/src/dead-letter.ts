@@ -49,7 +49,7 @@ export interface DeadLetterInput {
 
 /**
  * Header names of the headers form (`protocol/headers.json`, `deadLetter`); every transport with
- * headers writes these and only these.
+ * headers writes all of them (Kafka adds only `thrun-failed-group`).
  */
 export const DEAD_LETTER_HEADERS = PROTOCOL_HEADERS.deadLetter;
 
