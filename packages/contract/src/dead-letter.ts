@@ -1,4 +1,5 @@
 import { DecodeError, ValidationError } from './errors.js';
+import { DEAD_LETTER_REASON_LIMITS, PROTOCOL_HEADERS } from './generated/protocol-headers.js';
 import type { DeadLetterReason } from './transport.js';
 
 /**
@@ -46,20 +47,18 @@ export interface DeadLetterInput {
   failedAt?: Date;
 }
 
-/** Header names of the headers form; every transport with headers writes these and only these. */
-export const DEAD_LETTER_HEADERS = {
-  queue: 'thrun-dead-queue',
-  errorCode: 'thrun-dead-error-code',
-  errorMessage: 'thrun-dead-error-message',
-  attempts: 'thrun-dead-attempts',
-  failedAt: 'thrun-dead-failed-at',
-} as const;
+/**
+ * Header names of the headers form (`protocol/headers.json`, `deadLetter`); every transport with
+ * headers writes all of them (Kafka adds only `thrun-failed-group`).
+ */
+export const DEAD_LETTER_HEADERS = PROTOCOL_HEADERS.deadLetter;
 
 /**
- * A reason's code and message are cut to these many UTF-8 bytes (at a character boundary, the message
- * ending in `…`), in every form and every transport, so the description stays small.
+ * A reason's code and message are cut to these many UTF-8 bytes (at a character boundary, each cut one
+ * ending in `…`), in every form and every transport, so the description stays small
+ * (`protocol/headers.json`, `deadLetter.reasonLimits`).
  */
-export const DEAD_LETTER_REASON_LIMITS = { codeBytes: 255, messageBytes: 1_024 } as const;
+export { DEAD_LETTER_REASON_LIMITS };
 
 /**
  * The most a dead letter adds to the original bytes, in either form (the frame's JSON line, or the

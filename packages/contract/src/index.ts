@@ -79,6 +79,7 @@ export {
   MAX_EVENT_NAME_LENGTH,
   matchEventPattern,
 } from './event-name.js';
+export { PROTOCOL_HEADERS } from './generated/protocol-headers.js';
 export {
   type CloseOptions,
   type ConsumeOptions,

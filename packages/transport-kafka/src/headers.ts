@@ -1,25 +1,12 @@
+import { PROTOCOL_HEADERS } from '@thrun/contract';
 import type { IHeaders } from 'kafkajs';
 
 /**
- * Kafka record headers Thrun reads and writes. A message without any of them (a plain producer's,
- * a Go service's) is a first delivery for every group.
+ * Kafka record headers Thrun reads and writes; `protocol/headers.json` (`kafka`) gives each one's
+ * meaning and value format. A message without any of them (a plain producer's, a Go service's) is a
+ * first delivery for every group.
  */
-export const HEADER = {
-  /** The attempt this copy is delivered as; absent means 1. */
-  attempt: 'thrun-attempt',
-  /**
-   * The one consumer group a retried copy is meant for. Every group reads the same topics, so a
-   * copy one group republished for itself is skipped (and committed) by every other group.
-   */
-  group: 'thrun-group',
-  /** On `<queue>.retry`: epoch milliseconds before which the copy must not be delivered. */
-  dueAt: 'thrun-due-at',
-  /**
-   * On `<queue>.dead`, beside the contract's `thrun-dead-*` description: the group that gave up. Not
-   * `thrun-group`: a dead letter is for every reader of the dead queue.
-   */
-  failedGroup: 'thrun-failed-group',
-} as const;
+export const HEADER = PROTOCOL_HEADERS.kafka;
 
 export function readHeader(headers: IHeaders | undefined, name: string): string | undefined {
   const value = headers?.[name];

@@ -1,4 +1,4 @@
-import { ConfigurationError } from '@thrun/contract';
+import { ConfigurationError, PROTOCOL_HEADERS } from '@thrun/contract';
 
 /**
  * Names of everything the transport declares. Thrun queue names never contain `:` (they follow the
@@ -48,10 +48,9 @@ export function delayBucketMs(delayMs: number): number {
   return Math.ceil(ms / step) * step;
 }
 
-/** Header names the transport writes. Foreign producers need none of them. */
-export const headers = {
-  /** Attempts already made before this copy was published (by `retry()`). */
-  attempts: 'x-thrun-attempts',
-  /** `OutgoingMessage.key`. */
-  key: 'x-thrun-key',
-} as const;
+/**
+ * Header names the transport writes and reads (`deliveryCount` is the broker's);
+ * `protocol/headers.json` (`rabbitmq`) gives each one's meaning and value format. Foreign producers
+ * need none of them.
+ */
+export const headers = PROTOCOL_HEADERS.rabbitmq;

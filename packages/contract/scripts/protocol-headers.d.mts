@@ -1,0 +1,3 @@
+export const protocolHeadersFile: string;
+export function readProtocolHeaders(file?: string): unknown;
+export function renderProtocolHeadersModule(protocol: unknown): string;
