@@ -1,6 +1,6 @@
 --[[
 list-reap: renews the caller's lease (when ARGV[2] is set), then returns every message of consumers
-whose lease expired to the right (next-out) end of the queue, oldest last-out, and forgets those
+whose lease expired to the right (next-out) end of the queue, the oldest next-out, and forgets those
 consumers. Messages from a processing list count an attempt; one still in a landing list was never
 handed to a handler and does not.
 It builds a dead consumer's processing and landing list keys from prefixes that carry the queue's

@@ -289,7 +289,7 @@ export function readMessage(
   const h = (message.properties.headers ?? {}) as Record<string, unknown>;
   const before = nonNegative(h[headers.attempts]);
   // Quorum queues count returns in `x-delivery-count`; classic queues only flag a redelivery.
-  const deliveryCount = h['x-delivery-count'];
+  const deliveryCount = h[headers.deliveryCount];
   const redeliveries =
     deliveryCount !== undefined ? nonNegative(deliveryCount) : message.fields.redelivered ? 1 : 0;
   const key = textOf(h[headers.key]);

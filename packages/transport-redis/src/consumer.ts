@@ -33,7 +33,7 @@ export interface MessageSource {
   retry(message: Fetched, delayMs: number): Promise<Fetched | undefined>;
   deadLetter(message: Fetched, record: Buffer): Promise<void>;
   /** Hands back everything this consumer holds; `started` messages count an attempt. */
-  release(started: Fetched[], buffered: Fetched[]): Promise<void>;
+  release(started: Fetched[], waiting: Fetched[]): Promise<void>;
   /** Periodic upkeep: leases, reaping, trimming. `held` is everything this consumer holds. */
   tick(held: Fetched[]): Promise<void>;
   tickIntervalMs: number;
@@ -56,12 +56,12 @@ interface InFlight {
 }
 
 /**
- * The consume loop shared by both modes: fetches in batches into a bounded local buffer (a deep queue
+ * The consume loop shared by both modes: fetches in batches into a bounded list of waiting messages (a deep queue
  * costs one round trip per batch, not per message), runs at most `concurrency` handlers, settles each
  * delivery once, and on close drains, then hands back whatever is left.
  */
 export class Consumer {
-  private readonly buffer: Fetched[] = [];
+  private readonly waiting: Fetched[] = [];
   /** Messages whose settlement Redis refused, waiting out a backoff before their next attempt. */
   private readonly parked = new Map<Fetched, NodeJS.Timeout>();
   private readonly inFlight = new Map<Fetched, InFlight>();
@@ -90,7 +90,7 @@ export class Consumer {
   }
 
   private held(): Fetched[] {
-    return [...this.inFlight.keys(), ...this.buffer, ...this.parked.keys()];
+    return [...this.inFlight.keys(), ...this.waiting, ...this.parked.keys()];
   }
 
   private park(message: Fetched): void {
@@ -98,7 +98,7 @@ export class Consumer {
     const timer = setTimeout(
       () => {
         this.parked.delete(message);
-        this.buffer.push({ ...message, attempt: message.attempt + 1, refusals });
+        this.waiting.push({ ...message, attempt: message.attempt + 1, refusals });
         this.pump();
       },
       backoffDelayMs(refusals, REFUSED_SETTLEMENT_BACKOFF),
@@ -107,10 +107,10 @@ export class Consumer {
   }
 
   private needsMore(): boolean {
-    const held = this.buffer.length + this.inFlight.size;
+    const held = this.waiting.length + this.inFlight.size;
     if (held >= this.settings.prefetch) return false;
     return (
-      held <= this.refillBelow || (this.buffer.length === 0 && this.inFlight.size < this.settings.concurrency)
+      held <= this.refillBelow || (this.waiting.length === 0 && this.inFlight.size < this.settings.concurrency)
     );
   }
 
@@ -130,10 +130,10 @@ export class Consumer {
         continue;
       }
       try {
-        const max = this.settings.prefetch - this.buffer.length - this.inFlight.size;
+        const max = this.settings.prefetch - this.waiting.length - this.inFlight.size;
         const fetched = await this.source.fetch(max, this.held());
         failures = 0;
-        this.buffer.push(...fetched);
+        this.waiting.push(...fetched);
         if (!this.stopping) this.pump();
       } catch {
         if (this.stopping) break;
@@ -145,8 +145,8 @@ export class Consumer {
   }
 
   private pump(): void {
-    while (!this.stopping && this.inFlight.size < this.settings.concurrency && this.buffer.length > 0) {
-      this.deliver(this.buffer.shift()!);
+    while (!this.stopping && this.inFlight.size < this.settings.concurrency && this.waiting.length > 0) {
+      this.deliver(this.waiting.shift()!);
     }
     if (this.needsMore()) this.signal();
   }
@@ -174,7 +174,7 @@ export class Consumer {
 
     const retry = settle(async (delayMs: number = 0) => {
       const again = await this.source.retry(message, Math.max(0, delayMs));
-      if (again) this.buffer.push(again);
+      if (again) this.waiting.push(again);
     });
 
     const delivery: Delivery = {
@@ -250,9 +250,9 @@ export class Consumer {
         started.push(message);
       }
       this.parked.clear();
-      const buffered = this.buffer.splice(0);
+      const waiting = this.waiting.splice(0);
       // When Redis is unreachable now, the lease (or idle time) returns these later instead.
-      await this.source.release(started, buffered).catch(() => {});
+      await this.source.release(started, waiting).catch(() => {});
       await this.source.dispose();
     })();
     return this.closing;

@@ -324,7 +324,7 @@ export function streamSource(
         return undefined;
       }
       // Claimed again by this consumer at once: the broker counts the delivery; it runs behind
-      // whatever is already buffered here.
+      // whatever is already waiting here.
       const flat = (await runScript(
         client,
         streamReclaimScript,
@@ -343,8 +343,8 @@ export function streamSource(
       await runScript(client, streamDeadLetterScript, [keys.queue, keys.dead], [group, message.id!, record]);
     },
 
-    async release(started, buffered) {
-      const ids = [...started, ...buffered].map((m) => m.id!);
+    async release(started, waiting) {
+      const ids = [...started, ...waiting].map((m) => m.id!);
       if (ids.length === 0) return;
       // Marks them idle for a whole visibility timeout: the next claim (by any consumer) takes them.
       await client.call('XCLAIM', keys.queue, group, consumerId, 0, ...ids, 'IDLE', idle, 'JUSTID');
