@@ -110,7 +110,8 @@ export class Consumer {
     const held = this.waiting.length + this.inFlight.size;
     if (held >= this.settings.prefetch) return false;
     return (
-      held <= this.refillBelow || (this.waiting.length === 0 && this.inFlight.size < this.settings.concurrency)
+      held <= this.refillBelow ||
+      (this.waiting.length === 0 && this.inFlight.size < this.settings.concurrency)
     );
   }
 
