@@ -1,15 +1,18 @@
 import {
   backoffDelayMs,
-  createDeadLetterMetadata,
   type DeadLetterReason,
   type Delivery,
   type DeliveryHandler,
-  deadLetterHeaders,
-  deadLetterQueueName,
   REFUSED_SETTLEMENT_BACKOFF,
   sleep,
 } from '@thrun/contract';
-import { drainWithin, runDelivery, Settlement, settlesWithin } from '@thrun/contract/transport-kit';
+import {
+  deadLetterCopy,
+  drainWithin,
+  runDelivery,
+  Settlement,
+  settlesWithin,
+} from '@thrun/contract/transport-kit';
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message } from 'kafkajs';
 import { HEADER, readHeader, readPositiveInt, textHeaders } from './headers.js';
 import { Semaphore } from './semaphore.js';
@@ -412,15 +415,13 @@ class KafkaDelivery implements Delivery {
   deadLetter(reason: DeadLetterReason): Promise<void> {
     return this.settlement.settle(async () => {
       const { queue, group } = this.context;
-      const deadTopic = deadLetterQueueName(queue);
-      await this.context.ensureTopic(deadTopic);
-      // The headers form: the original bytes as the value, so the dead letter fits where the message did.
-      const metadata = createDeadLetterMetadata({ queue, reason, attempts: this.attempt });
-      await this.context.send(deadTopic, [
+      const dead = deadLetterCopy(queue, reason, this.attempt);
+      await this.context.ensureTopic(dead.queue);
+      await this.context.send(dead.queue, [
         {
           key: this.message.key ?? null,
           value: this.message.value,
-          headers: { ...deadLetterHeaders(metadata), [HEADER.failedGroup]: group },
+          headers: { ...dead.headers, [HEADER.failedGroup]: group },
         },
       ]);
     });

@@ -1,15 +1,13 @@
-import {
-  createDeadLetterMetadata,
-  type DeadLetterReason,
-  type Delivery,
-  type DeliveryHandler,
-  deadLetterHeaders,
-  deadLetterQueueName,
-  type QueuedMessage,
-  type Transport,
-  type TransportCapabilities,
+import type {
+  DeadLetterReason,
+  Delivery,
+  DeliveryHandler,
+  QueuedMessage,
+  Transport,
+  TransportCapabilities,
 } from '@thrun/contract';
 import {
+  deadLetterCopy,
   defineTransport,
   drainWithin,
   optionChecks,
@@ -61,12 +59,12 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
 
   function deadLetter(queue: string, message: StoredMessage, reason: DeadLetterReason): void {
     // The headers form: the original bytes as the body, the description beside them.
-    const metadata = createDeadLetterMetadata({ queue, reason, attempts: message.deliveries });
-    broker.queue(deadLetterQueueName(queue)).publish(
+    const dead = deadLetterCopy(queue, reason, message.deliveries);
+    broker.queue(dead.queue).publish(
       {
         body: message.body,
         key: message.key,
-        headers: Object.freeze(deadLetterHeaders(metadata)),
+        headers: Object.freeze(dead.headers),
         deliveries: 0,
       },
       0,

@@ -1,15 +1,13 @@
 import {
   type BackoffOptions,
   ConfigurationError,
-  createDeadLetterMetadata,
   type DeadLetterReason,
-  deadLetterHeaders,
   deadLetterQueueName,
   type QueuedMessage,
   type Transport,
   type TransportCapabilities,
 } from '@thrun/contract';
-import { defineTransport, optionChecks } from '@thrun/contract/transport-kit';
+import { deadLetterCopy, defineTransport, optionChecks } from '@thrun/contract/transport-kit';
 import type { ChannelModel, SocketOptions } from 'amqplib';
 import { ConnectionManager } from './connection.js';
 import { Consumer, type ConsumerHost, type Received, readMessage } from './consumer.js';
@@ -155,10 +153,9 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       },
       async deadLetter(message: Received, reason: DeadLetterReason) {
         // The headers form: the original bytes as the body, so the dead letter fits where the message did.
-        const dead = deadLetterQueueName(queue);
-        const metadata = createDeadLetterMetadata({ queue, reason, attempts: message.attempt });
-        await publishToQueue(dead, message.body, deadLetterHeaders(metadata), [
-          groupDeclaration(dead, DEFAULT_GROUP),
+        const dead = deadLetterCopy(queue, reason, message.attempt);
+        await publishToQueue(dead.queue, message.body, dead.headers, [
+          groupDeclaration(dead.queue, DEFAULT_GROUP),
         ]);
       },
     };

@@ -4,6 +4,7 @@
  */
 export { abortable } from './abortable.js';
 export { assertPayloadsFit, transportClosedError } from './checks.js';
+export { type DeadLetterCopy, deadLetterCopy } from './dead-letter.js';
 export {
   type CheckedConsumeOptions,
   type DrainingConsumer,

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { decodeDeadLetter } from '../dead-letter.js';
 import { ConfigurationError, TransportError } from '../errors.js';
 import type { Delivery } from '../transport.js';
 import {
   abortable,
+  deadLetterCopy,
   defineTransport,
   drainWithin,
   optionChecks,
@@ -226,6 +228,18 @@ describe('abortable', () => {
     controller.abort();
     await expect(waiting).rejects.toThrow('aborted');
     await expect(abortable(Promise.resolve(1), AbortSignal.abort(), aborted)).rejects.toThrow('aborted');
+  });
+});
+
+describe('deadLetterCopy', () => {
+  it('names the dead queue and describes the reason in headers that decode back, cut to the limits', () => {
+    const copy = deadLetterCopy('orders', { code: 'max_attempts', message: 'x'.repeat(5000) }, 3);
+    expect(copy.queue).toBe('orders.dead');
+    const body = new TextEncoder().encode('{"event":"e"}');
+    const decoded = decodeDeadLetter({ body, headers: copy.headers });
+    expect(decoded).toMatchObject({ form: 'headers', queue: 'orders', attempts: 3, originalBody: body });
+    expect(decoded.error.code).toBe('max_attempts');
+    expect(new TextEncoder().encode(decoded.error.message).byteLength).toBeLessThanOrEqual(1024);
   });
 });
 
