@@ -1,14 +1,8 @@
-import {
-  backoffDelayMs,
-  type DeadLetterReason,
-  type Delivery,
-  type DeliveryHandler,
-  REFUSED_SETTLEMENT_BACKOFF,
-  sleep,
-} from '@thrun/contract';
+import { type DeadLetterReason, type Delivery, type DeliveryHandler, sleep } from '@thrun/contract';
 import {
   deadLetterCopy,
   drainWithin,
+  refusalDelayMs,
   runDelivery,
   Settlement,
   settlesWithin,
@@ -196,7 +190,7 @@ export class QueueConsumer {
       // again from the first unfinished message, after a growing pause so a refusal is not a hot loop.
       if (outcomes.includes('undone')) {
         this.refusals += 1;
-        await sleep(backoffDelayMs(this.refusals, REFUSED_SETTLEMENT_BACKOFF));
+        await sleep(refusalDelayMs(this.refusals));
       }
       if (!payload.isStale()) {
         this.context.consumer.seek({

@@ -4,10 +4,9 @@ import {
   type DeadLetterReason,
   type Delivery,
   type DeliveryHandler,
-  REFUSED_SETTLEMENT_BACKOFF,
   sleep,
 } from '@thrun/contract';
-import { drainWithin, runDelivery, Settlement } from '@thrun/contract/transport-kit';
+import { drainWithin, refusalDelayMs, runDelivery, Settlement } from '@thrun/contract/transport-kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConnectionManager } from './connection.js';
 import { headers } from './topology.js';
@@ -268,7 +267,7 @@ export class Consumer {
       .then(async (outcome) => {
         if (outcome !== 'refused' || acks.dead) return undefined;
         refusals += 1;
-        await sleep(backoffDelayMs(refusals, REFUSED_SETTLEMENT_BACKOFF), this.closingController.signal);
+        await sleep(refusalDelayMs(refusals), this.closingController.signal);
         // Closing, a lost channel or a late settlement by the handler end it here.
         if (this.closing || acks.dead || !settlement.release()) return undefined;
         return { attempt: received.attempt + 1, refusals };

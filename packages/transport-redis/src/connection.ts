@@ -1,13 +1,15 @@
-import { TransportError } from '@thrun/contract';
+import { type BackoffOptions, backoffDelayMs, TransportError } from '@thrun/contract';
 import { redactText, redactUrl } from '@thrun/contract/transport-kit';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Script } from './scripts.js';
 
 export type RedisClient = Redis | Cluster;
 
+const RECONNECT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 2_000, jitter: 'full' };
+
 /** Reconnect forever with a capped backoff: a broker that comes back mid-stream is picked up again. */
 function retryStrategy(times: number): number {
-  return Math.min(50 * 2 ** Math.min(times, 6), 2_000);
+  return backoffDelayMs(times, RECONNECT_BACKOFF);
 }
 
 export function createClient(url: string, extra: RedisOptions = {}): Redis {

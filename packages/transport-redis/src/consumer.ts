@@ -1,12 +1,6 @@
-import type { DeadLetterReason, Delivery, DeliveryHandler } from '@thrun/contract';
-import {
-  backoffDelayMs,
-  encodeDeadLetterFrame,
-  REFUSED_SETTLEMENT_BACKOFF,
-  sleep,
-  TransportError,
-} from '@thrun/contract';
-import { drainWithin, runDelivery, Settlement } from '@thrun/contract/transport-kit';
+import type { BackoffOptions, DeadLetterReason, Delivery, DeliveryHandler } from '@thrun/contract';
+import { backoffDelayMs, encodeDeadLetterFrame, sleep, TransportError } from '@thrun/contract';
+import { drainWithin, refusalDelayMs, runDelivery, Settlement } from '@thrun/contract/transport-kit';
 import { ReplyError } from 'ioredis';
 import { transportError } from './connection.js';
 
@@ -49,6 +43,9 @@ export interface ConsumerSettings {
   /** How long a settlement keeps retrying while Redis is unreachable before it gives up. */
   settleRetryMs: number;
 }
+
+/** Between tries while Redis is unreachable (ioredis reconnects meanwhile). */
+const OUTAGE_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 1_000, jitter: 'full' };
 
 interface InFlight {
   settlement: Settlement;
@@ -95,14 +92,11 @@ export class Consumer {
 
   private park(message: Fetched): void {
     const refusals = (message.refusals ?? 0) + 1;
-    const timer = setTimeout(
-      () => {
-        this.parked.delete(message);
-        this.waiting.push({ ...message, attempt: message.attempt + 1, refusals });
-        this.pump();
-      },
-      backoffDelayMs(refusals, REFUSED_SETTLEMENT_BACKOFF),
-    );
+    const timer = setTimeout(() => {
+      this.parked.delete(message);
+      this.waiting.push({ ...message, attempt: message.attempt + 1, refusals });
+      this.pump();
+    }, refusalDelayMs(refusals));
     this.parked.set(message, timer);
   }
 
@@ -140,7 +134,7 @@ export class Consumer {
         if (this.stopping) break;
         // Redis unreachable or restarting: ioredis reconnects; keep asking, with a capped backoff.
         failures += 1;
-        await sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1_000));
+        await sleep(backoffDelayMs(failures, OUTAGE_BACKOFF));
       }
     }
   }
@@ -226,7 +220,7 @@ export class Consumer {
           (TransportError.isInstance(error) && error.code === 'closed')
         )
           throw error;
-        await sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1_000));
+        await sleep(backoffDelayMs(failures, OUTAGE_BACKOFF));
       }
     }
   }

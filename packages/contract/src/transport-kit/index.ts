@@ -16,6 +16,7 @@ export { redactText, redactUrl } from './redact.js';
 export {
   type DeliveryOutcome,
   drainWithin,
+  refusalDelayMs,
   runDelivery,
   Settlement,
   type SettlementState,

@@ -1,3 +1,4 @@
+import { backoffDelayMs, REFUSED_SETTLEMENT_BACKOFF } from '../backoff.js';
 import type { Delivery, DeliveryHandler } from '../transport.js';
 
 /**
@@ -103,6 +104,14 @@ export async function runDelivery(
   }
   if (settlement.state === 'pending') return 'refused';
   return settlement.state === 'released' ? 'released' : 'settled';
+}
+
+/**
+ * How long a delivery left pending by its `refusals`-th refusal in a row waits before it comes back as
+ * the next attempt (`REFUSED_SETTLEMENT_BACKOFF`, the pace core's worker keeps too).
+ */
+export function refusalDelayMs(refusals: number): number {
+  return backoffDelayMs(refusals, REFUSED_SETTLEMENT_BACKOFF);
 }
 
 /**
