@@ -9,7 +9,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { ConsumerSockets } from './consumer-sockets.js';
-import { describe } from './errors.js';
+import { causedBy, describe } from './errors.js';
 import type { KafkaSettings } from './options.js';
 
 /** A kafkajs consumer, and how to cut its connections when Thrun owns them. */
@@ -123,19 +123,12 @@ const RESOLVED = Promise.resolve();
 
 /** Names the brokers (never the TLS or SASL options) and, when nothing answered, how to start one. */
 function unreachableError(brokers: readonly string[], cause: unknown): TransportError {
-  const hint = isConnectionError(cause) ? ' Is Kafka running? (bash scripts/brokers/kafka.sh start)' : '';
+  const hint = causedBy(cause, 'name', 'KafkaJSConnectionError')
+    ? ' Is Kafka running? (bash scripts/brokers/kafka.sh start)'
+    : '';
   return new TransportError(
     'connection_failed',
     `[thrun:kafka] cannot connect to ${brokers.join(', ')}: ${describe(cause)}.${hint}`,
     { cause },
-  );
-}
-
-function isConnectionError(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    ((error as { name?: unknown }).name === 'KafkaJSConnectionError' ||
-      isConnectionError((error as { cause?: unknown }).cause))
   );
 }

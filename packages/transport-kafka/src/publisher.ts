@@ -1,6 +1,6 @@
 import { type OutgoingMessage, PayloadTooLargeError, ThrunError } from '@thrun/contract';
 import type { CompressionTypes, Message, Producer } from 'kafkajs';
-import { asThrunError } from './errors.js';
+import { asThrunError, causedBy } from './errors.js';
 import { HEADER } from './headers.js';
 
 /** A record batch must fit the broker's `message.max.bytes`: bigger publishes go in several sends. */
@@ -120,7 +120,7 @@ export function toRecords(
 }
 
 function sendError(topic: string, cause: unknown): Error {
-  if (!ThrunError.isInstance(cause) && isMessageTooLarge(cause)) {
+  if (!ThrunError.isInstance(cause) && causedBy(cause, 'type', 'MESSAGE_TOO_LARGE')) {
     return new PayloadTooLargeError(
       'payload_too_large',
       `[thrun:kafka] the broker refused a message to "${topic}" as too large`,
@@ -128,15 +128,6 @@ function sendError(topic: string, cause: unknown): Error {
     );
   }
   return asThrunError(cause, 'publish_failed', `publish to "${topic}" was not acknowledged`);
-}
-
-function isMessageTooLarge(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    ((error as { type?: unknown }).type === 'MESSAGE_TOO_LARGE' ||
-      isMessageTooLarge((error as { cause?: unknown }).cause))
-  );
 }
 
 function sizeOf(messages: Message[]): number {
