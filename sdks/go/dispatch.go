@@ -37,7 +37,9 @@ func WithCorrelationID(id string) DispatchOption {
 }
 
 // WithCausationID sets meta.causation_id: the event_id of the event whose handler dispatches this one.
-func WithCausationID(id string) DispatchOption { return func(s *dispatchSettings) { s.causationID = id } }
+func WithCausationID(id string) DispatchOption {
+	return func(s *dispatchSettings) { s.causationID = id }
+}
 
 // Event is one event of a bulk dispatch.
 type Event struct {

@@ -6,6 +6,7 @@ package thrun
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -58,6 +59,8 @@ type Options struct {
 	DrainTimeout time.Duration
 	// HandleSignals makes Run stop on SIGTERM and SIGINT as on a cancelled context. Default true.
 	HandleSignals *bool
+	// Logger receives the worker's logs (never message contents or credentials). Default slog.Default().
+	Logger *slog.Logger
 }
 
 // Thrun dispatches events and runs listeners over one transport. Safe for concurrent use.
@@ -93,6 +96,9 @@ func New(t transport.Transport, opts Options) (*Thrun, error) {
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second

@@ -47,7 +47,7 @@ func (t *Thrun) Run(ctx context.Context) error {
 	// Handlers outlive the stop signal until the drain deadline.
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
-	w := &worker{thrun: t, handlerCtx: handlerCtx, logger: slog.Default().With("component", "thrun")}
+	w := &worker{thrun: t, handlerCtx: handlerCtx, logger: t.opts.Logger.With("component", "thrun")}
 
 	var subscriptions []transport.Subscription
 	closeAll := func(drain context.Context) {
