@@ -460,3 +460,35 @@ func TestSIGTERMDrainsAndStops(t *testing.T) {
 		t.Fatal("the handled message is still queued")
 	}
 }
+
+func TestRetryRunsOnlyTheListenersThatFailed(t *testing.T) {
+	tr := memory.New()
+	c := newClient(t, tr, Options{})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	done := make(chan struct{}, 1)
+	_ = c.Listen("order.paid", func(context.Context, *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls["steady"]++
+		return nil
+	})
+	_ = c.Listen("order.*", func(_ context.Context, m *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls["flaky"]++
+		if m.Attempt == 1 {
+			return errors.New("once")
+		}
+		done <- struct{}{}
+		return nil
+	})
+	runWorker(t, c)
+	_, _ = c.Dispatch(context.Background(), "order.paid", nil)
+	waitFor(t, done)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["steady"] != 1 || calls["flaky"] != 2 {
+		t.Fatalf("calls %v: the listener that succeeded ran again", calls)
+	}
+}
