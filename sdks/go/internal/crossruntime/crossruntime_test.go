@@ -136,6 +136,15 @@ func goClient(t *testing.T, mode redis.Mode, queue string, retry *thrun.Retry, r
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tr.Close(context.Background()) })
+	return newClient(t, tr, queue, retry, routes...)
+}
+
+func goClientOn(t *testing.T, tr *redis.Transport, queue string) *thrun.Thrun {
+	return newClient(t, tr, queue, nil)
+}
+
+func newClient(t *testing.T, tr *redis.Transport, queue string, retry *thrun.Retry, routes ...thrun.Route) *thrun.Thrun {
+	t.Helper()
 	off := false
 	c, err := thrun.New(tr, thrun.Options{Queue: queue, Routes: routes, HandleSignals: &off, Retry: retry, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
