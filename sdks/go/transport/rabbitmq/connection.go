@@ -55,7 +55,7 @@ func (m *connectionManager) dial(ctx context.Context) (*amqp.Connection, error) 
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, &TransportError{Code: "connection_failed", Message: fmt.Sprintf("cannot connect to %s: %s", m.redactURL, redactError(r.err, m.url)), Err: r.err}
+			return nil, &TransportError{Code: "connection_failed", Message: fmt.Sprintf("cannot connect to %s", m.redactURL), Err: r.err}
 		}
 		return r.conn, nil
 	case <-ctx.Done():
@@ -64,7 +64,7 @@ func (m *connectionManager) dial(ctx context.Context) (*amqp.Connection, error) 
 				_ = r.conn.Close()
 			}
 		}()
-		return nil, &TransportError{Code: "connection_failed", Message: "no connection to " + m.redactURL + ": " + ctx.Err().Error(), Err: ctx.Err()}
+		return nil, &TransportError{Code: "connection_failed", Message: "no connection to " + m.redactURL, Err: ctx.Err()}
 	}
 }
 

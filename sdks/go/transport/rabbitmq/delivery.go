@@ -3,7 +3,6 @@ package rabbitmq
 import (
 	"context"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -228,5 +227,3 @@ func (d *delivery) release() {
 	d.cancel()
 	_ = d.message.Nack(false, true)
 }
-
-var _ = strconv.Itoa

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
 
 // publishItem is one message to send: to an exchange, or to a queue through the default exchange ("").
@@ -30,11 +32,11 @@ type declaration struct {
 // broker sends basic.return before the confirm of a message no queue took, and that call fails with
 // "unroutable".
 type publisher struct {
-	manager *connectionManager
+	manager  *connectionManager
 	idPrefix string
 
-	mu      sync.Mutex // serialises publishes, so delivery tags follow the order of sends
-	state   *confirmChannel
+	mu       sync.Mutex // serialises publishes, so delivery tags follow the order of sends
+	state    *confirmChannel
 	declared map[string]bool // keys declared on state's connection
 	sequence uint64
 }
@@ -221,9 +223,12 @@ func (s *confirmChannel) failure(err error) error {
 		text = cause.Error()
 	}
 	if strings.Contains(text, "larger than") && strings.Contains(text, "message size") {
-		return &TransportError{Code: "payload_too_large", Message: "the broker refused the message: " + text, Err: cause}
+		return &TransportError{Code: "payload_too_large", Message: "the broker refused the message", Kind: transport.ErrPayloadTooLarge, Err: cause}
 	}
-	return &TransportError{Code: "publish_failed", Message: "the message may not have been accepted: " + text, Err: cause}
+	if cause == nil {
+		return &TransportError{Code: "publish_failed", Message: "the message may not have been accepted: " + text}
+	}
+	return &TransportError{Code: "publish_failed", Message: "the message may not have been accepted", Err: cause}
 }
 
 func (p *publisher) close() {

@@ -114,6 +114,25 @@ func orDefault[T comparable](value, fallback T) T {
 // Name is "rabbitmq".
 func (t *Transport) Name() string { return "rabbitmq" }
 
+// SpecificationVersion is the transport contract version implemented.
+func (t *Transport) SpecificationVersion() string { return transport.SpecificationVersion }
+
+// Capabilities: delays through TTL buckets, a queue per group, publish order for one consumer at
+// concurrency 1, durable queues and persistent messages, broker redelivery of unacked messages.
+func (t *Transport) Capabilities() transport.Capabilities {
+	return transport.Capabilities{
+		Delay:             true,
+		Fanout:            true,
+		Ordering:          transport.OrderingFIFO,
+		Persistent:        true,
+		MaxPayloadBytes:   t.maxPayloadBytes,
+		DeadLetter:        true,
+		RedeliversUnacked: true,
+	}
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
 // queueTypeOf: dead-letter queues are classic whatever QueueType says, so tooling can look at them
 // with basic.get and give them back in place.
 func (t *Transport) queueTypeOf(queue string) string {
@@ -140,15 +159,18 @@ func bucketDeclaration(name string, bucketMs int64, exchange, routingKey string)
 // through the bucket <queue>:delay:<ms>. It returns once the broker confirmed every message; on an
 // error, messages before the failing one may have been accepted. The default group's queue is
 // declared on the first publish, so nothing is lost before anyone consumes.
-func (t *Transport) Publish(ctx context.Context, queue string, messages []transport.OutgoingMessage) error {
+func (t *Transport) Publish(ctx context.Context, queue string, messages []transport.Message) error {
 	if t.isClosed() {
 		return ErrClosed
+	}
+	if err := transport.ValidateQueueName(queue); err != nil {
+		return err
 	}
 	declarations := []declaration{t.groupDeclaration(queue, DefaultGroup)}
 	items := make([]publishItem, 0, len(messages))
 	for _, message := range messages {
 		if len(message.Body) > t.maxPayloadBytes {
-			return &TransportError{Code: "payload_too_large", Message: fmt.Sprintf("a message of %d bytes exceeds MaxPayloadBytes (%d)", len(message.Body), t.maxPayloadBytes)}
+			return &TransportError{Code: "payload_too_large", Message: fmt.Sprintf("a message of %d bytes exceeds MaxPayloadBytes (%d)", len(message.Body), t.maxPayloadBytes), Kind: transport.ErrPayloadTooLarge}
 		}
 	}
 	for _, message := range messages {
@@ -184,7 +206,7 @@ func (t *Transport) publishRetry(ctx context.Context, queue, group string, heade
 func (t *Transport) publishDeadLetter(ctx context.Context, queue string, body []byte, reason transport.DeadLetterReason, attempts int) error {
 	dead := deadQueueName(queue)
 	headers := amqp.Table{}
-	for name, value := range deadLetterHeaders(queue, reason, attempts, time.Now()) {
+	for name, value := range transport.NewDeadLetterDescription(queue, reason, attempts, time.Now()).Headers() {
 		headers[name] = value
 	}
 	return t.publisher.publish(ctx, []publishItem{{routingKey: dead, body: body, headers: headers}}, []declaration{t.groupDeclaration(dead, DefaultGroup)})
@@ -196,6 +218,9 @@ func (t *Transport) publishDeadLetter(ctx context.Context, queue string, body []
 func (t *Transport) Consume(ctx context.Context, queue string, handler transport.Handler, opts transport.ConsumeOptions) (transport.Subscription, error) {
 	if t.isClosed() {
 		return nil, ErrClosed
+	}
+	if err := transport.ValidateQueueName(queue); err != nil {
+		return nil, err
 	}
 	group := orDefault(opts.Group, DefaultGroup)
 	if !groupPattern.MatchString(group) {
@@ -227,7 +252,15 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 	t.consumers[c] = struct{}{}
 	t.mu.Unlock()
 	go c.loop(deliveries)
-	return &subscription{transport: t, consumer: c}, nil
+	sub := &subscription{transport: t, consumer: c}
+	go func() { // cancelling ctx stops the consumer, as Close does
+		select {
+		case <-ctx.Done():
+			_ = sub.Close(context.Background())
+		case <-c.closing:
+		}
+	}()
+	return sub, nil
 }
 
 type subscription struct {

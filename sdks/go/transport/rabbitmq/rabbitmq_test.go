@@ -129,7 +129,7 @@ func TestPublishConsumeKeepsBytesKeyAndAcks(t *testing.T) {
 	tr := newTransport(t, Options{})
 	queue := uniqueQueue("go-rmq-basic")
 	body := `{"event":"order_created","payload":{"order_id":1,"text":"é\u2028"}}`
-	if err := tr.Publish(context.Background(), queue, []transport.OutgoingMessage{{Body: []byte(body), Key: "order-1"}, {Body: []byte(`{"event":"b","payload":{}}`)}}); err != nil {
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(body), Key: "order-1"}, {Body: []byte(`{"event":"b","payload":{}}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	got := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
@@ -152,7 +152,7 @@ func TestGroupsFanOutAndCompeteWithin(t *testing.T) {
 	queue := uniqueQueue("go-rmq-groups")
 	a := collect(t, tr, queue, transport.ConsumeOptions{Group: "alpha"}, ack)
 	b := collect(t, tr, queue, transport.ConsumeOptions{Group: "beta"}, ack)
-	if err := tr.Publish(context.Background(), queue, []transport.OutgoingMessage{{Body: []byte(`{"event":"x","payload":{}}`)}}); err != nil {
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"event":"x","payload":{}}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	next(t, a, 5*time.Second)
@@ -170,7 +170,7 @@ func TestRetryWithDelayCountsAttemptsAndStaysInTheGroup(t *testing.T) {
 		}
 		return d.Ack(context.Background())
 	})
-	if err := tr.Publish(context.Background(), queue, []transport.OutgoingMessage{{Body: []byte(`{"event":"x","payload":{}}`), Key: "k"}}); err != nil {
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"event":"x","payload":{}}`), Key: "k"}}); err != nil {
 		t.Fatal(err)
 	}
 	first := next(t, got, 5*time.Second)
@@ -194,7 +194,7 @@ func TestDelayedPublishIsNeverEarly(t *testing.T) {
 	queue := uniqueQueue("go-rmq-delay")
 	got := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
 	start := time.Now()
-	if err := tr.Publish(context.Background(), queue, []transport.OutgoingMessage{{Body: []byte(`{"event":"x","payload":{}}`), Delay: 400 * time.Millisecond}}); err != nil {
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"event":"x","payload":{}}`), Delay: 400 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
 	r := next(t, got, 5*time.Second)
@@ -210,7 +210,7 @@ func TestDeadLetterKeepsBytesAndDescribesTheReason(t *testing.T) {
 	got := collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
 		return d.DeadLetter(context.Background(), transport.DeadLetterReason{Code: "invalid_json", Message: string(make([]byte, 2000))})
 	})
-	if err := tr.Publish(context.Background(), queue, []transport.OutgoingMessage{{Body: []byte(body)}}); err != nil {
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(body)}}); err != nil {
 		t.Fatal(err)
 	}
 	next(t, got, 5*time.Second)
@@ -244,7 +244,7 @@ func TestHandlerErrorRetriesAtOnceAsTheNextAttempt(t *testing.T) {
 		}
 		return d.Ack(context.Background())
 	})
-	if err := tr.Publish(context.Background(), queue, []transport.OutgoingMessage{{Body: []byte(`{}`)}}); err != nil {
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	for want := 1; want <= 3; want++ {
@@ -279,9 +279,9 @@ func TestConcurrencyBoundsRunningHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close(context.Background())
-	messages := make([]transport.OutgoingMessage, 12)
+	messages := make([]transport.Message, 12)
 	for i := range messages {
-		messages[i] = transport.OutgoingMessage{Body: []byte(`{}`)}
+		messages[i] = transport.Message{Body: []byte(`{}`)}
 	}
 	if err := tr.Publish(context.Background(), queue, messages); err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func TestCloseReleasesUnsettledToAnotherConsumerAsALaterAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Publish(context.Background(), queue, []transport.OutgoingMessage{{Body: []byte(`{}`)}}); err != nil {
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	<-started
@@ -322,7 +322,7 @@ func TestCloseReleasesUnsettledToAnotherConsumerAsALaterAttempt(t *testing.T) {
 
 func TestUnroutableAndTooLargePublishesFail(t *testing.T) {
 	tr := newTransport(t, Options{MaxPayloadBytes: 10})
-	err := tr.Publish(context.Background(), "whatever", []transport.OutgoingMessage{{Body: make([]byte, 11)}})
+	err := tr.Publish(context.Background(), "whatever", []transport.Message{{Body: make([]byte, 11)}})
 	var te *TransportError
 	if !errors.As(err, &te) || te.Code != "payload_too_large" {
 		t.Fatalf("got %v", err)
