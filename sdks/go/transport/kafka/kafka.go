@@ -122,7 +122,13 @@ func New(opts Options) (*Transport, error) {
 }
 
 func (o Options) clientOptions() []kgo.Opt {
-	out := []kgo.Opt{kgo.SeedBrokers(o.Brokers...), kgo.ClientID("thrun-go")}
+	out := []kgo.Opt{
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.ClientID("thrun-go"),
+		// Thrun creates topics just before it uses them: a client must not wait the default 5 s
+		// before it may refresh metadata and see them.
+		kgo.MetadataMinAge(100 * time.Millisecond),
+	}
 	if o.TLS != nil {
 		out = append(out, kgo.DialTLSConfig(o.TLS))
 	}
