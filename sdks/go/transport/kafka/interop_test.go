@@ -115,3 +115,45 @@ func TestKeyedRecordsGoToThePartitionTypeScriptPicks(t *testing.T) {
 		}
 	}
 }
+
+// Go and TypeScript workers compete in one Thrun group: the Kafka group accepts both (they share
+// the kafkajs assignor's protocol) and each gets a share of the partitions.
+func TestGoAndTypeScriptWorkersShareOneGroup(t *testing.T) {
+	tr := newTransport(t, Options{})
+	queue := uniqueQueue("go-kafka-mixed")
+	ts := tspeer.Consume(t, "kafka", queue, 1_000)
+	goSide := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
+	var messages []transport.Message
+	for i := range 30 {
+		messages = append(messages, transport.Message{Body: []byte{byte('A' + i)}, Key: string(rune('a' + i))})
+	}
+	// The second member's join makes the group rebalance; publish once the partitions settled.
+	time.Sleep(3 * time.Second)
+	if err := tr.Publish(context.Background(), queue, messages); err != nil {
+		t.Fatal(err)
+	}
+	seenBy := map[string]map[string]bool{"go": {}, "ts": {}}
+	deadline := time.After(30 * time.Second)
+	for len(seenBy["go"])+len(seenBy["ts"]) < 30 || !covered(seenBy, messages) {
+		select {
+		case r := <-goSide:
+			seenBy["go"][r.body] = true
+		case d := <-ts:
+			seenBy["ts"][d.Body] = true
+		case <-deadline:
+			t.Fatalf("Go saw %d, TypeScript %d of 30", len(seenBy["go"]), len(seenBy["ts"]))
+		}
+	}
+	if len(seenBy["go"]) == 0 || len(seenBy["ts"]) == 0 {
+		t.Fatalf("one member got nothing: Go %d, TypeScript %d", len(seenBy["go"]), len(seenBy["ts"]))
+	}
+}
+
+func covered(seenBy map[string]map[string]bool, messages []transport.Message) bool {
+	for _, m := range messages {
+		if !seenBy["go"][string(m.Body)] && !seenBy["ts"][string(m.Body)] {
+			return false
+		}
+	}
+	return true
+}
