@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	thrun "github.com/thrun-dev/thrun/sdks/go"
+	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
 
 func redisURL() string {
@@ -64,7 +67,7 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("want 2 lines, got %q", stdout.String())
 	}
-	var first Envelope
+	var first thrun.Envelope
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +89,11 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	if !found {
 		t.Fatalf("not a dead-letter frame: %q", raw)
 	}
-	var letter DeadLetter
+	var letter transport.DeadLetterDescription
 	if err := json.Unmarshal(line, &letter); err != nil {
 		t.Fatal(err)
 	}
-	if string(body) != "{not json" || letter.Error["code"] != "invalid_json" || letter.Queue != queue || letter.Attempts != 1 {
+	if string(body) != "{not json" || letter.Error.Code != "invalid_json" || letter.Queue != queue || letter.Attempts != 1 {
 		t.Fatalf("unexpected dead letter %q", raw)
 	}
 }

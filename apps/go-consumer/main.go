@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	thrun "github.com/thrun-dev/thrun/sdks/go"
+	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
 
 func main() {
@@ -30,7 +33,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: go-consumer validate | produce | consume (see --help of each)")
 		return 2
 	}
-	validator, err := NewValidator()
+	validator, err := thrun.NewValidator()
 	if err != nil {
 		fmt.Fprintln(stderr, "cannot compile the envelope schema:", err)
 		return 2
@@ -48,7 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 }
 
-func validate(v *Validator, stdin io.Reader, stderr io.Writer) int {
+func validate(v *thrun.Validator, stdin io.Reader, stderr io.Writer) int {
 	data, err := io.ReadAll(stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "cannot read stdin:", err)
@@ -79,7 +82,7 @@ func redisClient(ctx context.Context, url string) (*redis.Client, error) {
 	return rdb, nil
 }
 
-func produce(v *Validator, args []string, stdout, stderr io.Writer) int {
+func produce(v *thrun.Validator, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("redis", "redis://127.0.0.1:6379", "Redis URL")
@@ -89,7 +92,7 @@ func produce(v *Validator, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	env := NewEnvelope(*event, json.RawMessage(*payload), time.Now())
+	env := thrun.NewEnvelope(*event, json.RawMessage(*payload), "go", time.Now())
 	data, err := json.Marshal(env)
 	if err != nil {
 		fmt.Fprintln(stderr, "payload is not JSON:", err)
@@ -115,7 +118,7 @@ func produce(v *Validator, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func consume(v *Validator, args []string, stdout, stderr io.Writer) int {
+func consume(v *thrun.Validator, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("redis", "redis://127.0.0.1:6379", "Redis URL")
@@ -164,44 +167,14 @@ func consume(v *Validator, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// DeadLetter is the description of schemas/dead-letter.schema.json: why a message was
-// dead-lettered, after how many attempts, when, and from which queue.
-type DeadLetter struct {
-	Queue    string            `json:"queue"`
-	Error    map[string]string `json:"error"`
-	Attempts int               `json:"attempts"`
-	FailedAt string            `json:"failed_at"`
-}
-
 // deadLetterFrame is a dead letter in the frame form that Redis holds: the description as one line
 // of JSON, a line feed, then the original bytes unchanged (never escaped, so it never outgrows them).
 func deadLetterFrame(queue string, data []byte, reason error, now time.Time) []byte {
 	code := "schema_violation"
-	var codecErr *CodecError
+	var codecErr *thrun.CodecError
 	if errors.As(reason, &codecErr) {
 		code = codecErr.Code
 	}
-	line, _ := json.Marshal(DeadLetter{
-		Queue:    queue,
-		Error:    map[string]string{"code": code, "message": truncate(reason.Error(), 1024)},
-		Attempts: 1,
-		FailedAt: now.UTC().Format(time.RFC3339Nano),
-	})
-	frame := append(line, '\n')
-	return append(frame, data...)
-}
-
-// truncate cuts text to at most max bytes at a rune boundary, ending in "…", as every runtime does.
-func truncate(text string, max int) string {
-	if len(text) <= max {
-		return text
-	}
-	end := 0
-	for i := range text {
-		if i > max-len("…") {
-			break
-		}
-		end = i
-	}
-	return text[:end] + "…"
+	description := transport.NewDeadLetterDescription(queue, transport.DeadLetterReason{Code: code, Message: reason.Error()}, 1, now)
+	return description.Frame(data)
 }

@@ -1,4 +1,4 @@
-package main
+package thrun
 
 import (
 	"encoding/base64"

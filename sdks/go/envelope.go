@@ -1,8 +1,7 @@
-package main
+package thrun
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -10,31 +9,56 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/thrun-dev/thrun/sdks/go/internal/wire"
+	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
 
-// The repository's schema, copied here by `go generate` because go:embed cannot reach outside the
-// module. TestEmbeddedSchemaIsTheRepositorys fails whenever the copy differs from schemas/.
-//
-//go:generate cp ../../schemas/envelope.schema.json envelope.schema.json
-//go:embed envelope.schema.json
-var envelopeSchemaJSON []byte
+// The repository's schema, embedded from the copy in internal/wire (see README.md).
+var envelopeSchemaJSON = wire.Schema("envelope.schema.json")
 
 // EnvelopeSchemaID is the schema's $id: vectors reference the schema by it.
 const EnvelopeSchemaID = "https://thrun.dev/schemas/envelope.schema.json"
 
-// Envelope is the wire contract every Thrun runtime speaks. Payload and Meta stay raw so that
-// validated bytes are printed back unchanged in meaning (and unknown meta keys survive).
+// SpecVersion is the envelope specification this runtime follows, written to meta.spec_version.
+const SpecVersion = "1.0"
+
+// Envelope is the wire contract every Thrun runtime speaks. Payload stays raw, so that validated
+// bytes are handed over unchanged in meaning.
 type Envelope struct {
 	Event   string          `json:"event"`
 	Payload json.RawMessage `json:"payload"`
 	Meta    *Meta           `json:"meta,omitempty"`
 }
 
-// Meta is what a producer fills on dispatch.
+// Meta is what a producer fills on dispatch. Unknown meta keys are tolerated on decoding (and not
+// kept here; the delivery's bytes still hold them).
 type Meta struct {
-	EventID   string `json:"event_id"`
+	// EventID is a UUID, unique per dispatch (a retry keeps it).
+	EventID string `json:"event_id"`
+	// Timestamp is the RFC 3339 time of the dispatch.
 	Timestamp string `json:"timestamp"`
-	Source    string `json:"source"`
+	// Source is the producing runtime or service.
+	Source string `json:"source"`
+	// Attempt is the 1-based delivery attempt, when the producer knows it.
+	Attempt int `json:"attempt,omitempty"`
+	// CorrelationID groups every event of one business flow.
+	CorrelationID string `json:"correlation_id,omitempty"`
+	// CausationID is the event_id of the event whose handler dispatched this one.
+	CausationID string `json:"causation_id,omitempty"`
+	// Traceparent is the W3C Trace Context traceparent.
+	Traceparent string `json:"traceparent,omitempty"`
+	// Batch is present on batch steps (schemas/batch-meta.schema.json).
+	Batch *BatchMeta `json:"batch,omitempty"`
+	// SpecVersion is the envelope specification version the producer followed.
+	SpecVersion string `json:"spec_version,omitempty"`
+}
+
+// BatchMeta is meta.batch on a batch step's envelope.
+type BatchMeta struct {
+	ID    string `json:"id"`
+	Index int    `json:"index"`
+	Total int    `json:"total"`
 }
 
 // NewCompiler returns a compiler that knows the envelope schema under its $id, with format
@@ -71,7 +95,6 @@ func NewValidator() (*Validator, error) {
 	return &Validator{schema: s}, nil
 }
 
-// Validate parses one JSON document and checks it. The error says why it is not an envelope.
 // unmarshalReader parses JSON the way the validator expects it (numbers as json.Number).
 func unmarshalReader(r *bytes.Reader) (any, error) { return jsonschema.UnmarshalJSON(r) }
 
@@ -87,15 +110,17 @@ func (v *Validator) Validate(data []byte) error {
 	return nil
 }
 
-// NewEnvelope builds an envelope with meta filled: a v4 event id, the time in UTC, source `go`.
-func NewEnvelope(event string, payload json.RawMessage, now time.Time) Envelope {
+// NewEnvelope builds an envelope with meta filled: a v4 event id, the time in UTC with
+// milliseconds (as every Thrun runtime writes it), and the given source.
+func NewEnvelope(event string, payload json.RawMessage, source string, now time.Time) Envelope {
 	return Envelope{
 		Event:   event,
 		Payload: payload,
 		Meta: &Meta{
-			EventID:   uuid.NewString(),
-			Timestamp: now.UTC().Format(time.RFC3339Nano),
-			Source:    "go",
+			EventID:     uuid.NewString(),
+			Timestamp:   transport.FormatTimestamp(now),
+			Source:      source,
+			SpecVersion: SpecVersion,
 		},
 	}
 }

@@ -1,0 +1,24 @@
+--[[
+now-iso: the server's clock in ms (`now`, from the now include) and as an ISO-8601 string
+(`nowIso`, through `iso(ms)`: days → civil date, Howard Hinnant's algorithm), for the batch store's
+claims and timestamps alike.
+]]
+--- @include now
+local function iso(ms)
+  local sec = math.floor(ms / 1000)
+  local days = math.floor(sec / 86400)
+  local rem = sec - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, ms % 1000)
+end
+local nowIso = iso(now)

@@ -1,0 +1,85 @@
+// Package wire holds the repository's language-neutral wire files (schemas/*.json and
+// protocol/redis/*.lua), copied here by `go generate` because go:embed cannot reach outside the
+// module; TestCopiesMatchTheRepository fails when a copy drifts from the repository's file.
+package wire
+
+import (
+	"embed"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+//go:generate bash sync.sh
+
+//go:embed schemas/*.json
+var Schemas embed.FS
+
+//go:embed redis/*.lua redis/includes/*.lua
+var redisFiles embed.FS
+
+// Schema returns the bytes of schemas/<name>.
+func Schema(name string) []byte {
+	data, err := Schemas.ReadFile("schemas/" + name)
+	if err != nil {
+		panic("wire: no embedded schema " + name) // a missing embedded file is a build defect
+	}
+	return data
+}
+
+// Script is one Redis script of protocol/redis, resolved by the rules of protocol/README.md.
+type Script struct {
+	Name         string
+	NumberOfKeys int
+	Source       string
+}
+
+var scriptFile = regexp.MustCompile(`^([a-z]+(?:-[a-z]+)*)-(\d+)\.lua$`)
+var includeLine = regexp.MustCompile(`(?m)^--- @include ([a-z0-9-]+)$`)
+
+// RedisScript returns the resolved script of protocol/redis/<file>, e.g. "list-fetch-6.lua".
+func RedisScript(file string) Script {
+	match := scriptFile.FindStringSubmatch(file)
+	if match == nil {
+		panic("wire: not a script file name " + file)
+	}
+	keys, _ := strconv.Atoi(match[2])
+	source, err := resolve("redis/"+file, nil)
+	if err != nil {
+		panic(err.Error())
+	}
+	return Script{Name: match[1], NumberOfKeys: keys, Source: strings.TrimSuffix(source, "\n")}
+}
+
+// resolve returns the text after a file's header with its include lines replaced.
+func resolve(path string, stack []string) (string, error) {
+	data, err := redisFiles.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("wire: no embedded %s", path)
+	}
+	text := string(data)
+	if !strings.HasPrefix(text, "--[[\n") {
+		return "", fmt.Errorf("wire: %s must start with a --[[ header line", path)
+	}
+	end := strings.Index(text, "\n]]\n")
+	if end < 0 || strings.Index(text, "]]") != end+1 {
+		return "", fmt.Errorf("wire: %s: the header's first ]] must be a line of its own", path)
+	}
+	body := text[end+4:]
+	var failure error
+	body = includeLine.ReplaceAllStringFunc(body, func(line string) string {
+		name := includeLine.FindStringSubmatch(line)[1]
+		for _, seen := range stack {
+			if seen == name {
+				failure = fmt.Errorf("wire: include cycle through %s", name)
+			}
+		}
+		included, err := resolve("redis/includes/"+name+".lua", append(stack, name))
+		if err != nil {
+			failure = err
+		}
+		return strings.TrimSuffix(included, "\n") // the include line's own newline stays
+	})
+	return body, failure
+}

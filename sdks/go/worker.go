@@ -1,0 +1,220 @@
+package thrun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/thrun-dev/thrun/sdks/go/transport"
+)
+
+// Run consumes every queue the listeners' events are routed to until ctx is cancelled (or, unless
+// Options.HandleSignals is false, SIGTERM or SIGINT arrives). Then it stops fetching, lets in-flight
+// handlers finish for up to Options.DrainTimeout, cancels the contexts of those still running, and
+// returns once the transport released what was left unsettled (redelivered later, as a new attempt).
+// It returns nil after a stop, or the error that prevented consuming.
+//
+// Delivery is at-least-once: a handler may see a message again after a crash or a lost settlement.
+func (t *Thrun) Run(ctx context.Context) error {
+	t.mu.Lock()
+	if t.running {
+		t.mu.Unlock()
+		return errors.New("[thrun:go] Run is already running")
+	}
+	t.running = true
+	t.mu.Unlock()
+	defer func() { t.mu.Lock(); t.running = false; t.mu.Unlock() }()
+
+	queues := t.listenedQueues()
+	if len(queues) == 0 {
+		return errors.New("[thrun:go] Run needs at least one listener")
+	}
+	stop := ctx
+	if t.opts.HandleSignals == nil || *t.opts.HandleSignals {
+		var cancel context.CancelFunc
+		stop, cancel = signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+		defer cancel()
+	}
+	// Handlers outlive the stop signal until the drain deadline.
+	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+	w := &worker{thrun: t, handlerCtx: handlerCtx, logger: t.opts.Logger.With("component", "thrun")}
+
+	var subscriptions []transport.Subscription
+	closeAll := func(drain context.Context) {
+		var wg sync.WaitGroup
+		for _, s := range subscriptions {
+			wg.Go(func() { _ = s.Close(drain) })
+		}
+		wg.Wait()
+	}
+	for _, queue := range queues {
+		s, err := t.transport.Consume(context.WithoutCancel(ctx), queue, w.handle, transport.ConsumeOptions{Group: t.opts.Group, Concurrency: t.opts.Concurrency})
+		if err != nil {
+			w.stopping.Store(true)
+			closeAll(context.Background())
+			return fmt.Errorf("[thrun:go] cannot consume %s: %w", queue, err)
+		}
+		subscriptions = append(subscriptions, s)
+	}
+	<-stop.Done()
+	w.stopping.Store(true)
+	drain, cancelDrain := context.WithTimeout(context.Background(), t.opts.DrainTimeout)
+	defer cancelDrain()
+	go func() { <-drain.Done(); cancelHandlers() }()
+	closeAll(drain)
+	return nil
+}
+
+type worker struct {
+	thrun      *Thrun
+	handlerCtx context.Context
+	logger     *slog.Logger
+	stopping   atomic.Bool
+}
+
+// handle runs one delivery through its listeners and settles it; it never returns an error for a
+// message's fault: every outcome is an explicit settlement.
+func (w *worker) handle(_ context.Context, d transport.Delivery) error {
+	t := w.thrun
+	queue, attempt := d.Queue(), d.Attempt()
+	envelope, err := t.decodeEnvelope(d.Body())
+	if err != nil {
+		reason := transport.DeadLetterReason{Code: "invalid_message", Message: err.Error()}
+		var codecErr *CodecError
+		if errors.As(err, &codecErr) {
+			reason = transport.DeadLetterReason{Code: codecErr.Code, Message: "[thrun:go] " + codecErr.Message}
+		}
+		w.logger.Warn("dead-lettering an undecodable message", "queue", queue, "reason", reason.Code)
+		return w.settle(d, "dead-letter", func(ctx context.Context) error { return d.DeadLetter(ctx, reason) })
+	}
+	listeners := t.listenersFor(envelope.Event)
+	if len(listeners) == 0 {
+		return w.unknownEvent(d, envelope)
+	}
+	if attempt > t.retry.MaxAttempts {
+		return w.deadLetter(d, envelope, transport.DeadLetterReason{
+			Code:    "max_attempts",
+			Message: fmt.Sprintf("delivered as attempt %d, past maxAttempts (%d); not run again", attempt, t.retry.MaxAttempts),
+		})
+	}
+	message := &Message{Envelope: envelope, Body: d.Body(), Queue: queue, Attempt: attempt, Key: d.Key(), thrun: t}
+	failures := w.runListeners(listeners, message)
+	if len(failures) > 0 && w.handlerCtx.Err() != nil {
+		return nil // stopped mid-work: left unsettled, the transport releases it
+	}
+	if len(failures) == 0 {
+		return w.settle(d, "ack", d.Ack)
+	}
+	joined := errors.Join(failures...)
+	for _, failure := range failures {
+		if IsPermanent(failure) {
+			return w.deadLetter(d, envelope, transport.DeadLetterReason{Code: errorCode(failure), Message: failure.Error()})
+		}
+	}
+	if attempt >= t.retry.MaxAttempts {
+		return w.deadLetter(d, envelope, transport.DeadLetterReason{
+			Code:    "max_attempts",
+			Message: fmt.Sprintf("failed on attempt %d of %d: %s", attempt, t.retry.MaxAttempts, joinedMessage(failures)),
+		})
+	}
+	delay := t.retry.RetryDelay(attempt)
+	w.logger.Info("retrying", "event", envelope.Event, "queue", queue, "attempt", attempt, "delay", delay, "error", joined)
+	return w.settle(d, "retry", func(ctx context.Context) error { return d.Retry(ctx, delay) })
+}
+
+func joinedMessage(errs []error) string {
+	messages := make([]string, len(errs))
+	for i, err := range errs {
+		messages[i] = err.Error()
+	}
+	return strings.Join(messages, "; ")
+}
+
+// runListeners runs every listener at once and returns their failures (a panic is one).
+func (w *worker) runListeners(listeners []*listener, m *Message) []error {
+	errs := make([]error, len(listeners))
+	var wg sync.WaitGroup
+	for i, l := range listeners {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("[thrun:go] listener %q panicked: %v", l.pattern, r)
+				}
+			}()
+			errs[i] = l.handle(w.handlerCtx, m)
+		})
+	}
+	wg.Wait()
+	var failures []error
+	for _, err := range errs {
+		if err != nil {
+			failures = append(failures, err)
+		}
+	}
+	return failures
+}
+
+func (w *worker) unknownEvent(d transport.Delivery, envelope Envelope) error {
+	switch w.thrun.opts.UnknownEvents {
+	case UnknownEventsDrop:
+		return w.settle(d, "ack", d.Ack)
+	case UnknownEventsLeave:
+		// Back in the queue for a consumer that knows it; the delay stops this one spinning on it.
+		return w.settle(d, "retry", func(ctx context.Context) error { return d.Retry(ctx, w.thrun.retry.Backoff) })
+	default:
+		return w.deadLetter(d, envelope, transport.DeadLetterReason{
+			Code:    "unknown_event",
+			Message: fmt.Sprintf("no listener for %q on queue %q", envelope.Event, d.Queue()),
+		})
+	}
+}
+
+func (w *worker) deadLetter(d transport.Delivery, envelope Envelope, reason transport.DeadLetterReason) error {
+	w.logger.Warn("dead-lettering", "event", envelope.Event, "queue", d.Queue(), "attempt", d.Attempt(), "reason", reason.Code)
+	return w.settle(d, "dead-letter", func(ctx context.Context) error { return d.DeadLetter(ctx, reason) })
+}
+
+// settle runs a settlement until the broker takes it. A refusal is tried again after a backoff with
+// the message left where it is, unacknowledged: never copied, its listeners never run again
+// meanwhile. Once stopping, or with the transport closed, the refusal is returned instead and the
+// transport hands the delivery out again later.
+func (w *worker) settle(d transport.Delivery, action string, run func(context.Context) error) error {
+	for failures := 1; ; failures++ {
+		err := run(w.handlerCtx)
+		if err == nil {
+			return nil
+		}
+		if w.stopping.Load() || errors.Is(err, transport.ErrClosed) {
+			return err
+		}
+		wait := refusedSettlementDelay(failures)
+		w.logger.Error("the broker refused a settlement; trying again", "queue", d.Queue(), "action", action, "attempt", d.Attempt(), "retryIn", wait, "error", err)
+		select {
+		case <-time.After(wait):
+		case <-w.handlerCtx.Done():
+			return err
+		}
+	}
+}
+
+// decodeEnvelope runs the safe codec, then reads the validated document into an Envelope.
+func (t *Thrun) decodeEnvelope(body []byte) (Envelope, error) {
+	var envelope Envelope
+	if _, err := t.validator.Decode(body); err != nil {
+		return envelope, err
+	}
+	if err := json.Unmarshal(body, &envelope); err != nil {
+		return envelope, &CodecError{"schema_violation", err.Error()}
+	}
+	return envelope, nil
+}
