@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokerkit"
 )
 
 const (
@@ -72,7 +73,7 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 	if err := checkQueue(queue); err != nil {
 		return nil, err
 	}
-	group := orDefault(opts.Group, DefaultGroup)
+	group := brokerkit.OrDefault(opts.Group, DefaultGroup)
 	if err := t.ensureTopics(ctx, queue, retryTopic(queue)); err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 		}),
 	)...)
 	if err != nil {
-		return nil, &TransportError{Code: "invalid_option", Message: "cannot create the Kafka consumer", Err: err}
+		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "cannot create the Kafka consumer", Err: err}
 	}
 	c.client = client
 	c.pollCtx, c.stopPolling = context.WithCancel(context.Background())
@@ -119,7 +120,7 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 		// Still joining (a rebalance waiting for a dead member): records arrive once it has.
 	case <-ctx.Done():
 		c.close(context.Background())
-		return nil, &TransportError{Code: "connection_failed", Message: "cannot consume " + queue + " as group " + group, Err: ctx.Err()}
+		return nil, &TransportError{Transport: transportName, Code: "connection_failed", Message: "cannot consume " + queue + " as group " + group, Err: ctx.Err()}
 	}
 	go func() { // cancelling ctx stops the consumer, as Close does
 		select {
@@ -383,7 +384,7 @@ func (c *consumer) processMain(p kgo.FetchTopicPartition) {
 	if refused {
 		c.mu.Lock()
 		c.refusals++
-		pause = backoff(c.refusals)
+		pause = brokerkit.Backoff(c.refusals)
 		c.mu.Unlock()
 	}
 	first := records[resolved]

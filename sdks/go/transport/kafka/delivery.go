@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -10,15 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
-)
-
-type settlementState int
-
-const (
-	pending settlementState = iota
-	settling
-	settled
-	released
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokerkit"
 )
 
 // delivery is one record of <queue> handed to a handler, settled at most once. Whatever a
@@ -33,11 +24,7 @@ type delivery struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 
-	mu       sync.Mutex
-	state    settlementState
-	refused  bool
-	settling chan struct{}
-	result   error
+	settlement brokerkit.Settlement
 
 	outcome     chan outcome // receives the outcome once
 	outcomeOnce sync.Once
@@ -64,13 +51,10 @@ func (d *delivery) Headers() map[string]string { return textHeaders(d.record) }
 func (d *delivery) run() {
 	defer d.cancel()
 	_ = d.invoke()
-	if d.isPending() && !d.wasRefused() {
+	if d.settlement.State() == brokerkit.Pending && !d.settlement.Refused() {
 		_ = d.Retry(d.ctx, 0)
 	}
-	d.mu.Lock()
-	state := d.state
-	d.mu.Unlock()
-	if state == pending {
+	if d.settlement.State() == brokerkit.Pending {
 		d.finish(undone)
 	} else {
 		d.finish(done)
@@ -80,7 +64,7 @@ func (d *delivery) run() {
 func (d *delivery) invoke() (err error) {
 	defer func() {
 		if recovered := recover(); recovered != nil {
-			err = &TransportError{Code: "handler_panic", Message: "the handler panicked"}
+			err = &TransportError{Transport: transportName, Code: "handler_panic", Message: "the handler panicked"}
 		}
 	}()
 	return d.consumer.handler(d.ctx, d)
@@ -88,19 +72,19 @@ func (d *delivery) invoke() (err error) {
 
 // Ack: nothing is written; the offset may pass the record once the records before it are done.
 func (d *delivery) Ack(ctx context.Context) error {
-	return d.settle(func() error { return nil }, settled)
+	return d.settlement.Settle(func() error { return nil }, brokerkit.Settled)
 }
 
 // Retry writes a copy for this group only, as attempt + 1: to <queue> at once, or with
 // thrun-due-at to <queue>.retry.
 func (d *delivery) Retry(ctx context.Context, delay time.Duration) error {
-	return d.settle(func() error { return d.sendCopy(ctx, delay) }, settled)
+	return d.settlement.Settle(func() error { return d.sendCopy(ctx, delay) }, brokerkit.Settled)
 }
 
 // DeadLetter writes the original key and value to <queue>.dead with the five thrun-dead-* headers
 // and thrun-failed-group, and no others.
 func (d *delivery) DeadLetter(ctx context.Context, reason transport.DeadLetterReason) error {
-	return d.settle(func() error {
+	return d.settlement.Settle(func() error {
 		c := d.consumer
 		dead := deadTopic(c.queue)
 		if err := c.transport.ensureTopics(ctx, dead); err != nil {
@@ -116,7 +100,7 @@ func (d *delivery) DeadLetter(ctx context.Context, reason transport.DeadLetterRe
 		}
 		headers = append(headers, kgo.RecordHeader{Key: headerFailedGroup, Value: []byte(c.group)})
 		return c.transport.produce(ctx, &kgo.Record{Topic: dead, Key: d.record.Key, Value: d.record.Value, Headers: headers})
-	}, settled)
+	}, brokerkit.Settled)
 }
 
 var deadLetterHeaderOrder = []string{"thrun-dead-queue", "thrun-dead-error-code", "thrun-dead-error-message", "thrun-dead-attempts", "thrun-dead-failed-at"}
@@ -138,61 +122,8 @@ func (d *delivery) sendCopy(ctx context.Context, delay time.Duration) error {
 func (d *delivery) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := d.settle(func() error { return d.sendCopy(ctx, 0) }, released); err == nil {
+	if err := d.settlement.Settle(func() error { return d.sendCopy(ctx, 0) }, brokerkit.Released); err == nil {
 		d.cancel()
 		d.finish(done)
 	}
-}
-
-func (d *delivery) settle(action func() error, final settlementState) error {
-	d.mu.Lock()
-	switch d.state {
-	case settling:
-		wait := d.settling
-		d.mu.Unlock()
-		<-wait
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return d.result
-	case settled, released:
-		d.mu.Unlock()
-		return nil
-	}
-	d.state = settling
-	d.settling = make(chan struct{})
-	d.mu.Unlock()
-	err := action()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.result = err
-	if err != nil {
-		d.state = pending
-		d.refused = true
-	} else {
-		d.state = final
-	}
-	close(d.settling)
-	return err
-}
-
-func (d *delivery) isPending() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.state == pending
-}
-
-func (d *delivery) wasRefused() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.refused
-}
-
-// backoff after refused settlements: 100 ms doubling to 5 s, the upper half jittered.
-func backoff(attempt int) time.Duration {
-	delay := 100 * time.Millisecond
-	for i := 1; i < attempt && delay < 5*time.Second; i++ {
-		delay *= 2
-	}
-	delay = min(delay, 5*time.Second)
-	return delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
 }

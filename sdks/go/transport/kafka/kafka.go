@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokerkit"
 )
 
 // Options configure the transport.
@@ -51,35 +52,14 @@ type Options struct {
 	ClientOptions []kgo.Opt
 }
 
-// TransportError is a failure of the broker or the connection. Code is machine-readable
-// (connection_failed, publish_failed, broker_error, closed, payload_too_large, invalid_option).
-// Kind, when set, is the transport package's sentinel it matches (errors.Is(err, transport.ErrClosed)).
-type TransportError struct {
-	Code    string
-	Message string
-	Kind    error
-	Err     error
-}
+// TransportError is a failure of the broker or the connection (brokerkit.Error: Code, Message,
+// and the transport package's sentinel it matches).
+type TransportError = brokerkit.Error
 
-func (e *TransportError) Error() string {
-	if e.Err != nil {
-		return "[thrun:kafka] " + e.Message + ": " + e.Err.Error()
-	}
-	return "[thrun:kafka] " + e.Message
-}
-
-func (e *TransportError) Unwrap() []error {
-	var out []error
-	for _, err := range []error{e.Kind, e.Err} {
-		if err != nil {
-			out = append(out, err)
-		}
-	}
-	return out
-}
+const transportName = "kafka"
 
 // ErrClosed is returned by every call after Close; it matches transport.ErrClosed.
-var ErrClosed = &TransportError{Code: "closed", Message: "transport is closed", Kind: transport.ErrClosed}
+var ErrClosed = &TransportError{Transport: transportName, Code: "closed", Message: "transport is closed", Kind: transport.ErrClosed}
 
 // Transport is Thrun on Kafka. Safe for concurrent use.
 type Transport struct {
@@ -98,17 +78,17 @@ type Transport struct {
 // New creates the producer client; it connects lazily.
 func New(opts Options) (*Transport, error) {
 	if len(opts.Brokers) == 0 {
-		return nil, &TransportError{Code: "invalid_option", Message: "Brokers is required"}
+		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "Brokers is required"}
 	}
 	if opts.Partitions < 0 || opts.ReplicationFactor < 0 || opts.MaxPayloadBytes < 0 || opts.DrainTimeout < 0 || opts.SessionTimeout < 0 || opts.CommitInterval < 0 {
-		return nil, &TransportError{Code: "invalid_option", Message: "numeric options cannot be negative"}
+		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "numeric options cannot be negative"}
 	}
-	opts.Partitions = orDefault(opts.Partitions, 3)
-	opts.GroupIDPrefix = orDefault(opts.GroupIDPrefix, "thrun")
-	opts.MaxPayloadBytes = orDefault(opts.MaxPayloadBytes, 1_000_000)
-	opts.DrainTimeout = orDefault(opts.DrainTimeout, 10*time.Second)
-	opts.SessionTimeout = orDefault(opts.SessionTimeout, 10*time.Second)
-	opts.CommitInterval = orDefault(opts.CommitInterval, 20*time.Millisecond)
+	opts.Partitions = brokerkit.OrDefault(opts.Partitions, 3)
+	opts.GroupIDPrefix = brokerkit.OrDefault(opts.GroupIDPrefix, "thrun")
+	opts.MaxPayloadBytes = brokerkit.OrDefault(opts.MaxPayloadBytes, 1_000_000)
+	opts.DrainTimeout = brokerkit.OrDefault(opts.DrainTimeout, 10*time.Second)
+	opts.SessionTimeout = brokerkit.OrDefault(opts.SessionTimeout, 10*time.Second)
+	opts.CommitInterval = brokerkit.OrDefault(opts.CommitInterval, 20*time.Millisecond)
 	producer, err := kgo.NewClient(append(opts.clientOptions(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// Java's default for keyed records (murmur2), which kafkajs follows too.
@@ -116,7 +96,7 @@ func New(opts Options) (*Transport, error) {
 		kgo.ProducerLinger(0),
 	)...)
 	if err != nil {
-		return nil, &TransportError{Code: "invalid_option", Message: "cannot create the Kafka client", Err: err}
+		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "cannot create the Kafka client", Err: err}
 	}
 	return &Transport{opts: opts, producer: producer, admin: kadm.NewClient(producer), ensured: map[string]bool{}, consumers: map[*consumer]struct{}{}}, nil
 }
@@ -183,7 +163,7 @@ func (t *Transport) Publish(ctx context.Context, queue string, messages []transp
 	delayed := false
 	for _, message := range messages {
 		if len(message.Body) > t.opts.MaxPayloadBytes {
-			return &TransportError{Code: "payload_too_large", Message: fmt.Sprintf("a message of %d bytes exceeds MaxPayloadBytes (%d)", len(message.Body), t.opts.MaxPayloadBytes), Kind: transport.ErrPayloadTooLarge}
+			return &TransportError{Transport: transportName, Code: "payload_too_large", Message: fmt.Sprintf("a message of %d bytes exceeds MaxPayloadBytes (%d)", len(message.Body), t.opts.MaxPayloadBytes), Kind: transport.ErrPayloadTooLarge}
 		}
 		// A copy: the bytes must be the ones passed in, even if the caller reuses its buffer.
 		record := &kgo.Record{Topic: queue, Value: append([]byte(nil), message.Body...)}
@@ -210,9 +190,9 @@ func (t *Transport) Publish(ctx context.Context, queue string, messages []transp
 func (t *Transport) produce(ctx context.Context, records ...*kgo.Record) error {
 	if err := t.producer.ProduceSync(ctx, records...).FirstErr(); err != nil {
 		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
-			return &TransportError{Code: "payload_too_large", Message: "the broker refused a message as too large", Kind: transport.ErrPayloadTooLarge, Err: err}
+			return &TransportError{Transport: transportName, Code: "payload_too_large", Message: "the broker refused a message as too large", Kind: transport.ErrPayloadTooLarge, Err: err}
 		}
-		return &TransportError{Code: "publish_failed", Message: "publish was not acknowledged", Err: err}
+		return &TransportError{Transport: transportName, Code: "publish_failed", Message: "publish was not acknowledged", Err: err}
 	}
 	return nil
 }
@@ -223,7 +203,7 @@ func checkQueue(queue string) error {
 		return err
 	}
 	if len(queue) > maxQueueNameLength {
-		return &TransportError{Code: "invalid_queue_name", Message: fmt.Sprintf("queue names are limited to %d characters on Kafka", maxQueueNameLength), Kind: transport.ErrInvalidQueue}
+		return &TransportError{Transport: transportName, Code: "invalid_queue_name", Message: fmt.Sprintf("queue names are limited to %d characters on Kafka", maxQueueNameLength), Kind: transport.ErrInvalidQueue}
 	}
 	return nil
 }
@@ -270,11 +250,11 @@ func (t *Transport) ensureTopics(ctx context.Context, names ...string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return &TransportError{Code: "broker_error", Message: "could not create topics", Err: ctx.Err()}
+			return &TransportError{Transport: transportName, Code: "broker_error", Message: "could not create topics", Err: ctx.Err()}
 		case <-time.After(time.Duration(min(50*attempt, 500)) * time.Millisecond):
 		}
 	}
-	return &TransportError{Code: "broker_error", Message: fmt.Sprintf("could not create topics %v", missing), Err: lastErr}
+	return &TransportError{Transport: transportName, Code: "broker_error", Message: fmt.Sprintf("could not create topics %v", missing), Err: lastErr}
 }
 
 func (t *Transport) topicsReady(ctx context.Context, names []string) (bool, error) {
@@ -322,10 +302,7 @@ func (t *Transport) Close(ctx context.Context) error {
 }
 
 func (t *Transport) drainContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, t.opts.DrainTimeout)
+	return brokerkit.DrainContext(ctx, t.opts.DrainTimeout)
 }
 
 func (t *Transport) isClosed() bool {

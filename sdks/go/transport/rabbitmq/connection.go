@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -55,7 +53,7 @@ func (m *connectionManager) dial(ctx context.Context) (*amqp.Connection, error) 
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, &TransportError{Code: "connection_failed", Message: fmt.Sprintf("cannot connect to %s", m.redactURL), Err: r.err}
+			return nil, &TransportError{Transport: transportName, Code: "connection_failed", Message: fmt.Sprintf("cannot connect to %s", m.redactURL), Err: r.err}
 		}
 		return r.conn, nil
 	case <-ctx.Done():
@@ -64,7 +62,7 @@ func (m *connectionManager) dial(ctx context.Context) (*amqp.Connection, error) 
 				_ = r.conn.Close()
 			}
 		}()
-		return nil, &TransportError{Code: "connection_failed", Message: "no connection to " + m.redactURL, Err: ctx.Err()}
+		return nil, &TransportError{Transport: transportName, Code: "connection_failed", Message: "no connection to " + m.redactURL, Err: ctx.Err()}
 	}
 }
 
@@ -86,19 +84,9 @@ func (m *connectionManager) channel(ctx context.Context) (*amqp.Channel, int, er
 	}
 	ch, err := conn.Channel()
 	if err != nil {
-		return nil, 0, &TransportError{Code: "connection_failed", Message: "cannot open a channel", Err: err}
+		return nil, 0, &TransportError{Transport: transportName, Code: "connection_failed", Message: "cannot open a channel", Err: err}
 	}
 	return ch, generation, nil
-}
-
-// backoff between reconnections and after refused settlements: 100 ms doubling to 5 s, the upper half jittered.
-func backoff(attempt int) time.Duration {
-	delay := 100 * time.Millisecond
-	for i := 1; i < attempt && delay < 5*time.Second; i++ {
-		delay *= 2
-	}
-	delay = min(delay, 5*time.Second)
-	return delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
 }
 
 func isPreconditionFailed(err error) bool {

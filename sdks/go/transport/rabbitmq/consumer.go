@@ -8,6 +8,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokerkit"
 )
 
 // consumer is one Consume call: a channel of its own with prefetch, at most concurrency handlers at
@@ -41,9 +42,9 @@ func (c *consumer) subscribe(ctx context.Context) (<-chan amqp.Delivery, error) 
 	fail := func(err error) (<-chan amqp.Delivery, error) {
 		_ = ch.Close()
 		if isPreconditionFailed(err) {
-			return nil, &TransportError{Code: "invalid_option", Message: "queue " + c.groupQueue + " exists with different arguments; delete it or match QueueType", Err: err}
+			return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "queue " + c.groupQueue + " exists with different arguments; delete it or match QueueType", Err: err}
 		}
-		return nil, &TransportError{Code: "connection_failed", Message: "cannot subscribe to " + c.groupQueue, Err: err}
+		return nil, &TransportError{Transport: transportName, Code: "connection_failed", Message: "cannot subscribe to " + c.groupQueue, Err: err}
 	}
 	if err := ch.Qos(c.prefetch, 0, false); err != nil {
 		return fail(err)
@@ -89,7 +90,7 @@ func (c *consumer) loop(deliveries <-chan amqp.Delivery) {
 			select {
 			case <-c.closing:
 				return
-			case <-time.After(backoff(attempt)):
+			case <-time.After(brokerkit.Backoff(attempt)):
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), c.transport.connectTimeout)
 			next, err := c.subscribe(ctx)
@@ -126,7 +127,7 @@ func (c *consumer) start(ch *amqp.Channel, message amqp.Delivery) {
 func (c *consumer) run(d *delivery) {
 	for refusals := 0; ; {
 		err := c.invoke(d)
-		if d.isPending() && !d.wasRefused() {
+		if d.isPending() && !d.settlement.Refused() {
 			err = d.Retry(d.ctx, 0)
 		}
 		_ = err
@@ -137,7 +138,7 @@ func (c *consumer) run(d *delivery) {
 		select {
 		case <-c.closing:
 			return // released at close
-		case <-time.After(backoff(refusals)):
+		case <-time.After(brokerkit.Backoff(refusals)):
 		}
 		if !d.again() {
 			return
@@ -149,7 +150,7 @@ func (c *consumer) run(d *delivery) {
 func (c *consumer) invoke(d *delivery) (err error) {
 	defer func() {
 		if recovered := recover(); recovered != nil {
-			err = &TransportError{Code: "handler_panic", Message: "the handler panicked"}
+			err = &TransportError{Transport: transportName, Code: "handler_panic", Message: "the handler panicked"}
 		}
 	}()
 	return c.handler(d.ctx, d)

@@ -3,21 +3,12 @@ package rabbitmq
 import (
 	"context"
 	"math"
-	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
-)
-
-type settlementState int
-
-const (
-	pending settlementState = iota
-	settling
-	settled
-	released
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokerkit"
 )
 
 // delivery is one message handed to a handler, settled at most once. A settlement the broker
@@ -33,11 +24,7 @@ type delivery struct {
 	key     string
 	headers map[string]string
 
-	mu       sync.Mutex
-	state    settlementState
-	refused  bool
-	settling chan struct{}
-	result   error
+	settlement brokerkit.Settlement
 }
 
 func newDelivery(c *consumer, ch *amqp.Channel, message amqp.Delivery) *delivery {
@@ -118,7 +105,7 @@ func (d *delivery) Ack(ctx context.Context) error {
 	return d.settle(func() error {
 		_ = d.message.Ack(false)
 		return nil
-	}, settled)
+	})
 }
 
 // Retry publishes a copy (confirmed) and then acks the original: to the group's queue at once, or
@@ -130,7 +117,7 @@ func (d *delivery) Retry(ctx context.Context, delay time.Duration) error {
 		}
 		_ = d.message.Ack(false)
 		return nil
-	}, settled)
+	})
 }
 
 // DeadLetter publishes the original bytes to <queue>.dead with the thrun-dead-* headers, then acks.
@@ -141,7 +128,7 @@ func (d *delivery) DeadLetter(ctx context.Context, reason transport.DeadLetterRe
 		}
 		_ = d.message.Ack(false)
 		return nil
-	}, settled)
+	})
 }
 
 // copyHeaders are the delivery's text headers (a kept dead letter's description, a producer's own),
@@ -160,70 +147,26 @@ func (d *delivery) copyHeaders() amqp.Table {
 	return table
 }
 
-func (d *delivery) settle(action func() error, final settlementState) error {
-	d.mu.Lock()
-	switch d.state {
-	case settling:
-		wait := d.settling
-		d.mu.Unlock()
-		<-wait
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return d.result
-	case settled, released:
-		d.mu.Unlock()
-		return nil
-	}
-	d.state = settling
-	d.settling = make(chan struct{})
-	d.mu.Unlock()
-	err := action()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.result = err
-	if err != nil {
-		d.state = pending
-		d.refused = true
-	} else {
-		d.state = final
-	}
-	close(d.settling)
-	return err
+func (d *delivery) settle(action func() error) error {
+	return d.settlement.Settle(action, brokerkit.Settled)
 }
 
-func (d *delivery) isPending() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.state == pending
-}
-
-func (d *delivery) wasRefused() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.refused
-}
+func (d *delivery) isPending() bool { return d.settlement.State() == brokerkit.Pending }
 
 // again readies a delivery left pending after a refusal to run once more, as the next attempt.
 func (d *delivery) again() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.state != pending {
+	if !d.settlement.Again() {
 		return false
 	}
 	d.attempt++
-	d.refused = false
 	return true
 }
 
 // release hands a still-unsettled delivery back to the broker at the drain deadline: it comes back
 // as the next attempt, whatever its handler does later.
 func (d *delivery) release() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.state != pending {
-		return
-	}
-	d.state = released
-	d.cancel()
-	_ = d.message.Nack(false, true)
+	d.settlement.Release(func() {
+		d.cancel()
+		_ = d.message.Nack(false, true)
+	})
 }

@@ -2,40 +2,19 @@ package rabbitmq
 
 import (
 	"net/url"
-	"regexp"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokerkit"
 )
 
-// TransportError is a failure of the broker or the connection. Code is machine-readable
-// (connection_failed, publish_failed, unroutable, closed, payload_too_large, invalid_option).
-// Kind, when set, is the transport package's sentinel it matches (errors.Is(err, transport.ErrClosed)).
-type TransportError struct {
-	Code    string
-	Message string
-	Kind    error
-	Err     error
-}
+// TransportError is a failure of the broker or the connection (brokerkit.Error: Code, Message,
+// and the transport package's sentinel it matches).
+type TransportError = brokerkit.Error
 
-func (e *TransportError) Error() string {
-	if e.Err != nil {
-		return "[thrun:rabbitmq] " + e.Message + ": " + redactErrorText(e.Err.Error())
-	}
-	return "[thrun:rabbitmq] " + e.Message
-}
-
-func (e *TransportError) Unwrap() []error {
-	var out []error
-	for _, err := range []error{e.Kind, e.Err} {
-		if err != nil {
-			out = append(out, err)
-		}
-	}
-	return out
-}
+const transportName = "rabbitmq"
 
 // ErrClosed is returned by every call after Close; it matches transport.ErrClosed.
-var ErrClosed = &TransportError{Code: "closed", Message: "transport is closed", Kind: transport.ErrClosed}
+var ErrClosed = &TransportError{Transport: transportName, Code: "closed", Message: "transport is closed", Kind: transport.ErrClosed}
 
 // redactURLText returns the URL without its password, for messages.
 func redactURLText(raw string) string {
@@ -46,8 +25,3 @@ func redactURLText(raw string) string {
 	parsed.User = nil
 	return parsed.Redacted()
 }
-
-var urlPassword = regexp.MustCompile(`(amqps?://[^:/@\s]*:)[^@\s]*@`)
-
-// redactErrorText removes a password from any AMQP URL quoted in an error's text.
-func redactErrorText(text string) string { return urlPassword.ReplaceAllString(text, "${1}***@") }

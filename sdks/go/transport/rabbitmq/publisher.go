@@ -77,7 +77,7 @@ func (p *publisher) publish(ctx context.Context, items []publishItem, declaratio
 				return err
 			}
 		case <-ctx.Done():
-			return &TransportError{Code: "timeout", Message: "publish abandoned before the broker confirmed every message; they may or may not have been accepted", Err: ctx.Err()}
+			return &TransportError{Transport: transportName, Code: "timeout", Message: "publish abandoned before the broker confirmed every message; they may or may not have been accepted", Err: ctx.Err()}
 		}
 	}
 	return nil
@@ -97,9 +97,9 @@ func (p *publisher) send(ctx context.Context, items []publishItem, declarations 
 		if err := d.run(state.ch); err != nil {
 			if isPreconditionFailed(err) {
 				p.state = nil // RabbitMQ closed the channel
-				return nil, &TransportError{Code: "invalid_option", Message: "an entity exists with different arguments (queue type, TTL or dead-lettering); delete it or match QueueType", Err: err}
+				return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "an entity exists with different arguments (queue type, TTL or dead-lettering); delete it or match QueueType", Err: err}
 			}
-			return nil, &TransportError{Code: "publish_failed", Message: "declaring the topology failed", Err: err}
+			return nil, &TransportError{Transport: transportName, Code: "publish_failed", Message: "declaring the topology failed", Err: err}
 		}
 		p.declared[d.key] = true
 	}
@@ -151,7 +151,7 @@ func (p *publisher) channel(ctx context.Context) (*confirmChannel, error) {
 	}
 	if err := ch.Confirm(false); err != nil {
 		_ = ch.Close()
-		return nil, &TransportError{Code: "connection_failed", Message: "cannot put a channel in confirm mode", Err: err}
+		return nil, &TransportError{Transport: transportName, Code: "connection_failed", Message: "cannot put a channel in confirm mode", Err: err}
 	}
 	state := &confirmChannel{ch: ch, generation: generation, pending: map[uint64]*pendingPublish{}, done: make(chan struct{})}
 	// Unbuffered, read by one goroutine: amqp091 hands over a return before the confirm of the same
@@ -189,9 +189,9 @@ func (s *confirmChannel) dispatch(returns <-chan amqp.Return, confirms <-chan am
 			switch {
 			case returned[entry.id]:
 				delete(returned, entry.id)
-				entry.result <- &TransportError{Code: "unroutable", Message: "no queue is bound to receive the message"}
+				entry.result <- &TransportError{Transport: transportName, Code: "unroutable", Message: "no queue is bound to receive the message"}
 			case !c.Ack:
-				entry.result <- &TransportError{Code: "publish_failed", Message: "the broker refused the message (nack)"}
+				entry.result <- &TransportError{Transport: transportName, Code: "publish_failed", Message: "the broker refused the message (nack)"}
 			default:
 				entry.result <- nil
 			}
@@ -223,12 +223,12 @@ func (s *confirmChannel) failure(err error) error {
 		text = cause.Error()
 	}
 	if strings.Contains(text, "larger than") && strings.Contains(text, "message size") {
-		return &TransportError{Code: "payload_too_large", Message: "the broker refused the message", Kind: transport.ErrPayloadTooLarge, Err: cause}
+		return &TransportError{Transport: transportName, Code: "payload_too_large", Message: "the broker refused the message", Kind: transport.ErrPayloadTooLarge, Err: cause}
 	}
 	if cause == nil {
-		return &TransportError{Code: "publish_failed", Message: "the message may not have been accepted: " + text}
+		return &TransportError{Transport: transportName, Code: "publish_failed", Message: "the message may not have been accepted: " + text}
 	}
-	return &TransportError{Code: "publish_failed", Message: "the message may not have been accepted", Err: cause}
+	return &TransportError{Transport: transportName, Code: "publish_failed", Message: "the message may not have been accepted", Err: cause}
 }
 
 func (p *publisher) close() {

@@ -23,6 +23,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokerkit"
 )
 
 // Options configure the transport. The zero value connects to amqp://guest:guest@127.0.0.1:5672.
@@ -73,24 +74,24 @@ func New(opts Options) (*Transport, error) {
 		url = defaultURL
 	}
 	if !strings.HasPrefix(url, "amqp://") && !strings.HasPrefix(url, "amqps://") {
-		return nil, &TransportError{Code: "invalid_option", Message: "URL must be an amqp:// or amqps:// URL"}
+		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "URL must be an amqp:// or amqps:// URL"}
 	}
 	queueType := opts.QueueType
 	if queueType == "" {
 		queueType = "quorum"
 	}
 	if queueType != "quorum" && queueType != "classic" {
-		return nil, &TransportError{Code: "invalid_option", Message: fmt.Sprintf("QueueType must be quorum or classic, not %q", queueType)}
+		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: fmt.Sprintf("QueueType must be quorum or classic, not %q", queueType)}
 	}
 	if opts.Prefetch < 0 || opts.MaxPayloadBytes < 0 || opts.ConnectTimeout < 0 || opts.DrainTimeout < 0 {
-		return nil, &TransportError{Code: "invalid_option", Message: "Prefetch, MaxPayloadBytes, ConnectTimeout and DrainTimeout cannot be negative"}
+		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "Prefetch, MaxPayloadBytes, ConnectTimeout and DrainTimeout cannot be negative"}
 	}
 	t := &Transport{
 		queueType:       queueType,
 		prefetch:        opts.Prefetch,
-		maxPayloadBytes: orDefault(opts.MaxPayloadBytes, defaultMaxPayloadBytes),
-		connectTimeout:  orDefault(opts.ConnectTimeout, 10*time.Second),
-		drainTimeout:    orDefault(opts.DrainTimeout, 10*time.Second),
+		maxPayloadBytes: brokerkit.OrDefault(opts.MaxPayloadBytes, defaultMaxPayloadBytes),
+		connectTimeout:  brokerkit.OrDefault(opts.ConnectTimeout, 10*time.Second),
+		drainTimeout:    brokerkit.OrDefault(opts.DrainTimeout, 10*time.Second),
 		consumers:       map[*consumer]struct{}{},
 	}
 	config := amqp.Config{
@@ -101,14 +102,6 @@ func New(opts Options) (*Transport, error) {
 	t.manager = &connectionManager{url: url, config: config, redactURL: redactURLText(url)}
 	t.publisher = newPublisher(t.manager)
 	return t, nil
-}
-
-func orDefault[T comparable](value, fallback T) T {
-	var zero T
-	if value == zero {
-		return fallback
-	}
-	return value
 }
 
 // Name is "rabbitmq".
@@ -170,7 +163,7 @@ func (t *Transport) Publish(ctx context.Context, queue string, messages []transp
 	items := make([]publishItem, 0, len(messages))
 	for _, message := range messages {
 		if len(message.Body) > t.maxPayloadBytes {
-			return &TransportError{Code: "payload_too_large", Message: fmt.Sprintf("a message of %d bytes exceeds MaxPayloadBytes (%d)", len(message.Body), t.maxPayloadBytes), Kind: transport.ErrPayloadTooLarge}
+			return &TransportError{Transport: transportName, Code: "payload_too_large", Message: fmt.Sprintf("a message of %d bytes exceeds MaxPayloadBytes (%d)", len(message.Body), t.maxPayloadBytes), Kind: transport.ErrPayloadTooLarge}
 		}
 	}
 	for _, message := range messages {
@@ -222,9 +215,9 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 	if err := transport.ValidateQueueName(queue); err != nil {
 		return nil, err
 	}
-	group := orDefault(opts.Group, DefaultGroup)
+	group := brokerkit.OrDefault(opts.Group, DefaultGroup)
 	if !groupPattern.MatchString(group) {
-		return nil, &TransportError{Code: "invalid_option", Message: "invalid consumer group: use 1-100 characters among A-Z a-z 0-9 . _ -"}
+		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "invalid consumer group: use 1-100 characters among A-Z a-z 0-9 . _ -"}
 	}
 	concurrency := max(opts.Concurrency, 1)
 	tag := make([]byte, 8)
@@ -281,10 +274,7 @@ func (s *subscription) Close(ctx context.Context) error {
 }
 
 func (t *Transport) drainContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, t.drainTimeout)
+	return brokerkit.DrainContext(ctx, t.drainTimeout)
 }
 
 // Close closes every consumer (as Subscription.Close), then the connection. Idempotent; afterwards
