@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 )
 
 // committedOffset is the group's committed offset of partition 0 of queue (-1 when none).
@@ -36,7 +37,7 @@ func waitCommitted(t *testing.T, tr *Transport, queue string, want int64) {
 // are committed only once it is.
 func TestOffsetsAreCommittedOnlyUpToTheLowestUnsettledRecord(t *testing.T) {
 	tr := newTransport(t, Options{Partitions: 1})
-	queue := uniqueQueue("go-kafka-commit-rule")
+	queue := brokertest.UniqueQueue("go-kafka-commit-rule")
 	release := make(chan struct{})
 	acked := make(chan string, 10)
 	sub, err := tr.Consume(context.Background(), queue, func(ctx context.Context, d transport.Delivery) error {

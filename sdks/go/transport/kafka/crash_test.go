@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 	"github.com/thrun-dev/thrun/sdks/go/transport/internal/workertest"
 )
 
@@ -22,10 +23,10 @@ func TestCrashConsumer(t *testing.T) {
 // header says (protocol/kafka.md): the cut-short delivery is not counted.
 func TestSIGKILLMidHandlerRedeliversToTheNextMember(t *testing.T) {
 	tr := newTransport(t, Options{SessionTimeout: crashSession})
-	queue := uniqueQueue("go-kafka-sigkill")
+	queue := brokertest.UniqueQueue("go-kafka-sigkill")
 	workertest.KillMidHandler(t, tr, queue, []byte(`{"event":"crash","payload":{}}`))
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
-	if r := next(t, got, 30*time.Second); r.attempt != 1 || r.body != `{"event":"crash","payload":{}}` {
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	if r := brokertest.Next(t, got, 30*time.Second); r.Attempt != 1 || r.Body != `{"event":"crash","payload":{}}` {
 		t.Fatalf("after the kill: %+v", r)
 	}
 }

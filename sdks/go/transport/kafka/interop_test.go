@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 	"github.com/thrun-dev/thrun/sdks/go/transport/internal/tspeer"
 )
 
@@ -15,14 +16,14 @@ import (
 // byte for byte, and the Go consumer's retries count on.
 func TestTypeScriptProducerToGoConsumer(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-from-ts")
+	queue := brokertest.UniqueQueue("go-kafka-from-ts")
 	start := time.Now()
 	tspeer.Produce(t, "kafka", queue, []tspeer.Message{
 		{Body: `{"event":"interop.a","payload":{"n":1}}`, Key: "k1"},
 		{Body: `{"event":"interop.b","payload":{"s":"é"}}`},
 		{Body: `{"event":"interop.c","payload":{}}`, DelayMs: 300},
 	})
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
 		if d.Attempt() == 1 && d.Key() == "k1" {
 			return d.Retry(context.Background(), 200*time.Millisecond)
 		}
@@ -30,12 +31,12 @@ func TestTypeScriptProducerToGoConsumer(t *testing.T) {
 	})
 	seen := map[string][]int{}
 	for range 4 {
-		r := next(t, got, wait)
-		seen[r.body] = append(seen[r.body], r.attempt)
-		if r.body == `{"event":"interop.a","payload":{"n":1}}` && r.key != "k1" {
+		r := brokertest.Next(t, got, wait)
+		seen[r.Body] = append(seen[r.Body], r.Attempt)
+		if r.Body == `{"event":"interop.a","payload":{"n":1}}` && r.Key != "k1" {
 			t.Fatalf("key lost: %+v", r)
 		}
-		if r.body == `{"event":"interop.c","payload":{}}` && r.at.Sub(start) < 300*time.Millisecond {
+		if r.Body == `{"event":"interop.c","payload":{}}` && r.At.Sub(start) < 300*time.Millisecond {
 			t.Fatal("the delayed record came early")
 		}
 	}
@@ -45,14 +46,14 @@ func TestTypeScriptProducerToGoConsumer(t *testing.T) {
 			t.Fatalf("%s: attempts %v, want %v (all: %v)", body, seen[body], attempts, seen)
 		}
 	}
-	nothing(t, got, 500*time.Millisecond)
+	brokertest.Nothing(t, got, 500*time.Millisecond)
 }
 
 // A Go producer's records reach a TypeScript consumer; its retries of them count as attempt 2 and
 // its dead letter is the Go producer's key and bytes.
 func TestGoProducerToTypeScriptConsumer(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-to-ts")
+	queue := brokertest.UniqueQueue("go-kafka-to-ts")
 	deliveries := tspeer.Consume(t, "kafka", queue, 6)
 	if err := tr.Publish(context.Background(), queue, []transport.Message{
 		{Body: []byte(`{"event":"interop.a","payload":{"n":1}}`), Key: "k1"},
@@ -93,7 +94,7 @@ func TestGoProducerToTypeScriptConsumer(t *testing.T) {
 // one key's records in one partition, so per-key order holds across runtimes.
 func TestKeyedRecordsGoToThePartitionTypeScriptPicks(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-partitions")
+	queue := brokertest.UniqueQueue("go-kafka-partitions")
 	var goMessages []transport.Message
 	var tsMessages []tspeer.Message
 	for _, key := range []string{"order-1", "order-2", "order-3", "customer-42", "é"} {
@@ -120,9 +121,9 @@ func TestKeyedRecordsGoToThePartitionTypeScriptPicks(t *testing.T) {
 // the kafkajs assignor's protocol) and each gets a share of the partitions.
 func TestGoAndTypeScriptWorkersShareOneGroup(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-mixed")
+	queue := brokertest.UniqueQueue("go-kafka-mixed")
 	ts := tspeer.Consume(t, "kafka", queue, 1_000)
-	goSide := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
+	goSide := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
 	var messages []transport.Message
 	for i := range 30 {
 		messages = append(messages, transport.Message{Body: []byte{byte('A' + i)}, Key: string(rune('a' + i))})
@@ -137,7 +138,7 @@ func TestGoAndTypeScriptWorkersShareOneGroup(t *testing.T) {
 	for len(seenBy["go"])+len(seenBy["ts"]) < 30 || !covered(seenBy, messages) {
 		select {
 		case r := <-goSide:
-			seenBy["go"][r.body] = true
+			seenBy["go"][r.Body] = true
 		case d := <-ts:
 			seenBy["ts"][d.Body] = true
 		case <-deadline:

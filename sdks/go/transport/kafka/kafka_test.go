@@ -2,10 +2,7 @@ package kafka
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -16,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 )
 
 // brokers are the test brokers (scripts/brokers/kafka.sh). Under CI=true an unreachable broker
@@ -27,21 +25,8 @@ func brokers(t *testing.T) []string {
 		raw = "127.0.0.1:9092"
 	}
 	list := strings.Split(raw, ",")
-	conn, err := net.DialTimeout("tcp", list[0], 2*time.Second)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Kafka is not reachable at %s (start it with scripts/brokers/kafka.sh): %v", list[0], err)
-		}
-		t.Skipf("Kafka is not reachable at %s: %v", list[0], err)
-	}
-	_ = conn.Close()
+	brokertest.Reach(t, "Kafka", list[0], "scripts/brokers/kafka.sh")
 	return list
-}
-
-func uniqueQueue(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
 }
 
 func newTransport(t *testing.T, opts Options) *Transport {
@@ -54,50 +39,6 @@ func newTransport(t *testing.T, opts Options) *Transport {
 	t.Cleanup(func() { _ = tr.Close(context.Background()) })
 	return tr
 }
-
-type received struct {
-	body    string
-	attempt int
-	key     string
-	headers map[string]string
-	at      time.Time
-}
-
-func collect(t *testing.T, tr *Transport, queue string, opts transport.ConsumeOptions, settle func(transport.Delivery) error) <-chan received {
-	t.Helper()
-	out := make(chan received, 1000)
-	sub, err := tr.Consume(context.Background(), queue, func(ctx context.Context, d transport.Delivery) error {
-		out <- received{string(d.Body()), d.Attempt(), d.Key(), d.Headers(), time.Now()}
-		return settle(d)
-	}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Close(context.Background()) })
-	return out
-}
-
-func next(t *testing.T, ch <-chan received, within time.Duration) received {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(within):
-		t.Fatalf("nothing delivered within %s", within)
-		return received{}
-	}
-}
-
-func nothing(t *testing.T, ch <-chan received, within time.Duration) {
-	t.Helper()
-	select {
-	case r := <-ch:
-		t.Fatalf("unexpected delivery %+v", r)
-	case <-time.After(within):
-	}
-}
-
-func ack(d transport.Delivery) error { return d.Ack(context.Background()) }
 
 // readTopic reads every record of a topic from the start with a plain client, as any runtime would.
 func readTopic(t *testing.T, topic string, want int) []*kgo.Record {
@@ -124,46 +65,46 @@ const wait = 20 * time.Second
 
 func TestPublishConsumeKeepsBytesAndKey(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-basic")
+	queue := brokertest.UniqueQueue("go-kafka-basic")
 	body := `{"event":"order_created","payload":{"order_id":1,"text":"é\u2028"}}`
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(body), Key: "order-1"}}); err != nil {
 		t.Fatal(err)
 	}
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
-	r := next(t, got, wait)
-	if r.body != body || r.attempt != 1 || r.key != "order-1" || r.headers != nil {
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	r := brokertest.Next(t, got, wait)
+	if r.Body != body || r.Attempt != 1 || r.Key != "order-1" || r.Headers != nil {
 		t.Fatalf("got %+v", r)
 	}
-	nothing(t, got, 500*time.Millisecond)
+	brokertest.Nothing(t, got, 500*time.Millisecond)
 }
 
 func TestAckedOffsetsAreCommittedAndNotDeliveredAgain(t *testing.T) {
-	queue := uniqueQueue("go-kafka-commit")
+	queue := brokertest.UniqueQueue("go-kafka-commit")
 	first := newTransport(t, Options{})
 	if err := first.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"n":1}`)}, {Body: []byte(`{"n":2}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	got := collect(t, first, queue, transport.ConsumeOptions{}, ack)
-	next(t, got, wait)
-	next(t, got, wait)
+	got := brokertest.Collect(t, first, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	brokertest.Next(t, got, wait)
+	brokertest.Next(t, got, wait)
 	if err := first.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	second := newTransport(t, Options{})
-	again := collect(t, second, queue, transport.ConsumeOptions{}, ack)
+	again := brokertest.Collect(t, second, queue, transport.ConsumeOptions{}, brokertest.Ack)
 	if err := second.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"n":3}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	if r := next(t, again, wait); r.body != `{"n":3}` {
+	if r := brokertest.Next(t, again, wait); r.Body != `{"n":3}` {
 		t.Fatalf("an acked record came back: %+v", r)
 	}
 }
 
 func TestRetryWithDelayCountsAttemptsForItsGroupOnly(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-retry")
-	other := collect(t, tr, queue, transport.ConsumeOptions{Group: "other"}, ack)
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+	queue := brokertest.UniqueQueue("go-kafka-retry")
+	other := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{Group: "other"}, brokertest.Ack)
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
 		switch d.Attempt() {
 		case 1:
 			return d.Retry(context.Background(), 500*time.Millisecond)
@@ -175,46 +116,46 @@ func TestRetryWithDelayCountsAttemptsForItsGroupOnly(t *testing.T) {
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"r":1}`), Key: "k"}}); err != nil {
 		t.Fatal(err)
 	}
-	first, second, third := next(t, got, wait), next(t, got, wait), next(t, got, wait)
-	if first.attempt != 1 || second.attempt != 2 || third.attempt != 3 {
-		t.Fatalf("attempts %d %d %d", first.attempt, second.attempt, third.attempt)
+	first, second, third := brokertest.Next(t, got, wait), brokertest.Next(t, got, wait), brokertest.Next(t, got, wait)
+	if first.Attempt != 1 || second.Attempt != 2 || third.Attempt != 3 {
+		t.Fatalf("attempts %d %d %d", first.Attempt, second.Attempt, third.Attempt)
 	}
-	t.Logf("gaps %s %s", second.at.Sub(first.at), third.at.Sub(second.at))
-	if gap := second.at.Sub(first.at); gap < 500*time.Millisecond {
+	t.Logf("gaps %s %s", second.At.Sub(first.At), third.At.Sub(second.At))
+	if gap := second.At.Sub(first.At); gap < 500*time.Millisecond {
 		t.Fatalf("retried after %s, before its delay", gap)
 	}
-	if second.headers[headerGroup] != "default" || second.headers[headerAttempt] != "2" || second.key != "k" || second.body != `{"r":1}` {
+	if second.Headers[headerGroup] != "default" || second.Headers[headerAttempt] != "2" || second.Key != "k" || second.Body != `{"r":1}` {
 		t.Fatalf("retry copy %+v", second)
 	}
-	if _, due := second.headers[headerDueAt]; due {
+	if _, due := second.Headers[headerDueAt]; due {
 		t.Fatal("a forwarded copy kept thrun-due-at")
 	}
-	next(t, other, wait)
-	nothing(t, other, time.Second) // the copies are for the retrying group only
+	brokertest.Next(t, other, wait)
+	brokertest.Nothing(t, other, time.Second) // the copies are for the retrying group only
 }
 
 func TestDelayedPublishIsNeverEarlyAndReachesEveryGroup(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-delay")
-	a := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
-	b := collect(t, tr, queue, transport.ConsumeOptions{Group: "b"}, ack)
+	queue := brokertest.UniqueQueue("go-kafka-delay")
+	a := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	b := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{Group: "b"}, brokertest.Ack)
 	start := time.Now()
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"late":1}`), Delay: 1500 * time.Millisecond}, {Body: []byte(`{"soon":1}`), Delay: 200 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, ch := range []<-chan received{a, b} {
-		soon, late := next(t, ch, wait), next(t, ch, wait)
-		if soon.body != `{"soon":1}` || soon.at.Sub(start) < 200*time.Millisecond || late.at.Sub(start) < 1500*time.Millisecond || soon.attempt != 1 || late.attempt != 1 {
-			t.Fatalf("soon %+v after %s, late %+v after %s", soon, soon.at.Sub(start), late, late.at.Sub(start))
+	for _, ch := range []<-chan brokertest.Received{a, b} {
+		soon, late := brokertest.Next(t, ch, wait), brokertest.Next(t, ch, wait)
+		if soon.Body != `{"soon":1}` || soon.At.Sub(start) < 200*time.Millisecond || late.At.Sub(start) < 1500*time.Millisecond || soon.Attempt != 1 || late.Attempt != 1 {
+			t.Fatalf("soon %+v after %s, late %+v after %s", soon, soon.At.Sub(start), late, late.At.Sub(start))
 		}
 	}
 }
 
 func TestDeadLetterKeepsKeyAndValue(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-dead")
+	queue := brokertest.UniqueQueue("go-kafka-dead")
 	body := "not json \xff"
-	got := collect(t, tr, queue, transport.ConsumeOptions{Group: "billing"}, func(d transport.Delivery) error {
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{Group: "billing"}, func(d transport.Delivery) error {
 		if d.Attempt() == 1 {
 			return d.Retry(context.Background(), 0)
 		}
@@ -223,8 +164,8 @@ func TestDeadLetterKeepsKeyAndValue(t *testing.T) {
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(body), Key: "k1"}}); err != nil {
 		t.Fatal(err)
 	}
-	next(t, got, wait)
-	next(t, got, wait)
+	brokertest.Next(t, got, wait)
+	brokertest.Next(t, got, wait)
 	dead := readTopic(t, queue+".dead", 1)[0]
 	headers := textHeaders(dead)
 	if string(dead.Value) != body || string(dead.Key) != "k1" || len(headers) != 6 || headers["thrun-dead-error-code"] != "invalid_json" || headers["thrun-dead-attempts"] != "2" || headers["thrun-dead-queue"] != queue || headers[headerFailedGroup] != "billing" {
@@ -234,8 +175,8 @@ func TestDeadLetterKeepsKeyAndValue(t *testing.T) {
 
 func TestHandlerErrorRetriesAtOnce(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-kafka-error")
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+	queue := brokertest.UniqueQueue("go-kafka-error")
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
 		switch d.Attempt() {
 		case 1:
 			return errors.New("boom")
@@ -248,16 +189,16 @@ func TestHandlerErrorRetriesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for want := 1; want <= 3; want++ {
-		if r := next(t, got, wait); r.attempt != want {
-			t.Fatalf("attempt %d, want %d", r.attempt, want)
+		if r := brokertest.Next(t, got, wait); r.Attempt != want {
+			t.Fatalf("attempt %d, want %d", r.Attempt, want)
 		}
 	}
-	nothing(t, got, 500*time.Millisecond)
+	brokertest.Nothing(t, got, 500*time.Millisecond)
 }
 
 func TestConcurrencyAndPerKeyOrder(t *testing.T) {
 	tr := newTransport(t, Options{Partitions: 1})
-	queue := uniqueQueue("go-kafka-concurrency")
+	queue := brokertest.UniqueQueue("go-kafka-concurrency")
 	var running, highest atomic.Int32
 	var mu sync.Mutex
 	order := map[string][]string{}
@@ -299,7 +240,7 @@ func TestConcurrencyAndPerKeyOrder(t *testing.T) {
 }
 
 func TestCloseReleasesUnsettledAsTheNextAttempt(t *testing.T) {
-	queue := uniqueQueue("go-kafka-release")
+	queue := brokertest.UniqueQueue("go-kafka-release")
 	first := newTransport(t, Options{})
 	started := make(chan struct{}, 1)
 	sub, err := first.Consume(context.Background(), queue, func(ctx context.Context, d transport.Delivery) error {
@@ -318,11 +259,11 @@ func TestCloseReleasesUnsettledAsTheNextAttempt(t *testing.T) {
 	defer cancel()
 	_ = sub.Close(ctx)
 	second := newTransport(t, Options{})
-	got := collect(t, second, queue, transport.ConsumeOptions{}, ack)
-	if r := next(t, got, wait); r.attempt != 2 || r.body != `{"slow":1}` {
+	got := brokertest.Collect(t, second, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	if r := brokertest.Next(t, got, wait); r.Attempt != 2 || r.Body != `{"slow":1}` {
 		t.Fatalf("released record came back as %+v", r)
 	}
-	nothing(t, got, time.Second) // the original's offset was committed past
+	brokertest.Nothing(t, got, time.Second) // the original's offset was committed past
 }
 
 func TestInvalidQueueAndTooLargePublishesFail(t *testing.T) {

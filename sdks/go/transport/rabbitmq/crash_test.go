@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 	"github.com/thrun-dev/thrun/sdks/go/transport/internal/workertest"
 )
 
@@ -18,10 +19,10 @@ func TestCrashConsumer(t *testing.T) {
 // message to the next consumer, and x-delivery-count makes it attempt 2.
 func TestSIGKILLMidHandlerRedeliversAsALaterAttempt(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-sigkill")
+	queue := brokertest.UniqueQueue("go-rmq-sigkill")
 	workertest.KillMidHandler(t, tr, queue, []byte(`{"event":"crash","payload":{}}`))
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
-	if r := next(t, got, 10*time.Second); r.attempt != 2 || r.body != `{"event":"crash","payload":{}}` {
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	if r := brokertest.Next(t, got, 10*time.Second); r.Attempt != 2 || r.Body != `{"event":"crash","payload":{}}` {
 		t.Fatalf("after the kill: %+v", r)
 	}
 }

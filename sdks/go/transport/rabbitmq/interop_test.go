@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 	"github.com/thrun-dev/thrun/sdks/go/transport/internal/tspeer"
 )
 
@@ -14,7 +15,7 @@ import (
 // Go consumer's retries count on.
 func TestTypeScriptProducerToGoConsumer(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-from-ts")
+	queue := brokertest.UniqueQueue("go-rmq-from-ts")
 	start := time.Now()
 	tspeer.Produce(t, "rabbitmq", queue, []tspeer.Message{
 		{Body: `{"event":"interop.a","payload":{"n":1}}`, Key: "k1"},
@@ -26,7 +27,7 @@ func TestTypeScriptProducerToGoConsumer(t *testing.T) {
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"event":"interop.d","payload":{}}`), Delay: 300 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
 		if d.Attempt() == 1 && d.Key() == "k1" {
 			return d.Retry(context.Background(), 200*time.Millisecond)
 		}
@@ -34,12 +35,12 @@ func TestTypeScriptProducerToGoConsumer(t *testing.T) {
 	})
 	seen := map[string][]int{}
 	for range 5 {
-		r := next(t, got, 10*time.Second)
-		seen[r.body] = append(seen[r.body], r.attempt)
-		if r.body == `{"event":"interop.a","payload":{"n":1}}` && r.key != "k1" {
+		r := brokertest.Next(t, got, 10*time.Second)
+		seen[r.Body] = append(seen[r.Body], r.Attempt)
+		if r.Body == `{"event":"interop.a","payload":{"n":1}}` && r.Key != "k1" {
 			t.Fatalf("key lost: %+v", r)
 		}
-		if r.body == `{"event":"interop.c","payload":{}}` && r.at.Sub(start) < 300*time.Millisecond {
+		if r.Body == `{"event":"interop.c","payload":{}}` && r.At.Sub(start) < 300*time.Millisecond {
 			t.Fatal("the delayed message came early")
 		}
 	}
@@ -49,14 +50,14 @@ func TestTypeScriptProducerToGoConsumer(t *testing.T) {
 			t.Fatalf("%s: attempts %v, want %v (all: %v)", body, seen[body], attempts, seen)
 		}
 	}
-	nothing(t, got, 300*time.Millisecond)
+	brokertest.Nothing(t, got, 300*time.Millisecond)
 }
 
 // A Go producer's messages reach a TypeScript consumer; its retries of them count as attempt 2 and
 // its dead letter is the Go producer's bytes.
 func TestGoProducerToTypeScriptConsumer(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-to-ts")
+	queue := brokertest.UniqueQueue("go-rmq-to-ts")
 	deliveries := tspeer.Consume(t, "rabbitmq", queue, 6)
 	if err := tr.Publish(context.Background(), queue, []transport.Message{
 		{Body: []byte(`{"event":"interop.a","payload":{"n":1}}`), Key: "k1"},

@@ -2,12 +2,10 @@ package rabbitmq
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 )
 
 // brokerURL is the test broker (scripts/brokers/rabbitmq.sh). Under CI=true an unreachable broker
@@ -27,21 +26,8 @@ func brokerURL(t *testing.T) string {
 		raw = "amqp://guest:guest@127.0.0.1:5682"
 	}
 	parsed, _ := url.Parse(raw)
-	conn, err := net.DialTimeout("tcp", parsed.Host, 2*time.Second)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("RabbitMQ is not reachable at %s (start it with scripts/brokers/rabbitmq.sh): %v", parsed.Host, err)
-		}
-		t.Skipf("RabbitMQ is not reachable at %s: %v", parsed.Host, err)
-	}
-	_ = conn.Close()
+	brokertest.Reach(t, "RabbitMQ", parsed.Host, "scripts/brokers/rabbitmq.sh")
 	return raw
-}
-
-func uniqueQueue(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
 }
 
 func newTransport(t *testing.T, opts Options) *Transport {
@@ -55,51 +41,6 @@ func newTransport(t *testing.T, opts Options) *Transport {
 	return tr
 }
 
-type received struct {
-	body    string
-	attempt int
-	key     string
-	headers map[string]string
-	at      time.Time
-}
-
-// collect consumes queue and sends every delivery to the returned channel after settle decides its fate.
-func collect(t *testing.T, tr *Transport, queue string, opts transport.ConsumeOptions, settle func(transport.Delivery) error) <-chan received {
-	t.Helper()
-	out := make(chan received, 100)
-	sub, err := tr.Consume(context.Background(), queue, func(ctx context.Context, d transport.Delivery) error {
-		out <- received{string(d.Body()), d.Attempt(), d.Key(), d.Headers(), time.Now()}
-		return settle(d)
-	}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Close(context.Background()) })
-	return out
-}
-
-func next(t *testing.T, ch <-chan received, within time.Duration) received {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(within):
-		t.Fatalf("nothing delivered within %s", within)
-		return received{}
-	}
-}
-
-func nothing(t *testing.T, ch <-chan received, within time.Duration) {
-	t.Helper()
-	select {
-	case r := <-ch:
-		t.Fatalf("unexpected delivery %+v", r)
-	case <-time.After(within):
-	}
-}
-
-func ack(d transport.Delivery) error { return d.Ack(context.Background()) }
-
 // rawGet takes one message from a queue with a plain AMQP client, as any other runtime would.
 func rawGet(t *testing.T, queue string) (amqp.Delivery, bool) {
 	t.Helper()
@@ -108,17 +49,19 @@ func rawGet(t *testing.T, queue string) (amqp.Delivery, bool) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 50 {
-		message, ok, err := ch.Get(queue, true)
+	for range 100 {
+		ch, err := conn.Channel()
 		if err != nil {
 			t.Fatal(err)
 		}
+		message, ok, err := ch.Get(queue, true)
+		_ = ch.Close()
 		if ok {
 			return message, true
+		}
+		// 404: the queue is declared with the first message it gets; not yet.
+		if err != nil && !strings.Contains(err.Error(), "NOT_FOUND") {
+			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -127,20 +70,20 @@ func rawGet(t *testing.T, queue string) (amqp.Delivery, bool) {
 
 func TestPublishConsumeKeepsBytesKeyAndAcks(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-basic")
+	queue := brokertest.UniqueQueue("go-rmq-basic")
 	body := `{"event":"order_created","payload":{"order_id":1,"text":"é\u2028"}}`
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(body), Key: "order-1"}, {Body: []byte(`{"event":"b","payload":{}}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
-	first := next(t, got, 5*time.Second)
-	if first.body != body || first.attempt != 1 || first.key != "order-1" {
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	first := brokertest.Next(t, got, 5*time.Second)
+	if first.Body != body || first.Attempt != 1 || first.Key != "order-1" {
 		t.Fatalf("got %+v", first)
 	}
-	if second := next(t, got, 5*time.Second); second.key != "" || second.attempt != 1 {
+	if second := brokertest.Next(t, got, 5*time.Second); second.Key != "" || second.Attempt != 1 {
 		t.Fatalf("got %+v", second)
 	}
-	nothing(t, got, 300*time.Millisecond)
+	brokertest.Nothing(t, got, 300*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	if _, ok := rawGet(t, queue); ok {
 		t.Fatal("an acked message is still in the queue")
@@ -149,22 +92,22 @@ func TestPublishConsumeKeepsBytesKeyAndAcks(t *testing.T) {
 
 func TestGroupsFanOutAndCompeteWithin(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-groups")
-	a := collect(t, tr, queue, transport.ConsumeOptions{Group: "alpha"}, ack)
-	b := collect(t, tr, queue, transport.ConsumeOptions{Group: "beta"}, ack)
+	queue := brokertest.UniqueQueue("go-rmq-groups")
+	a := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{Group: "alpha"}, brokertest.Ack)
+	b := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{Group: "beta"}, brokertest.Ack)
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"event":"x","payload":{}}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	next(t, a, 5*time.Second)
-	next(t, b, 5*time.Second)
-	nothing(t, a, 200*time.Millisecond)
+	brokertest.Next(t, a, 5*time.Second)
+	brokertest.Next(t, b, 5*time.Second)
+	brokertest.Nothing(t, a, 200*time.Millisecond)
 }
 
 func TestRetryWithDelayCountsAttemptsAndStaysInTheGroup(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-retry")
-	other := collect(t, tr, queue, transport.ConsumeOptions{Group: "other"}, ack)
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+	queue := brokertest.UniqueQueue("go-rmq-retry")
+	other := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{Group: "other"}, brokertest.Ack)
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
 		if d.Attempt() < 3 {
 			return d.Retry(context.Background(), 300*time.Millisecond)
 		}
@@ -173,47 +116,47 @@ func TestRetryWithDelayCountsAttemptsAndStaysInTheGroup(t *testing.T) {
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"event":"x","payload":{}}`), Key: "k"}}); err != nil {
 		t.Fatal(err)
 	}
-	first := next(t, got, 5*time.Second)
-	second := next(t, got, 5*time.Second)
-	third := next(t, got, 5*time.Second)
-	if first.attempt != 1 || second.attempt != 2 || third.attempt != 3 {
-		t.Fatalf("attempts %d %d %d", first.attempt, second.attempt, third.attempt)
+	first := brokertest.Next(t, got, 5*time.Second)
+	second := brokertest.Next(t, got, 5*time.Second)
+	third := brokertest.Next(t, got, 5*time.Second)
+	if first.Attempt != 1 || second.Attempt != 2 || third.Attempt != 3 {
+		t.Fatalf("attempts %d %d %d", first.Attempt, second.Attempt, third.Attempt)
 	}
-	if gap := second.at.Sub(first.at); gap < 300*time.Millisecond {
+	if gap := second.At.Sub(first.At); gap < 300*time.Millisecond {
 		t.Fatalf("retried after %s, before its delay", gap)
 	}
-	if second.headers[headerAttempts] != "" || second.key != "k" {
+	if second.Headers[headerAttempts] != "" || second.Key != "k" {
 		t.Fatalf("retry copy lost its key: %+v", second)
 	}
-	next(t, other, 5*time.Second)
-	nothing(t, other, 800*time.Millisecond) // the other group never sees the retries
+	brokertest.Next(t, other, 5*time.Second)
+	brokertest.Nothing(t, other, 800*time.Millisecond) // the other group never sees the retries
 }
 
 func TestDelayedPublishIsNeverEarly(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-delay")
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, ack)
+	queue := brokertest.UniqueQueue("go-rmq-delay")
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
 	start := time.Now()
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(`{"event":"x","payload":{}}`), Delay: 400 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
-	r := next(t, got, 5*time.Second)
-	if r.at.Sub(start) < 400*time.Millisecond || r.attempt != 1 {
-		t.Fatalf("delivered after %s as attempt %d", r.at.Sub(start), r.attempt)
+	r := brokertest.Next(t, got, 5*time.Second)
+	if r.At.Sub(start) < 400*time.Millisecond || r.Attempt != 1 {
+		t.Fatalf("delivered after %s as attempt %d", r.At.Sub(start), r.Attempt)
 	}
 }
 
 func TestDeadLetterKeepsBytesAndDescribesTheReason(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-dead")
+	queue := brokertest.UniqueQueue("go-rmq-dead")
 	body := "not json at all \xff"
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
 		return d.DeadLetter(context.Background(), transport.DeadLetterReason{Code: "invalid_json", Message: string(make([]byte, 2000))})
 	})
 	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(body)}}); err != nil {
 		t.Fatal(err)
 	}
-	next(t, got, 5*time.Second)
+	brokertest.Next(t, got, 5*time.Second)
 	dead, ok := rawGet(t, queue+".dead")
 	if !ok {
 		t.Fatal("nothing in the dead queue")
@@ -234,8 +177,8 @@ func TestDeadLetterKeepsBytesAndDescribesTheReason(t *testing.T) {
 
 func TestHandlerErrorRetriesAtOnceAsTheNextAttempt(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-error")
-	got := collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+	queue := brokertest.UniqueQueue("go-rmq-error")
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
 		if d.Attempt() == 1 {
 			return errors.New("boom")
 		}
@@ -248,16 +191,16 @@ func TestHandlerErrorRetriesAtOnceAsTheNextAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	for want := 1; want <= 3; want++ {
-		if r := next(t, got, 5*time.Second); r.attempt != want {
-			t.Fatalf("attempt %d, want %d", r.attempt, want)
+		if r := brokertest.Next(t, got, 5*time.Second); r.Attempt != want {
+			t.Fatalf("attempt %d, want %d", r.Attempt, want)
 		}
 	}
-	nothing(t, got, 300*time.Millisecond)
+	brokertest.Nothing(t, got, 300*time.Millisecond)
 }
 
 func TestConcurrencyBoundsRunningHandlers(t *testing.T) {
 	tr := newTransport(t, Options{Prefetch: 10})
-	queue := uniqueQueue("go-rmq-concurrency")
+	queue := brokertest.UniqueQueue("go-rmq-concurrency")
 	var running, highest, handled atomic.Int32
 	var wg sync.WaitGroup
 	wg.Add(12)
@@ -294,7 +237,7 @@ func TestConcurrencyBoundsRunningHandlers(t *testing.T) {
 
 func TestCloseReleasesUnsettledToAnotherConsumerAsALaterAttempt(t *testing.T) {
 	tr := newTransport(t, Options{})
-	queue := uniqueQueue("go-rmq-release")
+	queue := brokertest.UniqueQueue("go-rmq-release")
 	started := make(chan struct{}, 1)
 	sub, err := tr.Consume(context.Background(), queue, func(ctx context.Context, d transport.Delivery) error {
 		started <- struct{}{}
@@ -314,9 +257,9 @@ func TestCloseReleasesUnsettledToAnotherConsumerAsALaterAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := newTransport(t, Options{})
-	got := collect(t, second, queue, transport.ConsumeOptions{}, ack)
-	if r := next(t, got, 5*time.Second); r.attempt != 2 {
-		t.Fatalf("released message came back as attempt %d", r.attempt)
+	got := brokertest.Collect(t, second, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	if r := brokertest.Next(t, got, 5*time.Second); r.Attempt != 2 {
+		t.Fatalf("released message came back as attempt %d", r.Attempt)
 	}
 }
 

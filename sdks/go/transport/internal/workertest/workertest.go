@@ -4,8 +4,6 @@ package workertest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -14,6 +12,7 @@ import (
 
 	thrun "github.com/thrun-dev/thrun/sdks/go"
 	"github.com/thrun-dev/thrun/sdks/go/transport"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 )
 
 // Broker is what the suite needs of a transport under test.
@@ -48,28 +47,10 @@ func start(t *testing.T, b Broker, queue string, listen func(c *thrun.Thrun)) *t
 	return c
 }
 
-func uniqueQueue(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
-}
-
-func waitFor[T any](t *testing.T, ch <-chan T) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(30 * time.Second):
-		t.Fatal("timed out")
-		var zero T
-		return zero
-	}
-}
-
 // Run runs the suite.
 func Run(t *testing.T, b Broker) {
 	t.Run("retries count attempts, then the dead queue holds the envelope", func(t *testing.T) {
-		queue := uniqueQueue("go-worker-retry")
+		queue := brokertest.UniqueQueue("go-worker-retry")
 		attempts := make(chan int, 10)
 		c := start(t, b, queue, func(c *thrun.Thrun) {
 			_ = c.Listen("flaky", func(_ context.Context, m *thrun.Message) error {
@@ -82,7 +63,7 @@ func Run(t *testing.T, b Broker) {
 			t.Fatal(err)
 		}
 		for want := 1; want <= 3; want++ {
-			if got := waitFor(t, attempts); got != want {
+			if got := brokertest.Next(t, attempts, 30*time.Second); got != want {
 				t.Fatalf("attempt %d, want %d", got, want)
 			}
 		}
@@ -97,7 +78,7 @@ func Run(t *testing.T, b Broker) {
 	})
 
 	t.Run("a permanent error is dead-lettered on its first attempt", func(t *testing.T) {
-		queue := uniqueQueue("go-worker-permanent")
+		queue := brokertest.UniqueQueue("go-worker-permanent")
 		c := start(t, b, queue, func(c *thrun.Thrun) {
 			_ = c.Listen("doomed", func(context.Context, *thrun.Message) error { return thrun.Permanentf("order %d does not exist", 7) })
 		})
@@ -111,7 +92,7 @@ func Run(t *testing.T, b Broker) {
 	})
 
 	t.Run("bad input is dead-lettered with its reason and the next message is handled", func(t *testing.T) {
-		queue := uniqueQueue("go-worker-bad")
+		queue := brokertest.UniqueQueue("go-worker-bad")
 		handled := make(chan string, 1)
 		c := start(t, b, queue, func(c *thrun.Thrun) {
 			_ = c.Listen("good", func(_ context.Context, m *thrun.Message) error { handled <- m.Envelope.Event; return nil })
@@ -125,7 +106,7 @@ func Run(t *testing.T, b Broker) {
 		if _, err := c.Dispatch(context.Background(), "good", nil); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, handled)
+		brokertest.Next(t, handled, 30*time.Second)
 		for _, dead := range b.DeadLetters(t, queue, len(bad)) {
 			if code, ok := bad[string(dead.Body)]; !ok || dead.Headers[transport.HeaderDeadErrorCode] != code {
 				t.Fatalf("dead letter %v %q", dead.Headers, dead.Body)
