@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"context"
-	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -12,83 +10,7 @@ import (
 	"github.com/thrun-dev/thrun/sdks/go/transport/internal/tspeer"
 )
 
-// A TypeScript producer's records (now, keyed, delayed through <queue>.retry) reach a Go consumer
-// byte for byte, and the Go consumer's retries count on.
-func TestTypeScriptProducerToGoConsumer(t *testing.T) {
-	tr := newTransport(t, Options{})
-	queue := brokertest.UniqueQueue("go-kafka-from-ts")
-	start := time.Now()
-	tspeer.Produce(t, "kafka", queue, []tspeer.Message{
-		{Body: `{"event":"interop.a","payload":{"n":1}}`, Key: "k1"},
-		{Body: `{"event":"interop.b","payload":{"s":"é"}}`},
-		{Body: `{"event":"interop.c","payload":{}}`, DelayMs: 300},
-	})
-	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
-		if d.Attempt() == 1 && d.Key() == "k1" {
-			return d.Retry(context.Background(), 200*time.Millisecond)
-		}
-		return d.Ack(context.Background())
-	})
-	seen := map[string][]int{}
-	for range 4 {
-		r := brokertest.Next(t, got, wait)
-		seen[r.Body] = append(seen[r.Body], r.Attempt)
-		if r.Body == `{"event":"interop.a","payload":{"n":1}}` && r.Key != "k1" {
-			t.Fatalf("key lost: %+v", r)
-		}
-		if r.Body == `{"event":"interop.c","payload":{}}` && r.At.Sub(start) < 300*time.Millisecond {
-			t.Fatal("the delayed record came early")
-		}
-	}
-	want := map[string][]int{`{"event":"interop.a","payload":{"n":1}}`: {1, 2}, `{"event":"interop.b","payload":{"s":"é"}}`: {1}, `{"event":"interop.c","payload":{}}`: {1}}
-	for body, attempts := range want {
-		if !slices.Equal(seen[body], attempts) {
-			t.Fatalf("%s: attempts %v, want %v (all: %v)", body, seen[body], attempts, seen)
-		}
-	}
-	brokertest.Nothing(t, got, 500*time.Millisecond)
-}
-
-// A Go producer's records reach a TypeScript consumer; its retries of them count as attempt 2 and
-// its dead letter is the Go producer's key and bytes.
-func TestGoProducerToTypeScriptConsumer(t *testing.T) {
-	tr := newTransport(t, Options{})
-	queue := brokertest.UniqueQueue("go-kafka-to-ts")
-	deliveries := tspeer.Consume(t, "kafka", queue, 6)
-	if err := tr.Publish(context.Background(), queue, []transport.Message{
-		{Body: []byte(`{"event":"interop.a","payload":{"n":1}}`), Key: "k1"},
-		{Body: []byte(`{"event":"interop.b","payload":{"dead":true}}`), Key: "k2"},
-		{Body: []byte(`{"event":"interop.c","payload":{}}`), Delay: 300 * time.Millisecond},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string][]int{}
-	for range 6 {
-		select {
-		case d := <-deliveries:
-			seen[d.Body] = append(seen[d.Body], d.Attempt)
-			if d.Body == `{"event":"interop.a","payload":{"n":1}}` && d.Key != "k1" {
-				t.Fatalf("key lost: %+v", d)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("the TypeScript consumer saw only %v", seen)
-		}
-	}
-	for body, attempts := range seen {
-		sort.Ints(attempts)
-		if !slices.Equal(attempts, []int{1, 2}) {
-			t.Fatalf("%s: attempts %v", body, attempts)
-		}
-	}
-	if len(seen) != 3 {
-		t.Fatalf("saw %v", seen)
-	}
-	dead := readTopic(t, queue+".dead", 1)[0]
-	headers := textHeaders(dead)
-	if string(dead.Value) != `{"event":"interop.b","payload":{"dead":true}}` || string(dead.Key) != "k2" || headers["thrun-dead-error-code"] != "ts_dead" || headers["thrun-dead-attempts"] != "2" {
-		t.Fatalf("dead letter %q %v", dead.Value, headers)
-	}
-}
+func TestInteropWithTypeScript(t *testing.T) { tspeer.Interop(t, "kafka", broker) }
 
 // Keyed records land on the partition kafkajs (and Java) pick: Go and TypeScript producers keep
 // one key's records in one partition, so per-key order holds across runtimes.

@@ -94,6 +94,9 @@ func New(opts Options) (*Transport, error) {
 		// Java's default for keyed records (murmur2), which kafkajs follows too.
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(0),
+		// No compression, as the TypeScript transport by default: kafkajs reads no snappy (franz-go's
+		// default) without a codec plugin, so compressed records would stop TypeScript consumers.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 	)...)
 	if err != nil {
 		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "cannot create the Kafka client", Err: err}
