@@ -1,0 +1,358 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/thrun-dev/thrun/sdks/go/transport"
+)
+
+// fetched is a message taken from Redis and held by this process until settled or released.
+type fetched struct {
+	body    []byte
+	attempt int
+	id      string // stream entry id (Streams mode)
+	key     string
+}
+
+// source is what each mode gives the shared consumer loop.
+type source interface {
+	// fetch takes up to max messages, waiting a bounded time (the block timeout) when there are none.
+	fetch(ctx context.Context, max int) ([]fetched, error)
+	ack(ctx context.Context, m fetched) error
+	// retry puts a message back as its next attempt; it may hand back a redelivery to run here.
+	retry(ctx context.Context, m fetched, delay time.Duration) (*fetched, error)
+	deadLetter(ctx context.Context, m fetched, frame []byte) error
+	// release hands back what this consumer holds; started messages count an attempt.
+	release(ctx context.Context, started []fetched) error
+	// tick is the periodic upkeep (leases, reaping, trimming); held is what this consumer holds.
+	tick(ctx context.Context, held []fetched) error
+	tickInterval() time.Duration
+	dispose()
+}
+
+// consumer is the consume loop of both modes: it fetches as many messages as it has free handler
+// slots (one round trip per batch), runs at most concurrency handlers, settles each delivery once,
+// and on Close drains, then hands back whatever is left.
+type consumer struct {
+	src         source
+	handler     transport.Handler
+	queue       string
+	concurrency int
+	settleFor   time.Duration // how long a settlement keeps trying through an outage
+	onClosed    func()
+
+	slots      chan struct{}
+	stop       context.CancelFunc
+	stopCtx    context.Context
+	loopDone   chan struct{}
+	tickerDone chan struct{}
+	handlers   sync.WaitGroup
+
+	mu      sync.Mutex
+	held    map[*delivery]struct{}
+	closing bool
+	once    sync.Once
+}
+
+func newConsumer(src source, handler transport.Handler, queue string, concurrency int, settleFor time.Duration) *consumer {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &consumer{
+		src: src, handler: handler, queue: queue, concurrency: concurrency, settleFor: settleFor,
+		slots: make(chan struct{}, concurrency), stop: cancel, stopCtx: ctx,
+		loopDone: make(chan struct{}), tickerDone: make(chan struct{}), held: map[*delivery]struct{}{},
+	}
+}
+
+func (c *consumer) start() {
+	go c.loop()
+	go c.ticker()
+}
+
+func (c *consumer) heldMessages() []fetched {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]fetched, 0, len(c.held))
+	for d := range c.held {
+		out = append(out, d.m)
+	}
+	return out
+}
+
+func (c *consumer) ticker() {
+	defer close(c.tickerDone)
+	timer := time.NewTicker(c.src.tickInterval())
+	defer timer.Stop()
+	for {
+		select {
+		case <-c.stopCtx.Done():
+			return
+		case <-timer.C:
+			_ = c.src.tick(c.stopCtx, c.heldMessages()) // a failed tick is retried at the next one
+		}
+	}
+}
+
+// outageDelay paces the retries while Redis is unreachable: 100 ms doubling to 1 s, jittered.
+func outageDelay(failures int) time.Duration {
+	delay := min(time.Second, 100*time.Millisecond<<min(failures-1, 10))
+	return delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
+}
+
+func (c *consumer) loop() {
+	defer close(c.loopDone)
+	failures := 0
+	for {
+		// Wait for one free slot, then take as many as are free.
+		select {
+		case c.slots <- struct{}{}:
+		case <-c.stopCtx.Done():
+			return
+		}
+		free := 1
+		for free < c.concurrency {
+			select {
+			case c.slots <- struct{}{}:
+				free++
+				continue
+			default:
+			}
+			break
+		}
+		messages, err := c.src.fetch(c.stopCtx, free)
+		if err != nil {
+			for range free {
+				<-c.slots
+			}
+			if c.stopCtx.Err() != nil {
+				return
+			}
+			failures++
+			select {
+			case <-time.After(outageDelay(failures)):
+			case <-c.stopCtx.Done():
+				return
+			}
+			continue
+		}
+		failures = 0
+		for _, m := range messages {
+			c.deliver(m)
+		}
+		for range free - len(messages) {
+			<-c.slots
+		}
+	}
+}
+
+// deliver runs the handler of a message in a slot already taken.
+func (c *consumer) deliver(m fetched) {
+	d := &delivery{consumer: c, m: m}
+	c.mu.Lock()
+	c.held[d] = struct{}{}
+	c.mu.Unlock()
+	c.handlers.Go(func() {
+		defer func() { <-c.slots }()
+		func() {
+			defer func() { _ = recover() }() // a panicking handler leaves its delivery unsettled
+			_ = c.handler(context.Background(), d)
+		}()
+		if !d.isPending() {
+			return
+		}
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			return // held: released by Close, as its next attempt
+		}
+		// Returned without settling: retried at once. If Redis refuses even that, the message stays
+		// in our processing list and is handed out here again after a backoff.
+		if err := d.Retry(context.Background(), 0); err != nil {
+			c.park(d, 1)
+		}
+	})
+}
+
+// park delivers a message again, as its next attempt, after a backoff.
+func (c *consumer) park(d *delivery, refusals int) {
+	if !d.release() {
+		return
+	}
+	delay := min(5*time.Second, 100*time.Millisecond<<min(refusals-1, 10))
+	time.AfterFunc(delay, func() {
+		select {
+		case c.slots <- struct{}{}:
+			m := d.m
+			m.attempt++
+			c.deliver(m)
+		case <-c.stopCtx.Done():
+			// Closing: nothing to deliver it to; the release hands it back.
+			c.mu.Lock()
+			c.held[&delivery{consumer: c, m: d.m, state: statePending}] = struct{}{}
+			c.mu.Unlock()
+		}
+	})
+}
+
+// persist runs a settlement, trying again through a short outage (bounded by settleFor): a lost
+// ack means a duplicate. A reply error is Redis's answer, not an outage, and is returned at once.
+func (c *consumer) persist(ctx context.Context, operation func(context.Context) error) error {
+	deadline := time.Now().Add(c.settleFor)
+	for failures := 1; ; failures++ {
+		err := operation(ctx)
+		if err == nil {
+			return nil
+		}
+		if isReplyError(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-time.After(outageDelay(failures)):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// Close stops fetching, waits for in-flight handlers until ctx is done, then releases what is
+// still held (each started message counts an attempt).
+func (c *consumer) Close(ctx context.Context) error {
+	var err error
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closing = true
+		c.mu.Unlock()
+		c.stop()
+		<-c.loopDone
+		<-c.tickerDone
+		drained := make(chan struct{})
+		go func() { c.handlers.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+		}
+		c.mu.Lock()
+		held := make([]*delivery, 0, len(c.held))
+		for d := range c.held {
+			held = append(held, d)
+		}
+		c.mu.Unlock()
+		var started []fetched
+		for _, d := range held {
+			if d.release() {
+				started = append(started, d.m)
+			}
+		}
+		// When Redis is unreachable now, the lease (or idle time) returns them later instead.
+		releaseCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if releaseErr := c.src.release(releaseCtx, started); releaseErr != nil {
+			err = fmt.Errorf("[thrun:redis] release at close: %w", releaseErr)
+		}
+		c.src.dispose()
+		if c.onClosed != nil {
+			c.onClosed()
+		}
+	})
+	return err
+}
+
+const (
+	statePending = iota
+	stateSettling
+	stateDone
+)
+
+// delivery is one message handed to a handler; settled at most once.
+type delivery struct {
+	consumer *consumer
+	m        fetched
+	mu       sync.Mutex
+	state    int
+}
+
+var errSettled = errors.New("[thrun:redis] the delivery was already settled or released")
+
+func (d *delivery) isPending() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state == statePending
+}
+
+// release takes the delivery back from its handler (close, park); false if it was settled.
+func (d *delivery) release() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state != statePending {
+		return false
+	}
+	d.state = stateDone
+	d.consumer.mu.Lock()
+	delete(d.consumer.held, d)
+	d.consumer.mu.Unlock()
+	return true
+}
+
+// settle runs one settlement; on failure the delivery stays pending, so it may be tried again.
+func (d *delivery) settle(ctx context.Context, operation func(context.Context) error) error {
+	d.mu.Lock()
+	if d.state != statePending {
+		d.mu.Unlock()
+		return errSettled
+	}
+	d.state = stateSettling
+	d.mu.Unlock()
+	err := d.consumer.persist(ctx, operation)
+	d.mu.Lock()
+	if err != nil {
+		d.state = statePending
+		d.mu.Unlock()
+		return fmt.Errorf("[thrun:redis] Redis refused a settlement: %w", err)
+	}
+	d.state = stateDone
+	d.mu.Unlock()
+	d.consumer.mu.Lock()
+	delete(d.consumer.held, d)
+	d.consumer.mu.Unlock()
+	return nil
+}
+
+func (d *delivery) Body() []byte               { return d.m.body }
+func (d *delivery) Queue() string              { return d.consumer.queue }
+func (d *delivery) Attempt() int               { return d.m.attempt }
+func (d *delivery) Key() string                { return d.m.key }
+func (d *delivery) Headers() map[string]string { return nil }
+
+func (d *delivery) Ack(ctx context.Context) error {
+	return d.settle(ctx, func(ctx context.Context) error { return d.consumer.src.ack(ctx, d.m) })
+}
+
+func (d *delivery) Retry(ctx context.Context, delay time.Duration) error {
+	var again *fetched
+	err := d.settle(ctx, func(ctx context.Context) error {
+		var err error
+		again, err = d.consumer.src.retry(ctx, d.m, max(0, delay))
+		return err
+	})
+	if err == nil && again != nil {
+		// Claimed again at once (Streams): run it here, in a slot of its own.
+		go func() {
+			select {
+			case d.consumer.slots <- struct{}{}:
+				d.consumer.deliver(*again)
+			case <-d.consumer.stopCtx.Done():
+			}
+		}()
+	}
+	return err
+}
+
+func (d *delivery) DeadLetter(ctx context.Context, reason transport.DeadLetterReason) error {
+	frame := transport.NewDeadLetterDescription(d.consumer.queue, reason, d.m.attempt, time.Now()).Frame(d.m.body)
+	return d.settle(ctx, func(ctx context.Context) error { return d.consumer.src.deadLetter(ctx, d.m, frame) })
+}

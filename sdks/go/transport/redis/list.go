@@ -1,0 +1,178 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// listSource is Lists mode (protocol/redis.md, "A consumer, step by step"): each consumer moves
+// messages into its own processing list under a lease, with list-fetch (BLMOVE when idle) and
+// removes them when settled.
+type listSource struct {
+	client, blocking *redis.Client
+	keys             queueKeys
+	consumerID       string
+	lease            time.Duration
+	blockTimeout     time.Duration
+
+	mu      sync.Mutex
+	drained bool      // the last fetch left the queue empty: the next one blocks at once
+	dueAt   time.Time // when the next delayed message is due (zero: none)
+}
+
+func (s *listSource) processing() string { return s.keys.processing(s.consumerID) }
+func (s *listSource) landing() string    { return s.keys.landing(s.consumerID) }
+
+func (s *listSource) fetchKeys() []string {
+	return []string{s.keys.queue, s.processing(), s.keys.attempts, s.keys.delayed, s.keys.consumers, s.landing()}
+}
+
+func (s *listSource) fetchArgs(limit int) []any {
+	return []any{limit, s.consumerID, s.lease.Milliseconds()}
+}
+
+// parseFetch reads list-fetch's reply: { {body, attempt, …}, ms until the next delayed one or -1 }.
+func parseFetch(reply any) ([]fetched, int64, error) {
+	parts, ok := reply.([]any)
+	if !ok || len(parts) != 2 {
+		return nil, 0, fmt.Errorf("unexpected list-fetch reply %T", reply)
+	}
+	flat, _ := parts[0].([]any)
+	var out []fetched
+	for i := 0; i+1 < len(flat); i += 2 {
+		body, _ := flat[i].(string)
+		attempt, _ := flat[i+1].(int64)
+		out = append(out, fetched{body: []byte(body), attempt: int(attempt)})
+	}
+	nextDue, _ := parts[1].(int64)
+	return out, nextDue, nil
+}
+
+func (s *listSource) take(ctx context.Context, max int) ([]fetched, int64, error) {
+	reply, err := listFetchScript.Run(ctx, s.client, s.fetchKeys(), s.fetchArgs(max)...).Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	return parseFetch(reply)
+}
+
+// wait blocks on the consumer's own connection: BLMOVE into the landing list, with list-fetch
+// pipelined behind it, so the message that ends the wait arrives in the same round trip.
+func (s *listSource) wait(ctx context.Context, max int, block time.Duration) ([]fetched, int64, error) {
+	pipe := s.blocking.Pipeline()
+	pipe.BLMove(ctx, s.keys.queue, s.landing(), "RIGHT", "LEFT", block)
+	fetch := pipe.EvalSha(ctx, listFetchScript.Hash(), s.fetchKeys(), s.fetchArgs(max)...)
+	_, _ = pipe.Exec(ctx)
+	if err := fetch.Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		// NOSCRIPT (first use, a restarted Redis): the next list-fetch, sent the ordinary way, drains
+		// the landing list.
+		return s.take(ctx, max)
+	}
+	return parseFetch(fetch.Val())
+}
+
+// blockFor bounds a blocking read by the next due delayed message and the block timeout.
+func (s *listSource) blockFor(nextDueMs int64) time.Duration {
+	if nextDueMs < 0 {
+		return s.blockTimeout
+	}
+	return max(10*time.Millisecond, min(time.Duration(nextDueMs)*time.Millisecond, s.blockTimeout))
+}
+
+func (s *listSource) fetch(ctx context.Context, max int) ([]fetched, error) {
+	s.mu.Lock()
+	drained, dueAt := s.drained, s.dueAt
+	s.mu.Unlock()
+	var messages []fetched
+	var nextDue int64
+	var err error
+	// A delayed message already due is moved by a plain list-fetch, not after a blocking read.
+	if drained && (dueAt.IsZero() || dueAt.After(time.Now())) {
+		dueMs := int64(-1)
+		if !dueAt.IsZero() {
+			dueMs = time.Until(dueAt).Milliseconds()
+		}
+		messages, nextDue, err = s.wait(ctx, max, s.blockFor(dueMs))
+	} else {
+		messages, nextDue, err = s.take(ctx, max)
+		if err == nil && len(messages) == 0 {
+			messages, nextDue, err = s.wait(ctx, max, s.blockFor(nextDue))
+		}
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.drained = false
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.mu.Lock()
+	s.drained = len(messages) < max
+	s.dueAt = time.Time{}
+	if nextDue >= 0 {
+		s.dueAt = time.Now().Add(time.Duration(nextDue) * time.Millisecond)
+	}
+	s.mu.Unlock()
+	return messages, nil
+}
+
+// run runs a settlement script. Its 0 reply (instead of 1) means an expired lease had already
+// returned the message to the queue, where it is delivered again: nothing more to do here.
+func (s *listSource) run(ctx context.Context, script luaScript, keys []string, args ...any) error {
+	return script.Run(ctx, s.client, keys, args...).Err()
+}
+
+func (s *listSource) ack(ctx context.Context, m fetched) error {
+	return s.run(ctx, listAckScript, []string{s.processing(), s.keys.attempts}, m.body)
+}
+
+func (s *listSource) retry(ctx context.Context, m fetched, delay time.Duration) (*fetched, error) {
+	return nil, s.run(ctx, listRetryScript, []string{s.processing(), s.keys.attempts, s.keys.queue, s.keys.delayed}, m.body, delay.Milliseconds(), randomID())
+}
+
+func (s *listSource) deadLetter(ctx context.Context, m fetched, frame []byte) error {
+	return s.run(ctx, listDeadLetterScript, []string{s.processing(), s.keys.attempts, s.keys.dead}, m.body, frame)
+}
+
+func (s *listSource) release(ctx context.Context, started []fetched) error {
+	args := []any{s.consumerID}
+	for _, m := range started {
+		args = append(args, m.body)
+	}
+	return s.run(ctx, listReleaseScript, []string{s.processing(), s.keys.queue, s.keys.attempts, s.keys.consumers, s.landing()}, args...)
+}
+
+// tick renews this consumer's lease and returns the messages of consumers whose lease expired.
+func (s *listSource) tick(ctx context.Context, _ []fetched) error {
+	return s.run(ctx, listReapScript, []string{s.keys.queue, s.keys.consumers, s.keys.attempts}, s.keys.processingPrefix, s.consumerID, s.lease.Milliseconds(), s.keys.landingPrefix)
+}
+
+func (s *listSource) tickInterval() time.Duration { return max(100*time.Millisecond, s.lease/3) }
+
+func (s *listSource) dispose() { _ = s.blocking.Close() }
+
+// attemptsField is the attempts hash field of a body: its lowercase hex SHA-1.
+func attemptsField(body []byte) string {
+	sum := sha1.Sum(body)
+	return hex.EncodeToString(sum[:])
+}
+
+// isReplyError tells Redis's answer (a refused write, WRONGTYPE) from a lost connection.
+func isReplyError(err error) bool {
+	var reply redis.Error
+	if errors.As(err, &reply) && !errors.Is(err, redis.Nil) {
+		message := reply.Error()
+		return !strings.HasPrefix(message, "LOADING") && !strings.HasPrefix(message, "MASTERDOWN")
+	}
+	return false
+}
