@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +74,13 @@ func (p *publisher) publish(ctx context.Context, items []publishItem, declaratio
 	for _, result := range results {
 		select {
 		case err := <-result:
+			var refused *TransportError
+			if errors.As(err, &refused) && refused.Code == "unroutable" {
+				// The broker lost a declaration we remembered (a queue deleted meanwhile): declare again next time.
+				p.mu.Lock()
+				p.declared = map[string]bool{}
+				p.mu.Unlock()
+			}
 			if err != nil {
 				return err
 			}

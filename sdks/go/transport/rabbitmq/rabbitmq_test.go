@@ -286,3 +286,78 @@ func TestDelayBuckets(t *testing.T) {
 		t.Fatal("names differ from protocol/rabbitmq.md")
 	}
 }
+
+func TestPeekShowsDeadLettersInPlaceAndPurgeEmpties(t *testing.T) {
+	tr := newTransport(t, Options{})
+	queue := brokertest.UniqueQueue("go-rmq-peek")
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+		return d.DeadLetter(context.Background(), transport.DeadLetterReason{Code: "bad", Message: "bad"})
+	})
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte("one")}, {Body: []byte("two")}}); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.Next(t, got, 5*time.Second)
+	brokertest.Next(t, got, 5*time.Second)
+	var seen []transport.QueuedMessage
+	for range 50 {
+		var err error
+		if seen, err = tr.Peek(context.Background(), queue+".dead", 10); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) == 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(seen) != 2 || string(seen[0].Body) != "one" || string(seen[1].Body) != "two" || seen[0].Headers[transport.HeaderDeadErrorCode] != "bad" {
+		t.Fatalf("peeked %+v", seen)
+	}
+	again, err := tr.Peek(context.Background(), queue+".dead", 10)
+	if err != nil || len(again) != 2 {
+		t.Fatalf("peek took the messages away: %d, %v", len(again), err)
+	}
+	if _, err := tr.Peek(context.Background(), queue, 1); !errors.Is(err, transport.ErrUnsupported) {
+		t.Fatalf("peek of a quorum queue: %v", err)
+	}
+	if n, err := tr.Purge(context.Background(), queue+".dead"); err != nil || n != 2 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+}
+
+// A consumer whose queue is deleted under it (the broker cancels it) subscribes again, declaring
+// the queue anew, and publishing declares what it lost: nothing is stuck.
+func TestConsumerAndPublisherRecoverFromADeletedQueue(t *testing.T) {
+	tr := newTransport(t, Options{})
+	queue := brokertest.UniqueQueue("go-rmq-deleted")
+	got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
+	if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte("before")}}); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.Next(t, got, 5*time.Second)
+	conn, err := amqp.Dial(brokerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDelete(queue, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte("after")}})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publishing after the deletion: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := brokertest.Next(t, got, 10*time.Second); r.Body != "after" {
+		t.Fatalf("got %+v", r)
+	}
+}
