@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,7 +69,8 @@ func (s *listSource) take(ctx context.Context, max int) ([]fetched, int64, error
 // pipelined behind it, so the message that ends the wait arrives in the same round trip.
 func (s *listSource) wait(ctx context.Context, max int, block time.Duration) ([]fetched, int64, error) {
 	pipe := s.blocking.Pipeline()
-	pipe.BLMove(ctx, s.keys.queue, s.landing(), "RIGHT", "LEFT", block)
+	// Sent with Do: go-redis's BLMove rounds a wait below a second up to one, Redis takes fractions.
+	pipe.Do(ctx, "BLMOVE", s.keys.queue, s.landing(), "RIGHT", "LEFT", strconv.FormatFloat(block.Seconds(), 'f', 3, 64))
 	fetch := pipe.EvalSha(ctx, listFetchScript.Hash(), s.fetchKeys(), s.fetchArgs(max)...)
 	_, _ = pipe.Exec(ctx)
 	if err := fetch.Err(); err != nil {

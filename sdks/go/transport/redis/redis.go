@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
@@ -223,6 +224,9 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 	blockingOptions.PoolSize = 1
 	blockingOptions.MinIdleConns = 0
 	blockingOptions.ReadTimeout = t.opts.BlockTimeout + 5*time.Second
+	// A copy of the parent's settings would register the parent's push handlers twice; a blocking
+	// connection needs none.
+	blockingOptions.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	blocking := redis.NewClient(&blockingOptions)
 	consumerID := group + ":" + uuid.NewString()
 	var src source

@@ -1,0 +1,278 @@
+// Package crossruntime proves that the Go runtime and the TypeScript one share queues on Redis,
+// both ways: a node script (testdata/peer.mjs) runs the repository's built TypeScript packages.
+package crossruntime
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	goredis "github.com/redis/go-redis/v9"
+
+	thrun "github.com/thrun-dev/thrun/sdks/go"
+	"github.com/thrun-dev/thrun/sdks/go/transport/redis"
+)
+
+func redisURL() string {
+	if url := os.Getenv("THRUN_REDIS_URL"); url != "" {
+		return url
+	}
+	return "redis://127.0.0.1:6390"
+}
+
+// requirePeer fails (never skips) when Redis or the built TypeScript packages are missing.
+func requirePeer(t *testing.T) *goredis.Client {
+	t.Helper()
+	for _, pkg := range []string{"core", "contract", "transport-redis"} {
+		if _, err := os.Stat(filepath.Join("..", "..", "..", "..", "packages", pkg, "dist", "index.js")); err != nil {
+			t.Fatalf("packages/%s is not built: run `bash scripts/pnpm.sh build` at the repository root", pkg)
+		}
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is not on PATH")
+	}
+	opts, err := goredis.ParseURL(redisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(opts)
+	if err := raw.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis is not reachable at %s: %v", opts.Addr, err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	return raw
+}
+
+func testQueue(t *testing.T, raw *goredis.Client) string {
+	q := "go-cross-" + uuid.NewString()[:8]
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, pattern := range []string{q, q + ".dead", "{" + q + "}:*"} {
+			if keys, _ := raw.Keys(ctx, pattern).Result(); len(keys) > 0 {
+				raw.Del(ctx, keys...)
+			}
+		}
+	})
+	return q
+}
+
+// peer runs testdata/peer.mjs; lines yields its stdout lines.
+type peer struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+func startPeer(t *testing.T, args ...string) *peer {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{"testdata/peer.mjs"}, args...)...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &peer{cmd: cmd, lines: make(chan string, 100)}
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			p.lines <- scanner.Text()
+		}
+		close(p.lines)
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return p
+}
+
+func (p *peer) next(t *testing.T, into any) {
+	t.Helper()
+	select {
+	case line, ok := <-p.lines:
+		if !ok {
+			t.Fatal("the node peer exited early")
+		}
+		if err := json.Unmarshal([]byte(line), into); err != nil {
+			t.Fatalf("peer line %q: %v", line, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no line from the node peer within 30s")
+	}
+}
+
+func (p *peer) wait(t *testing.T) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		for range p.lines { //nolint:revive // drain
+		}
+		done <- p.cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("node peer: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("node peer did not exit")
+	}
+}
+
+func goClient(t *testing.T, mode redis.Mode, queue string, retry *thrun.Retry) *thrun.Thrun {
+	t.Helper()
+	tr, err := redis.New(redis.Options{URL: redisURL(), Mode: mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close(context.Background()) })
+	off := false
+	c, err := thrun.New(tr, thrun.Options{Queue: queue, HandleSignals: &off, Retry: retry, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func run(t *testing.T, c *thrun.Thrun) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+var modes = []redis.Mode{redis.ModeList, redis.ModeStream}
+
+type order struct {
+	OrderID int `json:"order_id"`
+}
+
+// TypeScript dispatches; a Go worker handles it with payload and meta intact, retrying a failure
+// with attempts counted on the shared keys.
+func TestTypeScriptProducesGoConsumes(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			raw := requirePeer(t)
+			q := testQueue(t, raw)
+			c := goClient(t, mode, q, &thrun.Retry{MaxAttempts: 3, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+			type seen struct {
+				msg   *thrun.Message
+				order order
+			}
+			got := make(chan seen, 10)
+			_ = c.Listen("order.created", func(_ context.Context, m *thrun.Message) error {
+				if m.Attempt == 1 {
+					return errors.New("first attempt fails")
+				}
+				o, err := thrun.Decode[order](m)
+				got <- seen{m, o}
+				return err
+			})
+			run(t, c)
+			if mode == redis.ModeStream {
+				time.Sleep(100 * time.Millisecond) // the group exists before TypeScript publishes
+			}
+			p := startPeer(t, "produce", redisURL(), string(mode), q, "order.created", `{"order_id":42}`, "1")
+			var produced struct {
+				EventID string `json:"event_id"`
+			}
+			p.next(t, &produced)
+			p.wait(t)
+			var s seen
+			select {
+			case s = <-got:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the Go worker did not handle the TypeScript event")
+			}
+			meta := s.msg.Envelope.Meta
+			if s.order.OrderID != 42 || meta == nil || meta.EventID != produced.EventID || meta.Source != "node" || s.msg.Attempt != 2 {
+				t.Fatalf("handled %+v attempt %d meta %+v", s.order, s.msg.Attempt, meta)
+			}
+		})
+	}
+}
+
+// Go dispatches; a TypeScript worker handles it, its retry counting from the Go-written message.
+func TestGoProducesTypeScriptConsumes(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			raw := requirePeer(t)
+			q := testQueue(t, raw)
+			p := startPeer(t, "consume", redisURL(), string(mode), q, "order.created", "2", "1")
+			var ready map[string]any
+			p.next(t, &ready)
+			c := goClient(t, mode, q, nil)
+			ids, err := c.DispatchMany(context.Background(), []thrun.Event{
+				{Name: "order.created", Payload: order{OrderID: 1}},
+				{Name: "order.created", Payload: order{OrderID: 2}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]int{}
+			for range 2 {
+				var line struct {
+					Payload order      `json:"payload"`
+					Meta    thrun.Meta `json:"meta"`
+					Attempt int        `json:"attempt"`
+				}
+				p.next(t, &line)
+				if line.Meta.Source != "go" || line.Attempt != 2 || line.Meta.SpecVersion != thrun.SpecVersion {
+					t.Fatalf("TypeScript saw %+v", line)
+				}
+				byID[line.Meta.EventID] = line.Payload.OrderID
+			}
+			if byID[ids[0]] != 1 || byID[ids[1]] != 2 {
+				t.Fatalf("event ids %v, handled %v", ids, byID)
+			}
+			p.wait(t)
+		})
+	}
+}
+
+// A Go worker's dead letters are read by TypeScript's decodeDeadLetter, original bytes intact.
+func TestGoDeadLettersReadByTypeScript(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			raw := requirePeer(t)
+			q := testQueue(t, raw)
+			c := goClient(t, mode, q, &thrun.Retry{MaxAttempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+			_ = c.Listen("doomed", func(context.Context, *thrun.Message) error { return errors.New("always") })
+			run(t, c)
+			id, err := c.Dispatch(context.Background(), "doomed", map[string]string{"why": "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deadKey := q + ".dead"
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				n, _ := raw.Exists(context.Background(), deadKey).Result()
+				if n == 1 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			p := startPeer(t, "dead", redisURL(), string(mode), q)
+			var letter struct {
+				Queue        string `json:"queue"`
+				Attempts     int    `json:"attempts"`
+				Form         string `json:"form"`
+				OriginalBody string `json:"originalBody"`
+				Error        struct{ Code, Message string }
+			}
+			p.next(t, &letter)
+			p.wait(t)
+			if letter.Queue != q || letter.Attempts != 2 || letter.Form != "frame" || letter.Error.Code != "max_attempts" || !strings.Contains(letter.OriginalBody, id) {
+				t.Fatalf("TypeScript read %+v", letter)
+			}
+		})
+	}
+}
