@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -384,5 +386,109 @@ func TestMatchEventPattern(t *testing.T) {
 	}
 	if IsEventPattern("order.**") || IsEventPattern("") || !IsEventPattern("a.*.#") {
 		t.Error("IsEventPattern")
+	}
+}
+
+func TestBatchStepsAreReported(t *testing.T) {
+	tr := memory.New()
+	c := newClient(t, tr, Options{Routes: []Route{{Pattern: "step.*", Queue: "steps"}}})
+	_ = c.Listen("step.ok", func(context.Context, *Message) error { return nil })
+	_ = c.Listen("step.bad", func(context.Context, *Message) error { return Permanentf("declined") })
+	runWorker(t, c)
+	ctx := context.Background()
+	batchID := "0b7c6f1e-3c2a-4f7e-9d1a-2b3c4d5e6f70"
+	for i, name := range []string{"step.ok", "step.bad"} {
+		body := []byte(`{"event":"` + name + `","payload":{},"meta":{"event_id":"0b7c6f1e-3c2a-4f7e-9d1a-2b3c4d5e6f7` + string(rune('1'+i)) + `","timestamp":"2026-01-01T00:00:00Z","source":"node","batch":{"id":"` + batchID + `","index":` + string(rune('0'+i)) + `,"total":2,"mode":"parallel"}}}`)
+		if err := tr.Publish(ctx, "steps", []transport.Message{{Body: body}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var reports []transport.QueuedMessage
+	for len(reports) < 2 && time.Now().Before(deadline) {
+		reports, _ = tr.Peek(ctx, "events", 10)
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := map[string]string{}
+	for _, r := range reports {
+		var e struct {
+			Event   string          `json:"event"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		_ = json.Unmarshal(r.Body, &e)
+		got[e.Event] = string(e.Payload)
+	}
+	if got[StepSucceededEvent] != `{"batch_id":"`+batchID+`","index":0}` || got[StepFailedEvent] != `{"batch_id":"`+batchID+`","index":1,"error":{"code":"non_retryable","message":"declined"}}` {
+		t.Fatalf("reports %v", got)
+	}
+	if dead := deadLetters(t, tr, "steps", 1); len(dead) != 1 {
+		t.Fatal("the failed step is dead-lettered too")
+	}
+}
+
+func TestSIGTERMDrainsAndStops(t *testing.T) {
+	tr := memory.New()
+	on := true
+	c, err := New(tr, Options{HandleSignals: &on, Logger: slog.New(slog.DiscardHandler), Retry: fastRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, finished := make(chan struct{}), make(chan struct{}, 1)
+	_ = c.Listen("slow", func(context.Context, *Message) error {
+		close(started)
+		time.Sleep(200 * time.Millisecond)
+		finished <- struct{}{}
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	time.Sleep(20 * time.Millisecond)
+	_, _ = c.Dispatch(context.Background(), "slow", nil)
+	waitFor(t, started) // Run has registered its signal handler by now
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(t, done); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	select {
+	case <-finished:
+	default:
+		t.Fatal("Run returned before the handler finished")
+	}
+	if left, _ := tr.Peek(context.Background(), "events", 10); len(left) != 0 {
+		t.Fatal("the handled message is still queued")
+	}
+}
+
+func TestRetryRunsOnlyTheListenersThatFailed(t *testing.T) {
+	tr := memory.New()
+	c := newClient(t, tr, Options{})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	done := make(chan struct{}, 1)
+	_ = c.Listen("order.paid", func(context.Context, *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls["steady"]++
+		return nil
+	})
+	_ = c.Listen("order.*", func(_ context.Context, m *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls["flaky"]++
+		if m.Attempt == 1 {
+			return errors.New("once")
+		}
+		done <- struct{}{}
+		return nil
+	})
+	runWorker(t, c)
+	_, _ = c.Dispatch(context.Background(), "order.paid", nil)
+	waitFor(t, done)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["steady"] != 1 || calls["flaky"] != 2 {
+		t.Fatalf("calls %v: the listener that succeeded ran again", calls)
 	}
 }

@@ -80,6 +80,66 @@ type worker struct {
 	handlerCtx context.Context
 	logger     *slog.Logger
 	stopping   atomic.Bool
+
+	// succeeded remembers, per event (queue and event_id), the listeners that already succeeded,
+	// so that a retry runs only those that failed (bounded: the oldest entry goes first).
+	mu        sync.Mutex
+	succeeded map[string]map[*listener]bool
+	order     []string
+}
+
+const maxRememberedEvents = 10_000
+
+func memoryKey(m *Message) string {
+	if m.Envelope.Meta == nil || m.Envelope.Meta.EventID == "" {
+		return ""
+	}
+	return m.Queue + "\x00" + m.Envelope.Meta.EventID
+}
+
+func (w *worker) alreadySucceeded(key string, l *listener) bool {
+	if key == "" {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.succeeded[key][l]
+}
+
+func (w *worker) remember(key string, listeners []*listener) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.succeeded == nil {
+		w.succeeded = map[string]map[*listener]bool{}
+	}
+	set, ok := w.succeeded[key]
+	if !ok {
+		if len(w.order) >= maxRememberedEvents {
+			delete(w.succeeded, w.order[0])
+			w.order = w.order[1:]
+		}
+		set = map[*listener]bool{}
+		w.succeeded[key] = set
+		w.order = append(w.order, key)
+	}
+	for _, l := range listeners {
+		set[l] = true
+	}
+}
+
+func (w *worker) forget(m *Message) {
+	key := memoryKey(m)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.succeeded[key]; ok {
+		delete(w.succeeded, key)
+		for i, k := range w.order {
+			if k == key {
+				w.order = append(w.order[:i], w.order[i+1:]...)
+				break
+			}
+		}
+	}
 }
 
 // handle runs one delivery through its listeners and settles it; it never returns an error for a
@@ -113,16 +173,23 @@ func (w *worker) handle(_ context.Context, d transport.Delivery) error {
 		return nil // stopped mid-work: left unsettled, the transport releases it
 	}
 	if len(failures) == 0 {
+		if !w.reportStep(d, envelope, nil) {
+			return nil
+		}
+		w.forget(message)
 		return w.settle(d, "ack", d.Ack)
+	}
+	if attempt >= t.retry.MaxAttempts || hasPermanent(failures) {
+		w.forget(message)
 	}
 	joined := errors.Join(failures...)
 	for _, failure := range failures {
 		if IsPermanent(failure) {
-			return w.deadLetter(d, envelope, transport.DeadLetterReason{Code: errorCode(failure), Message: failure.Error()})
+			return w.failStep(d, envelope, transport.DeadLetterReason{Code: errorCode(failure), Message: failure.Error()})
 		}
 	}
 	if attempt >= t.retry.MaxAttempts {
-		return w.deadLetter(d, envelope, transport.DeadLetterReason{
+		return w.failStep(d, envelope, transport.DeadLetterReason{
 			Code:    "max_attempts",
 			Message: fmt.Sprintf("failed on attempt %d of %d: %s", attempt, t.retry.MaxAttempts, joinedMessage(failures)),
 		})
@@ -130,6 +197,70 @@ func (w *worker) handle(_ context.Context, d transport.Delivery) error {
 	delay := t.retry.RetryDelay(attempt)
 	w.logger.Info("retrying", "event", envelope.Event, "queue", queue, "attempt", attempt, "delay", delay, "error", joined)
 	return w.settle(d, "retry", func(ctx context.Context) error { return d.Retry(ctx, delay) })
+}
+
+// failStep dead-letters a message whose handlers failed for good, reporting it first when it is
+// a batch step.
+func (w *worker) failStep(d transport.Delivery, envelope Envelope, reason transport.DeadLetterReason) error {
+	if !w.reportStep(d, envelope, &reason) {
+		return nil
+	}
+	return w.deadLetter(d, envelope, reason)
+}
+
+// Step report events (schemas/batch.md, batch-step-report.schema.json).
+const (
+	StepSucceededEvent = "thrun.batch.step_succeeded"
+	StepFailedEvent    = "thrun.batch.step_failed"
+)
+
+type stepReport struct {
+	BatchID string       `json:"batch_id"`
+	Index   int          `json:"index"`
+	Error   *reportError `json:"error,omitempty"`
+}
+
+type reportError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// reportStep publishes a batch step's final outcome, before the step's message is settled, so the
+// batch engine of a Thrun process records it and advances the batch (a report sent twice is
+// harmless). The report goes where the report event is routed (the default queue unless a route
+// says otherwise), where the coordinating process consumes it. It returns false when the report
+// could not be published: the delivery is then retried after a backoff, and reported again.
+func (w *worker) reportStep(d transport.Delivery, envelope Envelope, failure *transport.DeadLetterReason) bool {
+	if envelope.Meta == nil || envelope.Meta.Batch == nil {
+		return true
+	}
+	step := envelope.Meta.Batch
+	event, report := StepSucceededEvent, stepReport{BatchID: step.ID, Index: step.Index}
+	if failure != nil {
+		event = StepFailedEvent
+		report.Error = &reportError{Code: failure.Code, Message: transport.TruncateUTF8(failure.Message, transport.MaxReasonMessageBytes)}
+	}
+	opts := []DispatchOption{WithCausationID(envelope.Meta.EventID)}
+	if envelope.Meta.CorrelationID != "" {
+		opts = append(opts, WithCorrelationID(envelope.Meta.CorrelationID))
+	}
+	_, err := w.thrun.Dispatch(w.handlerCtx, event, report, opts...)
+	if err == nil {
+		return true
+	}
+	delay := w.thrun.retry.RetryDelay(d.Attempt())
+	w.logger.Error("could not report a batch step; retrying it", "event", envelope.Event, "batch", step.ID, "index", step.Index, "error", err)
+	_ = w.settle(d, "retry", func(ctx context.Context) error { return d.Retry(ctx, delay) })
+	return false
+}
+
+func hasPermanent(errs []error) bool {
+	for _, err := range errs {
+		if IsPermanent(err) {
+			return true
+		}
+	}
+	return false
 }
 
 func joinedMessage(errs []error) string {
@@ -140,11 +271,21 @@ func joinedMessage(errs []error) string {
 	return strings.Join(messages, "; ")
 }
 
-// runListeners runs every listener at once and returns their failures (a panic is one).
+// runListeners runs at once every listener that has not yet succeeded for this event, and returns
+// their failures (a panic is one).
 func (w *worker) runListeners(listeners []*listener, m *Message) []error {
+	key := ""
+	if len(listeners) > 1 {
+		key = memoryKey(m)
+	}
 	errs := make([]error, len(listeners))
+	ran := make([]bool, len(listeners))
 	var wg sync.WaitGroup
 	for i, l := range listeners {
+		if w.alreadySucceeded(key, l) {
+			continue
+		}
+		ran[i] = true
 		wg.Go(func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -156,10 +297,16 @@ func (w *worker) runListeners(listeners []*listener, m *Message) []error {
 	}
 	wg.Wait()
 	var failures []error
-	for _, err := range errs {
+	var succeeded []*listener
+	for i, err := range errs {
 		if err != nil {
 			failures = append(failures, err)
+		} else if ran[i] {
+			succeeded = append(succeeded, listeners[i])
 		}
+	}
+	if key != "" && len(failures) > 0 && len(succeeded) > 0 {
+		w.remember(key, succeeded)
 	}
 	return failures
 }
