@@ -37,7 +37,11 @@ func TestARefusedSettlementRunsAgainAsTheNextAttempt(t *testing.T) {
 	queue := brokertest.UniqueQueue("go-rmq-refused")
 	policy := queue + "-full"
 	if err := rabbitmqctl(t, "set_policy", "--apply-to", "queues", policy, "^"+queue+`\.dead$`, `{"max-length":0,"overflow":"reject-publish"}`); err != nil {
-		t.Fatal(err)
+		// rabbitmqctl reaches the node of scripts/brokers/rabbitmq.sh (its THRUN_RABBITMQ_* settings).
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skipf("cannot set a policy on the test node: %v", err)
 	}
 	cleared := false
 	t.Cleanup(func() {
