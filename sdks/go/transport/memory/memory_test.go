@@ -98,3 +98,23 @@ func TestPublishRefusals(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestCancellingTheConsumeContextStopsTheConsumer(t *testing.T) {
+	tr := New()
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan string, 10)
+	if _, err := tr.Consume(ctx, "q", func(ctx context.Context, d transport.Delivery) error {
+		got <- string(d.Body())
+		return d.Ack(ctx)
+	}, transport.ConsumeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	time.Sleep(20 * time.Millisecond)
+	_ = tr.Publish(context.Background(), "q", []transport.Message{{Body: []byte("after")}})
+	select {
+	case b := <-got:
+		t.Fatalf("a stopped consumer received %q", b)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
