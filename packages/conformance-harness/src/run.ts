@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Transport } from '@thrun/contract';
 import { Observer } from './observer.js';
-import { type ScenarioContext, ScenarioFailure } from './scenario.js';
+import { DEFAULT_WAIT_MS, type ScenarioContext, ScenarioFailure } from './scenario.js';
 import { MAIN_SCENARIOS } from './scenarios.js';
 import { runSignalScenarios, SIGNAL_SCENARIO_NAMES } from './signal-scenarios.js';
 import { createTransport, defaultBrokerUrl } from './transports.js';
@@ -24,6 +24,8 @@ export interface ConformanceOptions {
   scenarios?: readonly string[];
   /** Scenarios the runtime declares unsupported, with the reason. */
   unsupported?: ReadonlyMap<string, string>;
+  /** How long to wait for what a scenario expects (beyond backoffs and leases); 20 s by default. */
+  waitMs?: number;
   /** Called with each scenario's line as it is decided. */
   report?: (line: string, result: ScenarioResult) => void;
 }
@@ -97,6 +99,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       transport: options.transport,
       settings,
       observer,
+      waitMs: options.waitMs ?? DEFAULT_WAIT_MS,
       publish: (queue, body, key) => transport.publish(queue, [key === undefined ? { body } : { body, key }]),
     };
     const startWorker = async (workerId: string, queue: string) => {

@@ -3,7 +3,7 @@ import type { ObservedDeadLetter, Observer, Reply } from './observer.js';
 import type { TransportName, WorkerSettings } from './worker-env.js';
 
 /** How long the harness waits for a reply or a dead letter, beyond the backoff and lease it expects. */
-export const WAIT_MS = 20_000;
+export const DEFAULT_WAIT_MS = 20_000;
 /** How long the harness watches for what must not happen (a second copy, a redelivery). */
 export const QUIET_MS = 1_500;
 
@@ -13,6 +13,8 @@ export interface ScenarioContext {
   /** The settings of the main worker (`w1`); the queue is the main queue. */
   settings: WorkerSettings;
   observer: Observer;
+  /** How long to wait for what a scenario expects, beyond the backoff and lease it expects. */
+  waitMs: number;
   publish(queue: string, body: Uint8Array, key?: string): Promise<void>;
 }
 
@@ -60,16 +62,21 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Waits for the first reply `event` for `id` (from `worker`, when given) that `accept` takes. */
+/** Waits (`context.waitMs` + `extraMs`) for the first reply `event` for `id` that `accept` takes. */
 export function waitForReply(
-  observer: Observer,
+  context: ScenarioContext,
   id: string,
   event: string,
-  timeoutMs = WAIT_MS,
+  extraMs = 0,
   accept: (reply: Reply) => boolean = () => true,
 ): Promise<Reply> {
+  const { observer } = context;
   return observer
-    .waitFor(() => observer.repliesFor(id, event).find(accept), timeoutMs, `${event} for ${id}`)
+    .waitFor(
+      () => observer.repliesFor(id, event).find(accept),
+      context.waitMs + extraMs,
+      `${event} for ${id}`,
+    )
     .catch((error: Error) => {
       throw new ScenarioFailure(error.message);
     });
@@ -80,12 +87,16 @@ export async function expectDeadLetter(
   context: ScenarioContext,
   body: Uint8Array,
   expected: { code: string; attempts: number; queue?: string },
-  timeoutMs = WAIT_MS,
+  extraMs = 0,
 ): Promise<ObservedDeadLetter> {
   const { observer } = context;
   const queue = expected.queue ?? context.settings.queue;
   const dead = await observer
-    .waitFor(() => observer.deadLettersOf(body)[0], timeoutMs, 'dead letter with the original bytes')
+    .waitFor(
+      () => observer.deadLettersOf(body)[0],
+      context.waitMs + extraMs,
+      'dead letter with the original bytes',
+    )
     .catch((error: Error) => {
       const unreadable = observer.deadLetters.filter((letter) => letter.letter === undefined).length;
       throw new ScenarioFailure(

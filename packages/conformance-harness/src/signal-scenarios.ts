@@ -6,7 +6,6 @@ import {
   QUIET_MS,
   type ScenarioContext,
   ScenarioFailure,
-  WAIT_MS,
   waitForReply,
 } from './scenario.js';
 import { describeExit, type WorkerProcess } from './worker-process.js';
@@ -53,7 +52,7 @@ export async function runSignalScenarios(
           const w2 = await start('w2');
           drained = newId();
           await context.publish(context.signalQueue, sleepMessage(drained));
-          await waitForReply(observer, drained, 'conformance.started');
+          await waitForReply(context, drained, 'conformance.started');
           w2.signal('SIGTERM');
           const deadline = context.settings.drainTimeoutMs + 5_000;
           const exit = await Promise.race([
@@ -76,21 +75,15 @@ export async function runSignalScenarios(
         await judge(async () => {
           const id = newId();
           await context.publish(context.signalQueue, sleepMessage(id));
-          const first = await waitForReply(
-            observer,
-            id,
-            'conformance.started',
-            WAIT_MS,
-            (r) => r.worker === 'w3',
-          );
+          const first = await waitForReply(context, id, 'conformance.started', 0, (r) => r.worker === 'w3');
           w3.signal('SIGKILL');
           await w3.exited;
           await start('w4');
           const again = await waitForReply(
-            observer,
+            context,
             id,
             'conformance.started',
-            WAIT_MS + context.settings.leaseMs,
+            context.settings.leaseMs,
             (r) => r.worker === 'w4',
           );
           // Kafka keeps no delivery count: the next owner of the partition reads the attempt the
@@ -100,7 +93,7 @@ export async function runSignalScenarios(
             ? (again.attempt ?? 0) > (first.attempt ?? 0)
             : (again.attempt ?? 0) >= (first.attempt ?? 0);
           check(later, `redelivered as attempt ${again.attempt} after attempt ${first.attempt}`);
-          await waitForReply(observer, id, 'conformance.slept', WAIT_MS, (r) => r.worker === 'w4');
+          await waitForReply(context, id, 'conformance.slept', 0, (r) => r.worker === 'w4');
         }, workers),
       );
     } else {

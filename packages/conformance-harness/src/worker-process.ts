@@ -48,11 +48,12 @@ export class WorkerProcess {
         READY_TIMEOUT_MS,
       );
       stdout.on('line', (line) => {
-        this.keep(line);
-        if (line.trim() === READY_LINE) {
-          clearTimeout(timer);
-          resolve();
+        if (line.trim() !== READY_LINE) {
+          this.keep(line);
+          return;
         }
+        clearTimeout(timer);
+        resolve();
       });
       void this.exited.then((exit) => {
         clearTimeout(timer);

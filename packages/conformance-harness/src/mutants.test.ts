@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { MUTANTS, type MutantName } from './mutants.js';
+import { runConformance } from './run.js';
+import { referenceWorker } from './test-support/reference.js';
+
+const names = Object.keys(MUTANTS) as MutantName[];
+
+/**
+ * Each mutant runs the scenarios it must fail, plus `handled-once`, which it must still pass: so a
+ * failure is the scenario catching the defect, not a worker that does not work at all. All at once on
+ * Redis Lists, with a shorter wait, since most of a failing run is waiting for what never comes.
+ */
+const runs = new Map(
+  names.map((name) => [
+    name,
+    runConformance({
+      transport: 'redis',
+      worker: referenceWorker(name),
+      scenarios: ['handled-once', ...MUTANTS[name].fails],
+      waitMs: 6_000,
+    }),
+  ]),
+);
+
+describe.each(names)('the mutant %s', (name) => {
+  it(`fails exactly the scenarios that catch it: ${MUTANTS[name].defect}`, async () => {
+    const report = await runs.get(name)!;
+    const failed = report.results.filter((result) => result.status === 'failed').map((result) => result.name);
+    expect(failed.sort()).toEqual([...MUTANTS[name].fails].sort());
+    expect(report.results.find((result) => result.name === 'handled-once')?.status).toBe('passed');
+  });
+});
