@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * thrun-conformance --transport <redis|redis-streams|rabbitmq|kafka> --worker "<command>"
- *   [--url <broker>] [--scenario <name>]… [--unsupported <scenario>=<reason>]… [--list]
+ *   [--url <broker>] [--scenario <name>]… [--unsupported <scenario>=<reason>]… [--wait-ms <ms>] [--list]
  */
 import { parseArgs } from 'node:util';
 import { runConformance, SCENARIO_NAMES } from './run.js';
 import { isTransportName, TRANSPORT_NAMES } from './worker-env.js';
 
 const USAGE = `usage: thrun-conformance --transport <${TRANSPORT_NAMES.join('|')}> --worker "<command>"
-  [--url <broker url>] [--scenario <name>]... [--unsupported <scenario>=<reason>]... [--list]`;
+  [--url <broker url>] [--scenario <name>]... [--unsupported <scenario>=<reason>]...
+  [--wait-ms <ms, 20000 by default>] [--list]`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -18,6 +19,7 @@ async function main(): Promise<number> {
       url: { type: 'string' },
       scenario: { type: 'string', multiple: true },
       unsupported: { type: 'string', multiple: true },
+      'wait-ms': { type: 'string' },
       list: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -35,6 +37,11 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
+  const waitMs = values['wait-ms'] === undefined ? undefined : Number(values['wait-ms']);
+  if (waitMs !== undefined && !(Number.isSafeInteger(waitMs) && waitMs > 0)) {
+    console.error('--wait-ms must be a positive integer');
+    return 2;
+  }
   const unsupported = new Map<string, string>();
   for (const declaration of values.unsupported ?? []) {
     const [name = '', ...reason] = declaration.split('=');
@@ -48,6 +55,7 @@ async function main(): Promise<number> {
     transport,
     worker,
     ...(values.url === undefined ? {} : { url: values.url }),
+    ...(waitMs === undefined ? {} : { waitMs }),
     scenarios: values.scenario ?? [],
     unsupported,
     report: (line) => console.log(line),
