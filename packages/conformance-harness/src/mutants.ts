@@ -92,6 +92,11 @@ export const MUTANTS = {
     fails: ['concurrency-bound'],
     settings: (settings) => ({ ...settings, concurrency: settings.concurrency * 3 }),
   },
+  'one-at-a-time': {
+    defect: 'runs one handler at a time, whatever concurrency it is given',
+    fails: ['concurrency-bound'],
+    settings: (settings) => ({ ...settings, concurrency: 1 }),
+  },
   'no-drain': {
     defect: 'exits at once on SIGTERM, abandoning its in-flight handlers',
     fails: ['sigterm-drain'],

@@ -8,6 +8,9 @@ const runs = new Map(
   TRANSPORT_NAMES.map((transport) => [transport, runConformance({ transport, worker: referenceWorker() })]),
 );
 
+// Each test awaits its run; a broker that is not there fails them, not the file.
+for (const run of runs.values()) run.catch(() => {});
+
 describe.each(TRANSPORT_NAMES)('the reference worker on %s', (transport) => {
   it('passes every scenario', async () => {
     const report = await runs.get(transport)!;

@@ -101,6 +101,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       observer,
       waitMs: options.waitMs ?? DEFAULT_WAIT_MS,
       publish: (queue, body, key) => transport.publish(queue, [key === undefined ? { body } : { body, key }]),
+      othersFinished: () => Promise.resolve(),
     };
     const startWorker = async (workerId: string, queue: string) => {
       const worker = new WorkerProcess(options.worker, { ...settings, workerId, queue });
@@ -122,11 +123,20 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         for (const scenario of main) record(scenario.name, { passed: false, why: String(error) }, startedAt);
         return;
       }
+      // Each scenario's end, for the scenarios judged on what the whole run put on the wire.
+      const ends = main.map(() => {
+        let end = () => {};
+        const ended = new Promise<void>((resolve) => {
+          end = resolve;
+        });
+        return { ended, end };
+      });
       await Promise.all(
-        main.map(async (scenario) => {
+        main.map(async (scenario, index) => {
           const began = Date.now();
+          const others = ends.filter((_, other) => other !== index).map(({ ended }) => ended);
           try {
-            await scenario.run(context);
+            await scenario.run({ ...context, othersFinished: () => Promise.all(others).then(() => {}) });
             record(scenario.name, { passed: true }, began);
           } catch (error) {
             const why = error instanceof ScenarioFailure ? error.message : String(error);
@@ -135,6 +145,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
               { passed: false, why: w1.running ? why : `${why} (worker w1 exited)` },
               began,
             );
+          } finally {
+            ends[index]!.end();
           }
         }),
       );

@@ -16,6 +16,8 @@ export interface ScenarioContext {
   /** How long to wait for what a scenario expects, beyond the backoff and lease it expects. */
   waitMs: number;
   publish(queue: string, body: Uint8Array, key?: string): Promise<void>;
+  /** Resolves once every other scenario of the main worker has finished. */
+  othersFinished(): Promise<void>;
 }
 
 export interface Scenario {

@@ -78,7 +78,8 @@ export const MAIN_SCENARIOS: readonly Scenario[] = [
       const id = newId();
       await context.publish(context.settings.queue, envelopeBytes('conformance.echo', { id }, harnessMeta()));
       await waitForReply(context, id, 'conformance.echoed').catch(() => undefined);
-      // A reply that is no valid envelope or lacks its meta never counts as a reply: it lands here.
+      // Judged on every reply of the run: a reply that is no valid envelope, or lacks its meta, lands here.
+      await context.othersFinished();
       const invalid = context.observer.invalidReplies;
       check(invalid.length === 0, `invalid replies: ${invalid.slice(0, 3).join(' | ')}`);
       check(
@@ -234,6 +235,10 @@ export const MAIN_SCENARIOS: readonly Scenario[] = [
         most = Math.max(most, running);
       }
       check(most <= concurrency, `${most} handlers ran at once, more than the concurrency of ${concurrency}`);
+      check(
+        concurrency < 2 || most >= 2,
+        `the handlers ran one at a time, at a concurrency of ${concurrency}`,
+      );
     },
   },
 ];
