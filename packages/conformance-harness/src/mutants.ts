@@ -27,6 +27,7 @@ const HOSTILE = [
   'proto-key',
   'deep-nesting',
   'oversized',
+  'unsafe-integer',
   'schema-violation',
 ];
 

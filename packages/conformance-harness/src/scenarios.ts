@@ -200,6 +200,9 @@ export const MAIN_SCENARIOS: readonly Scenario[] = [
   hostile('oversized', 'payload_too_large', (id, context) =>
     envelopeBytes('conformance.echo', { id, filler: 'x'.repeat(context.settings.maxPayloadBytes + 1_024) }),
   ),
+  hostile('unsafe-integer', 'unsafe_integer', (id) =>
+    bytesOf(`{"event":"conformance.echo","payload":{"id":"${id}","count":9007199254740993}}`),
+  ),
   hostile('schema-violation', 'schema_violation', (id) =>
     bytesOf(`{"event":"Conformance Echo!","payload":["${id}"]}`),
   ),
