@@ -64,6 +64,9 @@ async function main(): Promise<number> {
   return report.failed > 0 ? 1 : 0;
 }
 
+// Interrupted: exit, so that the workers still running are killed on the way out.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {

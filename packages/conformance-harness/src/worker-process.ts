@@ -13,6 +13,12 @@ export interface WorkerExit {
   at: number;
 }
 
+/** Workers still running, killed when the harness exits so that none outlives it. */
+const live = new Set<WorkerProcess>();
+process.on('exit', () => {
+  for (const worker of live) worker.signal('SIGKILL');
+});
+
 /** A worker under test, started from its command line through `/bin/sh -c`. */
 export class WorkerProcess {
   readonly ready: Promise<void>;
@@ -33,10 +39,12 @@ export class WorkerProcess {
     });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
+        live.delete(this);
         this.exit = { code, signal, at: Date.now() };
         resolve(this.exit);
       });
     });
+    live.add(this);
     const stdout = createInterface({ input: this.child.stdout! });
     createInterface({ input: this.child.stderr! }).on('line', (line) => this.keep(line));
     this.ready = new Promise<void>((resolve, reject) => {
