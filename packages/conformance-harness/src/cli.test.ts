@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CLI, referenceWorker } from './test-support/reference.js';
@@ -16,12 +19,15 @@ const scenarios = (...names: string[]) => names.flatMap((name) => ['--scenario',
 
 describe('thrun-conformance', () => {
   // Independent runs on their own queues: all at once.
+  const json = join(mkdtempSync(join(tmpdir(), 'thrun-conformance-')), 'report.json');
   const passing = run([
     '--transport',
     'redis',
     '--worker',
     referenceWorker(),
     ...scenarios('handled-once', 'unknown-event'),
+    '--json',
+    json,
   ]);
   const excused = run([
     '--transport',
@@ -52,6 +58,18 @@ describe('thrun-conformance', () => {
     expect(stdout).toMatch(/^PASS unknown-event \(\d+ ms\)$/m);
     expect(stdout.trim().split('\n').at(-1)).toBe('2 passed, 0 failed');
     expect(code).toBe(0);
+  });
+
+  it('writes the report as JSON when asked', async () => {
+    await passing;
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report).toMatchObject({ transport: 'redis', passed: 2, failed: 0, skipped: 0 });
+    expect(
+      report.results.map((result: { name: string; status: string }) => [result.name, result.status]),
+    ).toEqual([
+      ['handled-once', 'passed'],
+      ['unknown-event', 'passed'],
+    ]);
   });
 
   it('reports a failing scenario the runtime declared unsupported as skipped, with the reason', async () => {

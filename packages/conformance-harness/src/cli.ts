@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
  * thrun-conformance --transport <redis|redis-streams|rabbitmq|kafka> --worker "<command>"
- *   [--url <broker>] [--scenario <name>]… [--unsupported <scenario>=<reason>]… [--wait-ms <ms>] [--list]
+ *   [--url <broker>] [--scenario <name>]… [--unsupported <scenario>=<reason>]… [--wait-ms <ms>]
+ *   [--json <file>] [--list]
  */
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { runConformance, SCENARIO_NAMES } from './run.js';
 import { isTransportName, TRANSPORT_NAMES } from './worker-env.js';
 
 const USAGE = `usage: thrun-conformance --transport <${TRANSPORT_NAMES.join('|')}> --worker "<command>"
   [--url <broker url>] [--scenario <name>]... [--unsupported <scenario>=<reason>]...
-  [--wait-ms <ms, 20000 by default>] [--list]`;
+  [--wait-ms <ms, 20000 by default>] [--json <file>] [--list]`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -20,6 +22,7 @@ async function main(): Promise<number> {
       scenario: { type: 'string', multiple: true },
       unsupported: { type: 'string', multiple: true },
       'wait-ms': { type: 'string' },
+      json: { type: 'string' },
       list: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -61,6 +64,9 @@ async function main(): Promise<number> {
     report: (line) => console.log(line),
   });
   console.log(report.summary);
+  if (values.json !== undefined) {
+    await writeFile(values.json, `${JSON.stringify({ transport, worker, ...report }, null, 2)}\n`);
+  }
   return report.failed > 0 ? 1 : 0;
 }
 
