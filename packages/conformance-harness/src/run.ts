@@ -142,7 +142,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
             const why = error instanceof ScenarioFailure ? error.message : String(error);
             record(
               scenario.name,
-              { passed: false, why: w1.running ? why : `${why} (worker w1 exited)` },
+              { passed: false, why: w1.running ? why : `${why} (worker w1 exited)\n${w1.recentOutput()}` },
               began,
             );
           } finally {
