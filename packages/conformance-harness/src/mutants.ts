@@ -88,6 +88,11 @@ export const MUTANTS = {
         deadLetter: () => delivery.ack(),
       })),
   },
+  'limit-off-by-one': {
+    defect: 'refuses a message of exactly the largest size it is told to accept',
+    fails: ['within-limit'],
+    settings: (settings) => ({ ...settings, maxPayloadBytes: settings.maxPayloadBytes - 1 }),
+  },
   'over-concurrency': {
     defect: 'runs three times as many handlers at once as it is told',
     fails: ['concurrency-bound'],

@@ -10,6 +10,7 @@ import {
   QUIET_MS,
   type Scenario,
   type ScenarioContext,
+  ScenarioFailure,
   sleep,
   waitForReply,
 } from './scenario.js';
@@ -206,6 +207,24 @@ export const MAIN_SCENARIOS: readonly Scenario[] = [
   hostile('schema-violation', 'schema_violation', (id) =>
     bytesOf(`{"event":"Conformance Echo!","payload":["${id}"]}`),
   ),
+  {
+    name: 'within-limit',
+    async run(context) {
+      // Exactly the limit: the worker must not count it as too large. Its reply is small, unlike an echo.
+      const id = newId();
+      const empty = envelopeBytes('conformance.fail', { id, failures: 0, filler: '' }).byteLength;
+      const filler = 'x'.repeat(context.settings.maxPayloadBytes - empty);
+      const body = envelopeBytes('conformance.fail', { id, failures: 0, filler });
+      check(body.byteLength === context.settings.maxPayloadBytes, `built ${body.byteLength} bytes`);
+      await context.publish(context.settings.queue, body);
+      await waitForReply(context, id, 'conformance.attempted', 0, isSucceeded).catch((error: Error) => {
+        const dead = context.observer.deadLettersOf(body)[0]?.letter;
+        throw dead
+          ? new ScenarioFailure(`dead-lettered with ${dead.error.code} at exactly the limit`)
+          : error;
+      });
+    },
+  },
   {
     name: 'concurrency-bound',
     async run(context) {
