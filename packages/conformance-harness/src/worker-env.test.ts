@@ -1,21 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readWorkerSettings, type WorkerSettings, workerEnvironment } from './worker-env.js';
-
-const settings: WorkerSettings = {
-  transport: 'redis-streams',
-  url: 'redis://127.0.0.1:6390',
-  queue: 'conformance-abc',
-  replyQueue: 'conformance-abc-replies',
-  group: 'conformance',
-  workerId: 'w1',
-  concurrency: 4,
-  maxAttempts: 3,
-  backoffMs: 200,
-  maxBackoffMs: 2000,
-  drainTimeoutMs: 10000,
-  leaseMs: 3000,
-  maxPayloadBytes: 65536,
-};
+import { settings } from './test-support/settings.js';
+import { readWorkerSettings, workerEnvironment } from './worker-env.js';
 
 describe('the worker environment', () => {
   it('is read back as it was written, under the documented names', () => {
