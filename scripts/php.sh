@@ -46,7 +46,7 @@ check_extensions() {
 run_tests() {
   check_extensions
   cd sdks/php
-  COMPOSER_ALLOW_SUPERUSER=1 composer dump-autoload --quiet
+  COMPOSER_ALLOW_SUPERUSER=1 composer dump-autoload --dev --quiet
   phpunit --colors=never "$@"
 }
 
