@@ -28,7 +28,8 @@ interface Transport
 
     /**
      * Gives back what was taken and not settled (counting an attempt for each message whose handler
-     * started), then closes the connections.
+     * started), and ends this process's consumer registrations (leases). The transport stays usable:
+     * a later fetch starts a new consumer.
      *
      * @param list<Delivery> $started
      */
