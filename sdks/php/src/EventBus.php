@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Thrun;
 
+use Thrun\Batch\Batches;
 use Thrun\Batch\PendingBatch;
 use Thrun\Batch\RedisBatchStore;
 use Thrun\Codec\Codec;
@@ -25,6 +26,11 @@ final class EventBus
     /** @var array<string, list<Listener>> */
     private array $resolved = [];
     private readonly \Closure $factory;
+    private ?Batches $batches = null;
+
+    /** The reports a worker without the batch store publishes for a step (schemas/batch.md). */
+    public const STEP_SUCCEEDED = 'thrun.batch.step_succeeded';
+    public const STEP_FAILED = 'thrun.batch.step_failed';
 
     /**
      * @param array<string, string> $routes event pattern → queue, first match wins
@@ -136,6 +142,41 @@ final class EventBus
     {
         $store = $this->batchStore ?? throw new \LogicException('[thrun] batches need a batch store: pass batchStore to the EventBus');
         return new PendingBatch($this, $store, $steps);
+    }
+
+    /** Batch status and cancel; null without a batch store. */
+    public function batches(): ?Batches
+    {
+        return $this->batchStore === null ? null : ($this->batches ??= new Batches($this, $this->batchStore));
+    }
+
+    /**
+     * Records the step reports of workers that send them (`thrun.batch.step_succeeded`/`step_failed`,
+     * schemas/batch-step-report.schema.json), as the TypeScript engine's `acceptReports` does.
+     */
+    public function acceptBatchReports(): void
+    {
+        $batches = $this->batches() ?? throw new \LogicException('[thrun] batch reports need a batch store');
+        $this->subscribe(self::STEP_SUCCEEDED, static function (array $report) use ($batches): void {
+            $batches->recordStep(self::reportedId($report), self::reportedIndex($report));
+        });
+        $this->subscribe(self::STEP_FAILED, static function (array $report) use ($batches): void {
+            $error = $report['error'] ?? null;
+            if (!is_string($error['code'] ?? null) || !is_string($error['message'] ?? null)) {
+                throw new PermanentError('a step_failed report needs error {code, message}', 'schema_violation');
+            }
+            $batches->recordStep(self::reportedId($report), self::reportedIndex($report), ['code' => $error['code'], 'message' => $error['message']]);
+        });
+    }
+
+    private static function reportedId(array $report): string
+    {
+        return is_string($report['batch_id'] ?? null) ? $report['batch_id'] : throw new PermanentError('a step report needs batch_id and index', 'schema_violation');
+    }
+
+    private static function reportedIndex(array $report): int
+    {
+        return is_int($report['index'] ?? null) ? $report['index'] : throw new PermanentError('a step report needs batch_id and index', 'schema_violation');
     }
 
     /** @internal the envelope of one step or event, and its queue */

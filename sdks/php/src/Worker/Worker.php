@@ -138,6 +138,14 @@ final class Worker
             return;
         }
 
+        $step = self::stepOf($envelope);
+        if ($step !== null && $this->bus->batches()?->isRunning($step['id']) === false) {
+            // A cancelled or failed batch runs nothing more.
+            $this->settle(fn () => $delivery->ack());
+            $this->stats['dropped']++;
+            return;
+        }
+
         $context = new HandlerContext($envelope, $delivery->attempt, $this->maxAttempts, $delivery->queue, $this->bus);
         $memory = $envelope->eventId() !== null && count($listeners) > 1 ? "{$delivery->queue}\0{$envelope->eventId()}" : null;
         $errors = [];
@@ -155,6 +163,9 @@ final class Worker
             }
         }
         if ($errors === []) {
+            if ($step !== null) {
+                $this->settle(fn () => $this->reportStep($delivery, $step, null));
+            }
             $this->settle(fn () => $delivery->ack());
             unset($this->succeeded[(string) $memory]);
             $this->stats['handled']++;
@@ -166,6 +177,11 @@ final class Worker
 
         $message = implode('; ', array_map(static fn (\Throwable $e) => $e->getMessage(), $errors));
         $permanent = array_values(array_filter($errors, static fn (\Throwable $e) => $e instanceof PermanentError));
+        $final = $permanent !== [] || $delivery->attempt >= $this->maxAttempts;
+        if ($final && $step !== null) {
+            $code = $permanent !== [] ? $permanent[0]->reasonCode : 'handler_failed';
+            $this->settle(fn () => $this->reportStep($delivery, $step, ['code' => $code, 'message' => $permanent !== [] ? $permanent[0]->getMessage() : $message]));
+        }
         if ($permanent !== []) {
             $this->deadLetter($delivery, $envelope, $permanent[0]->reasonCode, $permanent[0]->getMessage());
             return;
@@ -178,6 +194,29 @@ final class Worker
         $this->log('info', 'retrying', ['event' => $envelope->event, 'attempt' => $delivery->attempt, 'delayMs' => $delayMs, 'error' => $message]);
         $this->settle(fn () => $delivery->retry($delayMs));
         $this->stats['retried']++;
+    }
+
+    /**
+     * A batch step's final outcome: recorded in the batch store when the bus has one (this process is
+     * a batch engine), else reported to the step's queue for an engine to record (schemas/batch.md).
+     * Either happens before the step's message is settled.
+     */
+    private function reportStep(Delivery $delivery, array $step, ?array $error): void
+    {
+        $batches = $this->bus->batches();
+        if ($batches !== null) {
+            $batches->recordStep($step['id'], $step['index'], $error);
+            return;
+        }
+        $report = ['batch_id' => $step['id'], 'index' => $step['index']] + ($error === null ? [] : ['error' => $error]);
+        $this->bus->event($error === null ? EventBus::STEP_SUCCEEDED : EventBus::STEP_FAILED, $report, ['queue' => $delivery->queue]);
+    }
+
+    /** @return array{id: string, index: int}|null */
+    private static function stepOf(Envelope $envelope): ?array
+    {
+        $batch = $envelope->meta['batch'] ?? null;
+        return is_array($batch) && is_string($batch['id'] ?? null) && is_int($batch['index'] ?? null) ? $batch : null;
     }
 
     private function unknownEvent(Delivery $delivery, Envelope $envelope): void

@@ -1,0 +1,17 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Thrun\Tests\Fixtures\Events;
+
+use Thrun\Attribute\ThrunEvent;
+
+// The design's batch steps, each a class with a stable contract name.
+
+#[ThrunEvent('create_payment')]
+final class CreatePayment
+{
+    public function __construct(public int $order_id = 1)
+    {
+    }
+}
