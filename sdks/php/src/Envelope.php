@@ -11,6 +11,9 @@ namespace Thrun;
  */
 final class Envelope
 {
+    /** The envelope specification this runtime follows (`meta.spec_version`). */
+    public const SPEC_VERSION = '1.0';
+
     /**
      * @param array<string, mixed> $payload
      * @param array<string, mixed>|null $meta
@@ -30,6 +33,7 @@ final class Envelope
             'event_id' => self::uuid(),
             'timestamp' => self::now(),
             'source' => $source,
+            'spec_version' => self::SPEC_VERSION,
         ] + $meta);
     }
 

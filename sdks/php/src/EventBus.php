@@ -197,11 +197,11 @@ final class EventBus
                 $meta[$key] = $value;
             }
         }
-        unset($meta['event_id'], $meta['timestamp'], $meta['source']);
         $envelope = new Envelope($name, $payload, [
             'event_id' => $options['eventId'] ?? Envelope::uuid(),
             'timestamp' => Envelope::now(),
             'source' => $this->source,
+            'spec_version' => Envelope::SPEC_VERSION,
         ] + $meta);
         $queue = $options['queue'] ?? $this->queueFor($name);
         return [EventName::assertValid($queue), $envelope];
