@@ -28,6 +28,52 @@ final class JsonParser
 
     public static function parse(string $text, int $maxDepth = 64): mixed
     {
+        // Fast path: json_decode, accepted only when nothing it is lenient about can be there (same
+        // member count as the text has keys, so no duplicate; no __proto__; within the depth; no
+        // float a double may have rounded). Anything else, errors included, takes the exact parser,
+        // which finds the first problem in text order.
+        $value = json_decode($text, false, 512);
+        if (json_last_error() === JSON_ERROR_NONE) {
+            $members = 0;
+            if (self::plain($value, 1, $maxDepth, $members)
+                && substr_count((string) preg_replace(self::ANY_STRING, '', $text), ':') === $members) {
+                return $value;
+            }
+        }
+        return self::parseExactly($text, $maxDepth);
+    }
+
+    private const ANY_STRING = '/"(?:[^"\\\\]++|\\\\.)*+"/s';
+
+    /** Whether a decoded value holds nothing the exact parser would refuse; counts object members. */
+    private static function plain(mixed $value, int $depth, int $maxDepth, int &$members): bool
+    {
+        if (is_int($value) || is_float($value)) {
+            return $value <= self::MAX_SAFE && $value >= -self::MAX_SAFE; // INF and NAN fail too
+        }
+        if (!is_array($value) && !$value instanceof \stdClass) {
+            return true;
+        }
+        if ($depth > $maxDepth) {
+            return false;
+        }
+        foreach ($value instanceof \stdClass ? get_object_vars($value) : $value as $key => $child) {
+            if ($value instanceof \stdClass) {
+                $members++;
+                if ($key === '__proto__') {
+                    return false;
+                }
+            }
+            if (!self::plain($child, $depth + 1, $maxDepth, $members)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The parser itself: one pass, the first problem in text order raises its code. */
+    public static function parseExactly(string $text, int $maxDepth = 64): mixed
+    {
         $parser = new self($text, $maxDepth);
         $value = $parser->value(0);
         $parser->skipWhitespace();

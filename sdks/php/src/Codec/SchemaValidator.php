@@ -10,11 +10,18 @@ namespace Thrun\Codec;
  * schemas use (type, required, properties, additionalProperties, enum, const, pattern, minLength,
  * maxLength, minimum, maximum, items, oneOf, not, $ref); `format` is an annotation there, as here.
  * Values are as `JsonParser` returns them: objects are `stdClass`, arrays are lists.
+ *
+ * Each schema is compiled once into closures, one per keyword that applies, since every message
+ * a worker takes is validated.
  */
 final class SchemaValidator
 {
     /** @var array<string, \stdClass> schema `$id` → schema */
     private array $schemas = [];
+    /** @var array<string, \Closure> "<document> <ref>" → compiled check */
+    private array $compiled = [];
+
+    private static ?self $shared = null;
 
     public function __construct(string $schemasDirectory)
     {
@@ -23,8 +30,6 @@ final class SchemaValidator
             $this->schemas[$schema->{'$id'}] = $schema;
         }
     }
-
-    private static ?self $shared = null;
 
     /** The validator of the schemas beside the package (the repository's `schemas/`), loaded once. */
     public static function shared(): self
@@ -38,98 +43,191 @@ final class SchemaValidator
     public function validate(mixed $value, string $schemaId): array
     {
         $issues = [];
-        $this->check($value, $this->resolve($schemaId, $schemaId), $schemaId, '', $issues);
+        $this->reference($schemaId, $schemaId)($value, '', $issues);
         return $issues;
     }
 
-    /** @param list<string> $issues */
-    private function check(mixed $value, \stdClass|bool $schema, string $base, string $path, array &$issues): void
+    /** The compiled check of a `$ref` from document `base`, compiled on first use (refs may recurse). */
+    private function reference(string $ref, string $base): \Closure
+    {
+        $key = "{$base} {$ref}";
+        if (!isset($this->compiled[$key])) {
+            $target = null;
+            $this->compiled[$key] = static function (mixed $value, string $path, array &$issues) use (&$target): void {
+                $target($value, $path, $issues);
+            };
+            $target = $this->compile($this->resolve($ref, $base), $this->baseOf($ref, $base));
+            $this->compiled[$key] = $target;
+        }
+        return $this->compiled[$key];
+    }
+
+    private function compile(\stdClass|bool $schema, string $base): \Closure
     {
         if ($schema === true) {
-            return;
+            return static function (): void {
+            };
         }
         if ($schema === false) {
-            $issues[] = "{$path}: not allowed";
-            return;
+            return static function (mixed $value, string $path, array &$issues): void {
+                $issues[] = "{$path}: not allowed";
+            };
         }
+        $checks = [];
         if (isset($schema->{'$ref'})) {
-            $ref = $schema->{'$ref'};
-            $this->check($value, $this->resolve($ref, $base), $this->baseOf($ref, $base), $path, $issues);
+            $checks[] = $this->reference($schema->{'$ref'}, $base);
         }
-        if (isset($schema->type) && !self::hasType($value, $schema->type)) {
-            $issues[] = "{$path}: must be " . (is_array($schema->type) ? implode(' or ', $schema->type) : $schema->type);
-            return;
+        if (property_exists($schema, 'const')) {
+            $const = $schema->const;
+            $checks[] = static function (mixed $value, string $path, array &$issues) use ($const): void {
+                if (!self::equal($value, $const)) {
+                    $issues[] = "{$path}: must be " . json_encode($const);
+                }
+            };
         }
-        if (property_exists($schema, 'const') && !self::equal($value, $schema->const)) {
-            $issues[] = "{$path}: must be " . json_encode($schema->const);
+        if (isset($schema->enum)) {
+            $options = $schema->enum;
+            $checks[] = static function (mixed $value, string $path, array &$issues) use ($options): void {
+                foreach ($options as $option) {
+                    if (self::equal($value, $option)) {
+                        return;
+                    }
+                }
+                $issues[] = "{$path}: must be one of " . json_encode($options);
+            };
         }
-        if (isset($schema->enum) && !array_filter($schema->enum, fn ($option) => self::equal($value, $option))) {
-            $issues[] = "{$path}: must be one of " . json_encode($schema->enum);
+        $checks = [...$checks, ...$this->stringChecks($schema), ...$this->numberChecks($schema), ...$this->objectChecks($schema, $base)];
+        if (isset($schema->items)) {
+            $item = $this->compile($schema->items, $base);
+            $checks[] = static function (mixed $value, string $path, array &$issues) use ($item): void {
+                if (is_array($value)) {
+                    foreach ($value as $index => $child) {
+                        $item($child, "{$path}/{$index}", $issues);
+                    }
+                }
+            };
         }
-        if (is_string($value)) {
-            $length = preg_match_all('/./su', $value);
-            if (isset($schema->minLength) && $length < $schema->minLength) {
-                $issues[] = "{$path}: shorter than {$schema->minLength} characters";
+        if (isset($schema->oneOf)) {
+            $options = array_map(fn ($option) => $this->compile($option, $base), $schema->oneOf);
+            $checks[] = static function (mixed $value, string $path, array &$issues) use ($options): void {
+                $matches = 0;
+                foreach ($options as $option) {
+                    $optionIssues = [];
+                    $option($value, $path, $optionIssues);
+                    $matches += $optionIssues === [] ? 1 : 0;
+                }
+                if ($matches !== 1) {
+                    $issues[] = "{$path}: must match exactly one of oneOf (matched {$matches})";
+                }
+            };
+        }
+        if (isset($schema->not)) {
+            $not = $this->compile($schema->not, $base);
+            $checks[] = static function (mixed $value, string $path, array &$issues) use ($not): void {
+                $notIssues = [];
+                $not($value, $path, $notIssues);
+                if ($notIssues === []) {
+                    $issues[] = "{$path}: must not match the 'not' schema";
+                }
+            };
+        }
+        $type = $schema->type ?? null;
+        return static function (mixed $value, string $path, array &$issues) use ($type, $checks): void {
+            if ($type !== null && !self::hasType($value, $type)) {
+                $issues[] = "{$path}: must be " . (is_array($type) ? implode(' or ', $type) : $type);
+                return;
             }
-            if (isset($schema->maxLength) && $length > $schema->maxLength) {
-                $issues[] = "{$path}: longer than {$schema->maxLength} characters";
+            foreach ($checks as $check) {
+                $check($value, $path, $issues);
             }
-            if (isset($schema->pattern) && preg_match('/' . str_replace('/', '\/', $schema->pattern) . '/uD', $value) !== 1) {
-                $issues[] = "{$path}: does not match {$schema->pattern}";
-            }
+        };
+    }
+
+    /** @return list<\Closure> */
+    private function stringChecks(\stdClass $schema): array
+    {
+        $min = $schema->minLength ?? null;
+        $max = $schema->maxLength ?? null;
+        $pattern = isset($schema->pattern) ? '/' . str_replace('/', '\/', $schema->pattern) . '/uD' : null;
+        if ($min === null && $max === null && $pattern === null) {
+            return [];
         }
-        if (is_int($value) || is_float($value)) {
-            if (isset($schema->minimum) && $value < $schema->minimum) {
-                $issues[] = "{$path}: less than {$schema->minimum}";
+        return [static function (mixed $value, string $path, array &$issues) use ($min, $max, $pattern): void {
+            if (!is_string($value)) {
+                return;
             }
-            if (isset($schema->maximum) && $value > $schema->maximum) {
-                $issues[] = "{$path}: greater than {$schema->maximum}";
+            // Characters, not bytes; counted only when the byte length cannot decide (bytes ≥ characters ≥ bytes / 4).
+            $bytes = strlen($value);
+            if ($min !== null && ($bytes < $min || ($bytes < 4 * $min && preg_match_all('/./su', $value) < $min))) {
+                $issues[] = "{$path}: shorter than {$min} characters";
             }
+            if ($max !== null && $bytes > $max && preg_match_all('/./su', $value) > $max) {
+                $issues[] = "{$path}: longer than {$max} characters";
+            }
+            if ($pattern !== null && preg_match($pattern, $value) !== 1) {
+                $issues[] = "{$path}: does not match " . substr($pattern, 1, -3);
+            }
+        }];
+    }
+
+    /** @return list<\Closure> */
+    private function numberChecks(\stdClass $schema): array
+    {
+        $minimum = $schema->minimum ?? null;
+        $maximum = $schema->maximum ?? null;
+        if ($minimum === null && $maximum === null) {
+            return [];
         }
-        if ($value instanceof \stdClass) {
-            foreach ($schema->required ?? [] as $key) {
+        return [static function (mixed $value, string $path, array &$issues) use ($minimum, $maximum): void {
+            if (!is_int($value) && !is_float($value)) {
+                return;
+            }
+            if ($minimum !== null && $value < $minimum) {
+                $issues[] = "{$path}: less than {$minimum}";
+            }
+            if ($maximum !== null && $value > $maximum) {
+                $issues[] = "{$path}: greater than {$maximum}";
+            }
+        }];
+    }
+
+    /** @return list<\Closure> */
+    private function objectChecks(\stdClass $schema, string $base): array
+    {
+        $required = $schema->required ?? [];
+        $properties = [];
+        foreach (get_object_vars($schema->properties ?? new \stdClass()) as $key => $property) {
+            $properties[(string) $key] = $this->compile($property, $base);
+        }
+        $additional = $schema->additionalProperties ?? null;
+        if ($additional !== null && $additional !== false) {
+            $additional = $this->compile($additional, $base);
+        }
+        if ($required === [] && $properties === [] && $additional === null) {
+            return [];
+        }
+        return [static function (mixed $value, string $path, array &$issues) use ($required, $properties, $additional): void {
+            if (!$value instanceof \stdClass) {
+                return;
+            }
+            foreach ($required as $key) {
                 if (!property_exists($value, $key)) {
                     $issues[] = "{$path}: missing '{$key}'";
                 }
             }
-            $properties = $schema->properties ?? new \stdClass();
             foreach (get_object_vars($value) as $key => $child) {
-                $key = (string) $key;
-                $childPath = $path . '/' . str_replace(['~', '/'], ['~0', '~1'], $key);
-                if (property_exists($properties, $key)) {
-                    $this->check($child, $properties->{$key}, $base, $childPath, $issues);
-                } elseif (isset($schema->additionalProperties)) {
-                    if ($schema->additionalProperties === false) {
-                        $issues[] = "{$childPath}: unknown key";
-                    } else {
-                        $this->check($child, $schema->additionalProperties, $base, $childPath, $issues);
-                    }
+                $check = $properties[$key] ?? $additional;
+                if ($check === null) {
+                    continue;
+                }
+                $childPath = $path . '/' . str_replace(['~', '/'], ['~0', '~1'], (string) $key);
+                if ($check === false) {
+                    $issues[] = "{$childPath}: unknown key";
+                } else {
+                    $check($child, $childPath, $issues);
                 }
             }
-        }
-        if (is_array($value) && isset($schema->items)) {
-            foreach ($value as $index => $item) {
-                $this->check($item, $schema->items, $base, "{$path}/{$index}", $issues);
-            }
-        }
-        if (isset($schema->oneOf)) {
-            $matches = 0;
-            foreach ($schema->oneOf as $option) {
-                $optionIssues = [];
-                $this->check($value, $option, $base, $path, $optionIssues);
-                $matches += $optionIssues === [] ? 1 : 0;
-            }
-            if ($matches !== 1) {
-                $issues[] = "{$path}: must match exactly one of oneOf (matched {$matches})";
-            }
-        }
-        if (isset($schema->not)) {
-            $notIssues = [];
-            $this->check($value, $schema->not, $base, $path, $notIssues);
-            if ($notIssues === []) {
-                $issues[] = "{$path}: must not match the 'not' schema";
-            }
-        }
+        }];
     }
 
     private static function hasType(mixed $value, string|array $type): bool
@@ -139,7 +237,7 @@ final class SchemaValidator
                 'object' => $value instanceof \stdClass,
                 'array' => is_array($value),
                 'string' => is_string($value),
-                'integer' => is_int($value) || (is_float($value) && floor($value) === $value && is_finite($value)),
+                'integer' => is_int($value) || (is_float($value) && is_finite($value) && floor($value) === $value),
                 'number' => is_int($value) || is_float($value),
                 'boolean' => is_bool($value),
                 'null' => $value === null,
