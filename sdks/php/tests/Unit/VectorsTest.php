@@ -7,6 +7,7 @@ namespace Thrun\Tests\Unit;
 use PHPUnit\Framework\TestCase;
 use Thrun\Codec\Codec;
 use Thrun\Codec\DecodeError;
+use Thrun\Codec\JsonParser;
 use Thrun\Codec\Paths;
 use Thrun\Codec\SchemaValidator;
 
@@ -54,6 +55,26 @@ final class VectorsTest extends TestCase
         }
         // Numbers compare by value (1.0 equals 1), as the vectors say.
         self::assertEquals($expected, $actual);
+    }
+
+    /** @dataProvider codecCases */
+    public function testTheFastPathAndTheExactParserAgree(string $bytes, \stdClass $expect): void
+    {
+        if (preg_match('//u', $bytes) !== 1) {
+            $this->addToAssertionCount(1); // not UTF-8: neither parser sees it
+            return;
+        }
+        $outcome = static function (\Closure $parse): mixed {
+            try {
+                return json_encode($parse());
+            } catch (DecodeError $error) {
+                return $error->reason;
+            }
+        };
+        self::assertSame(
+            $outcome(fn () => JsonParser::parseExactly($bytes)),
+            $outcome(fn () => JsonParser::parse($bytes)),
+        );
     }
 
     /** @return iterable<string, array{string, mixed, bool}> */
