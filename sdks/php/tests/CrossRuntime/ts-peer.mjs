@@ -20,7 +20,10 @@ async function transportOf(name) {
     return rabbitmqTransport({ url: process.env.THRUN_AMQP_URL });
   }
   const { redisTransport } = await load('transport-redis');
-  return redisTransport({ url: process.env.THRUN_REDIS_URL, mode: name === 'redis-streams' ? 'stream' : 'list' });
+  return redisTransport({
+    url: process.env.THRUN_REDIS_URL,
+    mode: name === 'redis-streams' ? 'stream' : 'list',
+  });
 }
 
 async function batchStore() {
@@ -33,7 +36,14 @@ function collect(app, events, count) {
     let left = count;
     for (const event of events) {
       app.subscribe(event, (payload, ctx) => {
-        console.log(JSON.stringify({ event: ctx.envelope.event, payload, meta: ctx.envelope.meta, attempt: ctx.attempt }));
+        console.log(
+          JSON.stringify({
+            event: ctx.envelope.event,
+            payload,
+            meta: ctx.envelope.meta,
+            attempt: ctx.attempt,
+          }),
+        );
         if (--left === 0) resolve();
       });
     }
@@ -48,12 +58,22 @@ const timeout = setTimeout(() => {
 
 if (command === 'produce') {
   const [transport, queue, event, payload] = args;
-  const app = createThrun({ transport: await transportOf(transport), queue, source: 'node', logger: silentLogger });
+  const app = createThrun({
+    transport: await transportOf(transport),
+    queue,
+    source: 'node',
+    logger: silentLogger,
+  });
   console.log(await app.event(event, JSON.parse(payload)));
   await app.close();
 } else if (command === 'consume') {
   const [transport, queue, count, ...events] = args;
-  const app = createThrun({ transport: await transportOf(transport), queue, logger: silentLogger, unknownEvents: 'leave' });
+  const app = createThrun({
+    transport: await transportOf(transport),
+    queue,
+    logger: silentLogger,
+    unknownEvents: 'leave',
+  });
   const done = collect(app, events, Number(count));
   await app.start();
   await done;
@@ -61,7 +81,12 @@ if (command === 'produce') {
 } else if (command === 'batch') {
   const [queue, jobs] = args;
   const store = await batchStore();
-  const app = createThrun({ transport: await transportOf('redis-lists'), queue, logger: silentLogger, batches: { store } });
+  const app = createThrun({
+    transport: await transportOf('redis-lists'),
+    queue,
+    logger: silentLogger,
+    batches: { store },
+  });
   const id = await app
     .batch(JSON.parse(jobs))
     .then('order.success')
@@ -75,7 +100,12 @@ if (command === 'produce') {
 } else if (command === 'engine') {
   const [queue, count, ...events] = args;
   const store = await batchStore();
-  const app = createThrun({ transport: await transportOf('redis-lists'), queue, logger: silentLogger, batches: { store, acceptReports: true } });
+  const app = createThrun({
+    transport: await transportOf('redis-lists'),
+    queue,
+    logger: silentLogger,
+    batches: { store, acceptReports: true },
+  });
   const done = collect(app, events, Number(count));
   await app.start();
   await done;
