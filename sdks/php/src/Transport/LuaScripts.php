@@ -71,6 +71,18 @@ final class LuaScripts
         return $result;
     }
 
+    /**
+     * Holds messages back in a queue's delayed set (`schedule`, both Redis modes): each member is a
+     * 16-character random id, a colon and the body, so equal bodies stay apart.
+     *
+     * @param list<string> $messages
+     */
+    public function schedule(\Redis $redis, string $queueKey, int $delayMs, array $messages): void
+    {
+        $members = array_map(static fn (string $body) => bin2hex(random_bytes(8)) . ':' . $body, $messages);
+        $this->run($redis, 'schedule', ["{{$queueKey}}:delayed"], [$delayMs, ...$members]);
+    }
+
     /** @return array{source: string, sha: string, keys: int} */
     private function script(string $name): array
     {

@@ -39,8 +39,7 @@ final class RedisListsTransport implements Transport
         }
         $key = $this->prefix . $queue;
         if ($delayMs > 0) {
-            $members = array_map(static fn (string $body) => bin2hex(random_bytes(8)) . ':' . $body, $messages);
-            $this->scripts->run($this->redis, 'schedule', ["{{$key}}:delayed"], [$delayMs, ...$members]);
+            $this->scripts->schedule($this->redis, $key, $delayMs, $messages);
             return;
         }
         // One LPUSH keeps their order: the first value is the next out.

@@ -33,8 +33,7 @@ final class RedisStreamsTransport implements Transport
         }
         $key = $this->prefix . $queue;
         if ($delayMs > 0) {
-            $members = array_map(static fn (string $body) => bin2hex(random_bytes(8)) . ':' . $body, $messages);
-            $this->scripts->run($this->redis, 'schedule', ["{{$key}}:delayed"], [$delayMs, ...$members]);
+            $this->scripts->schedule($this->redis, $key, $delayMs, $messages);
             return;
         }
         $pipeline = $this->redis->multi(\Redis::PIPELINE);

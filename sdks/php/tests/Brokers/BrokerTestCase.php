@@ -44,6 +44,20 @@ abstract class BrokerTestCase extends TestCase
         return $worker;
     }
 
+    /** A dispatch delayed by 300 ms is handled, and not before 300 ms passed. */
+    protected static function assertDelayedDispatchIsNotEarly(EventBus $bus, string $queue): void
+    {
+        $handledAt = null;
+        $bus->subscribe('reminder', function () use (&$handledAt): void {
+            $handledAt = microtime(true);
+        });
+        $sentAt = microtime(true);
+        $bus->event('reminder', [], ['queue' => $queue, 'delayMs' => 300]);
+        self::work($bus, $queue, maxJobs: 1);
+        self::assertNotNull($handledAt, 'handled');
+        self::assertGreaterThanOrEqual(0.29, $handledAt - $sentAt);
+    }
+
     /** Splits a dead-letter frame and checks its description against schemas/dead-letter.schema.json. */
     protected static function readFrame(string $frame): array
     {

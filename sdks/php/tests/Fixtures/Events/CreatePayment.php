@@ -6,8 +6,6 @@ namespace Thrun\Tests\Fixtures\Events;
 
 use Thrun\Attribute\ThrunEvent;
 
-// The design's batch steps, each a class with a stable contract name.
-
 #[ThrunEvent('create_payment')]
 final class CreatePayment
 {
