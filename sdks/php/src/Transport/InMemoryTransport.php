@@ -22,6 +22,10 @@ final class InMemoryTransport implements Transport
         }
     }
 
+    public function subscribe(string $queue): void
+    {
+    }
+
     public function fetch(string $queue, int $max, float $timeoutSeconds): array
     {
         $deliveries = [];

@@ -100,6 +100,11 @@ final class RabbitMqTransport implements Transport
         $this->confirm();
     }
 
+    public function subscribe(string $queue): void
+    {
+        $this->declareGroup($queue, $this->groupQueue($queue));
+    }
+
     public function fetch(string $queue, int $max, float $timeoutSeconds): array
     {
         $groupQueue = $this->groupQueue($queue);

@@ -48,6 +48,11 @@ final class RedisListsTransport implements Transport
         }
     }
 
+    public function subscribe(string $queue): void
+    {
+        $this->consumer($queue);
+    }
+
     public function fetch(string $queue, int $max, float $timeoutSeconds): array
     {
         $keys = $this->consumer($queue)['keys'];

@@ -47,6 +47,11 @@ final class RedisStreamsTransport implements Transport
         }
     }
 
+    public function subscribe(string $queue): void
+    {
+        $this->consumer($queue);
+    }
+
     public function fetch(string $queue, int $max, float $timeoutSeconds): array
     {
         $key = $this->prefix . $queue;

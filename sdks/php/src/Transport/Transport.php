@@ -19,6 +19,12 @@ interface Transport
     public function publish(string $queue, array $messages, int $delayMs = 0): void;
 
     /**
+     * Prepares to consume a queue (declarations, the consumer's registration), so that every message
+     * published from then on reaches this consumer's group. `fetch` does it too, on first use.
+     */
+    public function subscribe(string $queue): void;
+
+    /**
      * Takes up to `max` messages from the queue, waiting up to `timeoutSeconds` when none is there.
      * Each must then be settled once (ack, retry or dead-letter).
      *

@@ -53,6 +53,7 @@ final class Worker
         private readonly ?int $memoryMb = null,
         private readonly float $idleWaitSeconds = 1.0,
         private readonly ?\Closure $log = null,
+        private readonly ?\Closure $onReady = null,
     ) {
         if (!in_array($unknownEvents, ['dead-letter', 'drop', 'leave'], true)) {
             throw new \InvalidArgumentException('[thrun] unknownEvents must be dead-letter, drop or leave');
@@ -75,6 +76,12 @@ final class Worker
         $jobs = 0;
         $restore = $this->trapSignals();
         try {
+            foreach ($this->queues as $queue) {
+                $this->bus->transport->subscribe($queue);
+            }
+            if ($this->onReady !== null) {
+                ($this->onReady)();
+            }
             for ($turn = 0; ; $turn++) {
                 if ($this->stopping) {
                     return 'stopped';
