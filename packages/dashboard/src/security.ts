@@ -23,7 +23,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': CONTENT_SECURITY_POLICY,
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: under it Chromium sends `Origin: null` on form posts, which the login checks.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
   'cache-control': 'no-store',
@@ -52,10 +53,11 @@ export function isLoopbackAddress(address: string | undefined): boolean {
  */
 export function isSameOriginRequest(headers: Headers, requireCustomHeader: boolean): boolean {
   if (requireCustomHeader && headers.get(CSRF_HEADER) !== '1') return false;
+  // A browser sets Sec-Fetch-Site itself and no page can forge it; older browsers send Origin only.
   const site = headers.get('sec-fetch-site');
-  if (site !== null && site !== 'same-origin') return false;
+  if (site !== null) return site === 'same-origin';
   const origin = headers.get('origin');
-  if (origin === null) return requireCustomHeader; // a form post without Origin is not trusted
+  if (origin === null) return requireCustomHeader; // a form post without either is not trusted
   const host = headers.get('host');
   try {
     return host !== null && new URL(origin).host === host;

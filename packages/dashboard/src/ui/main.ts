@@ -209,7 +209,7 @@ function queuesPage(): () => void {
     chartBox,
   );
   void refresh();
-  const timer = setInterval(refresh, 2_000);
+  const timer = setInterval(refresh, 1_000);
   return () => {
     clearInterval(timer);
     chart?.destroy();
