@@ -65,7 +65,8 @@ export function createDashboardApp(options: DashboardOptions) {
   const sampler = new Sampler(() => readCounts(transport, queues), options.sampleIntervalMs ?? 2_000);
   const assets = { 'app.js': asset('app.js'), 'app.css': asset('app.css') };
 
-  const app = new Hono<{ Bindings: NodeBindings }>().basePath(basePath || '/');
+  // Not strict: `<basePath>` and `<basePath>/` reach the same routes (the page redirects to the latter).
+  const app = new Hono<{ Bindings: NodeBindings }>({ strict: false }).basePath(basePath || '/');
 
   app.use('*', async (c, next) => {
     await next();
@@ -107,6 +108,9 @@ export function createDashboardApp(options: DashboardOptions) {
   });
 
   app.get('/', (c) => {
+    // The page links to its assets relatively, so its address must end with a slash.
+    const { pathname } = new URL(c.req.url); // c.req.path drops the slash when not strict
+    if (!pathname.endsWith('/')) return c.redirect(`${pathname}/`, 308);
     sampler.start();
     return c.html(PAGE);
   });
@@ -169,8 +173,12 @@ export function createDashboardApp(options: DashboardOptions) {
   app.post('/api/dead/:queue/replay', async (c) => {
     const queue = knownQueue(c);
     if (!queue) return jsonError(c, 404, 'unknown_queue', 'no such queue');
-    const body = await c.req.json().catch(() => ({}));
-    const filter = parseFilter(typeof body === 'object' && body !== null ? body : {});
+    // No body is no filter, and replaying everything is not what a lost body should mean.
+    const body: unknown = await c.req.json().catch(() => undefined);
+    if (typeof body !== 'object' || body === null) {
+      return jsonError(c, 400, 'invalid_body', 'a JSON object with the filter ({} for all) is required');
+    }
+    const filter = parseFilter(body as Record<string, unknown>);
     const report = await thrun.deadLetters.replay(queue, {
       filter: (entry) => matchesFilter(entry, filter),
       idleTimeoutMs: 2_000,

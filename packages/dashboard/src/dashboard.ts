@@ -10,7 +10,10 @@ export interface Dashboard {
   /** A `node:http` request listener for requests under `basePath`. */
   handler(request: IncomingMessage, response: ServerResponse): void;
   /** Express (or Connect) middleware: `app.use(basePath, dashboard.express())`. */
-  express(): (request: IncomingMessage & { originalUrl?: string }, response: ServerResponse) => void;
+  express(): (
+    request: IncomingMessage & { originalUrl?: string; body?: unknown },
+    response: ServerResponse,
+  ) => void;
   /** A Fastify plugin: `fastify.register(dashboard.fastify())`, routes under `basePath`. */
   fastify(): (instance: FastifyLike) => Promise<void>;
   /** Stops the background sampling of queue counts (it also stops with the process). */
@@ -39,15 +42,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const basePath = (options.basePath ?? '').replace(/\/+$/, '');
   const listener = getRequestListener(app.fetch);
 
-  const handler = (request: IncomingMessage, response: ServerResponse) => {
-    const path = (request.url ?? '/').split('?')[0];
-    // Pages link to their assets relatively, so the dashboard's root must end with a slash.
-    if (basePath && path === basePath) {
-      response.writeHead(308, { location: `${basePath}/` }).end();
-      return;
-    }
-    void listener(request, response);
-  };
+  const handler = (request: IncomingMessage, response: ServerResponse) => void listener(request, response);
 
   return {
     app,
@@ -56,6 +51,12 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     express: () => (request, response) => {
       // Express strips the mount path from url; the app expects the full path.
       if (request.originalUrl !== undefined) request.url = request.originalUrl;
+      // A body parser mounted before the dashboard (express.json()) has read the stream: hand the
+      // parsed body on as raw bytes, which the Node adapter reads instead of the spent stream.
+      const parsed = (request as { body?: unknown }).body;
+      if (request.readableEnded && parsed !== undefined && !('rawBody' in request)) {
+        Object.assign(request, { rawBody: Buffer.from(JSON.stringify(parsed)) });
+      }
       handler(request, response);
     },
     fastify: () => async (instance) => {
