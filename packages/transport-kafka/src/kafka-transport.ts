@@ -4,7 +4,7 @@ import type { Message } from 'kafkajs';
 import { Connection } from './connection.js';
 import { joinGroup } from './consumer-group.js';
 import { asThrunError } from './errors.js';
-import { peekTopic, purgeTopics } from './inspect.js';
+import { inspectTopics, peekTopic, purgeTopics } from './inspect.js';
 import { warn } from './logging.js';
 import { type KafkaTransportOptions, resolveOptions } from './options.js';
 import { Publisher, toRecords } from './publisher.js';
@@ -41,6 +41,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
     maxPayloadBytes: settings.maxPayloadBytes,
     deadLetter: true,
     redeliversUnacked: true,
+    inspect: true,
   };
 
   const groupIdOf = (queue: string, group: string) => `${settings.groupIdPrefix}.${queue}.${group}`;
@@ -137,6 +138,23 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
      * Deletes every record of `<queue>` and `<queue>.retry` (Kafka's DeleteRecords) and returns how
      * many of them were still waiting for group `default` (all of them when it has committed nothing).
      */
+    async inspect({ queues, groups }) {
+      const admin = await connection.getAdmin();
+      const isQueue = (name: string) => {
+        try {
+          assertKafkaQueueName(name);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      try {
+        return await inspectTopics(admin, { groupIdPrefix: settings.groupIdPrefix, isQueue }, queues, groups);
+      } catch (cause) {
+        throw asThrunError(cause, 'connection_failed', 'cannot inspect the queues');
+      }
+    },
+
     async purge(queue) {
       const admin = await connection.getAdmin();
       return purgeTopics(admin, [queue, retryTopic(queue)], groupIdOf(queue, DEFAULT_GROUP));

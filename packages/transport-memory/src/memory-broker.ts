@@ -17,6 +17,8 @@ export interface StoredMessage {
 export interface GroupMember {
   hasCapacity(): boolean;
   deliver(message: StoredMessage, group: GroupState): void;
+  /** Deliveries handed to it and not settled yet. */
+  readonly inFlight: number;
 }
 
 export class GroupState {
@@ -64,6 +66,16 @@ export class GroupState {
 
   get waiting(): number {
     return this.ready.length + this.timers.size;
+  }
+
+  /** What an operator sees of this group: ready, held back, being handled, and by how many consumers. */
+  counts(): { ready: number; delayed: number; inFlight: number; consumers: number } {
+    return {
+      ready: this.ready.length,
+      delayed: this.timers.size,
+      inFlight: this.members.reduce((sum, member) => sum + member.inFlight, 0),
+      consumers: this.members.length,
+    };
   }
 
   purge(): number {
@@ -142,6 +154,16 @@ export class QueueState {
 
 export class MemoryBroker {
   private readonly queues = new Map<string, QueueState>();
+
+  /** Every queue that was ever published to or consumed. */
+  queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  /** The queue's state if it exists, without creating it (inspection must change nothing). */
+  existing(name: string): QueueState | undefined {
+    return this.queues.get(name);
+  }
 
   queue(name: string): QueueState {
     let queue = this.queues.get(name);

@@ -4,6 +4,7 @@ import {
   type DeliveryHandler,
   type OutgoingMessage,
   type PublishOptions,
+  type QueueStats,
   type Transport,
   type TransportCapabilities,
   TransportError,
@@ -26,6 +27,7 @@ import {
   transportError,
 } from './connection.js';
 import { Consumer } from './consumer.js';
+import { findQueues, inspectListQueue, inspectStreamQueue } from './inspect.js';
 import { queueKeys } from './keys.js';
 import { listPurgeScript, scheduleScript } from './scripts.js';
 import { delayedMember, listSource, streamSource } from './sources.js';
@@ -116,6 +118,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     maxPayloadBytes,
     deadLetter: true,
     redeliversUnacked: true,
+    inspect: true,
   };
 
   /** Connects once; a failed start-up attempt is forgotten so the next call tries again. */
@@ -278,6 +281,21 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
         const body = new Uint8Array(fields[index >= 0 ? index + 1 : 1] ?? Buffer.alloc(0));
         return keyIndex >= 0 ? { body, key: fields[keyIndex + 1]!.toString() } : { body };
       });
+    },
+
+    async inspect({ queues }) {
+      await connect();
+      try {
+        const names = new Set([...(await findQueues(client, keyPrefix, mode)), ...queues]);
+        const rows: QueueStats[] = [];
+        for (const queue of names) {
+          if (mode === 'list') rows.push(await inspectListQueue(client, keyPrefix, queue));
+          else rows.push(...(await inspectStreamQueue(client, keyPrefix, queue)));
+        }
+        return rows;
+      } catch (cause) {
+        throw transportError('broker_error', 'inspecting queues failed', cause);
+      }
     },
 
     async purge(queue) {

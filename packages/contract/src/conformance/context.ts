@@ -76,7 +76,10 @@ export type ConformanceCaseId =
   | 'dead-consumer'
   | 'concurrency'
   | 'peek'
-  | 'purge';
+  | 'purge'
+  | 'inspect-waiting'
+  | 'inspect-dead'
+  | 'inspect-delayed';
 
 /** One delivery as a test saw it. */
 export interface Received {
