@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { Transport } from '@thrun/contract';
+import type { BatchStatus, QueueStats, Transport } from '@thrun/contract';
 import { redactText } from '@thrun/contract/transport-kit';
 import type { Thrun } from '@thrun/core';
 import { type Context, Hono } from 'hono';
 import { detail, matchesFilter, parseFilter, summarize } from './dead-letter-view.js';
-import { type QueueCounts, readQueueCounts } from './queue-counts.js';
+import { readQueueCounts } from './queue-counts.js';
 import { Sampler } from './sampler.js';
 import {
   type DashboardAuth,
@@ -23,18 +23,20 @@ export interface DashboardOptions {
   auth?: DashboardAuth;
   /** The path the dashboard is mounted at (`/thrun`); every request it gets starts with it. Default: ``. */
   basePath?: string;
-  /** The queues to show. Default: the bus's default queue. */
+  /** Queues to show besides those inspection finds (all of them without inspection). Default: `events`. */
   queues?: readonly string[];
   /** How often the charts' counts are read. Default: 2,000 ms. */
   sampleIntervalMs?: number;
-  /** How queue counts are read. Default: `peek` on each queue and its dead-letter queue. */
-  readCounts?: (transport: Transport, queues: readonly string[]) => Promise<QueueCounts[]>;
+  /** How queue counts are read. Default: `transport.inspect()`, or `peek` without inspection. */
+  readCounts?: (transport: Transport, queues: readonly string[]) => Promise<QueueStats[]>;
 }
 
 /** What the Node adapters hand Hono as its environment. */
 interface NodeBindings {
   incoming?: { socket?: { remoteAddress?: string } };
 }
+
+const BATCH_STATUSES = new Set<string>(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
 
 const UI_DIRECTORY = new URL('../dist/ui/', import.meta.url);
 const asset = (name: string) => readFileSync(new URL(name, UI_DIRECTORY));
@@ -62,7 +64,11 @@ export function createDashboardApp(options: DashboardOptions) {
   const queues = options.queues ?? ['events'];
   const readCounts = options.readCounts ?? readQueueCounts;
   const sessions = new SessionStore();
-  const sampler = new Sampler(() => readCounts(transport, queues), options.sampleIntervalMs ?? 2_000);
+  const sampler = new Sampler(
+    () => readCounts(transport, queues),
+    () => thrun.stats().totals,
+    options.sampleIntervalMs ?? 2_000,
+  );
   const assets = { 'app.js': asset('app.js'), 'app.css': asset('app.css') };
 
   // Not strict: `<basePath>` and `<basePath>/` reach the same routes (the page redirects to the latter).
@@ -146,9 +152,11 @@ export function createDashboardApp(options: DashboardOptions) {
     });
   });
 
+  // Only queues the dashboard shows can be acted on: a typo never creates a queue on the broker.
   const knownQueue = (c: Context) => {
     const queue = c.req.param('queue') ?? '';
-    return queues.includes(queue) ? queue : undefined;
+    const shown = queues.includes(queue) || sampler.latest()?.queues.some((q) => q.queue === queue);
+    return shown ? queue : undefined;
   };
 
   app.get('/api/dead/:queue', async (c) => {
@@ -191,6 +199,18 @@ export function createDashboardApp(options: DashboardOptions) {
     return c.json({ purged: await thrun.deadLetters.purge(queue) });
   });
 
+  app.get('/api/batches', async (c) => {
+    const { status, name } = c.req.query();
+    const statuses = status
+      ? status.split(',').filter((s): s is BatchStatus => BATCH_STATUSES.has(s))
+      : undefined;
+    const batches = await thrun.batches.list({
+      limit: 100,
+      ...(statuses ? { status: statuses } : {}),
+      ...(name ? { name } : {}),
+    });
+    return c.json({ batches });
+  });
   app.get('/api/batches/:id', async (c) => {
     const batch = await thrun.batches.get(c.req.param('id'));
     return batch ? c.json(batch) : jsonError(c, 404, 'not_found', 'no such batch');

@@ -120,7 +120,8 @@ describe('the dashboard in Chromium, on Redis', () => {
       { event: 'step.two', payload: { n: 2 } },
       { event: 'step.three', payload: { n: 3 } },
     ]);
-    await page.goto(`${served.url}#/batches?id=${batchId}`);
+    await page.goto(`${served.url}#/batches`);
+    await page.locator(`tr[data-batch="${batchId}"] a`).click();
     await poll(() => page.getByTestId('batch-status').textContent()).toBe('succeeded');
     expect(await page.getByTestId('batch-progress').textContent()).toContain('3 / 3 (100%)');
     await page.screenshot({ path: join(SCREENSHOTS, 'batch.png') });

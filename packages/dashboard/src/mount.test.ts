@@ -19,7 +19,8 @@ async function checkMounted(base: string): Promise<void> {
   expect(await page.text()).toContain('src="assets/app.js"');
   expect((await fetch(`${base}assets/app.js`)).headers.get('content-type')).toContain('javascript');
   const overview = await fetch(`${base}api/overview`);
-  expect(((await overview.json()) as { queues: unknown[] }).queues).toHaveLength(1);
+  const { queues } = (await overview.json()) as { queues: { queue: string }[] };
+  expect(queues.map((q) => q.queue)).toContain('events');
   const headers = { 'content-type': 'application/json', 'x-thrun-csrf': '1' };
   const replay = await fetch(`${base}api/dead/events/replay`, {
     method: 'POST',

@@ -1,29 +1,20 @@
-import { deadLetterQueueName, type Transport } from '@thrun/contract';
+import { deadLetterQueueName, type QueueStats, type Transport } from '@thrun/contract';
 
-/** One queue's counts at one moment. A count the transport cannot give is absent, not 0. */
-export interface QueueCounts {
-  queue: string;
-  group?: string;
-  waiting?: number;
-  inFlight?: number;
-  delayed?: number;
-  dead?: number;
-  consumers?: number;
-}
-
-/** Counting by peek stops here: past it, the dashboard shows "at least" this many. */
+/** Counting by peek (transports without inspection) stops here. */
 export const PEEK_COUNT_LIMIT = 10_000;
 
 /**
- * Reads the counts of the given queues. Without inspection, waiting and dead are counted with
- * `peek` (up to `PEEK_COUNT_LIMIT`), and what peek cannot see (in flight, delayed) stays unknown.
+ * Reads the counts of every queue: through `inspect()` where the transport has it (every queue it
+ * finds, plus the given ones), otherwise with `peek` on each given queue and its dead-letter queue
+ * (up to `PEEK_COUNT_LIMIT`), leaving what peek cannot see (in flight, delayed) unknown.
  */
 export async function readQueueCounts(
   transport: Transport,
   queues: readonly string[],
-): Promise<QueueCounts[]> {
+): Promise<QueueStats[]> {
+  if (transport.capabilities.inspect && transport.inspect) return transport.inspect({ queues });
   const peek = transport.peek?.bind(transport);
-  if (!peek) return queues.map((queue) => ({ queue }));
+  if (!peek) return queues.map((queue) => ({ queue, waiting: 0 }));
   return Promise.all(
     queues.map(async (queue) => {
       const [waiting, dead] = await Promise.all([

@@ -1,10 +1,13 @@
-import type { QueueCounts } from './queue-counts.js';
+import type { QueueStats } from '@thrun/contract';
+import type { ThrunStats } from '@thrun/core';
 
 /** One reading of every queue, for the charts. */
 export interface Sample {
   /** Unix time, seconds (what uPlot's time axis takes). */
   t: number;
-  queues: QueueCounts[];
+  queues: QueueStats[];
+  /** This process's own counters (a dashboard mounted in a worker sees its throughput). */
+  totals: Pick<ThrunStats['totals'], 'dispatched' | 'handled' | 'retried' | 'deadLettered'>;
 }
 
 /**
@@ -17,7 +20,8 @@ export class Sampler {
   private reading: Promise<Sample> | undefined;
 
   constructor(
-    private readonly read: () => Promise<QueueCounts[]>,
+    private readonly read: () => Promise<QueueStats[]>,
+    private readonly totals: () => ThrunStats['totals'],
     private readonly intervalMs: number,
     private readonly size = 300,
   ) {}
@@ -37,7 +41,12 @@ export class Sampler {
   sample(): Promise<Sample> {
     this.reading ??= this.read()
       .then((queues) => {
-        const sample = { t: Date.now() / 1000, queues };
+        const { dispatched, handled, retried, deadLettered } = this.totals();
+        const sample = {
+          t: Date.now() / 1000,
+          queues,
+          totals: { dispatched, handled, retried, deadLettered },
+        };
         this.samples.push(sample);
         if (this.samples.length > this.size) this.samples.shift();
         return sample;
@@ -46,6 +55,10 @@ export class Sampler {
         this.reading = undefined;
       });
     return this.reading;
+  }
+
+  latest(): Sample | undefined {
+    return this.samples.at(-1);
   }
 
   history(): readonly Sample[] {

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { createThrun, permanent, silentLogger } from '@thrun/core';
+import { redisTransport } from '@thrun/transport-redis';
 import { describe, expect, it } from 'vitest';
 import { metricsHandler, thrunMetrics } from './index.js';
 
@@ -166,5 +168,22 @@ describe('thrunMetrics', () => {
     const check = await promtoolCheck('# HELP jobs Jobs.\n# TYPE jobs counter\njobs 1\n');
     expect(check.ok).toBe(false);
     expect(check.output).toContain('counter metrics should have "_total" suffix');
+  });
+
+  it('reads the depth gauges from a real Redis through inspect()', async () => {
+    const url = process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390';
+    const transport = redisTransport({ url, keyPrefix: `thrun-metrics-${randomBytes(4).toString('hex')}:` });
+    const thrun = createThrun({ transport, logger: silentLogger });
+    try {
+      const metrics = thrunMetrics({ transport, inspect: { queues: ['events'] } });
+      await thrun.events([1, 2, 3].map((id) => ({ event: 'order_created', payload: { id } })));
+      const text = await metrics.text();
+      expect(value(text, 'thrun_inspection_failures_total')).toBe(0);
+      expect(value(text, 'thrun_queue_messages{queue="events",group="",state="waiting"}')).toBe(3);
+      expect(value(text, 'thrun_queue_messages{queue="events",group="",state="dead"}')).toBe(0);
+      expect((await promtoolCheck(text)).ok).toBe(true);
+    } finally {
+      await thrun.close();
+    }
   });
 });

@@ -1,17 +1,9 @@
+import type { InspectOptions, QueueStats, Transport } from '@thrun/contract';
 import type { ThrunHooks } from '@thrun/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** One queue's depth at one moment, as transport inspection reports it. Absent counts are unknown. */
-export interface QueueDepth {
-  queue: string;
-  /** The consumer group, where depth is per group (Kafka lag, Redis Streams). */
-  group?: string;
-  waiting?: number;
-  inFlight?: number;
-  delayed?: number;
-  dead?: number;
-  consumers?: number;
-}
+/** One queue's (and group's) counts at one moment: what `Transport.inspect()` reports. */
+export type QueueDepth = QueueStats;
 
 export interface ThrunMetricsOptions {
   /** Where the metrics are registered. Default: a registry of their own. */
@@ -21,9 +13,15 @@ export interface ThrunMetricsOptions {
   /** Handler-duration histogram buckets, in seconds. */
   durationBuckets?: number[];
   /**
-   * Reads queue depths when Prometheus scrapes (transport inspection). Without it, no depth gauges
-   * are exported. A read that fails leaves the gauges empty for that scrape and is counted in
-   * `<prefix>inspection_failures_total`.
+   * Exports the depth gauges from this transport's `inspect()` at each scrape (where
+   * `capabilities.inspect` says it has one), with `inspect` as its options (queues RabbitMQ cannot
+   * find by itself, say).
+   */
+  transport?: Transport;
+  inspect?: InspectOptions;
+  /**
+   * Reads queue depths at each scrape instead of `transport.inspect()`. A read that fails leaves the
+   * gauges empty for that scrape and is counted in `<prefix>inspection_failures_total`.
    */
   queueDepths?: () => Promise<readonly QueueDepth[]>;
   /**
@@ -134,7 +132,13 @@ export function thrunMetrics(options: ThrunMetricsOptions = {}): ThrunMetrics {
     },
   };
 
-  if (options.queueDepths) registerQueueGauges(registry, prefix, options.queueDepths);
+  const { transport } = options;
+  const queueDepths =
+    options.queueDepths ??
+    (transport?.capabilities.inspect && transport.inspect
+      ? () => transport.inspect!(options.inspect)
+      : undefined);
+  if (queueDepths) registerQueueGauges(registry, prefix, queueDepths);
 
   return {
     hooks,

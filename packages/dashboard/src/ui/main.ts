@@ -52,11 +52,18 @@ interface QueueCounts {
   delayed?: number;
   dead?: number;
   consumers?: number;
+  partitions?: { partition: number; lag: number }[];
+}
+interface Totals {
+  dispatched: number;
+  handled: number;
+  retried: number;
+  deadLettered: number;
 }
 interface Overview {
   transport: { name: string; capabilities: Record<string, unknown> };
   queues: QueueCounts[];
-  history: { t: number; queues: QueueCounts[] }[];
+  history: { t: number; queues: QueueCounts[]; totals: Totals }[];
 }
 interface DeadLetterSummary {
   position: number;
@@ -112,26 +119,68 @@ function nav(current: string) {
 
 // ---- Queues -------------------------------------------------------------------------------------
 
+const rowKey = (q: QueueCounts) => `${q.queue}\u0000${q.group ?? ''}`;
+
+/** A line chart over the sampled times; one series per label, values picked from each sample. */
+function lineChart(title: string, labels: [string, string][], target: HTMLElement) {
+  let chart: uPlot | undefined;
+  return {
+    update(data: uPlot.AlignedData) {
+      chart ??= new uPlot(
+        {
+          title,
+          width: Math.min(900, root.clientWidth || 900),
+          height: 220,
+          series: [{}, ...labels.map(([label, stroke]) => ({ label, stroke }))],
+        },
+        data,
+        target,
+      );
+      chart.setData(data);
+    },
+    destroy() {
+      chart?.destroy();
+      chart = undefined;
+    },
+  };
+}
+
 function queuesPage(): () => void {
   const table = h('tbody', { 'data-testid': 'queues' });
   const status = h('p', { class: 'muted' });
-  const chartBox = h('div', { class: 'chart', 'data-testid': 'chart' });
-  let chart: uPlot | undefined;
+  const depthBox = h('div', { class: 'chart', 'data-testid': 'chart' });
+  const rateBox = h('div', { class: 'chart', 'data-testid': 'rate-chart' });
   let selected: string | undefined;
+  let depthChart: ReturnType<typeof lineChart> | undefined;
+  const rateChart = lineChart(
+    'Throughput of this process (per second)',
+    [
+      ['dispatched', '#7c3aed'],
+      ['handled', '#16a34a'],
+      ['retried', '#ca8a04'],
+      ['dead-lettered', '#dc2626'],
+    ],
+    rateBox,
+  );
 
-  const select = (queue: string, overview: Overview) => {
-    selected = queue;
-    chart?.destroy(); // its title names the queue
-    chart = undefined;
+  const select = (key: string, overview: Overview) => {
+    selected = key;
+    depthChart?.destroy(); // its title names the queue
+    depthChart = undefined;
     draw(overview);
   };
   const draw = (overview: Overview) => {
-    selected ??= overview.queues[0]?.queue;
+    const first = overview.queues[0];
+    selected ??= first ? rowKey(first) : undefined;
     table.replaceChildren(
       ...overview.queues.map((q) =>
         h(
           'tr',
-          { 'data-queue': q.queue, class: q.queue === selected ? 'selected' : undefined },
+          {
+            'data-queue': q.queue,
+            'data-group': q.group ?? '',
+            class: rowKey(q) === selected ? 'selected' : undefined,
+          },
           h('td', {}, h('a', { href: `#/dead?queue=${encodeURIComponent(q.queue)}` }, q.queue)),
           h('td', {}, q.group ?? ''),
           h('td', { 'data-count': 'waiting' }, count(q.waiting)),
@@ -139,44 +188,40 @@ function queuesPage(): () => void {
           h('td', { 'data-count': 'delayed' }, count(q.delayed)),
           h('td', { 'data-count': 'dead' }, count(q.dead)),
           h('td', { 'data-count': 'consumers' }, count(q.consumers)),
-          h('td', {}, h('button', { type: 'button', onclick: () => select(q.queue, overview) }, 'Chart')),
+          h(
+            'td',
+            { class: 'muted' },
+            (q.partitions ?? []).map((p) => `p${p.partition}: ${p.lag}`).join(', '),
+          ),
+          h('td', {}, h('button', { type: 'button', onclick: () => select(rowKey(q), overview) }, 'Chart')),
         ),
       ),
     );
     status.textContent = `${overview.transport.name} · updated ${new Date().toLocaleTimeString()}`;
-    const of = (s: { queues: QueueCounts[] }) => s.queues.find((q) => q.queue === selected);
-    const series = (key: keyof QueueCounts) =>
-      overview.history.map((s) => {
-        const value = of(s)?.[key];
-        return typeof value === 'number' ? value : null;
-      });
-    const data: uPlot.AlignedData = [
-      overview.history.map((s) => s.t),
-      series('waiting'),
-      series('inFlight'),
-      series('delayed'),
-      series('dead'),
-    ];
-    if (!chart) {
-      chart = new uPlot(
-        {
-          title: `Queue ${selected ?? ''}`,
-          width: Math.min(900, root.clientWidth || 900),
-          height: 260,
-          series: [
-            {},
-            { label: 'waiting', stroke: '#2563eb' },
-            { label: 'in flight', stroke: '#16a34a' },
-            { label: 'delayed', stroke: '#ca8a04' },
-            { label: 'dead', stroke: '#dc2626' },
-          ],
-        },
-        data,
-        chartBox,
+    const times = overview.history.map((s) => s.t);
+    const of = (s: { queues: QueueCounts[] }) => s.queues.find((q) => rowKey(q) === selected);
+    const series = (key: 'waiting' | 'inFlight' | 'delayed' | 'dead') =>
+      overview.history.map((s) => of(s)?.[key] ?? null);
+    if (selected !== undefined) {
+      depthChart ??= lineChart(
+        `Queue ${selected.replace('\u0000', ' ')}`,
+        [
+          ['waiting', '#2563eb'],
+          ['in flight', '#16a34a'],
+          ['delayed', '#ca8a04'],
+          ['dead', '#dc2626'],
+        ],
+        depthBox,
       );
-    } else {
-      chart.setData(data);
+      depthChart.update([times, series('waiting'), series('inFlight'), series('delayed'), series('dead')]);
     }
+    // Rates from consecutive readings of this process's counters.
+    const rate = (key: keyof Totals) =>
+      overview.history.map((s, i) => {
+        const before = overview.history[i - 1];
+        return before ? Math.max(0, (s.totals[key] - before.totals[key]) / (s.t - before.t)) : null;
+      });
+    rateChart.update([times, rate('dispatched'), rate('handled'), rate('retried'), rate('deadLettered')]);
   };
 
   const refresh = async () => {
@@ -186,33 +231,31 @@ function queuesPage(): () => void {
       status.textContent = `could not read the queues: ${(error as Error).message}`;
     }
   };
+  const headings = [
+    'queue',
+    'group',
+    'waiting',
+    'in flight',
+    'delayed',
+    'dead',
+    'consumers',
+    'partition lag',
+    '',
+  ];
   root.replaceChildren(
     nav('#/queues'),
     h('h1', {}, 'Queues'),
     status,
-    h(
-      'table',
-      {},
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          ...['queue', 'group', 'waiting', 'in flight', 'delayed', 'dead', 'consumers', ''].map((t) =>
-            h('th', {}, t),
-          ),
-        ),
-      ),
-      table,
-    ),
-    chartBox,
+    h('table', {}, h('thead', {}, h('tr', {}, ...headings.map((t) => h('th', {}, t)))), table),
+    depthBox,
+    rateBox,
   );
   void refresh();
   const timer = setInterval(refresh, 1_000);
   return () => {
     clearInterval(timer);
-    chart?.destroy();
+    depthChart?.destroy();
+    rateChart.destroy();
   };
 }
 
@@ -220,7 +263,10 @@ function queuesPage(): () => void {
 
 async function deadPage(params: URLSearchParams): Promise<void> {
   const overview = await api<Overview>('overview');
-  const queue = params.get('queue') ?? overview.queues[0]?.queue ?? 'events';
+  const names = [...new Set(overview.queues.map((q) => q.queue))];
+  // Without a choice, the first queue that has dead letters.
+  const queue =
+    params.get('queue') ?? overview.queues.find((q) => (q.dead ?? 0) > 0)?.queue ?? names[0] ?? 'events';
   const field = (name: string, label: string) =>
     h(
       'label',
@@ -238,7 +284,7 @@ async function deadPage(params: URLSearchParams): Promise<void> {
       h(
         'select',
         { name: 'queue' },
-        ...overview.queues.map((q) => h('option', { value: q.queue, selected: q.queue === queue }, q.queue)),
+        ...names.map((name) => h('option', { value: name, selected: name === queue }, name)),
       ),
     ),
     field('event', 'event'),
@@ -389,7 +435,7 @@ async function batchesPage(params: URLSearchParams): Promise<() => void> {
     location.hash = `#/batches?id=${encodeURIComponent(value)}`;
   });
   root.replaceChildren(nav('#/batches'), h('h1', {}, 'Batches'), form, view);
-  if (!id) return () => {};
+  if (!id) return batchList(view);
 
   const draw = (batch: Batch) => {
     const lifecycle = [
@@ -441,6 +487,50 @@ async function batchesPage(params: URLSearchParams): Promise<() => void> {
   };
   await refresh();
   const timer = setInterval(refresh, 1_000);
+  return () => clearInterval(timer);
+}
+
+function batchList(view: HTMLElement): () => void {
+  const rows = h('tbody', { 'data-testid': 'batches' });
+  view.replaceChildren(
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h('tr', {}, ...['batch', 'status', 'progress', 'created', 'finished'].map((t) => h('th', {}, t))),
+      ),
+      rows,
+    ),
+  );
+  const refresh = async () => {
+    try {
+      const { batches } = await api<{ batches: Batch[] }>('batches');
+      rows.replaceChildren(
+        ...batches.map((b) =>
+          h(
+            'tr',
+            { 'data-batch': b.id },
+            h('td', {}, h('a', { href: `#/batches?id=${encodeURIComponent(b.id)}` }, b.name ?? b.id)),
+            h('td', {}, h('span', { class: `status ${b.status}` }, b.status), b.stalled ? 'stalled' : ''),
+            h(
+              'td',
+              {},
+              h('progress', { max: 100, value: b.percent }),
+              ` ${b.completed + b.failed}/${b.total}`,
+            ),
+            h('td', {}, b.createdAt),
+            h('td', {}, b.finishedAt ?? ''),
+          ),
+        ),
+      );
+    } catch (error) {
+      view.replaceChildren(notice((error as Error).message, 'error'));
+    }
+  };
+  void refresh();
+  const timer = setInterval(refresh, 2_000);
   return () => clearInterval(timer);
 }
 
