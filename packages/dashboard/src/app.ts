@@ -5,6 +5,7 @@ import type { Thrun } from '@thrun/core';
 import { type Context, Hono } from 'hono';
 import { detail, matchesFilter, parseFilter, summarize } from './dead-letter-view.js';
 import { readQueueCounts } from './queue-counts.js';
+import { ReplayJobs } from './replays.js';
 import { Sampler } from './sampler.js';
 import {
   type DashboardAuth,
@@ -64,6 +65,7 @@ export function createDashboardApp(options: DashboardOptions) {
   const queues = options.queues ?? ['events'];
   const readCounts = options.readCounts ?? readQueueCounts;
   const sessions = new SessionStore();
+  const replays = new ReplayJobs();
   const sampler = new Sampler(
     () => readCounts(transport, queues),
     () => thrun.stats().totals,
@@ -187,11 +189,21 @@ export function createDashboardApp(options: DashboardOptions) {
       return jsonError(c, 400, 'invalid_body', 'a JSON object with the filter ({} for all) is required');
     }
     const filter = parseFilter(body as Record<string, unknown>);
-    const report = await thrun.deadLetters.replay(queue, {
-      filter: (entry) => matchesFilter(entry, filter),
-      idleTimeoutMs: 2_000,
-    });
-    return c.json(report);
+    const job = replays.start(
+      queue,
+      (onProgress) =>
+        thrun.deadLetters.replay(queue, {
+          filter: (entry) => matchesFilter(entry, filter),
+          idleTimeoutMs: 2_000,
+          onProgress,
+        }),
+      (error) => redactText(error instanceof Error ? error.message : String(error)).slice(0, 300),
+    );
+    return c.json(job, 202);
+  });
+  app.get('/api/replays/:id', (c) => {
+    const job = replays.get(c.req.param('id'));
+    return job ? c.json(job) : jsonError(c, 404, 'not_found', 'no such replay');
   });
   app.post('/api/dead/:queue/purge', async (c) => {
     const queue = knownQueue(c);

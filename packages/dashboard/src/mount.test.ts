@@ -27,8 +27,14 @@ async function checkMounted(base: string): Promise<void> {
     headers,
     body: JSON.stringify({ event: 'order_created' }),
   });
-  expect(replay.status).toBe(200);
-  expect(await replay.json()).toEqual({ replayed: 0, kept: 1 }); // the filter arrived: kept, not replayed
+  expect(replay.status).toBe(202);
+  let job = (await replay.json()) as { id: string; state: string; progress: object };
+  await eventually(async () => {
+    job = (await (await fetch(`${base}api/replays/${job.id}`)).json()) as typeof job;
+    return job.state !== 'running';
+  });
+  // The filter arrived through the mount: the other event's dead letter is kept, not replayed.
+  expect(job).toMatchObject({ state: 'done', progress: { replayed: 0, kept: 1, seen: 1 } });
   expect((await fetch(`${base}api/dead/events`).then((r) => r.json())) as { total: number }).toMatchObject({
     total: 1,
   });

@@ -261,6 +261,37 @@ function queuesPage(): () => void {
 
 // ---- Dead letters -------------------------------------------------------------------------------
 
+interface ReplayJob {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  progress: { seen: number; replayed: number; kept: number; total?: number };
+  error?: string;
+}
+
+/** Starts a replay on the server and shows its progress in `target` until it ends. */
+async function followReplay(queue: string, filter: object, target: HTMLElement): Promise<ReplayJob> {
+  let job = await api<ReplayJob>(`dead/${encodeURIComponent(queue)}/replay`, filter);
+  const bar = h('progress', { max: 1, value: 0, 'data-testid': 'replay-progress' });
+  const label = h('span', {});
+  target.replaceChildren(h('p', {}, bar, ' ', label));
+  for (;;) {
+    const { seen, replayed, total } = job.progress;
+    if (total) (bar as HTMLProgressElement).max = total;
+    (bar as HTMLProgressElement).value = seen;
+    label.textContent = `replaying: ${replayed} replayed, ${seen} of ${total ?? '?'} looked at`;
+    if (job.state !== 'running') break;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    job = await api<ReplayJob>(`replays/${encodeURIComponent(job.id)}`);
+  }
+  const { replayed, kept } = job.progress;
+  target.replaceChildren(
+    job.state === 'done'
+      ? notice(`replayed ${replayed}, kept ${kept}`)
+      : notice(`replay failed after ${replayed}: ${job.error ?? 'unknown error'}`, 'error'),
+  );
+  return job;
+}
+
 async function deadPage(params: URLSearchParams): Promise<void> {
   const overview = await api<Overview>('overview');
   const names = [...new Set(overview.queues.map((q) => q.queue))];
@@ -326,12 +357,10 @@ async function deadPage(params: URLSearchParams): Promise<void> {
     ),
   );
   const replay = async () => {
-    const report = await api<{ replayed: number; kept: number }>(
-      `dead/${encodeURIComponent(queue)}/replay`,
-      filter,
-    );
-    await route();
-    root.append(notice(`replayed ${report.replayed}, kept ${report.kept}`));
+    const job = await followReplay(queue, filter, message);
+    const outcome = message.cloneNode(true);
+    await route(); // the list without what was replayed
+    if (job.state !== 'running') root.append(...outcome.childNodes);
   };
   const purge = async () => {
     if (!confirm(`Remove every dead letter of ${queue}? This cannot be undone.`)) return;
@@ -379,10 +408,7 @@ async function inspectPage(queue: string, position: number): Promise<void> {
   const entry = await api<DeadLetterDetail>(`dead/${encodeURIComponent(queue)}/${position}`);
   const message = h('div', {});
   const replay = async () => {
-    const report = await api<{ replayed: number }>(`dead/${encodeURIComponent(queue)}/replay`, {
-      positions: [position],
-    });
-    message.replaceChildren(notice(`replayed ${report.replayed}`));
+    await followReplay(queue, { positions: [position] }, message);
   };
   const row = (label: string, value: Child) => h('tr', {}, h('th', {}, label), h('td', {}, value));
   root.replaceChildren(
