@@ -84,6 +84,15 @@ export interface Transport {
    * exactly. Rejects with a `TransportError` when the broker cannot be reached.
    */
   inspect?(options?: InspectOptions): Promise<QueueStats[]>;
+
+  /**
+   * Deletes a consumer group of a queue and what the broker keeps for it (its queue, offsets or
+   * pending entries), for a group that is not needed any more, such as a tail's: a group left behind
+   * keeps collecting copies (RabbitMQ) or holds back trimming (Redis Streams). Close its consumers
+   * first. Resolves when the group is gone or never existed. Where groups share one backlog (no
+   * `fanout`), there is nothing of a group's own to delete and it does nothing.
+   */
+  removeGroup?(queue: string, group: string): Promise<void>;
 }
 
 export interface InspectOptions {
@@ -178,6 +187,13 @@ export interface ConsumeOptions {
   concurrency?: number;
   /** Aborting stops this consumer, like `Subscription.close()`. */
   signal?: AbortSignal;
+  /**
+   * Where a group that does not exist yet starts. `oldest` (default): it also receives what the
+   * broker still holds from before (work published before the first worker started is not lost).
+   * `now`: only messages published after it subscribed, for an observer such as a tail. Ignored for
+   * a group that exists already.
+   */
+  from?: 'oldest' | 'now';
 }
 
 export interface CloseOptions {

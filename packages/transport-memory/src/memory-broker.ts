@@ -131,13 +131,22 @@ export class QueueState {
     }
   }
 
-  group(name: string): GroupState {
+  /** A group's state, created on first use: the first group takes the unclaimed backlog, unless `fromNow`. */
+  group(name: string, fromNow = false): GroupState {
     let group = this.groups.get(name);
     if (!group) {
-      group = this.groups.size === 0 ? this.unclaimed : new GroupState();
+      group = this.groups.size === 0 && !fromNow ? this.unclaimed : new GroupState();
       this.groups.set(name, group);
     }
     return group;
+  }
+
+  /** Forgets a group and its copies (its members were closed). */
+  removeGroup(name: string): void {
+    const group = this.groups.get(name);
+    if (!group) return;
+    this.groups.delete(name);
+    if (group !== this.unclaimed) group.purge();
   }
 
   /** The group an operator looks at: the unclaimed backlog, else `default`, else the first group. */

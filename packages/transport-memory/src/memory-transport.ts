@@ -92,8 +92,8 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       }
     },
 
-    async consume(queue, handler, { group, concurrency }) {
-      const state = broker.queue(queue).group(group);
+    async consume(queue, handler, { group, concurrency, from }) {
+      const state = broker.queue(queue).group(group, from === 'now');
       const consumer = new MemoryConsumer(queue, state, handler, concurrency, deadLetter);
       state.attach(consumer);
       return consumer;
@@ -118,6 +118,10 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
 
     async purge(queue) {
       return broker.queue(queue).purge();
+    },
+
+    async removeGroup(queue, group) {
+      broker.existing(queue)?.removeGroup(group);
     },
 
     async inspect({ queues }) {

@@ -327,6 +327,30 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
       return rows;
     },
 
+    /** Deletes the group's queue (never the default group's, which is the queue itself). */
+    async removeGroup(queue, group) {
+      assertGroupName(group);
+      if (group === DEFAULT_GROUP) {
+        throw new ConfigurationError(
+          'invalid_option',
+          `[thrun:rabbitmq] the default group's queue is the queue ${queue} itself: it is never removed`,
+        );
+      }
+      used.get(queue)?.delete(group);
+      const model = await manager.get();
+      const channel = await model.createChannel().catch((error: unknown) => {
+        throw asThrunError(error, 'opening a channel');
+      });
+      channel.on('error', () => {});
+      try {
+        await channel.deleteQueue(topology.groupQueue(queue, group));
+      } catch (error) {
+        throw asThrunError(error, `removing group ${group} of ${queue}`);
+      } finally {
+        await channel.close().catch(() => {});
+      }
+    },
+
     async purge(queue) {
       const model = await manager.get();
       const channel = await model.createChannel().catch((error: unknown) => {

@@ -820,10 +820,12 @@ const transportCases: ConformanceCase[] = [
 /** Whether a transport has the optional method a case needs (`peek`, `purge`, `inspect`); without a transport, it has none. */
 export function optionalMethodSkipReason(
   id: ConformanceCaseId,
-  transport: Pick<Transport, 'peek' | 'purge' | 'inspect'> | undefined,
+  transport: Pick<Transport, 'peek' | 'purge' | 'inspect' | 'removeGroup'> | undefined,
 ): string | undefined {
-  const method = id.startsWith('inspect-') ? 'inspect' : id;
-  if (method !== 'peek' && method !== 'purge' && method !== 'inspect') return undefined;
+  const method = id.startsWith('inspect-') ? 'inspect' : id === 'observer-group' ? 'removeGroup' : id;
+  if (method !== 'peek' && method !== 'purge' && method !== 'inspect' && method !== 'removeGroup') {
+    return undefined;
+  }
   return typeof transport?.[method] === 'function' ? undefined : `the transport has no ${method}()`;
 }
 
@@ -942,5 +944,48 @@ const inspectCases: ConformanceCase[] = [
   },
 ];
 
+const observerCases: ConformanceCase[] = [
+  {
+    id: 'observer-group',
+    title:
+      "a group started from: 'now' sees only later messages, and removeGroup() deletes it without touching others",
+    skipReason: (capabilities) =>
+      capabilities.fanout ? undefined : 'no fan-out: an observer would take messages from workers',
+    async run(ctx) {
+      const queue = ctx.queue();
+      const [producer, worker, observer] = [
+        await ctx.transport(),
+        await ctx.transport(),
+        await ctx.transport(),
+      ];
+      const setup = await ctx.collect(worker, queue);
+      await setup.subscription.close();
+      await producer.publish(queue, messages(['before']));
+      const watching = await ctx.collect(observer, queue, { group: 'observer', from: 'now' });
+      await producer.publish(queue, messages(['after']));
+      await watching.waitForCount(1);
+      await ctx.quiet();
+      expect(watching.received.map((entry) => entry.text)).toEqual(['after']);
+      await watching.subscription.close();
+      await observer.removeGroup!(queue, 'observer');
+      await observer.removeGroup!(queue, 'observer'); // gone already: still resolves
+      await producer.publish(queue, messages(['later']));
+      const work = await ctx.collect(worker, queue);
+      await work.waitForCount(3);
+      expectExactlyOnce(work.received, ['before', 'after', 'later'], 'the workers after the observer left');
+      if (producer.inspect) {
+        const groups = (await producer.inspect({ queues: [queue] }))
+          .filter((row) => row.queue === queue)
+          .map((row) => row.group);
+        expect(groups).not.toContain('observer');
+      }
+    },
+  },
+];
+
 /** Every case of the suite, in the order they run. */
-export const conformanceCases: readonly ConformanceCase[] = [...transportCases, ...inspectCases];
+export const conformanceCases: readonly ConformanceCase[] = [
+  ...transportCases,
+  ...inspectCases,
+  ...observerCases,
+];

@@ -79,7 +79,8 @@ export type ConformanceCaseId =
   | 'purge'
   | 'inspect-waiting'
   | 'inspect-dead'
-  | 'inspect-delayed';
+  | 'inspect-delayed'
+  | 'observer-group';
 
 /** One delivery as a test saw it. */
 export interface Received {

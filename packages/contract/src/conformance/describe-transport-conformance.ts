@@ -62,7 +62,7 @@ export interface PlannedConformanceCase {
 export function planConformanceCases(
   capabilities: TransportCapabilities,
   features: TransportConformanceFeatures = {},
-  transport?: Pick<Transport, 'peek' | 'purge' | 'inspect'>,
+  transport?: Pick<Transport, 'peek' | 'purge' | 'inspect' | 'removeGroup'>,
 ): PlannedConformanceCase[] {
   const resolved = resolveFeatures(features);
   return conformanceCases.map((entry) => ({

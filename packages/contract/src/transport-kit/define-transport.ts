@@ -52,6 +52,7 @@ export interface TransportDefinition {
   shutdown?(drainTimeoutMs: number): Promise<void>;
   peek?(queue: string, limit: number): Promise<QueuedMessage[]>;
   purge?(queue: string): Promise<number>;
+  removeGroup?(queue: string, group: string): Promise<void>;
   /** Receives `options.queues` checked, deduplicated, without dead-letter queues; `groups` deduplicated. */
   inspect?(options: { queues: readonly string[]; groups: readonly string[] }): Promise<QueueStats[]>;
 }
@@ -129,7 +130,13 @@ export function defineTransport(definition: TransportDefinition): Transport {
       return closing;
     },
   };
-  const { peek, purge, inspect } = definition;
+  const { peek, purge, inspect, removeGroup } = definition;
+  if (removeGroup) {
+    transport.removeGroup = async (queue, group) => {
+      admit(queue);
+      return removeGroup(queue, group);
+    };
+  }
   if (inspect) {
     transport.inspect = async (options: InspectOptions = {}) => {
       if (closing) throw transportClosedError(name);
