@@ -3,6 +3,7 @@ import type { BatchStatus, QueueStats, Transport } from '@thrun/contract';
 import { redactText } from '@thrun/contract/transport-kit';
 import type { Thrun } from '@thrun/core';
 import { type Context, Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import { detail, matchesFilter, parseFilter, summarize } from './dead-letter-view.js';
 import { readQueueCounts } from './queue-counts.js';
 import { ReplayJobs } from './replays.js';
@@ -16,6 +17,7 @@ import {
   SESSION_COOKIE,
   SessionStore,
 } from './security.js';
+import { startTail } from './tail.js';
 
 export interface DashboardOptions {
   /** The bus whose transport, dead letters and batches the dashboard shows. It need not be started. */
@@ -66,6 +68,7 @@ export function createDashboardApp(options: DashboardOptions) {
   const readCounts = options.readCounts ?? readQueueCounts;
   const sessions = new SessionStore();
   const replays = new ReplayJobs();
+  const tails = new Set<{ stop(): Promise<void> }>();
   const sampler = new Sampler(
     () => readCounts(transport, queues),
     () => thrun.stats().totals,
@@ -211,6 +214,54 @@ export function createDashboardApp(options: DashboardOptions) {
     return c.json({ purged: await thrun.deadLetters.purge(queue) });
   });
 
+  // Live tail as server-sent events; the page's EventSource closing ends the tail and its group.
+  app.get('/api/tail/:queue', async (c) => {
+    const queue = knownQueue(c);
+    if (!queue) return jsonError(c, 404, 'unknown_queue', 'no such queue');
+    if (!transport.capabilities.fanout) {
+      return jsonError(
+        c,
+        409,
+        'no_fanout',
+        `the ${transport.name} transport cannot tail without taking messages from the workers`,
+      );
+    }
+    const pattern = c.req.query('pattern') || undefined;
+    return streamSSE(c, async (stream) => {
+      const pending: string[] = [];
+      let wake: (() => void) | undefined;
+      const tail = await startTail(transport, queue, pattern, (entry) => {
+        if (pending.length < 1_000) pending.push(JSON.stringify(entry)); // a slow page drops, never piles up
+        wake?.();
+      });
+      tails.add(tail);
+      let open = true;
+      stream.onAbort(() => {
+        open = false;
+        wake?.();
+      });
+      await stream.writeSSE({ event: 'ready', data: '{}' });
+      try {
+        while (open) {
+          const data = pending.shift();
+          if (data !== undefined) {
+            await stream.writeSSE({ event: 'entry', data });
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, 15_000); // a comment line now and then keeps proxies from closing it
+          });
+          wake = undefined;
+          if (open && pending.length === 0) await stream.write(': keep-alive\n\n');
+        }
+      } finally {
+        tails.delete(tail);
+        await tail.stop().catch(() => {}); // the transport may be closed already
+      }
+    });
+  });
+
   app.get('/api/batches', async (c) => {
     const { status, name } = c.req.query();
     const statuses = status
@@ -242,5 +293,11 @@ export function createDashboardApp(options: DashboardOptions) {
     );
   });
 
-  return { app, sampler };
+  /** Stops sampling and every open tail (deleting their groups). */
+  const close = async () => {
+    sampler.stop();
+    await Promise.all([...tails].map((tail) => tail.stop().catch(() => {})));
+    tails.clear();
+  };
+  return { app, close };
 }

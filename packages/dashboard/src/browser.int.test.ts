@@ -155,4 +155,31 @@ describe('the dashboard in Chromium, on Redis', () => {
       await guarded.close();
     }
   });
+
+  it('tails a queue on Redis Streams without taking from the workers, and leaves no group behind', async () => {
+    const streams = redisScenario(undefined, 'stream');
+    const tailed = await serveDashboard({ thrun: streams.viewer, port: 0 });
+    const tailPage = await browser.newPage();
+    try {
+      await streams.worker.start();
+      await tailPage.goto(`${tailed.url}#/tail?queue=events&pattern=order.*`);
+      await poll(() => tailPage.getByTestId('tail-state').textContent()).toContain('watching');
+      await streams.worker.event('order.created', { id: 1, note: XSS.img });
+      await streams.worker.event('order_created', { id: 2 }); // not order.*: not shown
+      const lines = tailPage.locator('[data-testid="tail"] tr');
+      await poll(() => lines.count()).toBe(1);
+      expect(await lines.first().textContent()).toContain(JSON.stringify(XSS.img).slice(1, -1));
+      expect(await tailPage.locator('#app img').count()).toBe(0);
+      await eventually(() => streams.handled.some((h) => h.includes('"id":2')));
+      await tailPage.goto(`${tailed.url}#/queues`); // closes the EventSource
+      await eventually(async () => {
+        const stats = await streams.viewer.transport.inspect!({ queues: ['events'] });
+        return !stats.some((s) => s.group?.startsWith('thrun-tail-'));
+      });
+    } finally {
+      await tailPage.close();
+      await tailed.close();
+      await streams.close();
+    }
+  });
 });

@@ -16,8 +16,8 @@ export interface Dashboard {
   ) => void;
   /** A Fastify plugin: `fastify.register(dashboard.fastify())`, routes under `basePath`. */
   fastify(): (instance: FastifyLike) => Promise<void>;
-  /** Stops the background sampling of queue counts (it also stops with the process). */
-  close(): void;
+  /** Stops the background sampling of queue counts and ends open tails, deleting their groups. */
+  close(): Promise<void>;
 }
 
 /** The part of Fastify the plugin uses, so Fastify need not be a dependency. */
@@ -38,7 +38,7 @@ export interface FastifyLike {
  * decides who can reach it, so without `auth` it answers loopback clients only.
  */
 export function createDashboard(options: DashboardOptions): Dashboard {
-  const { app, sampler } = createDashboardApp(options);
+  const { app, close } = createDashboardApp(options);
   const basePath = (options.basePath ?? '').replace(/\/+$/, '');
   const listener = getRequestListener(app.fetch);
 
@@ -70,6 +70,6 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       instance.all(basePath || '/', route);
       instance.all(`${basePath}/*`, route);
     },
-    close: () => sampler.stop(),
+    close,
   };
 }

@@ -62,7 +62,7 @@ describe('mounting the dashboard under /ops/thrun', () => {
     await eventually(async () => (await scenario.viewer.deadLetters.list('events')).length === 1);
   });
   afterAll(async () => {
-    dashboard?.close();
+    await dashboard?.close();
     for (const server of servers) server.close();
     await scenario?.close();
   });

@@ -33,7 +33,7 @@ export async function serveDashboard(options: ServeOptions) {
     dashboard,
     url: `http://${shownHost}:${port}${(options.basePath ?? '').replace(/\/+$/, '')}/`,
     async close() {
-      dashboard.close();
+      await dashboard.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -70,6 +70,12 @@ describe('the dashboard server', () => {
     expect(sameOrigin.status).toBe(200);
   });
 
+  it('refuses a tail where the transport has no fan-out (it would take messages from the workers)', async () => {
+    const response = await fetch(`${open.url}api/tail/events`);
+    expect(response.status).toBe(409);
+    expect(await body(response)).toEqual({ error: expect.objectContaining({ code: 'no_fanout' }) });
+  });
+
   it('refuses to listen off loopback without authentication', async () => {
     await expect(serveDashboard({ thrun: scenario.viewer, host: '0.0.0.0', port: 0 })).rejects.toThrow(
       /needs authentication/,
@@ -94,7 +100,7 @@ describe('the dashboard server', () => {
       expect(remote.status).toBe(403);
       expect(await remote.json()).toEqual({ error: expect.objectContaining({ code: 'auth_required' }) });
     } finally {
-      dashboard.close();
+      await dashboard.close();
       server.closeAllConnections();
       server.close();
     }

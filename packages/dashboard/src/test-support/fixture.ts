@@ -44,14 +44,14 @@ export interface Scenario {
 }
 
 /** A queue of its own on Redis (a fresh key prefix), a worker and the dashboard's bus. */
-export function redisScenario(url = REDIS_URL): Scenario {
+export function redisScenario(url = REDIS_URL, mode: 'list' | 'stream' = 'list'): Scenario {
   const keyPrefix = `thrun-dash-${randomBytes(4).toString('hex')}:`;
   const queue = 'events';
   const handled: string[] = [];
   let healed = false;
   const bus = () =>
     createThrun({
-      transport: redisTransport({ url, keyPrefix }),
+      transport: redisTransport({ url, keyPrefix, mode }),
       batches: { store: redisBatchStore({ url, keyPrefix }) },
       logger: silentLogger,
       retry: { maxAttempts: 2, backoffMs: 10, jitter: false },

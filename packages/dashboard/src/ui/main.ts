@@ -114,6 +114,7 @@ function nav(current: string) {
     link('#/queues', 'Queues'),
     link('#/dead', 'Dead letters'),
     link('#/batches', 'Batches'),
+    link('#/tail', 'Live tail'),
   );
 }
 
@@ -560,6 +561,82 @@ function batchList(view: HTMLElement): () => void {
   return () => clearInterval(timer);
 }
 
+// ---- Live tail ----------------------------------------------------------------------------------
+
+async function tailPage(params: URLSearchParams): Promise<() => void> {
+  const overview = await api<Overview>('overview');
+  const names = [...new Set(overview.queues.map((q) => q.queue))];
+  const queue = params.get('queue') ?? names[0] ?? 'events';
+  const pattern = params.get('pattern') ?? '';
+  const form = h(
+    'form',
+    { class: 'filters' },
+    h(
+      'label',
+      {},
+      'queue',
+      h(
+        'select',
+        { name: 'queue' },
+        ...names.map((n) => h('option', { value: n, selected: n === queue }, n)),
+      ),
+    ),
+    h('label', {}, 'event pattern', h('input', { name: 'pattern', value: pattern, placeholder: 'order.*' })),
+    h('button', { type: 'submit' }, 'Tail'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const values = new URLSearchParams();
+    for (const [key, value] of new FormData(form as HTMLFormElement))
+      if (value) values.set(key, String(value));
+    location.hash = `#/tail?${values}`;
+  });
+  const state = h('p', { class: 'muted', 'data-testid': 'tail-state' }, 'connecting…');
+  const lines = h('tbody', { 'data-testid': 'tail' });
+  root.replaceChildren(
+    nav('#/tail'),
+    h('h1', {}, `Live tail of ${queue}`),
+    form,
+    state,
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ...['received', 'event', 'payload'].map((t) => h('th', {}, t)))),
+      lines,
+    ),
+  );
+  if (!overview.transport.capabilities.fanout) {
+    state.textContent = `the ${overview.transport.name} transport has no fan-out: a tail would take messages from the workers`;
+    return () => {};
+  }
+  const query = pattern ? `?pattern=${encodeURIComponent(pattern)}` : '';
+  const source = new EventSource(`api/tail/${encodeURIComponent(queue)}${query}`);
+  source.addEventListener('ready', () => {
+    state.textContent = 'watching: new messages appear here (this tail takes nothing from the workers)';
+  });
+  source.addEventListener('entry', (message) => {
+    const entry = JSON.parse((message as MessageEvent<string>).data) as {
+      at: string;
+      envelope?: { event: string; payload: unknown };
+      undecodable?: string;
+    };
+    lines.prepend(
+      h(
+        'tr',
+        {},
+        h('td', {}, entry.at),
+        h('td', { class: 'event' }, entry.envelope?.event ?? `(undecodable: ${entry.undecodable ?? ''})`),
+        h('td', {}, h('code', {}, entry.envelope ? JSON.stringify(entry.envelope.payload) : '')),
+      ),
+    );
+    while (lines.childElementCount > 200) lines.lastElementChild?.remove();
+  });
+  source.addEventListener('error', () => {
+    state.textContent = 'disconnected; retrying…';
+  });
+  return () => source.close();
+}
+
 // ---- Routing ------------------------------------------------------------------------------------
 
 function showError(error: unknown) {
@@ -576,6 +653,7 @@ async function route(): Promise<void> {
     if (parts[0] === 'dead' && parts.length === 3) await inspectPage(parts[1]!, Number(parts[2]));
     else if (parts[0] === 'dead') await deadPage(params);
     else if (parts[0] === 'batches') stopPage = await batchesPage(params);
+    else if (parts[0] === 'tail') stopPage = await tailPage(params);
     else stopPage = queuesPage();
   } catch (error) {
     root.replaceChildren(nav(''), notice(error instanceof Error ? error.message : String(error), 'error'));
