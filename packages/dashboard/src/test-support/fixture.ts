@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
-import { createThrun, permanent, silentLogger, type Thrun } from '@thrun/core';
+import { createThrun, permanent, silentLogger, type Thrun, type ThrunOptions } from '@thrun/core';
+import { rabbitmqTransport } from '@thrun/transport-rabbitmq';
 import { redisBatchStore, redisTransport } from '@thrun/transport-redis';
 
 export const REDIS_URL = process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390';
+export const AMQP_URL = process.env.THRUN_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5682';
 
 /** Fails (never skips) when the test Redis is not there, saying how to start it. */
 export async function requireRedis(url = REDIS_URL): Promise<void> {
@@ -46,13 +48,24 @@ export interface Scenario {
 /** A queue of its own on Redis (a fresh key prefix), a worker and the dashboard's bus. */
 export function redisScenario(url = REDIS_URL, mode: 'list' | 'stream' = 'list'): Scenario {
   const keyPrefix = `thrun-dash-${randomBytes(4).toString('hex')}:`;
-  const queue = 'events';
+  return scenario('events', () => ({
+    transport: redisTransport({ url, keyPrefix, mode }),
+    batches: { store: redisBatchStore({ url, keyPrefix }) },
+  }));
+}
+
+/** A queue of its own on RabbitMQ (a fresh name), a worker and the dashboard's bus. */
+export function rabbitmqScenario(url = AMQP_URL): Scenario {
+  const queue = `dash-${randomBytes(4).toString('hex')}`;
+  return scenario(queue, () => ({ transport: rabbitmqTransport({ url }), queue }));
+}
+
+function scenario(queue: string, options: () => ThrunOptions): Scenario {
   const handled: string[] = [];
   let healed = false;
   const bus = () =>
     createThrun({
-      transport: redisTransport({ url, keyPrefix, mode }),
-      batches: { store: redisBatchStore({ url, keyPrefix }) },
+      ...options(),
       logger: silentLogger,
       retry: { maxAttempts: 2, backoffMs: 10, jitter: false },
     });
