@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { BatchStatus, QueueStats, Transport } from '@thrun/contract';
+import type { BatchStatus, InspectOptions, QueueStats, Transport } from '@thrun/contract';
 import { redactText } from '@thrun/contract/transport-kit';
 import type { Thrun } from '@thrun/core';
 import { type Context, Hono } from 'hono';
@@ -28,10 +28,12 @@ export interface DashboardOptions {
   basePath?: string;
   /** Queues to show besides those inspection finds (all of them without inspection). Default: `events`. */
   queues?: readonly string[];
+  /** Consumer groups to look for in every queue (RabbitMQ cannot list a queue's groups). */
+  groups?: readonly string[];
   /** How often the charts' counts are read. Default: 2,000 ms. */
   sampleIntervalMs?: number;
   /** How queue counts are read. Default: `transport.inspect()`, or `peek` without inspection. */
-  readCounts?: (transport: Transport, queues: readonly string[]) => Promise<QueueStats[]>;
+  readCounts?: (transport: Transport, look: InspectOptions) => Promise<QueueStats[]>;
 }
 
 /** What the Node adapters hand Hono as its environment. */
@@ -70,7 +72,7 @@ export function createDashboardApp(options: DashboardOptions) {
   const replays = new ReplayJobs();
   const tails = new Set<{ stop(): Promise<void> }>();
   const sampler = new Sampler(
-    () => readCounts(transport, queues),
+    () => readCounts(transport, { queues, ...(options.groups ? { groups: options.groups } : {}) }),
     () => thrun.stats().totals,
     options.sampleIntervalMs ?? 2_000,
   );
