@@ -151,7 +151,7 @@ export function createDashboardApp(options: DashboardOptions) {
 
   app.get('/api/overview', async (c) => {
     sampler.start();
-    const latest = await sampler.sample();
+    const latest = await sampler.current();
     return c.json({
       transport: { name: transport.name, capabilities: transport.capabilities },
       queues: latest.queues,

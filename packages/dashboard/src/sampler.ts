@@ -37,6 +37,13 @@ export class Sampler {
     this.timer = undefined;
   }
 
+  /** The latest reading if it is recent (several open pages share it), else a new one. */
+  current(): Promise<Sample> {
+    const latest = this.latest();
+    if (latest && Date.now() / 1000 - latest.t < this.intervalMs / 2000) return Promise.resolve(latest);
+    return this.sample();
+  }
+
   /** Takes a reading now (shared with one already under way). */
   sample(): Promise<Sample> {
     this.reading ??= this.read()

@@ -41,7 +41,12 @@ describe('the dashboard server', () => {
   it('counts waiting messages and dead letters from the broker', async () => {
     await scenario.worker.event('order_created', { id: 1 });
     await scenario.worker.event('order_created', { id: 2 });
-    const overview = await body(await fetch(`${open.url}api/overview`));
+    // Readings are shared for half the sampling interval: wait for one taken after the dispatch.
+    let overview = await body(await fetch(`${open.url}api/overview`));
+    await eventually(async () => {
+      overview = await body(await fetch(`${open.url}api/overview`));
+      return overview.queues[0]?.waiting === 2;
+    });
     expect(overview.transport.name).toBe('redis');
     expect(overview.queues).toEqual([expect.objectContaining({ queue: 'events', waiting: 2, dead: 0 })]);
   });

@@ -100,6 +100,17 @@ const root = document.getElementById('app')!;
 let stopPage: (() => void) | undefined;
 const count = (value: number | undefined) => (value === undefined ? '–' : String(value));
 
+/** A search form changes the page's address (so it can be bookmarked and reloaded), not the page. */
+function navigateOnSubmit(form: HTMLElement, route: string) {
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const values = new URLSearchParams();
+    for (const [key, value] of new FormData(form as HTMLFormElement))
+      if (value) values.set(key, String(value));
+    location.hash = `${route}?${values}`;
+  });
+}
+
 function notice(text: string, kind: 'info' | 'error' = 'info') {
   return h('p', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
 }
@@ -324,13 +335,7 @@ async function deadPage(params: URLSearchParams): Promise<void> {
     field('text', 'text'),
     h('button', { type: 'submit' }, 'Search'),
   );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const values = new URLSearchParams();
-    for (const [key, value] of new FormData(form as HTMLFormElement))
-      if (value) values.set(key, String(value));
-    location.hash = `#/dead?${values}`;
-  });
+  navigateOnSubmit(form, '#/dead');
   const filter = {
     event: params.get('event') ?? undefined,
     reason: params.get('reason') ?? undefined,
@@ -584,13 +589,7 @@ async function tailPage(params: URLSearchParams): Promise<() => void> {
     h('label', {}, 'event pattern', h('input', { name: 'pattern', value: pattern, placeholder: 'order.*' })),
     h('button', { type: 'submit' }, 'Tail'),
   );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const values = new URLSearchParams();
-    for (const [key, value] of new FormData(form as HTMLFormElement))
-      if (value) values.set(key, String(value));
-    location.hash = `#/tail?${values}`;
-  });
+  navigateOnSubmit(form, '#/tail');
   const state = h('p', { class: 'muted', 'data-testid': 'tail-state' }, 'connecting…');
   const lines = h('tbody', { 'data-testid': 'tail' });
   root.replaceChildren(
