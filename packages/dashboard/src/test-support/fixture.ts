@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { createThrun, permanent, silentLogger, type Thrun, type ThrunOptions } from '@thrun/core';
+import { kafkaTransport } from '@thrun/transport-kafka';
 import { rabbitmqTransport } from '@thrun/transport-rabbitmq';
 import { redisBatchStore, redisTransport } from '@thrun/transport-redis';
 
 export const REDIS_URL = process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390';
 export const AMQP_URL = process.env.THRUN_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5682';
+export const KAFKA_BROKERS = process.env.THRUN_KAFKA_BROKERS ?? '127.0.0.1:9192';
 
 /** Fails (never skips) when the test Redis is not there, saying how to start it. */
 export async function requireRedis(url = REDIS_URL): Promise<void> {
@@ -58,6 +60,12 @@ export function redisScenario(url = REDIS_URL, mode: 'list' | 'stream' = 'list')
 export function rabbitmqScenario(url = AMQP_URL): Scenario {
   const queue = `dash-${randomBytes(4).toString('hex')}`;
   return scenario(queue, () => ({ transport: rabbitmqTransport({ url }), queue }));
+}
+
+/** A queue (topic) of its own on Kafka, a worker and the dashboard's bus. */
+export function kafkaScenario(brokers = KAFKA_BROKERS): Scenario {
+  const queue = `dash-${randomBytes(4).toString('hex')}`;
+  return scenario(queue, () => ({ transport: kafkaTransport({ brokers }), queue }));
 }
 
 function scenario(queue: string, options: () => ThrunOptions): Scenario {
