@@ -135,7 +135,18 @@ describe('thrunMetrics', () => {
 
   it('serves the exposition over node:http, and promtool check metrics accepts it', async () => {
     const metrics = thrunMetrics({
-      queueDepths: async () => [{ queue: 'events', waiting: 1, consumers: 1 }],
+      queueDepths: async () => [
+        { queue: 'events', waiting: 1, consumers: 1 },
+        {
+          queue: 'orders',
+          group: 'billing',
+          waiting: 5,
+          partitions: [
+            { partition: 0, lag: 2 },
+            { partition: 1, lag: 3 },
+          ],
+        },
+      ],
     });
     const thrun = createThrun({ hooks: metrics.hooks, logger: silentLogger });
     thrun.subscribe('order_created', () => {});
@@ -153,6 +164,7 @@ describe('thrunMetrics', () => {
       expect(response.headers.get('content-type')).toContain('text/plain; version=0.0.4');
       const text = await response.text();
       expect(text).toContain('# TYPE thrun_handler_duration_seconds histogram');
+      expect(value(text, 'thrun_queue_partition_lag{queue="orders",group="billing",partition="1"}')).toBe(3);
       const check = await promtoolCheck(text);
       expect(check.output).toBe('');
       expect(check.ok).toBe(true);
