@@ -210,4 +210,19 @@ function registerQueueGauges(
       }
     },
   });
+  new Gauge({
+    name: `${prefix}queue_partition_lag`,
+    help: 'Records of a partition not yet committed by a group (Kafka).',
+    labelNames: ['queue', 'group', 'partition'],
+    registers,
+    async collect() {
+      const depths = await depthsOfThisScrape();
+      this.reset();
+      for (const depth of depths ?? []) {
+        for (const { partition, lag } of depth.partitions ?? []) {
+          this.set({ queue: depth.queue, group: depth.group ?? '', partition: String(partition) }, lag);
+        }
+      }
+    },
+  });
 }
