@@ -106,6 +106,11 @@ export interface InspectOptions {
    * where the broker cannot list a queue's groups (RabbitMQ over AMQP).
    */
   groups?: readonly string[];
+  /**
+   * False: report only `queues`, without looking for others (cheaper on a broker with many queues).
+   * Default: true.
+   */
+  discover?: boolean;
 }
 
 /**

@@ -176,13 +176,13 @@ const lagOf = (ranges: readonly WaitingRange[]) =>
 export async function inspectTopics(
   admin: Admin,
   naming: InspectNaming,
-  queues: readonly string[],
-  extraGroups: readonly string[],
+  wanted: { queues: readonly string[]; groups: readonly string[]; discover: boolean },
 ): Promise<QueueStats[]> {
-  const topics = await admin.listTopics();
+  const extraGroups = wanted.groups;
   const isQueueTopic = (topic: string) =>
     !topic.startsWith('__') && !topic.endsWith('.retry') && !topic.endsWith('.dead') && naming.isQueue(topic);
-  const names = new Set([...topics.filter(isQueueTopic), ...queues]);
+  const found = wanted.discover ? (await admin.listTopics()).filter(isQueueTopic) : [];
+  const names = new Set([...found, ...wanted.queues]);
 
   // Group ids by the queue (or dead-letter topic) they consume.
   const groupsOf = new Map<string, Set<string>>();

@@ -156,7 +156,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       }
     },
 
-    async inspect({ queues, groups }) {
+    async inspect({ queues, groups, discover }) {
       const admin = await connection.getAdmin();
       const isQueue = (name: string) => {
         try {
@@ -167,7 +167,8 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
         }
       };
       try {
-        return await inspectTopics(admin, { groupIdPrefix: settings.groupIdPrefix, isQueue }, queues, groups);
+        const naming = { groupIdPrefix: settings.groupIdPrefix, isQueue };
+        return await inspectTopics(admin, naming, { queues, groups, discover });
       } catch (cause) {
         throw asThrunError(cause, 'connection_failed', 'cannot inspect the queues');
       }

@@ -124,8 +124,8 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       broker.existing(queue)?.removeGroup(group);
     },
 
-    async inspect({ queues }) {
-      const names = new Set([...broker.queueNames(), ...queues]);
+    async inspect({ queues, discover }) {
+      const names = new Set([...(discover ? broker.queueNames() : []), ...queues]);
       return [...names].flatMap((queue): QueueStats[] => {
         const state = broker.existing(queue) ?? new QueueState();
         const dead = broker.existing(deadLetterQueueName(queue))?.inspected().counts();

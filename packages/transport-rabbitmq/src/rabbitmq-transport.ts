@@ -292,7 +292,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
      * use and `options`), nor tell unacknowledged messages (`inFlight`) or what waits in the delay
      * and retry buckets (`delayed`): those stay absent.
      */
-    async inspect({ queues, groups }) {
+    async inspect({ queues, groups, discover }) {
       const model = await manager.get();
       const check = async (amqpQueue: string) => {
         // A passive declare of a missing queue closes its channel: one channel per look.
@@ -309,7 +309,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
         }
       };
       const rows: QueueStats[] = [];
-      for (const queue of new Set([...used.keys(), ...queues])) {
+      for (const queue of new Set([...(discover ? used.keys() : []), ...queues])) {
         const dead = (await check(deadLetterQueueName(queue)))?.messageCount ?? 0;
         for (const group of new Set([DEFAULT_GROUP, ...(used.get(queue) ?? []), ...groups])) {
           const found = await check(topology.groupQueue(queue, group));

@@ -295,10 +295,11 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       }
     },
 
-    async inspect({ queues }) {
+    async inspect({ queues, discover }) {
       await connect();
       try {
-        const names = new Set([...(await findQueues(client, keyPrefix, mode)), ...queues]);
+        const found = discover ? await findQueues(client, keyPrefix, mode) : [];
+        const names = new Set([...found, ...queues]);
         const rows: QueueStats[] = [];
         for (const queue of names) {
           if (mode === 'list') rows.push(await inspectListQueue(client, keyPrefix, queue));

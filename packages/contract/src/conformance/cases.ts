@@ -831,7 +831,8 @@ export function optionalMethodSkipReason(
 
 /** The row an operator reads for a queue: its default group's, or the shared backlog's. */
 async function statsOf(transport: Transport, queue: string): Promise<QueueStats | undefined> {
-  const rows = (await transport.inspect!({ queues: [queue] })).filter((row) => row.queue === queue);
+  const rows = await transport.inspect!({ queues: [queue], discover: false });
+  expect(rows.every((row) => row.queue === queue)).toBe(true);
   return rows.find((row) => row.group === 'default') ?? rows.find((row) => row.group === undefined);
 }
 

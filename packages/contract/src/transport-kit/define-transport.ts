@@ -53,8 +53,15 @@ export interface TransportDefinition {
   peek?(queue: string, limit: number): Promise<QueuedMessage[]>;
   purge?(queue: string): Promise<number>;
   removeGroup?(queue: string, group: string): Promise<void>;
-  /** Receives `options.queues` checked, deduplicated, without dead-letter queues; `groups` deduplicated. */
-  inspect?(options: { queues: readonly string[]; groups: readonly string[] }): Promise<QueueStats[]>;
+  /**
+   * Receives `options.queues` checked, deduplicated, without dead-letter queues; `groups` deduplicated;
+   * `discover` false when only `queues` are wanted.
+   */
+  inspect?(options: {
+    queues: readonly string[];
+    groups: readonly string[];
+    discover: boolean;
+  }): Promise<QueueStats[]>;
 }
 
 /**
@@ -146,7 +153,11 @@ export function defineTransport(definition: TransportDefinition): Transport {
         // A dead-letter queue is reported as its queue's dead count, never as a row of its own.
         requested.add(queue.endsWith(DEAD_SUFFIX) ? queue.slice(0, -DEAD_SUFFIX.length) : queue);
       }
-      const rows = await inspect({ queues: [...requested], groups: [...new Set(options.groups ?? [])] });
+      const rows = await inspect({
+        queues: [...requested],
+        groups: [...new Set(options.groups ?? [])],
+        discover: options.discover ?? true,
+      });
       return rows
         .filter((row) => !row.queue.endsWith(DEAD_SUFFIX))
         .sort((a, b) => a.queue.localeCompare(b.queue) || (a.group ?? '').localeCompare(b.group ?? ''));
