@@ -11,7 +11,7 @@ describe('thrun-dashboard', () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = execFile(
         'node',
-        [BIN, '--host', '0.0.0.0', '--port', '0', '--redis-url', REDIS_URL],
+        [BIN, '--host', '0.0.0.0', '--port', '0', '--transport', 'redis', '--redis-url', REDIS_URL],
         (error, _o, stderr) => resolve({ code: error ? (error.code as number) : 0, stderr }),
       );
       child.stdin?.end();
@@ -26,11 +26,14 @@ describe('thrun-dashboard', () => {
     const url = new URL(REDIS_URL);
     url.username = 'default';
     url.password = 'bin-secret-5f';
-    const child = spawn('node', [BIN, '--port', '0', '--redis-url', url.toString()], {
+    const child = spawn('node', [BIN, '--port', '0', '--transport', 'redis', '--redis-url', url.toString()], {
       env: { ...process.env, THRUN_DASHBOARD_TOKEN: 'bin-token-1' },
     });
     try {
-      const [line] = (await once(child.stdout, 'data')) as [Buffer];
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const exited = once(child, 'exit').then(() => Promise.reject(new Error(`exited: ${stderr}`)));
+      const [line] = (await Promise.race([once(child.stdout, 'data'), exited])) as [Buffer];
       const printed = line.toString();
       expect(printed).not.toContain('bin-secret-5f');
       const address = /http:\/\/127\.0\.0\.1:\d+\//.exec(printed)?.[0];
@@ -40,8 +43,10 @@ describe('thrun-dashboard', () => {
       expect(ok.status).toBe(200);
       expect(await ok.text()).not.toContain('bin-secret-5f');
     } finally {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
     }
   });
 });
