@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDashboard } from './serve.js';
-import { eventually, redisScenario, requireRedis, type Scenario, XSS } from './test-support/fixture.js';
+import {
+  eventually,
+  redisScenario,
+  requireRedis,
+  type Scenario,
+  serveOffLoopback,
+  XSS,
+} from './test-support/fixture.js';
 
 const CHROMIUM = process.env.THRUN_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = process.env.THRUN_DASHBOARD_SCREENSHOTS ?? join(tmpdir(), 'thrun-dashboard-screenshots');
@@ -129,13 +136,7 @@ describe('the dashboard in Chromium, on Redis', () => {
 
   it('off loopback, asks for the token and never hands it to the page', async () => {
     const token = 'tok-browser-77aa';
-    const guarded = await serveDashboard({
-      thrun: scenario.viewer,
-      host: '0.0.0.0',
-      port: 0,
-      auth: { token },
-    });
-    const base = `http://127.0.0.1:${new URL(guarded.url).port}/`;
+    const { guarded, base } = await serveOffLoopback(scenario.viewer, token);
     const context = await browser.newContext();
     const guest = await context.newPage();
     try {

@@ -1,7 +1,14 @@
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDashboard } from './serve.js';
-import { eventually, REDIS_URL, redisScenario, requireRedis, type Scenario } from './test-support/fixture.js';
+import {
+  eventually,
+  REDIS_URL,
+  redisScenario,
+  requireRedis,
+  type Scenario,
+  serveOffLoopback,
+} from './test-support/fixture.js';
 
 type Served = Awaited<ReturnType<typeof serveDashboard>>;
 
@@ -113,13 +120,7 @@ describe('the dashboard server', () => {
 
   it('with a token: refuses without it, accepts a bearer token, and a login sets a session, not the token', async () => {
     const token = 'tok-3c5e1d-secret';
-    const guarded = await serveDashboard({
-      thrun: scenario.viewer,
-      host: '0.0.0.0',
-      port: 0,
-      auth: { token },
-    });
-    const base = `http://127.0.0.1:${new URL(guarded.url).port}/`;
+    const { guarded, base } = await serveOffLoopback(scenario.viewer, token);
     try {
       expect((await fetch(`${base}api/overview`)).status).toBe(401);
       const page = await fetch(base, { redirect: 'manual' });

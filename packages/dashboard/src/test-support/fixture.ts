@@ -4,6 +4,7 @@ import { createThrun, permanent, silentLogger, type Thrun, type ThrunOptions } f
 import { kafkaTransport } from '@thrun/transport-kafka';
 import { rabbitmqTransport } from '@thrun/transport-rabbitmq';
 import { redisBatchStore, redisTransport } from '@thrun/transport-redis';
+import { serveDashboard } from '../serve.js';
 
 export const REDIS_URL = process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390';
 export const AMQP_URL = process.env.THRUN_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5682';
@@ -110,4 +111,10 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The dashboard on every interface with a token, and its address through loopback. */
+export async function serveOffLoopback(thrun: Thrun, token: string) {
+  const guarded = await serveDashboard({ thrun, host: '0.0.0.0', port: 0, auth: { token } });
+  return { guarded, base: `http://127.0.0.1:${new URL(guarded.url).port}/` };
 }
