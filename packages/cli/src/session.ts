@@ -1,5 +1,6 @@
 import { ConfigurationError, ThrunError, type Transport } from '@thrun/contract';
-import { createThrun, silentLogger, type Thrun } from '@thrun/core';
+import { redactText } from '@thrun/contract/transport-kit';
+import { createThrun, type Thrun, type ThrunLogger } from '@thrun/core';
 import {
   type ConnectionFlags,
   type ConnectionSettings,
@@ -9,6 +10,20 @@ import {
   resolveConnection,
 } from './connection.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { safeText } from './output.js';
+
+/** What core warns about (a dead letter it could not replay, say) reaches the operator, redacted. */
+const stderrLogger: ThrunLogger = {
+  debug() {},
+  info() {},
+  warn: (message, fields) =>
+    process.stderr.write(`thrun: warning: ${safeText(redactText(line(message, fields)))}\n`),
+  error: (message, fields) => process.stderr.write(`thrun: ${safeText(redactText(line(message, fields)))}\n`),
+};
+
+function line(message: string, fields: Record<string, unknown> | undefined): string {
+  return fields ? `${message} ${JSON.stringify(fields)}` : message;
+}
 
 /** The options every command takes, besides the connection flags. */
 export interface GlobalOptions extends ConnectionFlags {
@@ -61,7 +76,7 @@ export class Session {
         transport: this.transport(),
         source: 'thrun-cli',
         queue: this.settings.queue,
-        logger: silentLogger,
+        logger: stderrLogger,
         ...(store ? { batches: { store } } : {}),
       });
     }

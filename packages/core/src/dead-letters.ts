@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   assertQueueName,
   type CodecLimits,
@@ -14,6 +15,10 @@ import {
   type Transport,
 } from '@thrun/contract';
 import { errorMessage } from './errors.js';
+
+/** How long a record kept by a replay that came straight back is held back: past the replay's end. */
+const KEPT_AGAIN_DELAY_MS = 60_000;
+
 import type { ThrunLogger } from './logger.js';
 
 /** One dead-lettered message, read back from `<queue>.dead`. */
@@ -186,9 +191,24 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
       idleTimer = setTimeout(finish, idleTimeoutMs);
     };
 
+    // Records kept in this pass. Redis Streams hands a record put back with retry(0) out again before
+    // the ones behind it, so one seen again is held back until the pass is over, not counted twice.
+    const kept = new Set<string>();
+    const keyOf = (delivery: Delivery) =>
+      createHash('sha256')
+        .update(delivery.body)
+        .update(JSON.stringify(delivery.headers ?? {}))
+        .digest('hex');
+
     const handle = async (delivery: Delivery): Promise<void> => {
       if (finished) return; // unsettled: the transport releases it as we close
-      const counted = await replayOne(delivery);
+      const key = keyOf(delivery);
+      if (kept.has(key)) {
+        armIdle();
+        await delivery.retry(KEPT_AGAIN_DELAY_MS);
+        return;
+      }
+      const counted = await replayOne(delivery, () => kept.add(key));
       try {
         options.onProgress?.({
           ...counted,
@@ -201,7 +221,7 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
     };
 
     /** Replays or keeps one record; returns the counts as they were once it was decided. */
-    const replayOne = async (delivery: Delivery): Promise<ReplayReport> => {
+    const replayOne = async (delivery: Delivery, markKept: () => void): Promise<ReplayReport> => {
       seen++;
       armIdle();
       const last = seen >= waiting;
@@ -217,6 +237,7 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
           report.replayed--;
           report.kept++;
           deps.logger.error('could not replay a dead letter; kept', { error: errorMessage(error) });
+          markKept();
           const counted = { ...report };
           await delivery.retry(0);
           return counted;
@@ -226,6 +247,7 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
         return counted;
       }
       report.kept++;
+      markKept();
       const counted = { ...report };
       await delivery.retry(0);
       return counted;

@@ -190,3 +190,41 @@ export async function inspectStreamQueue(
   }
   return rows;
 }
+
+type RawEntry = [Buffer, Buffer[]];
+
+/**
+ * Up to `limit` entries of a stream still waiting for `group`, oldest first: its pending entries
+ * (delivered, not acknowledged), then those after its last delivered id. Entries it acknowledged but
+ * nobody trimmed yet are left out. Without that group, every entry the stream holds.
+ */
+export async function waitingEntries(
+  client: RedisClient,
+  stream: string,
+  group: string,
+  limit: number,
+): Promise<RawEntry[]> {
+  const found = (await streamGroups(client, stream))?.find((candidate) => candidate.name === group);
+  if (!found) return (await client.xrangeBuffer(stream, '-', '+', 'COUNT', limit)) as RawEntry[];
+  const entries: RawEntry[] = [];
+  const pending = (await client.xpending(stream, group, '-', '+', limit)) as [string, ...unknown[]][];
+  for (const [id] of pending) {
+    const [entry] = (await client.xrangeBuffer(stream, id, id)) as RawEntry[];
+    if (entry) entries.push(entry); // a pending id may have been trimmed or purged
+  }
+  if (entries.length < limit) {
+    const after = `(${found.lastDeliveredId}`;
+    entries.push(
+      ...((await client.xrangeBuffer(stream, after, '+', 'COUNT', limit - entries.length)) as RawEntry[]),
+    );
+  }
+  return entries;
+}
+
+/** How many entries of a stream wait for `group` (as `waitingEntries` would list them), without reading them. */
+export async function waitingCount(client: RedisClient, stream: string, group: string): Promise<number> {
+  const groups = await streamGroups(client, stream);
+  if (groups === undefined) return 0;
+  const found = groups.find((candidate) => candidate.name === group);
+  return found ? (await undelivered(client, stream, found)) + found.pending : client.xlen(stream);
+}

@@ -27,7 +27,7 @@ import {
   transportError,
 } from './connection.js';
 import { Consumer } from './consumer.js';
-import { findQueues, inspectListQueue, inspectStreamQueue } from './inspect.js';
+import { findQueues, inspectListQueue, inspectStreamQueue, waitingCount, waitingEntries } from './inspect.js';
 import { queueKeys } from './keys.js';
 import { listPurgeScript, scheduleScript } from './scripts.js';
 import { delayedMember, listSource, streamSource } from './sources.js';
@@ -84,6 +84,8 @@ export interface RedisTransportOptions {
 const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
 const check = optionChecks('redis');
 const LPUSH_CHUNK = 1_000;
+/** The group `peek` looks through, as on every transport. */
+const DEFAULT_GROUP = 'default';
 
 /**
  * A Thrun transport on Redis. See the package README for the key layout and guarantees.
@@ -271,10 +273,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
         const bodies = await client.lrangeBuffer(keys.queue, -limit, -1);
         return bodies.reverse().map((body) => ({ body: new Uint8Array(body) }));
       }
-      const entries = (await client.xrangeBuffer(keys.queue, '-', '+', 'COUNT', limit)) as [
-        Buffer,
-        Buffer[],
-      ][];
+      const entries = await waitingEntries(client, keys.queue, DEFAULT_GROUP, limit);
       return entries.map(([, fields]) => {
         const index = fields.findIndex((field, i) => i % 2 === 0 && field.toString() === 'b');
         const keyIndex = fields.findIndex((field, i) => i % 2 === 0 && field.toString() === 'k');
@@ -317,14 +316,15 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       if (mode === 'list') {
         return Number(await runScript(client, listPurgeScript, [keys.queue, keys.delayed], []));
       }
+      // What was still waiting for the default group (acknowledged entries are not counted).
+      const waiting = await waitingCount(client, keys.queue, DEFAULT_GROUP);
       const results = await client
         .multi()
-        .xlen(keys.queue)
         .zcard(keys.delayed)
         .xtrim(keys.queue, 'MAXLEN', 0)
         .del(keys.delayed)
         .exec();
-      return Number(results?.[0]?.[1] ?? 0) + Number(results?.[1]?.[1] ?? 0);
+      return waiting + Number(results?.[0]?.[1] ?? 0);
     },
   });
 }
