@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   assertQueueName,
   type CodecLimits,
@@ -14,6 +15,10 @@ import {
   type Transport,
 } from '@thrun/contract';
 import { errorMessage } from './errors.js';
+
+/** How long a record kept by a replay that came straight back is held back: past the replay's end. */
+const KEPT_AGAIN_DELAY_MS = 60_000;
+
 import type { ThrunLogger } from './logger.js';
 
 /** One dead-lettered message, read back from `<queue>.dead`. */
@@ -47,6 +52,18 @@ export interface ReplayOptions {
   filter?: (entry: DeadLetterEntry) => boolean;
   /** Gives up when the dead-letter queue stays silent this long. Default: 5,000. */
   idleTimeoutMs?: number;
+  /**
+   * Called after each record was replayed or kept, with the counts so far (a progress bar). What it
+   * throws is ignored: reporting never stops a replay halfway.
+   */
+  onProgress?: (progress: ReplayProgress) => void;
+}
+
+export interface ReplayProgress extends ReplayReport {
+  /** Records looked at so far: `replayed + kept`. */
+  seen: number;
+  /** The records in the dead-letter queue when the replay started, where the transport can peek. */
+  total: number | undefined;
 }
 
 export interface ReplayReport {
@@ -174,8 +191,37 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
       idleTimer = setTimeout(finish, idleTimeoutMs);
     };
 
+    // Records kept in this pass. Redis Streams hands a record put back with retry(0) out again before
+    // the ones behind it, so one seen again is held back until the pass is over, not counted twice.
+    const kept = new Set<string>();
+    const keyOf = (delivery: Delivery) =>
+      createHash('sha256')
+        .update(delivery.body)
+        .update(JSON.stringify(delivery.headers ?? {}))
+        .digest('hex');
+
     const handle = async (delivery: Delivery): Promise<void> => {
       if (finished) return; // unsettled: the transport releases it as we close
+      const key = keyOf(delivery);
+      if (kept.has(key)) {
+        armIdle();
+        await delivery.retry(KEPT_AGAIN_DELAY_MS);
+        return;
+      }
+      const counted = await replayOne(delivery, () => kept.add(key));
+      try {
+        options.onProgress?.({
+          ...counted,
+          seen: counted.replayed + counted.kept,
+          total: Number.isFinite(waiting) ? waiting : undefined,
+        });
+      } catch {
+        // a progress bar that fails must not leave a replay halfway
+      }
+    };
+
+    /** Replays or keeps one record; returns the counts as they were once it was decided. */
+    const replayOne = async (delivery: Delivery, markKept: () => void): Promise<ReplayReport> => {
       seen++;
       armIdle();
       const last = seen >= waiting;
@@ -191,14 +237,20 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
           report.replayed--;
           report.kept++;
           deps.logger.error('could not replay a dead letter; kept', { error: errorMessage(error) });
+          markKept();
+          const counted = { ...report };
           await delivery.retry(0);
-          return;
+          return counted;
         }
+        const counted = { ...report };
         await delivery.ack();
-      } else {
-        report.kept++;
-        await delivery.retry(0);
+        return counted;
       }
+      report.kept++;
+      markKept();
+      const counted = { ...report };
+      await delivery.retry(0);
+      return counted;
     };
 
     armIdle();

@@ -4,6 +4,7 @@ import {
   type DeliveryHandler,
   type OutgoingMessage,
   type PublishOptions,
+  type QueueStats,
   type Transport,
   type TransportCapabilities,
   TransportError,
@@ -26,6 +27,7 @@ import {
   transportError,
 } from './connection.js';
 import { Consumer } from './consumer.js';
+import { findQueues, inspectListQueue, inspectStreamQueue, waitingCount, waitingEntries } from './inspect.js';
 import { queueKeys } from './keys.js';
 import { listPurgeScript, scheduleScript } from './scripts.js';
 import { delayedMember, listSource, streamSource } from './sources.js';
@@ -82,6 +84,8 @@ export interface RedisTransportOptions {
 const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
 const check = optionChecks('redis');
 const LPUSH_CHUNK = 1_000;
+/** The group `peek` looks through, as on every transport. */
+const DEFAULT_GROUP = 'default';
 
 /**
  * A Thrun transport on Redis. See the package README for the key layout and guarantees.
@@ -116,6 +120,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     maxPayloadBytes,
     deadLetter: true,
     redeliversUnacked: true,
+    inspect: true,
   };
 
   /** Connects once; a failed start-up attempt is forgotten so the next call tries again. */
@@ -200,7 +205,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   async function consume(
     queue: string,
     handler: DeliveryHandler,
-    { group, concurrency }: CheckedConsumeOptions,
+    { group, concurrency, from }: CheckedConsumeOptions,
   ): Promise<Consumer> {
     await connect();
     const keys = queueKeys(keyPrefix, queue);
@@ -208,7 +213,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       try {
         // From the beginning of what the stream still holds: a group's first consumer also gets what
         // was published before it subscribed and is not yet trimmed.
-        await client.xgroup('CREATE', keys.queue, group, '0', 'MKSTREAM');
+        await client.xgroup('CREATE', keys.queue, group, from === 'now' ? '$' : '0', 'MKSTREAM');
       } catch (error) {
         if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) {
           throw transportError('broker_error', `cannot create consumer group for ${queue}`, error);
@@ -268,10 +273,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
         const bodies = await client.lrangeBuffer(keys.queue, -limit, -1);
         return bodies.reverse().map((body) => ({ body: new Uint8Array(body) }));
       }
-      const entries = (await client.xrangeBuffer(keys.queue, '-', '+', 'COUNT', limit)) as [
-        Buffer,
-        Buffer[],
-      ][];
+      const entries = await waitingEntries(client, keys.queue, DEFAULT_GROUP, limit);
       return entries.map(([, fields]) => {
         const index = fields.findIndex((field, i) => i % 2 === 0 && field.toString() === 'b');
         const keyIndex = fields.findIndex((field, i) => i % 2 === 0 && field.toString() === 'k');
@@ -280,20 +282,49 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       });
     },
 
+    async removeGroup(queue, group) {
+      if (mode === 'list') return; // one shared backlog: nothing belongs to a group
+      await connect();
+      const keys = queueKeys(keyPrefix, queue);
+      try {
+        if ((await client.type(keys.queue)) === 'stream') await client.xgroup('DESTROY', keys.queue, group);
+        await client.del(keys.retry(group));
+      } catch (cause) {
+        throw transportError('broker_error', `cannot remove group ${group} of ${queue}`, cause);
+      }
+    },
+
+    async inspect({ queues, discover }) {
+      await connect();
+      try {
+        const found = discover ? await findQueues(client, keyPrefix, mode) : [];
+        const names = new Set([...found, ...queues]);
+        const rows: QueueStats[] = [];
+        for (const queue of names) {
+          if (mode === 'list') rows.push(await inspectListQueue(client, keyPrefix, queue));
+          else rows.push(...(await inspectStreamQueue(client, keyPrefix, queue)));
+        }
+        return rows;
+      } catch (cause) {
+        throw transportError('broker_error', 'inspecting queues failed', cause);
+      }
+    },
+
     async purge(queue) {
       await connect();
       const keys = queueKeys(keyPrefix, queue);
       if (mode === 'list') {
         return Number(await runScript(client, listPurgeScript, [keys.queue, keys.delayed], []));
       }
+      // What was still waiting for the default group (acknowledged entries are not counted).
+      const waiting = await waitingCount(client, keys.queue, DEFAULT_GROUP);
       const results = await client
         .multi()
-        .xlen(keys.queue)
         .zcard(keys.delayed)
         .xtrim(keys.queue, 'MAXLEN', 0)
         .del(keys.delayed)
         .exec();
-      return Number(results?.[0]?.[1] ?? 0) + Number(results?.[1]?.[1] ?? 0);
+      return waiting + Number(results?.[0]?.[1] ?? 0);
     },
   });
 }
