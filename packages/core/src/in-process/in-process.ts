@@ -78,7 +78,13 @@ export function createInProcessDispatch(settings: InProcessSettings): InProcessD
   }
 
   function publishSync(target: unknown, payload?: unknown): void {
-    const { name, payload: body } = readTarget(target, payload);
+    // A plain name, the common case, skips building the { name, payload } pair.
+    if (typeof target !== 'string') {
+      const read = readTarget(target, payload);
+      return publishSync(read.name, read.payload);
+    }
+    const name = target;
+    const body = payload === undefined ? {} : payload;
     const listeners = listenersFor(name, body);
     if (listeners.length === 0) return;
     const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
@@ -97,7 +103,12 @@ export function createInProcessDispatch(settings: InProcessSettings): InProcessD
   }
 
   function callSync(target: unknown, payload?: unknown): void {
-    const { name, payload: body } = readTarget(target, payload);
+    if (typeof target !== 'string') {
+      const read = readTarget(target, payload);
+      return callSync(read.name, read.payload);
+    }
+    const name = target;
+    const body = payload === undefined ? {} : payload;
     const listeners = listenersFor(name, body);
     if (listeners.length === 0) return;
     const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
