@@ -81,7 +81,8 @@ export function createInProcessDispatch(settings: InProcessSettings): InProcessD
     // A plain name, the common case, skips building the { name, payload } pair.
     if (typeof target !== 'string') {
       const read = readTarget(target, payload);
-      return publishSync(read.name, read.payload);
+      publishSync(read.name, read.payload);
+      return;
     }
     const name = target;
     const body = payload === undefined ? {} : payload;
@@ -105,7 +106,8 @@ export function createInProcessDispatch(settings: InProcessSettings): InProcessD
   function callSync(target: unknown, payload?: unknown): void {
     if (typeof target !== 'string') {
       const read = readTarget(target, payload);
-      return callSync(read.name, read.payload);
+      callSync(read.name, read.payload);
+      return;
     }
     const name = target;
     const body = payload === undefined ? {} : payload;
