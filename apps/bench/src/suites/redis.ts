@@ -305,8 +305,8 @@ async function bullLatency(rate: number): Promise<number[]> {
 // ---- shared -------------------------------------------------------------------------------------
 
 /**
- * Offers `rate` jobs/s for LATENCY_SECONDS: a batch every 5 ms. Each job carries the time it was meant
- * to be sent, not when the loop got to it, so a stalled sender or event loop counts as latency
+ * Offers `rate` jobs/s for LATENCY_SECONDS: a batch every 5 ms. Each job carries the time its batch was
+ * meant to be sent, not when the loop got to it, so a stalled sender or event loop counts as latency
  * instead of hiding it (no coordinated omission).
  */
 async function offer(rate: number, send: (i: number, due: number) => Promise<unknown>): Promise<void> {
@@ -318,7 +318,8 @@ async function offer(rate: number, send: (i: number, due: number) => Promise<unk
   for (let i = 0; i < total; i += perTick) {
     const wait = dueOf(i) - now();
     if (wait > 0) await sleep(wait);
-    for (let j = i; j < i + perTick && j < total; j++) pending.push(send(j, dueOf(j)));
+    // The tick's jobs are meant to leave together, at the tick's time.
+    for (let j = i; j < i + perTick && j < total; j++) pending.push(send(j, dueOf(i)));
   }
   await Promise.all(pending);
 }
