@@ -4,7 +4,8 @@
 # then the unit tests again on Node 24 to prove the declared engines range.
 #
 # It ends with one line counting the tests passed, failed and skipped, read from the runners' own
-# reports (vitest's "Tests" summaries, go test -v's "--- PASS/FAIL/SKIP" lines), and exits non-zero
+# reports (vitest's "Tests" summaries, go test -v's "--- PASS/FAIL/SKIP" lines, PHPUnit's "OK (N tests"
+# and "Tests: N, …, Failures: F" summaries), and exits non-zero
 # when a test or a step failed. The suites that run twice (on Node 24 too) are counted twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,9 @@ export TURBO_TELEMETRY_DISABLED=1
 pnpm() { bash scripts/pnpm.sh "$@"; }
 
 pnpm install --frozen-lockfile --reporter=silent
+
+# The PHP runtime's toolchain (php-cli, php-redis, php-amqp, phpunit, composer) from Debian packages.
+bash scripts/php.sh setup
 
 # Brokers: each script installs what is missing, starts a private instance, waits until it is ready
 # and prints the environment its tests read (THRUN_REDIS_URL, …).
@@ -41,6 +45,7 @@ step() {
 step turbo pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1
 step go bash -c 'cd apps/go-consumer && go vet ./... && go test -v ./...'
 step go-brokers bash -c 'cd sdks/go && go vet ./transport/rabbitmq/... ./transport/kafka/... && CI=true go test -race -count=1 ./transport/rabbitmq/... ./transport/kafka/...'
+step php bash scripts/php.sh test
 step node24 bash scripts/node24.sh
 
 # Each vitest run prints "Test Files …" then "Tests  N passed | M failed | K skipped (T)". A file that
@@ -51,6 +56,11 @@ read -r passed failed skipped < <(
     function count(line, word,   n) {
       n = 0
       if (match(line, "[0-9]+ " word)) n = substr(line, RSTART, RLENGTH) + 0
+      return n
+    }
+    function field(line, word,   n) {
+      n = 0
+      if (match(line, word ": [0-9]+")) n = substr(line, RSTART + length(word) + 2) + 0
       return n
     }
     /Test Files +[0-9]/ { files_failed = count($0, "failed") }
@@ -64,6 +74,11 @@ read -r passed failed skipped < <(
     /^ *--- FAIL: / { f++ }
     /^ *--- SKIP: / { s++ }
     /^FAIL\t.*\[(build|setup) failed\]/ { f++ }
+    /^OK \([0-9]+ tests?, / { p += substr($0, 5) + 0 }
+    /^Tests: [0-9]+, Assertions: / {
+      f_php = field($0, "Failures") + field($0, "Errors"); s_php = field($0, "Skipped") + field($0, "Incomplete")
+      f += f_php; s += s_php; p += field($0, "Tests") - f_php - s_php
+    }
     END { print p + 0, f + 0, s + 0 }'
 )
 

@@ -1,0 +1,305 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Thrun\Worker;
+
+use Thrun\Codec\DecodeError;
+use Thrun\Envelope;
+use Thrun\EventBus;
+use Thrun\HandlerContext;
+use Thrun\PermanentError;
+use Thrun\Transport\Delivery;
+
+/**
+ * Consumes queues and runs the bus's listeners, with the TypeScript worker's rules: an undecodable
+ * message is dead-lettered with the codec's reason code; an event nobody listens to follows
+ * `unknownEvents` (dead-letter, drop or leave); a failure is retried after the shared backoff until
+ * `maxAttempts`, then dead-lettered (`max_attempts`); a `PermanentError` is dead-lettered at once.
+ * A delivery past `maxAttempts` is dead-lettered without running again.
+ *
+ * It runs until stopped (SIGTERM/SIGINT through pcntl, or `stop()`), or until one of the bounds a
+ * process manager restarts it at: `maxJobs`, `maxTimeSeconds`, `memoryMb`. A stop lets the running
+ * handler finish and hands back what was fetched and not settled. On a crash the transport's lease
+ * brings the messages back (at least once).
+ */
+final class Worker
+{
+    /** What happened to each delivery, for the CLI's summary and for tests. */
+    public array $stats = ['handled' => 0, 'retried' => 0, 'dead_lettered' => 0, 'dropped' => 0, 'left' => 0];
+    private bool $stopping = false;
+    /** @var array<string, array<int, true>> queue + event id → listeners that already succeeded */
+    private array $succeeded = [];
+    /** @var list<Delivery> fetched, not settled */
+    private array $held = [];
+    /** @var list<Delivery> started, not settled */
+    private array $started = [];
+
+    /**
+     * @param list<string> $queues
+     * @param 'dead-letter'|'drop'|'leave' $unknownEvents
+     */
+    public function __construct(
+        private readonly EventBus $bus,
+        private readonly array $queues = ['events'],
+        private readonly int $maxAttempts = 5,
+        private readonly int $backoffMs = 1_000,
+        private readonly int $maxBackoffMs = 60_000,
+        private readonly bool $jitter = true,
+        private readonly string $unknownEvents = 'dead-letter',
+        private readonly int $prefetch = 10,
+        private readonly ?int $maxJobs = null,
+        private readonly ?float $maxTimeSeconds = null,
+        private readonly ?int $memoryMb = null,
+        private readonly float $idleWaitSeconds = 1.0,
+        private readonly ?\Closure $log = null,
+        private readonly ?\Closure $onReady = null,
+    ) {
+        if (!in_array($unknownEvents, ['dead-letter', 'drop', 'leave'], true)) {
+            throw new \InvalidArgumentException('[thrun] unknownEvents must be dead-letter, drop or leave');
+        }
+        if ($maxAttempts < 1 || $queues === []) {
+            throw new \InvalidArgumentException('[thrun] a worker needs at least one queue and maxAttempts ≥ 1');
+        }
+    }
+
+    /** Asks the loop to end after the current job (signal-safe). */
+    public function stop(): void
+    {
+        $this->stopping = true;
+    }
+
+    /** @return string why it ended: stopped, max-jobs, max-time or memory */
+    public function run(): string
+    {
+        $started = microtime(true);
+        $jobs = 0;
+        $restore = $this->trapSignals();
+        try {
+            foreach ($this->queues as $queue) {
+                $this->bus->transport->subscribe($queue);
+            }
+            if ($this->onReady !== null) {
+                ($this->onReady)();
+            }
+            for ($turn = 0; ; $turn++) {
+                if ($this->stopping) {
+                    return 'stopped';
+                }
+                if ($this->maxTimeSeconds !== null && microtime(true) - $started >= $this->maxTimeSeconds) {
+                    return 'max-time';
+                }
+                $queue = $this->queues[$turn % count($this->queues)];
+                $wait = count($this->queues) === 1 ? $this->idleWaitSeconds : min(0.2, $this->idleWaitSeconds);
+                $room = $this->maxJobs === null ? $this->prefetch : min($this->prefetch, $this->maxJobs - $jobs);
+                try {
+                    $this->held = $this->bus->transport->fetch($queue, $room, $wait);
+                } catch (\RedisException $error) {
+                    if ($this->stopping) {
+                        return 'stopped'; // a signal interrupted the blocking read
+                    }
+                    throw $error;
+                }
+                while (($delivery = array_shift($this->held)) !== null) {
+                    $this->started = [$delivery];
+                    $this->process($delivery);
+                    $this->started = [];
+                    $jobs++;
+                    $this->bus->transport->heartbeat();
+                    if ($this->maxJobs !== null && $jobs >= $this->maxJobs) {
+                        return 'max-jobs';
+                    }
+                    if ($this->memoryMb !== null && memory_get_usage(true) >= $this->memoryMb * 1024 * 1024) {
+                        return 'memory';
+                    }
+                    if ($this->stopping) {
+                        return 'stopped';
+                    }
+                }
+            }
+        } finally {
+            $this->bus->transport->close($this->started);
+            $this->held = [];
+            $restore();
+        }
+    }
+
+    /** Handles one delivery and settles it exactly once. */
+    public function process(Delivery $delivery): void
+    {
+        try {
+            $envelope = $this->bus->codec->decode($delivery->body);
+        } catch (DecodeError $error) {
+            $this->log('warning', 'dead-lettering an undecodable message', ['queue' => $delivery->queue, 'reason' => $error->reason]);
+            $this->settle(fn () => $delivery->deadLetter($error->reason, $error->getMessage()));
+            $this->stats['dead_lettered']++;
+            return;
+        }
+        $listeners = $this->bus->listenersFor($envelope->event);
+        if ($listeners === []) {
+            $this->unknownEvent($delivery, $envelope);
+            return;
+        }
+        if ($delivery->attempt > $this->maxAttempts) {
+            $this->deadLetter($delivery, $envelope, 'max_attempts', "delivered as attempt {$delivery->attempt}, past maxAttempts ({$this->maxAttempts}); not run again");
+            return;
+        }
+
+        $step = self::stepOf($envelope);
+        if ($step !== null && $this->bus->batches()?->isRunning($step['id']) === false) {
+            // A cancelled or failed batch runs nothing more.
+            $this->settle(fn () => $delivery->ack());
+            $this->stats['dropped']++;
+            return;
+        }
+
+        $context = new HandlerContext($envelope, $delivery->attempt, $this->maxAttempts, $delivery->queue, $this->bus);
+        $memory = $envelope->eventId() !== null && count($listeners) > 1 ? "{$delivery->queue}\0{$envelope->eventId()}" : null;
+        $errors = [];
+        foreach ($listeners as $index => $listener) {
+            if ($memory !== null && isset($this->succeeded[$memory][$index])) {
+                continue;
+            }
+            try {
+                $listener->invoke($envelope->payload, $context);
+                if ($memory !== null) {
+                    $this->succeeded[$memory][$index] = true;
+                }
+            } catch (\Throwable $error) {
+                $errors[] = $error;
+            }
+        }
+        if ($errors === []) {
+            if ($step !== null) {
+                $this->settle(fn () => $this->reportStep($delivery, $step, null));
+            }
+            $this->settle(fn () => $delivery->ack());
+            unset($this->succeeded[(string) $memory]);
+            $this->stats['handled']++;
+            return;
+        }
+        if (count($this->succeeded) > 10_000) {
+            array_shift($this->succeeded);
+        }
+
+        $message = implode('; ', array_map(static fn (\Throwable $e) => $e->getMessage(), $errors));
+        $permanent = array_values(array_filter($errors, static fn (\Throwable $e) => $e instanceof PermanentError));
+        $final = $permanent !== [] || $delivery->attempt >= $this->maxAttempts;
+        if ($final && $step !== null) {
+            $code = $permanent !== [] ? $permanent[0]->reasonCode : 'handler_failed';
+            $this->settle(fn () => $this->reportStep($delivery, $step, ['code' => $code, 'message' => $permanent !== [] ? $permanent[0]->getMessage() : $message]));
+        }
+        if ($permanent !== []) {
+            $this->deadLetter($delivery, $envelope, $permanent[0]->reasonCode, $permanent[0]->getMessage());
+            return;
+        }
+        if ($delivery->attempt >= $this->maxAttempts) {
+            $this->deadLetter($delivery, $envelope, 'max_attempts', "failed on attempt {$delivery->attempt} of {$this->maxAttempts}: {$message}");
+            return;
+        }
+        $delayMs = Backoff::retryDelayMs($delivery->attempt, $this->backoffMs, $this->maxBackoffMs, $this->jitter);
+        $this->log('info', 'retrying', ['event' => $envelope->event, 'attempt' => $delivery->attempt, 'delayMs' => $delayMs, 'error' => $message]);
+        $this->settle(fn () => $delivery->retry($delayMs));
+        $this->stats['retried']++;
+    }
+
+    /**
+     * A batch step's final outcome: recorded in the batch store when the bus has one (this process is
+     * a batch engine), else reported to the step's queue for an engine to record (schemas/batch.md).
+     * Either happens before the step's message is settled.
+     */
+    private function reportStep(Delivery $delivery, array $step, ?array $error): void
+    {
+        $batches = $this->bus->batches();
+        if ($batches !== null) {
+            $batches->recordStep($step['id'], $step['index'], $error);
+            return;
+        }
+        $report = ['batch_id' => $step['id'], 'index' => $step['index']] + ($error === null ? [] : ['error' => $error]);
+        $this->bus->event($error === null ? EventBus::STEP_SUCCEEDED : EventBus::STEP_FAILED, $report, ['queue' => $delivery->queue]);
+    }
+
+    /** @return array{id: string, index: int}|null */
+    private static function stepOf(Envelope $envelope): ?array
+    {
+        $batch = $envelope->meta['batch'] ?? null;
+        return is_array($batch) && is_string($batch['id'] ?? null) && is_int($batch['index'] ?? null) ? $batch : null;
+    }
+
+    private function unknownEvent(Delivery $delivery, Envelope $envelope): void
+    {
+        switch ($this->unknownEvents) {
+            case 'drop':
+                $this->settle(fn () => $delivery->ack());
+                $this->stats['dropped']++;
+                return;
+            case 'leave':
+                // Back in the queue for a consumer that knows it; the delay stops this one spinning on it.
+                $this->settle(fn () => $delivery->retry($this->backoffMs));
+                $this->stats['left']++;
+                return;
+            default:
+                $this->deadLetter($delivery, $envelope, 'unknown_event', 'no listener for ' . json_encode($envelope->event) . ' on queue ' . json_encode($delivery->queue));
+        }
+    }
+
+    private function deadLetter(Delivery $delivery, Envelope $envelope, string $code, string $message): void
+    {
+        $this->log('warning', 'dead-lettering', ['event' => $envelope->event, 'queue' => $delivery->queue, 'attempt' => $delivery->attempt, 'reason' => $code]);
+        $this->settle(fn () => $delivery->deadLetter($code, $message));
+        if ($envelope->eventId() !== null) {
+            unset($this->succeeded["{$delivery->queue}\0{$envelope->eventId()}"]);
+        }
+        $this->stats['dead_lettered']++;
+    }
+
+    /**
+     * Runs a settlement until the broker takes it (a refused write is tried again after the shared
+     * refusal backoff, 100 ms doubling to 5 s). Once stopping, it gives up: the lease brings the
+     * message back.
+     */
+    private function settle(\Closure $settlement): void
+    {
+        for ($attempt = 1; ; $attempt++) {
+            try {
+                $settlement();
+                return;
+            } catch (\RedisException|\AMQPException|\RuntimeException $error) {
+                $this->log('error', 'the broker refused a settlement; trying again', ['error' => $error->getMessage()]);
+                if ($this->stopping) {
+                    throw $error;
+                }
+                usleep(Backoff::delayMs($attempt, 100, 5_000, true) * 1000);
+            }
+        }
+    }
+
+    /** @return \Closure(): void restores the previous handlers */
+    private function trapSignals(): \Closure
+    {
+        if (!function_exists('pcntl_signal')) {
+            return static function (): void {
+            };
+        }
+        $async = pcntl_async_signals(true);
+        $previous = [SIGTERM => pcntl_signal_get_handler(SIGTERM), SIGINT => pcntl_signal_get_handler(SIGINT)];
+        foreach ([SIGTERM, SIGINT] as $signal) {
+            pcntl_signal($signal, function (): void {
+                $this->stopping = true;
+            });
+        }
+        return static function () use ($async, $previous): void {
+            foreach ($previous as $signal => $handler) {
+                pcntl_signal($signal, $handler);
+            }
+            pcntl_async_signals($async);
+        };
+    }
+
+    private function log(string $level, string $message, array $fields = []): void
+    {
+        if ($this->log !== null) {
+            ($this->log)($level, $message, $fields);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Thrun\Tests\Brokers;
+
+use Thrun\EventBus;
+use Thrun\Transport\RedisListsTransport;
+
+/** `bin/thrun work` as a process manager runs it. */
+final class WorkerCommandTest extends BrokerTestCase
+{
+    /** @return array{resource, array} */
+    private static function start(string $queue, string ...$options): array
+    {
+        $command = [PHP_BINARY, dirname(__DIR__, 2) . '/bin/thrun', 'work', '--queue', $queue, '--url', self::redisUrl(),
+            '--bootstrap', dirname(__DIR__) . '/Fixtures/bootstrap/slow-handler.php', ...$options];
+        $process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, ['THRUN_REDIS_URL' => self::redisUrl()] + getenv());
+        self::assertIsResource($process);
+        return [$process, $pipes];
+    }
+
+    private static function waitForExit($process, float $seconds): int
+    {
+        $deadline = microtime(true) + $seconds;
+        while (($status = proc_get_status($process))['running']) {
+            if (microtime(true) > $deadline) {
+                proc_terminate($process, SIGKILL);
+                self::fail("the worker did not exit within {$seconds} s");
+            }
+            usleep(20_000);
+        }
+        return $status['exitcode'];
+    }
+
+    public function testSigtermLetsTheRunningHandlerFinishAndAcks(): void
+    {
+        $queue = self::uniqueQueue('graceful');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        $bus->event('slow.job', ['marks' => $marks], ['queue' => $queue]);
+        $bus->event('slow.job', ['marks' => $marks], ['queue' => $queue]);
+        [$process, $pipes] = self::start($queue);
+        $redis = self::redis();
+        self::assertNotNull($redis->blPop([$marks], 10) ?: null, 'the handler started');
+        $redis->rPush($marks, 'started'); // put the mark back for the final comparison
+        proc_terminate($process, SIGTERM);
+        self::assertSame(0, self::waitForExit($process, 5));
+        self::assertSame(['started', 'finished'], $redis->lRange($marks, 0, -1), 'the running handler finished; the second never started');
+        self::assertSame(1, $redis->lLen($queue), 'the second message is back in the queue');
+        self::assertSame(0, $redis->hLen("{{$queue}}:attempts"), 'the unstarted one counts no attempt');
+        self::assertSame([], $redis->keys("{{$queue}}:processing:*"));
+        self::assertStringContainsString('"why":"stopped"', stream_get_contents($pipes[2]));
+    }
+
+    public function testSigtermWhileIdleStopsPromptly(): void
+    {
+        $queue = self::uniqueQueue('idle');
+        [$process, $pipes] = self::start($queue);
+        usleep(500_000);
+        $signalled = microtime(true);
+        proc_terminate($process, SIGTERM);
+        self::assertSame(0, self::waitForExit($process, 3));
+        self::assertLessThan(2.0, microtime(true) - $signalled);
+        self::assertSame(0, self::redis()->zCard("{{$queue}}:consumers"), 'its lease was released');
+    }
+
+    public function testMaxJobsAndMaxTimeBoundTheProcess(): void
+    {
+        $queue = self::uniqueQueue('bounded');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        for ($i = 0; $i < 3; $i++) {
+            $bus->event('slow.job', ['marks' => $marks], ['queue' => $queue]);
+        }
+        [$process, $pipes] = self::start($queue, '--max-jobs', '1');
+        self::assertSame(0, self::waitForExit($process, 5));
+        self::assertStringContainsString('"why":"max-jobs"', stream_get_contents($pipes[2]));
+        self::assertSame(2, self::redis()->lLen($queue));
+
+        $started = microtime(true);
+        [$process, $pipes] = self::start(self::uniqueQueue('empty'), '--max-time', '0.5');
+        self::assertSame(0, self::waitForExit($process, 5));
+        self::assertStringContainsString('"why":"max-time"', stream_get_contents($pipes[2]));
+        self::assertLessThan(3.0, microtime(true) - $started);
+    }
+}

@@ -1,0 +1,15 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Thrun\Tests\Fixtures\Events;
+
+use Thrun\Attribute\ThrunEvent;
+
+#[ThrunEvent('create_order')]
+final class CreateOrder
+{
+    public function __construct(public int $order_id = 1)
+    {
+    }
+}
