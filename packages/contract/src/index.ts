@@ -15,13 +15,16 @@ export {
   TERMINAL_STATUSES,
 } from './batch/batch-record.js';
 export {
+  type BatchListOptions,
   type BatchStore,
   type BatchStoreOptions,
   type BatchTransition,
+  DEFAULT_BATCH_LIST_LIMIT,
   DEFAULT_BATCH_RETENTION_MS,
   DEFAULT_CLAIM_TTL_MS,
   type DueEmissions,
   type StepStart,
+  selectBatches,
 } from './batch/batch-store.js';
 export {
   type CodecLimits,
@@ -86,9 +89,12 @@ export {
   type DeadLetterReason,
   type Delivery,
   type DeliveryHandler,
+  type InspectOptions,
   type OutgoingMessage,
+  type PartitionLag,
   type PublishOptions,
   type QueuedMessage,
+  type QueueStats,
   type Subscription,
   TRANSPORT_SPECIFICATION_VERSION,
   type Transport,

@@ -72,6 +72,72 @@ export interface Transport {
 
   /** Removes every waiting message of a queue and returns how many it removed, where the broker can. */
   purge?(queue: string): Promise<number>;
+
+  /**
+   * Counts what sits in queues, per queue and consumer group, without consuming or changing anything
+   * (no delivery is counted, no group is created). Present where `capabilities.inspect` is true.
+   *
+   * Reports every queue the transport can find on the broker (and this instance used), plus
+   * `options.queues`; a requested queue that does not exist is reported with zero counts. Dead-letter
+   * queues (`<queue>.dead`) are not rows of their own: their size is the `dead` count of their queue.
+   * Counts are a snapshot taken with several broker calls, so a busy queue's numbers may not add up
+   * exactly. Rejects with a `TransportError` when the broker cannot be reached.
+   */
+  inspect?(options?: InspectOptions): Promise<QueueStats[]>;
+
+  /**
+   * Deletes a consumer group of a queue and what the broker keeps for it (its queue, offsets or
+   * pending entries), for a group that is not needed any more, such as a tail's: a group left behind
+   * keeps collecting copies (RabbitMQ) or holds back trimming (Redis Streams). Close its consumers
+   * first. Resolves when the group is gone or never existed. Where groups share one backlog (no
+   * `fanout`), there is nothing of a group's own to delete and it does nothing.
+   */
+  removeGroup?(queue: string, group: string): Promise<void>;
+}
+
+export interface InspectOptions {
+  /**
+   * Queues to report whether or not the transport finds them itself. Needed where the broker cannot
+   * list queues (RabbitMQ over AMQP knows only the queues it is asked about).
+   */
+  queues?: readonly string[];
+  /**
+   * Consumer groups to look for in every reported queue, besides those the transport finds. Needed
+   * where the broker cannot list a queue's groups (RabbitMQ over AMQP).
+   */
+  groups?: readonly string[];
+}
+
+/**
+ * One queue's counts for one consumer group. A count is absent where the broker cannot tell it (say,
+ * RabbitMQ's unacknowledged messages over AMQP); it is never guessed.
+ */
+export interface QueueStats {
+  /** The Thrun queue name. */
+  queue: string;
+  /**
+   * The consumer group these counts are for. Absent where the queue has one backlog shared by every
+   * consumer (Redis Lists, a queue nobody consumed yet).
+   */
+  group?: string;
+  /** Ready to be delivered now to this group. Messages already settled are never counted. */
+  waiting: number;
+  /** Delivered to a consumer and not settled yet. */
+  inFlight?: number;
+  /** Held back until a later time (delayed publishes and delayed retries). */
+  delayed?: number;
+  /** Records in `<queue>.dead` not yet replayed or purged. */
+  dead?: number;
+  /** Consumers attached to this group, as the broker sees them. */
+  consumers?: number;
+  /** Per partition, where the queue has partitions (Kafka): the group's lag on each. */
+  partitions?: PartitionLag[];
+}
+
+export interface PartitionLag {
+  partition: number;
+  /** Records of the partition not yet committed by the group (high watermark minus committed offset). */
+  lag: number;
 }
 
 export interface TransportCapabilities {
@@ -96,6 +162,8 @@ export interface TransportCapabilities {
   deadLetter: boolean;
   /** A delivery whose consumer died without settling it is redelivered to another consumer. */
   redeliversUnacked: boolean;
+  /** `Transport.inspect` is present. Absent means false (transports written before inspection). */
+  inspect?: boolean;
 }
 
 export interface OutgoingMessage {
@@ -119,6 +187,13 @@ export interface ConsumeOptions {
   concurrency?: number;
   /** Aborting stops this consumer, like `Subscription.close()`. */
   signal?: AbortSignal;
+  /**
+   * Where a group that does not exist yet starts. `oldest` (default): it also receives what the
+   * broker still holds from before (work published before the first worker started is not lost).
+   * `now`: only messages published after it subscribed, for an observer such as a tail. Ignored for
+   * a group that exists already.
+   */
+  from?: 'oldest' | 'now';
 }
 
 export interface CloseOptions {

@@ -80,6 +80,27 @@ describe('thrun.deadLetters', () => {
     await thrun.close();
   });
 
+  it('reports replay progress after each record, with the total it started from', async () => {
+    const { thrun, heal } = await withDeadLetters();
+    heal();
+    const seen: [number, number, number, number | undefined][] = [];
+    const report = await thrun.deadLetters.replay('events', {
+      filter: (entry) => entry.envelope !== undefined,
+      onProgress: (p) => {
+        seen.push([p.seen, p.replayed, p.kept, p.total]);
+        throw new Error('a broken progress bar');
+      },
+    });
+    expect(report).toEqual({ replayed: 3, kept: 1 });
+    expect(seen).toEqual([
+      [1, 1, 0, 4],
+      [2, 2, 0, 4],
+      [3, 3, 0, 4],
+      [4, 3, 1, 4],
+    ]);
+    await thrun.close();
+  });
+
   it('lists and replays what earlier versions wrote (a record) and what Redis holds (a frame)', async () => {
     const transport = memoryTransport();
     const thrun = createThrun({ transport, logger: silentLogger });

@@ -47,6 +47,18 @@ export interface ReplayOptions {
   filter?: (entry: DeadLetterEntry) => boolean;
   /** Gives up when the dead-letter queue stays silent this long. Default: 5,000. */
   idleTimeoutMs?: number;
+  /**
+   * Called after each record was replayed or kept, with the counts so far (a progress bar). What it
+   * throws is ignored: reporting never stops a replay halfway.
+   */
+  onProgress?: (progress: ReplayProgress) => void;
+}
+
+export interface ReplayProgress extends ReplayReport {
+  /** Records looked at so far: `replayed + kept`. */
+  seen: number;
+  /** The records in the dead-letter queue when the replay started, where the transport can peek. */
+  total: number | undefined;
 }
 
 export interface ReplayReport {
@@ -176,6 +188,20 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
 
     const handle = async (delivery: Delivery): Promise<void> => {
       if (finished) return; // unsettled: the transport releases it as we close
+      const counted = await replayOne(delivery);
+      try {
+        options.onProgress?.({
+          ...counted,
+          seen: counted.replayed + counted.kept,
+          total: Number.isFinite(waiting) ? waiting : undefined,
+        });
+      } catch {
+        // a progress bar that fails must not leave a replay halfway
+      }
+    };
+
+    /** Replays or keeps one record; returns the counts as they were once it was decided. */
+    const replayOne = async (delivery: Delivery): Promise<ReplayReport> => {
       seen++;
       armIdle();
       const last = seen >= waiting;
@@ -191,14 +217,18 @@ export function createDeadLetters(deps: DeadLetterDependencies): DeadLetters {
           report.replayed--;
           report.kept++;
           deps.logger.error('could not replay a dead letter; kept', { error: errorMessage(error) });
+          const counted = { ...report };
           await delivery.retry(0);
-          return;
+          return counted;
         }
+        const counted = { ...report };
         await delivery.ack();
-      } else {
-        report.kept++;
-        await delivery.retry(0);
+        return counted;
       }
+      report.kept++;
+      const counted = { ...report };
+      await delivery.retry(0);
+      return counted;
     };
 
     armIdle();

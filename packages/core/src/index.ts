@@ -13,6 +13,7 @@ export type {
   DeadLetters,
   ListOptions,
   ReplayOptions,
+  ReplayProgress,
   ReplayReport,
 } from './dead-letters.js';
 export type { DiscoverOptions, DiscoveryReport } from './discover.js';

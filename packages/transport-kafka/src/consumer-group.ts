@@ -1,4 +1,4 @@
-import type { Consumer } from 'kafkajs';
+import type { Admin, Consumer } from 'kafkajs';
 import type { QueueConsumer } from './queue-consumer.js';
 
 /**
@@ -32,4 +32,27 @@ export async function joinGroup(
     partitionsConsumedConcurrently: Math.max(concurrency, 2),
   });
   await joined;
+}
+
+/**
+ * Makes a group that has committed nothing yet start at the end of `topics` (`from: 'now'`), by
+ * committing the current high watermarks for it before it joins. kafkajs' own `fromBeginning: false`
+ * resolves "the end" only once a partition is first fetched, after the join, so a message published
+ * right after `consume` resolved could be skipped.
+ */
+export async function startGroupAtEnd(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<void> {
+  for (const topic of topics) {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    if (committed?.partitions.some(({ offset }) => Number(offset) >= 0)) continue; // not new
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
+    });
+  }
 }

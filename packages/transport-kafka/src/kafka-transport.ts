@@ -2,9 +2,9 @@ import { type Transport, type TransportCapabilities, TransportError } from '@thr
 import { abortable, defineTransport } from '@thrun/contract/transport-kit';
 import type { Message } from 'kafkajs';
 import { Connection } from './connection.js';
-import { joinGroup } from './consumer-group.js';
+import { joinGroup, startGroupAtEnd } from './consumer-group.js';
 import { asThrunError } from './errors.js';
-import { peekTopic, purgeTopics } from './inspect.js';
+import { inspectTopics, peekTopic, purgeTopics } from './inspect.js';
 import { warn } from './logging.js';
 import { type KafkaTransportOptions, resolveOptions } from './options.js';
 import { Publisher, toRecords } from './publisher.js';
@@ -41,6 +41,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
     maxPayloadBytes: settings.maxPayloadBytes,
     deadLetter: true,
     redeliversUnacked: true,
+    inspect: true,
   };
 
   const groupIdOf = (queue: string, group: string) => `${settings.groupIdPrefix}.${queue}.${group}`;
@@ -70,7 +71,7 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       );
     },
 
-    async consume(queue, handler, { group, concurrency }) {
+    async consume(queue, handler, { group, concurrency, from }) {
       const queueRetryTopic = retryTopic(queue);
       await topics.ensure([queue, queueRetryTopic]);
 
@@ -99,6 +100,12 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
       });
       try {
         await connection.reachCluster();
+        if (from === 'now') {
+          await startGroupAtEnd(await connection.getAdmin(), groupIdOf(queue, group), [
+            queue,
+            queueRetryTopic,
+          ]);
+        }
         await joinGroup(
           consumer,
           queueConsumer,
@@ -137,6 +144,35 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
      * Deletes every record of `<queue>` and `<queue>.retry` (Kafka's DeleteRecords) and returns how
      * many of them were still waiting for group `default` (all of them when it has committed nothing).
      */
+    async removeGroup(queue, group) {
+      const admin = await connection.getAdmin();
+      const groupId = groupIdOf(queue, group);
+      try {
+        // Asked first: deleting a group that does not exist is an error, and it is gone already.
+        const { groups } = await admin.listGroups();
+        if (groups.some((known) => known.groupId === groupId)) await admin.deleteGroups([groupId]);
+      } catch (cause) {
+        throw asThrunError(cause, 'broker_error', `cannot remove group "${group}" of "${queue}"`);
+      }
+    },
+
+    async inspect({ queues, groups }) {
+      const admin = await connection.getAdmin();
+      const isQueue = (name: string) => {
+        try {
+          assertKafkaQueueName(name);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      try {
+        return await inspectTopics(admin, { groupIdPrefix: settings.groupIdPrefix, isQueue }, queues, groups);
+      } catch (cause) {
+        throw asThrunError(cause, 'connection_failed', 'cannot inspect the queues');
+      }
+    },
+
     async purge(queue) {
       const admin = await connection.getAdmin();
       return purgeTopics(admin, [queue, retryTopic(queue)], groupIdOf(queue, DEFAULT_GROUP));

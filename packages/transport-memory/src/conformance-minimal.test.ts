@@ -72,6 +72,10 @@ afterAll(() => {
     'dead-consumer',
     'peek',
     'purge',
+    'inspect-waiting',
+    'inspect-dead',
+    'inspect-delayed',
+    'observer-group',
   ]);
   expect(report?.cases.filter((entry) => entry.outcome === 'failed')).toEqual([]);
   expect(report?.cases.find((entry) => entry.id === 'fanout')?.title).toMatch(/groups share one copy/);

@@ -6,14 +6,16 @@
  * Each mutant but `lost-ack` patches `GroupState.prototype.enqueue`, the single point every fresh
  * message passes through, and counts per group so that each case is hit the same way on every run.
  * `lost-ack` gives handlers an `ack()` that does nothing, so the message comes back once its lease
- * runs out, as an unacknowledged Redis Streams entry or SQS message would.
+ * runs out, as an unacknowledged Redis Streams entry or SQS message would. `counts-settled` makes
+ * inspection report every message a group ever received as waiting, as `XLEN` on an untrimmed stream
+ * would.
  */
 import type { Transport } from '@thrun/contract';
 import { describeTransportConformance } from '@thrun/contract/conformance';
 import { createMemoryBroker, GroupState, type MemoryBroker, type StoredMessage } from './memory-broker.js';
 import { memoryTransport } from './memory-transport.js';
 
-export type Mutation = 'none' | 'drop' | 'duplicate' | 'reorder' | 'lost-ack';
+export type Mutation = 'none' | 'drop' | 'duplicate' | 'reorder' | 'lost-ack' | 'counts-settled';
 
 /** How long a lost ack's message stays away: longer than the quiet period, so only a wait past it sees it. */
 const leaseMs = 300;
@@ -38,6 +40,12 @@ GroupState.prototype.enqueue = function (this: GroupState, message: StoredMessag
     const last = this.ready.length - 1;
     [this.ready[last - 1], this.ready[last]] = [this.ready[last]!, this.ready[last - 1]!];
   }
+};
+
+const counts = GroupState.prototype.counts;
+GroupState.prototype.counts = function (this: GroupState) {
+  const real = counts.call(this);
+  return mutation === 'counts-settled' ? { ...real, ready: published.get(this) ?? 0 } : real;
 };
 
 /** The transport with an `ack()` that settles nothing: the message is handed out again after the lease. */
@@ -65,7 +73,7 @@ function losingAcks(transport: Transport): Transport {
 
 let broker: MemoryBroker = createMemoryBroker();
 
-for (const name of ['none', 'drop', 'duplicate', 'reorder', 'lost-ack'] as const) {
+for (const name of ['none', 'drop', 'duplicate', 'reorder', 'lost-ack', 'counts-settled'] as const) {
   describeTransportConformance({
     name: `mutant:${name}`,
     // A small limit keeps the oversized and round-trip cases quick.
@@ -81,6 +89,7 @@ for (const name of ['none', 'drop', 'duplicate', 'reorder', 'lost-ack'] as const
       skip: {
         'delayed-retry': 'slow, and no mutant touches delays',
         'delayed-publish': 'slow, and no mutant touches delays',
+        'inspect-delayed': 'slow, and no mutant touches delays',
       },
     },
     hooks: {

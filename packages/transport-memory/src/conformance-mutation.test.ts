@@ -1,6 +1,6 @@
 /**
  * A test of the conformance suite itself: the suite must catch a transport that loses a message,
- * delivers one twice, breaks FIFO order or whose ack does nothing, and must pass the unmutated transport.
+ * delivers one twice, breaks FIFO order, whose ack does nothing or whose inspection miscounts, and must pass the unmutated transport.
  * `conformance-mutants.fixture.test.ts` holds the mutants; it runs here in a child vitest so that its
  * expected failures stay out of this run, and its JSON report says which cases failed.
  */
@@ -98,6 +98,10 @@ describe('the conformance suite catches broken transports', () => {
 
   it('fails a transport whose ack does nothing, once its lease runs out', () => {
     expect(failedCases('lost-ack')).toEqual(expect.arrayContaining(['ack-removes', 'close-drains']));
+  });
+
+  it('fails a transport whose inspection counts settled messages as waiting', () => {
+    expect(failedCases('counts-settled')).toEqual(['inspect-waiting', 'inspect-dead']);
   });
 
   it('reports the skipped cases with their reason instead of running them', () => {

@@ -17,6 +17,8 @@ export interface StoredMessage {
 export interface GroupMember {
   hasCapacity(): boolean;
   deliver(message: StoredMessage, group: GroupState): void;
+  /** Deliveries handed to it and not settled yet. */
+  readonly inFlight: number;
 }
 
 export class GroupState {
@@ -64,6 +66,16 @@ export class GroupState {
 
   get waiting(): number {
     return this.ready.length + this.timers.size;
+  }
+
+  /** What an operator sees of this group: ready, held back, being handled, and by how many consumers. */
+  counts(): { ready: number; delayed: number; inFlight: number; consumers: number } {
+    return {
+      ready: this.ready.length,
+      delayed: this.timers.size,
+      inFlight: this.members.reduce((sum, member) => sum + member.inFlight, 0),
+      consumers: this.members.length,
+    };
   }
 
   purge(): number {
@@ -119,13 +131,22 @@ export class QueueState {
     }
   }
 
-  group(name: string): GroupState {
+  /** A group's state, created on first use: the first group takes the unclaimed backlog, unless `fromNow`. */
+  group(name: string, fromNow = false): GroupState {
     let group = this.groups.get(name);
     if (!group) {
-      group = this.groups.size === 0 ? this.unclaimed : new GroupState();
+      group = this.groups.size === 0 && !fromNow ? this.unclaimed : new GroupState();
       this.groups.set(name, group);
     }
     return group;
+  }
+
+  /** Forgets a group and its copies (its members were closed). */
+  removeGroup(name: string): void {
+    const group = this.groups.get(name);
+    if (!group) return;
+    this.groups.delete(name);
+    if (group !== this.unclaimed) group.purge();
   }
 
   /** The group an operator looks at: the unclaimed backlog, else `default`, else the first group. */
@@ -142,6 +163,16 @@ export class QueueState {
 
 export class MemoryBroker {
   private readonly queues = new Map<string, QueueState>();
+
+  /** Every queue that was ever published to or consumed. */
+  queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  /** The queue's state if it exists, without creating it (inspection must change nothing). */
+  existing(name: string): QueueState | undefined {
+    return this.queues.get(name);
+  }
 
   queue(name: string): QueueState {
     let queue = this.queues.get(name);

@@ -1,10 +1,12 @@
-import type {
-  DeadLetterReason,
-  Delivery,
-  DeliveryHandler,
-  QueuedMessage,
-  Transport,
-  TransportCapabilities,
+import {
+  type DeadLetterReason,
+  type Delivery,
+  type DeliveryHandler,
+  deadLetterQueueName,
+  type QueuedMessage,
+  type QueueStats,
+  type Transport,
+  type TransportCapabilities,
 } from '@thrun/contract';
 import {
   deadLetterCopy,
@@ -19,6 +21,7 @@ import {
   type GroupMember,
   type GroupState,
   type MemoryBroker,
+  QueueState,
   type StoredMessage,
 } from './memory-broker.js';
 
@@ -55,6 +58,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     maxPayloadBytes,
     deadLetter: true,
     redeliversUnacked: true,
+    inspect: true,
   });
 
   function deadLetter(queue: string, message: StoredMessage, reason: DeadLetterReason): void {
@@ -88,8 +92,8 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       }
     },
 
-    async consume(queue, handler, { group, concurrency }) {
-      const state = broker.queue(queue).group(group);
+    async consume(queue, handler, { group, concurrency, from }) {
+      const state = broker.queue(queue).group(group, from === 'now');
       const consumer = new MemoryConsumer(queue, state, handler, concurrency, deadLetter);
       state.attach(consumer);
       return consumer;
@@ -115,11 +119,37 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     async purge(queue) {
       return broker.queue(queue).purge();
     },
+
+    async removeGroup(queue, group) {
+      broker.existing(queue)?.removeGroup(group);
+    },
+
+    async inspect({ queues }) {
+      const names = new Set([...broker.queueNames(), ...queues]);
+      return [...names].flatMap((queue): QueueStats[] => {
+        const state = broker.existing(queue) ?? new QueueState();
+        const dead = broker.existing(deadLetterQueueName(queue))?.inspected().counts();
+        const deadCount = dead ? dead.ready + dead.delayed + dead.inFlight : 0;
+        const groups = state.groups.size > 0 ? [...state.groups] : [[undefined, state.inspected()] as const];
+        return groups.map(([group, groupState]) => {
+          const { ready, delayed, inFlight, consumers } = groupState.counts();
+          return {
+            queue,
+            ...(group === undefined ? {} : { group }),
+            waiting: ready,
+            inFlight,
+            delayed,
+            dead: deadCount,
+            consumers,
+          };
+        });
+      });
+    },
   });
 }
 
 class MemoryConsumer implements GroupMember {
-  private readonly inFlight = new Map<StoredMessage, { settlement: Settlement; done: Promise<unknown> }>();
+  private readonly deliveries = new Map<StoredMessage, { settlement: Settlement; done: Promise<unknown> }>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -131,18 +161,22 @@ class MemoryConsumer implements GroupMember {
   ) {}
 
   hasCapacity(): boolean {
-    return !this.closing && this.inFlight.size < this.concurrency;
+    return !this.closing && this.deliveries.size < this.concurrency;
+  }
+
+  get inFlight(): number {
+    return this.deliveries.size;
   }
 
   deliver(message: StoredMessage): void {
     message.deliveries += 1;
     const settlement = new Settlement();
     const entry = { settlement, done: Promise.resolve() as Promise<unknown> };
-    this.inFlight.set(message, entry);
+    this.deliveries.set(message, entry);
 
     const settle = (action: () => void) => () =>
       settlement.settle(() => {
-        this.inFlight.delete(message);
+        this.deliveries.delete(message);
         action();
         this.group.pump();
       });
@@ -168,14 +202,14 @@ class MemoryConsumer implements GroupMember {
     this.closing ??= (async () => {
       this.group.detach(this);
       await drainWithin(
-        [...this.inFlight.values()].map((entry) => entry.done),
+        [...this.deliveries.values()].map((entry) => entry.done),
         drainTimeoutMs,
       );
       // Whatever is still unsettled goes back to the group, as a dead consumer's lease would.
-      const released = [...this.inFlight].flatMap(([message, entry]) =>
+      const released = [...this.deliveries].flatMap(([message, entry]) =>
         entry.settlement.release() ? [message] : [],
       );
-      this.inFlight.clear();
+      this.deliveries.clear();
       this.group.requeueFirst(released);
     })();
     return this.closing;

@@ -4,6 +4,7 @@ import {
   type DeadLetterReason,
   deadLetterQueueName,
   type QueuedMessage,
+  type QueueStats,
   type Transport,
   type TransportCapabilities,
 } from '@thrun/contract';
@@ -100,6 +101,15 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     maxPayloadBytes,
     deadLetter: true,
     redeliversUnacked: true,
+    inspect: true,
+  };
+
+  /** Queue → groups this instance published to or consumed: AMQP cannot list queues, inspect reports these. */
+  const used = new Map<string, Set<string>>();
+  const remember = (queue: string, group: string) => {
+    const groups = used.get(queue) ?? new Set<string>();
+    used.set(queue, groups);
+    groups.add(group);
   };
 
   // One object per group queue: publishing does not allocate a declaration per call.
@@ -167,6 +177,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     drainTimeoutMs,
 
     async publish(queue, messages, publishOptions) {
+      remember(queue, DEFAULT_GROUP);
       // The default group's queue exists from the first publish on, so nothing is lost before anyone consumes.
       const declarations: Declaration[] = [groupDeclaration(queue, DEFAULT_GROUP)];
       const items: PublishItem[] = [];
@@ -202,6 +213,7 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
 
     async consume(queue, handler, { group, concurrency }) {
       assertGroupName(group);
+      remember(queue, group);
       const prefetch = Math.max(
         concurrency,
         check.positiveInteger('prefetch', options.prefetch, concurrency),
@@ -271,6 +283,71 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
         throw asThrunError(error, `peeking at ${queue}`);
       } finally {
         await channel.close().catch(() => {}); // returns every message taken, in order
+      }
+    },
+
+    /**
+     * What AMQP tells without the management API: a passive `queue.declare` gives a queue's ready
+     * messages and its consumers. It cannot list queues or groups (they come from this instance's
+     * use and `options`), nor tell unacknowledged messages (`inFlight`) or what waits in the delay
+     * and retry buckets (`delayed`): those stay absent.
+     */
+    async inspect({ queues, groups }) {
+      const model = await manager.get();
+      const check = async (amqpQueue: string) => {
+        // A passive declare of a missing queue closes its channel: one channel per look.
+        const channel = await model.createChannel().catch((error: unknown) => {
+          throw asThrunError(error, 'opening a channel');
+        });
+        channel.on('error', () => {});
+        try {
+          return await channel.checkQueue(amqpQueue);
+        } catch {
+          return undefined;
+        } finally {
+          await channel.close().catch(() => {});
+        }
+      };
+      const rows: QueueStats[] = [];
+      for (const queue of new Set([...used.keys(), ...queues])) {
+        const dead = (await check(deadLetterQueueName(queue)))?.messageCount ?? 0;
+        for (const group of new Set([DEFAULT_GROUP, ...(used.get(queue) ?? []), ...groups])) {
+          const found = await check(topology.groupQueue(queue, group));
+          // The default group's queue is the queue itself: reported even before it exists.
+          if (!found && group !== DEFAULT_GROUP) continue;
+          rows.push({
+            queue,
+            group,
+            waiting: found?.messageCount ?? 0,
+            dead,
+            consumers: found?.consumerCount ?? 0,
+          });
+        }
+      }
+      return rows;
+    },
+
+    /** Deletes the group's queue (never the default group's, which is the queue itself). */
+    async removeGroup(queue, group) {
+      assertGroupName(group);
+      if (group === DEFAULT_GROUP) {
+        throw new ConfigurationError(
+          'invalid_option',
+          `[thrun:rabbitmq] the default group's queue is the queue ${queue} itself: it is never removed`,
+        );
+      }
+      used.get(queue)?.delete(group);
+      const model = await manager.get();
+      const channel = await model.createChannel().catch((error: unknown) => {
+        throw asThrunError(error, 'opening a channel');
+      });
+      channel.on('error', () => {});
+      try {
+        await channel.deleteQueue(topology.groupQueue(queue, group));
+      } catch (error) {
+        throw asThrunError(error, `removing group ${group} of ${queue}`);
+      } finally {
+        await channel.close().catch(() => {});
       }
     },
 

@@ -11,6 +11,7 @@ import {
   type DueEmissions,
   type StepOutcome,
   type StepStart,
+  selectBatches,
 } from '@thrun/contract';
 import { optionChecks } from '@thrun/contract/transport-kit';
 import type { RedisOptions } from 'ioredis';
@@ -26,6 +27,7 @@ import {
   batchSweepScript,
 } from './batch-scripts.js';
 import { ensureReady, type RedisClient, resolveClient, runScript, transportError } from './connection.js';
+import { literal, scanKeys } from './inspect.js';
 import type { Script } from './scripts.js';
 
 export interface RedisBatchStoreOptions extends BatchStoreOptions {
@@ -137,7 +139,7 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
     return [keys.state, keys.jobs, keys.settled, keys.outbox, keys.claims, keys.due];
   };
 
-  return {
+  const store: RedisBatchStore = {
     async create(record) {
       const generation = randomUUID();
       const { fields, jobs, failureParts } = encodeRecord(record, generation);
@@ -164,6 +166,22 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
       )) as unknown[];
       if (reply[0] === 0) return undefined;
       return decodeRecord(reply.slice(1, 4), known, jobsCache);
+    },
+
+    /**
+     * Finds the batches by SCAN over their `…:state` keys (every batch key lives in one slot), then
+     * reads each one: an operator's call, linear in the batches held.
+     */
+    async list(listOptions) {
+      await connect();
+      const tag = batchTag(keyPrefix);
+      const stateKeys = await scanKeys(client, `${literal(tag)}:*:state`);
+      const records: BatchRecord[] = [];
+      for (const key of stateKeys) {
+        const record = await store.get(key.slice(tag.length + 1, -':state'.length));
+        if (record) records.push(record);
+      }
+      return selectBatches(records, listOptions);
     },
 
     async recordStep(id, index, outcome: StepOutcome) {
@@ -254,6 +272,7 @@ export function redisBatchStore(options: RedisBatchStoreOptions = {}): RedisBatc
       client.disconnect();
     },
   };
+  return store;
 }
 
 /** The record as the scripts store it: state fields, the jobs list, and the catch parts of a failure. */

@@ -4,6 +4,7 @@ import {
   type DeliveryHandler,
   type OutgoingMessage,
   type PublishOptions,
+  type QueueStats,
   type Transport,
   type TransportCapabilities,
   TransportError,
@@ -26,6 +27,7 @@ import {
   transportError,
 } from './connection.js';
 import { Consumer } from './consumer.js';
+import { findQueues, inspectListQueue, inspectStreamQueue } from './inspect.js';
 import { queueKeys } from './keys.js';
 import { listPurgeScript, scheduleScript } from './scripts.js';
 import { delayedMember, listSource, streamSource } from './sources.js';
@@ -116,6 +118,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
     maxPayloadBytes,
     deadLetter: true,
     redeliversUnacked: true,
+    inspect: true,
   };
 
   /** Connects once; a failed start-up attempt is forgotten so the next call tries again. */
@@ -200,7 +203,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   async function consume(
     queue: string,
     handler: DeliveryHandler,
-    { group, concurrency }: CheckedConsumeOptions,
+    { group, concurrency, from }: CheckedConsumeOptions,
   ): Promise<Consumer> {
     await connect();
     const keys = queueKeys(keyPrefix, queue);
@@ -208,7 +211,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       try {
         // From the beginning of what the stream still holds: a group's first consumer also gets what
         // was published before it subscribed and is not yet trimmed.
-        await client.xgroup('CREATE', keys.queue, group, '0', 'MKSTREAM');
+        await client.xgroup('CREATE', keys.queue, group, from === 'now' ? '$' : '0', 'MKSTREAM');
       } catch (error) {
         if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) {
           throw transportError('broker_error', `cannot create consumer group for ${queue}`, error);
@@ -278,6 +281,33 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
         const body = new Uint8Array(fields[index >= 0 ? index + 1 : 1] ?? Buffer.alloc(0));
         return keyIndex >= 0 ? { body, key: fields[keyIndex + 1]!.toString() } : { body };
       });
+    },
+
+    async removeGroup(queue, group) {
+      if (mode === 'list') return; // one shared backlog: nothing belongs to a group
+      await connect();
+      const keys = queueKeys(keyPrefix, queue);
+      try {
+        if ((await client.type(keys.queue)) === 'stream') await client.xgroup('DESTROY', keys.queue, group);
+        await client.del(keys.retry(group));
+      } catch (cause) {
+        throw transportError('broker_error', `cannot remove group ${group} of ${queue}`, cause);
+      }
+    },
+
+    async inspect({ queues }) {
+      await connect();
+      try {
+        const names = new Set([...(await findQueues(client, keyPrefix, mode)), ...queues]);
+        const rows: QueueStats[] = [];
+        for (const queue of names) {
+          if (mode === 'list') rows.push(await inspectListQueue(client, keyPrefix, queue));
+          else rows.push(...(await inspectStreamQueue(client, keyPrefix, queue)));
+        }
+        return rows;
+      } catch (cause) {
+        throw transportError('broker_error', 'inspecting queues failed', cause);
+      }
     },
 
     async purge(queue) {

@@ -1,4 +1,4 @@
-import type { BatchEmission, BatchRecord, StepOutcome } from './batch-record.js';
+import type { BatchEmission, BatchRecord, BatchStatus, StepOutcome } from './batch-record.js';
 
 /**
  * Where batch state lives. Every method is one atomic transition: two workers recording the same
@@ -20,6 +20,13 @@ export interface BatchStore {
   /** Stores a new batch, starts it, and returns its first emissions, claimed. */
   create(record: BatchRecord): Promise<BatchEmission[]>;
   get(id: string): Promise<BatchRecord | undefined>;
+  /**
+   * The batches the store still holds (running ones, finished ones within their retention), newest
+   * first by `createdAt`, filtered before `limit` applies. Meant for operators (CLI, dashboard): it
+   * may read every batch the store holds. Optional so that stores written before it keep working;
+   * `thrun.batches.list()` needs it.
+   */
+  list?(options?: BatchListOptions): Promise<BatchRecord[]>;
   /**
    * Records a step's final outcome and ends its lease; returns the claimable emissions (new ones, or
    * stale leftovers).
@@ -48,6 +55,27 @@ export interface BatchStore {
   renewStep(id: string, index: number, token: string, leaseMs: number): Promise<boolean>;
   /** Ends a lease the caller holds without recording an outcome (the step will be retried). */
   releaseStep(id: string, index: number, token: string): Promise<void>;
+}
+
+export interface BatchListOptions {
+  /** Only batches in one of these states. Default: every state. */
+  status?: readonly BatchStatus[];
+  /** Only batches of this name. */
+  name?: string;
+  /** At most this many. Default: 100. */
+  limit?: number;
+}
+
+export const DEFAULT_BATCH_LIST_LIMIT = 100;
+
+/** The rule every store's `list` follows, applied to the records it found: filter, newest first, limit. */
+export function selectBatches(records: Iterable<BatchRecord>, options: BatchListOptions = {}): BatchRecord[] {
+  const statuses = options.status && new Set(options.status);
+  return [...records]
+    .filter((record) => !statuses || statuses.has(record.status))
+    .filter((record) => options.name === undefined || record.name === options.name)
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id))
+    .slice(0, options.limit ?? DEFAULT_BATCH_LIST_LIMIT);
 }
 
 export type StepStart = 'run' | 'busy' | 'settled' | 'ended' | 'unknown';

@@ -2,7 +2,13 @@ import { expect } from 'vitest';
 import { decodeDeadLetter } from '../dead-letter.js';
 import { PayloadTooLargeError, TransportError, ValidationError } from '../errors.js';
 import { deadLetterQueueName } from '../event-name.js';
-import type { Delivery, OutgoingMessage, Transport, TransportCapabilities } from '../transport.js';
+import type {
+  Delivery,
+  OutgoingMessage,
+  QueueStats,
+  Transport,
+  TransportCapabilities,
+} from '../transport.js';
 import type {
   CollectOptions,
   ConformanceCaseId,
@@ -92,7 +98,7 @@ async function withDeadQueue(ctx: ConformanceContext, settle: NonNullable<Collec
   return { queue, producer, collector, dead };
 }
 
-export const conformanceCases: readonly ConformanceCase[] = [
+const transportCases: ConformanceCase[] = [
   {
     id: 'contract',
     title: 'states specificationVersion v1, a name and well-formed capabilities, the same on every instance',
@@ -811,11 +817,175 @@ export const conformanceCases: readonly ConformanceCase[] = [
   },
 ];
 
-/** Whether a transport has the optional method a case needs (`peek`, `purge`); without a transport, it has none. */
+/** Whether a transport has the optional method a case needs (`peek`, `purge`, `inspect`); without a transport, it has none. */
 export function optionalMethodSkipReason(
   id: ConformanceCaseId,
-  transport: Pick<Transport, 'peek' | 'purge'> | undefined,
+  transport: Pick<Transport, 'peek' | 'purge' | 'inspect' | 'removeGroup'> | undefined,
 ): string | undefined {
-  if (id !== 'peek' && id !== 'purge') return undefined;
-  return typeof transport?.[id] === 'function' ? undefined : `the transport has no ${id}()`;
+  const method = id.startsWith('inspect-') ? 'inspect' : id === 'observer-group' ? 'removeGroup' : id;
+  if (method !== 'peek' && method !== 'purge' && method !== 'inspect' && method !== 'removeGroup') {
+    return undefined;
+  }
+  return typeof transport?.[method] === 'function' ? undefined : `the transport has no ${method}()`;
 }
+
+/** The row an operator reads for a queue: its default group's, or the shared backlog's. */
+async function statsOf(transport: Transport, queue: string): Promise<QueueStats | undefined> {
+  const rows = (await transport.inspect!({ queues: [queue] })).filter((row) => row.queue === queue);
+  return rows.find((row) => row.group === 'default') ?? rows.find((row) => row.group === undefined);
+}
+
+/** Polls inspect() until `accept` holds for the queue's row; fails showing the last row seen. */
+async function waitForStats(
+  ctx: ConformanceContext,
+  transport: Transport,
+  queue: string,
+  accept: (row: QueueStats) => boolean,
+  what: string,
+): Promise<QueueStats> {
+  let row: QueueStats | undefined;
+  for (const started = Date.now(); Date.now() - started < ctx.features.deliveryTimeoutMs; ) {
+    row = await statsOf(transport, queue);
+    if (row && accept(row)) return row;
+    await ctx.sleep(50);
+  }
+  expect({ what, row }).toEqual({ what, row: 'a row that matches' });
+  throw new Error('unreachable');
+}
+
+const inspectCases: ConformanceCase[] = [
+  {
+    id: 'inspect-waiting',
+    title: 'inspect() counts waiting messages without consuming them, and settled ones no longer',
+    async run(ctx) {
+      const queue = ctx.queue();
+      const [producer, consumer] = [await ctx.transport(), await ctx.transport()];
+      const empty = await statsOf(producer, queue);
+      expect({ waiting: empty?.waiting }).toEqual({ waiting: 0 });
+      expect((await producer.inspect!()).some((row) => row.queue.endsWith('.dead'))).toBe(false);
+      const setup = await ctx.collect(consumer, queue);
+      await setup.subscription.close();
+      await producer.publish(queue, messages(['inspected-1', 'inspected-2', 'inspected-3']));
+      await waitForStats(ctx, producer, queue, (row) => row.waiting === 3, 'three waiting');
+      // Looking twice changes nothing: still three, and all three are delivered afterwards.
+      expect((await statsOf(producer, queue))?.waiting).toBe(3);
+
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const held = await ctx.collect(consumer, queue, {
+        onDelivery: async (_received, delivery) => {
+          await released;
+          await delivery.ack();
+        },
+      });
+      await held.waitForCount(1);
+      const busy = await statsOf(producer, queue);
+      if (busy?.inFlight !== undefined) expect(busy.inFlight).toBeGreaterThanOrEqual(1);
+      if (busy?.consumers !== undefined) expect(busy.consumers).toBeGreaterThanOrEqual(1);
+      release();
+      await held.waitForCount(3);
+      expectExactlyOnce(held.received, ['inspected-1', 'inspected-2', 'inspected-3'], 'after inspect');
+      await waitForStats(
+        ctx,
+        producer,
+        queue,
+        (row) => row.waiting === 0 && (row.inFlight ?? 0) === 0,
+        'nothing waiting or in flight once all are acknowledged',
+      );
+    },
+  },
+
+  {
+    id: 'inspect-dead',
+    title: 'inspect() reports dead letters as the dead count of their queue',
+    skipReason: (capabilities) => (capabilities.deadLetter ? undefined : 'no dead-letter queue'),
+    async run(ctx) {
+      const queue = ctx.queue();
+      const [producer, consumer] = [await ctx.transport(), await ctx.transport()];
+      const collector = await ctx.collect(consumer, queue, {
+        onDelivery: (_received, delivery) =>
+          delivery.deadLetter({ code: 'inspected', message: 'for inspect' }),
+      });
+      await producer.publish(queue, messages(['dead-1', 'dead-2']));
+      await collector.waitForCount(2);
+      await waitForStats(
+        ctx,
+        producer,
+        queue,
+        (row) => row.dead === 2 && row.waiting === 0,
+        'two dead letters and nothing waiting',
+      );
+      const rows = await producer.inspect!({ queues: [queue] });
+      expect(rows.filter((r) => r.queue === deadLetterQueueName(queue))).toEqual([]);
+    },
+  },
+
+  {
+    id: 'inspect-delayed',
+    title: 'inspect() counts a delayed publish as delayed, not waiting',
+    skipReason: (capabilities) => (capabilities.delay ? undefined : 'no delay'),
+    async run(ctx) {
+      const queue = ctx.queue();
+      const [producer, consumer] = [await ctx.transport(), await ctx.transport()];
+      const setup = await ctx.collect(consumer, queue);
+      await setup.subscription.close();
+      await producer.publish(queue, [{ body: text('later'), delayMs: 120_000 }]);
+      // A transport that cannot see its delayed messages leaves the count absent, never wrong.
+      const row = await waitForStats(
+        ctx,
+        producer,
+        queue,
+        (r) => r.delayed === 1 || r.delayed === undefined,
+        'one delayed',
+      );
+      if (row.delayed === undefined) await ctx.quiet();
+      expect((await statsOf(producer, queue))?.waiting).toBe(0);
+    },
+  },
+];
+
+const observerCases: ConformanceCase[] = [
+  {
+    id: 'observer-group',
+    title:
+      "a group started from: 'now' sees only later messages, and removeGroup() deletes it without touching others",
+    skipReason: (capabilities) =>
+      capabilities.fanout ? undefined : 'no fan-out: an observer would take messages from workers',
+    async run(ctx) {
+      const queue = ctx.queue();
+      const [producer, worker, observer] = [
+        await ctx.transport(),
+        await ctx.transport(),
+        await ctx.transport(),
+      ];
+      const setup = await ctx.collect(worker, queue);
+      await setup.subscription.close();
+      await producer.publish(queue, messages(['before']));
+      const watching = await ctx.collect(observer, queue, { group: 'observer', from: 'now' });
+      await producer.publish(queue, messages(['after']));
+      await watching.waitForCount(1);
+      await ctx.quiet();
+      expect(watching.received.map((entry) => entry.text)).toEqual(['after']);
+      await watching.subscription.close();
+      await observer.removeGroup!(queue, 'observer');
+      await observer.removeGroup!(queue, 'observer'); // gone already: still resolves
+      await producer.publish(queue, messages(['later']));
+      const work = await ctx.collect(worker, queue);
+      await work.waitForCount(3);
+      expectExactlyOnce(work.received, ['before', 'after', 'later'], 'the workers after the observer left');
+      if (producer.inspect) {
+        const groups = (await producer.inspect({ queues: [queue] }))
+          .filter((row) => row.queue === queue)
+          .map((row) => row.group);
+        expect(groups).not.toContain('observer');
+      }
+    },
+  },
+];
+
+/** Every case of the suite, in the order they run. */
+export const conformanceCases: readonly ConformanceCase[] = [
+  ...transportCases,
+  ...inspectCases,
+  ...observerCases,
+];

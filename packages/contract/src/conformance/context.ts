@@ -76,7 +76,11 @@ export type ConformanceCaseId =
   | 'dead-consumer'
   | 'concurrency'
   | 'peek'
-  | 'purge';
+  | 'purge'
+  | 'inspect-waiting'
+  | 'inspect-dead'
+  | 'inspect-delayed'
+  | 'observer-group';
 
 /** One delivery as a test saw it. */
 export interface Received {

@@ -28,6 +28,8 @@ export interface BatchStoreScenarioHooks {
   create: (options: BatchStoreOptions) => BatchStore | Promise<BatchStore>;
   /** Runs once after every scenario, e.g. to close what `create` opened. */
   afterAll?: () => unknown | Promise<unknown>;
+  /** False for a store without the optional `list`: its scenario is skipped. */
+  list?: boolean;
 }
 
 const ok: StepOutcome = { ok: true };
@@ -482,6 +484,29 @@ export function describeBatchStore(name: string, hooks: BatchStoreScenarioHooks)
           emissions: [],
         });
       });
+
+      it.skipIf(hooks.list === false)(
+        'lists batches newest first, filtered by status and name before the limit',
+        async () => {
+          const store = await hooks.create({});
+          const name = `listed-${randomUUID()}`;
+          const base = Date.now();
+          const records = [0, 1, 2].map((i) =>
+            batch({ name, createdAt: new Date(base + i * 1000).toISOString() }),
+          );
+          for (const record of records) await store.create(record);
+          await store.cancel(records[1]!.id);
+          const ids = (found: BatchRecord[]) => found.map((record) => record.id);
+          const [oldest, middle, newest] = records.map((record) => record.id);
+          expect(ids(await store.list!({ name }))).toEqual([newest, middle, oldest]);
+          expect(ids(await store.list!({ name, limit: 2 }))).toEqual([newest, middle]);
+          expect(ids(await store.list!({ name, status: ['cancelled'] }))).toEqual([middle]);
+          expect(ids(await store.list!({ name, status: ['running', 'pending'] }))).toEqual([newest, oldest]);
+          const [listed] = await store.list!({ name, limit: 1 });
+          expect(comparable(listed)).toEqual(comparable(await store.get(newest!)));
+          expect((await store.list!()).length).toBeGreaterThanOrEqual(3);
+        },
+      );
 
       it('an unknown batch changes nothing', async () => {
         const store = await hooks.create({});

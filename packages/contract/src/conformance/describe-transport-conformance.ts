@@ -57,12 +57,12 @@ export interface PlannedConformanceCase {
 
 /**
  * The plan for a transport's capabilities: every case with its title and, when skipped, the reason.
- * `transport` tells whether the optional `peek`/`purge` exist; without it, their cases are skipped.
+ * `transport` tells whether the optional `peek`/`purge`/`inspect` exist; without it, their cases are skipped.
  */
 export function planConformanceCases(
   capabilities: TransportCapabilities,
   features: TransportConformanceFeatures = {},
-  transport?: Pick<Transport, 'peek' | 'purge'>,
+  transport?: Pick<Transport, 'peek' | 'purge' | 'inspect' | 'removeGroup'>,
 ): PlannedConformanceCase[] {
   const resolved = resolveFeatures(features);
   return conformanceCases.map((entry) => ({

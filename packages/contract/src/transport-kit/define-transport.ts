@@ -1,12 +1,14 @@
 import { TransportError } from '../errors.js';
-import { assertQueueName } from '../event-name.js';
+import { assertQueueName, deadLetterQueueName } from '../event-name.js';
 import {
   type CloseOptions,
   type ConsumeOptions,
   type DeliveryHandler,
+  type InspectOptions,
   type OutgoingMessage,
   type PublishOptions,
   type QueuedMessage,
+  type QueueStats,
   type Subscription,
   TRANSPORT_SPECIFICATION_VERSION,
   type Transport,
@@ -14,6 +16,8 @@ import {
 } from '../transport.js';
 import { assertPayloadsFit, transportClosedError } from './checks.js';
 import { optionChecks } from './options.js';
+
+const DEAD_SUFFIX = deadLetterQueueName('');
 
 /** What a transport's consumer gives the kit: a close that drains, then releases what is left. */
 export interface DrainingConsumer {
@@ -48,6 +52,9 @@ export interface TransportDefinition {
   shutdown?(drainTimeoutMs: number): Promise<void>;
   peek?(queue: string, limit: number): Promise<QueuedMessage[]>;
   purge?(queue: string): Promise<number>;
+  removeGroup?(queue: string, group: string): Promise<void>;
+  /** Receives `options.queues` checked, deduplicated, without dead-letter queues; `groups` deduplicated. */
+  inspect?(options: { queues: readonly string[]; groups: readonly string[] }): Promise<QueueStats[]>;
 }
 
 /**
@@ -123,7 +130,28 @@ export function defineTransport(definition: TransportDefinition): Transport {
       return closing;
     },
   };
-  const { peek, purge } = definition;
+  const { peek, purge, inspect, removeGroup } = definition;
+  if (removeGroup) {
+    transport.removeGroup = async (queue, group) => {
+      admit(queue);
+      return removeGroup(queue, group);
+    };
+  }
+  if (inspect) {
+    transport.inspect = async (options: InspectOptions = {}) => {
+      if (closing) throw transportClosedError(name);
+      const requested = new Set<string>();
+      for (const queue of options.queues ?? []) {
+        assertQueue(queue);
+        // A dead-letter queue is reported as its queue's dead count, never as a row of its own.
+        requested.add(queue.endsWith(DEAD_SUFFIX) ? queue.slice(0, -DEAD_SUFFIX.length) : queue);
+      }
+      const rows = await inspect({ queues: [...requested], groups: [...new Set(options.groups ?? [])] });
+      return rows
+        .filter((row) => !row.queue.endsWith(DEAD_SUFFIX))
+        .sort((a, b) => a.queue.localeCompare(b.queue) || (a.group ?? '').localeCompare(b.group ?? ''));
+    };
+  }
   if (peek) {
     transport.peek = async (queue, limit) => {
       admit(queue);

@@ -3,6 +3,7 @@ import type {
   BatchEmission,
   BatchJob,
   BatchLifecycle,
+  BatchListOptions,
   BatchMeta,
   BatchMode,
   BatchRecord,
@@ -12,6 +13,7 @@ import type {
 import {
   assertEventName,
   assertQueueName,
+  ConfigurationError,
   type JsonObject,
   type StepStart,
   sleep,
@@ -199,6 +201,17 @@ export class BatchEngine {
 
   get(id: string): Promise<BatchRecord | undefined> {
     return this.store.get(id);
+  }
+
+  /** The store's batches, newest first; a store without `list` cannot answer. */
+  list(options?: BatchListOptions): Promise<BatchRecord[]> {
+    if (!this.store.list) {
+      throw new ConfigurationError(
+        'unsupported_feature',
+        '[thrun:core] the batch store has no list(), which listing batches needs',
+      );
+    }
+    return this.store.list(options);
   }
 
   /** Whether a step of this batch should still run (a cancelled or failed batch runs nothing more). */

@@ -233,6 +233,31 @@ describe('batches on the bus', () => {
     expect((await thrun.batches.get(id))?.status).toBe('cancelled');
   });
 
+  it('lists batches newest first with their progress, filtered by status', async () => {
+    const { thrun, steps, behaviour } = orderBus();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    behaviour.set('create_order', () => gate);
+    await thrun.start();
+    const finished = await thrun.batch([], { name: 'empty' });
+    const running = await thrun.batch([new CreatePayment({ order_id: 6 }), new CreateOrder()], {
+      name: 'orders',
+    });
+    await waitFor(() => steps.length === 2, 'the second step to start');
+    const listed = await thrun.batches.list();
+    expect(listed.map((b) => [b.id, b.name, b.status, b.percent])).toEqual([
+      [running, 'orders', 'running', 50],
+      [finished, 'empty', 'succeeded', 100],
+    ]);
+    expect((await thrun.batches.list({ status: ['running'] })).map((b) => b.id)).toEqual([running]);
+    expect(await thrun.batches.list({ name: 'nothing' })).toEqual([]);
+    expect(listed[0]).toEqual(await thrun.batches.get(running));
+    expect(listed[0]).not.toHaveProperty('jobs');
+    release();
+  });
+
   it('a duplicate delivery of a step message runs neither it nor the next step twice', async () => {
     const broker = createMemoryBroker();
     const { thrun, steps, behaviour, of, quiet, counter } = orderBus({

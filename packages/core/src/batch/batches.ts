@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   type BatchFailure,
+  type BatchListOptions,
   type BatchMeta,
   type BatchMode,
+  type BatchRecord,
   type BatchStatus,
   type Envelope,
   type JsonObject,
@@ -47,6 +49,12 @@ export interface BatchStatusView {
 
 export interface Batches {
   get(id: string): Promise<BatchStatusView | undefined>;
+  /**
+   * The batches the store holds (running, and finished within their retention), newest first. Needs
+   * a store with `list` (the memory and Redis stores have it); otherwise rejects with
+   * `ConfigurationError('unsupported_feature')`.
+   */
+  list(options?: BatchListOptions): Promise<BatchStatusView[]>;
   /** Stops further steps and fires `catch` (reason `cancelled`) and `finally`. False if it had already ended. */
   cancel(id: string): Promise<boolean>;
 }
@@ -157,28 +165,32 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
     });
   }
 
+  function toView(record: BatchRecord): BatchStatusView {
+    const {
+      jobs: _jobs,
+      settled: _settled,
+      lifecycle: _lifecycle,
+      shared: _shared,
+      allowFailures: _a,
+      queue: _q,
+      ...view
+    } = record;
+    const { activeAt, ...shown } = view;
+    const done = record.completed + record.failed;
+    const lastActivity = Math.max(Date.parse(record.updatedAt), activeAt ? Date.parse(activeAt) : 0);
+    return {
+      ...shown,
+      percent: record.total === 0 ? 100 : Math.floor((done * 100) / record.total),
+      stalled: record.status === 'running' && Date.now() - lastActivity > stalledAfterMs,
+    };
+  }
+
   const batches: Batches = {
     async get(id) {
       const record = await engine.get(id);
-      if (!record) return undefined;
-      const {
-        jobs: _jobs,
-        settled: _settled,
-        lifecycle: _lifecycle,
-        shared: _shared,
-        allowFailures: _a,
-        queue: _q,
-        ...view
-      } = record;
-      const { activeAt, ...shown } = view;
-      const done = record.completed + record.failed;
-      const lastActivity = Math.max(Date.parse(record.updatedAt), activeAt ? Date.parse(activeAt) : 0);
-      return {
-        ...shown,
-        percent: record.total === 0 ? 100 : Math.floor((done * 100) / record.total),
-        stalled: record.status === 'running' && Date.now() - lastActivity > stalledAfterMs,
-      };
+      return record && toView(record);
     },
+    list: async (listOptions) => (await engine.list(listOptions)).map(toView),
     cancel: (id) => engine.cancel(id),
   };
 

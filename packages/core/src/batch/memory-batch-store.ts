@@ -1,5 +1,6 @@
 import {
   type BatchEmission,
+  type BatchListOptions,
   type BatchRecord,
   type BatchStore,
   type BatchStoreOptions,
@@ -12,6 +13,7 @@ import {
   recordStepOutcome,
   type StepOutcome,
   type StepStart,
+  selectBatches,
   startBatch,
 } from '@thrun/contract';
 
@@ -57,6 +59,12 @@ export class MemoryBatchStore implements BatchStore {
     const emissions = startBatch(entry.record, new Date().toISOString());
     this.afterTransition(entry, emissions);
     return this.claim(entry);
+  }
+
+  async list(options?: BatchListOptions): Promise<BatchRecord[]> {
+    this.sweep();
+    const live = [...this.batches.keys()].flatMap((id) => this.live(id)?.record ?? []);
+    return selectBatches(live, options).map((record) => structuredClone(record));
   }
 
   async get(id: string): Promise<BatchRecord | undefined> {
