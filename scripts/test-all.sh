@@ -34,6 +34,8 @@ for script in scripts/brokers/*.sh; do
 done
 
 pnpm lint
+bash scripts/tools/promtool.sh # promtool check metrics, in the metrics tests
+bash scripts/tools/chromium.sh # the browser the dashboard tests drive
 
 # From here on every step runs even when one fails, so that the closing line counts everything.
 failed_steps=()
