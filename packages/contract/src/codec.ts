@@ -6,9 +6,10 @@ import { validateEnvelope } from './validators.js';
  * The safe codec: the only way bytes from outside become an `Envelope`, and back.
  *
  * Decoding checks, in this order, so that the cheapest check rejects first and nothing big is ever
- * parsed: size (before reading a byte), strict UTF-8, then one pass of a JSON parser written for
- * hostile input (duplicate keys, `__proto__` keys, nesting beyond `maxDepth`, integers a double cannot
- * hold, anything after the value), then the envelope schema. Those rules are the codec vectors in
+ * parsed: size (before reading a byte), strict UTF-8, then JSON parsing that refuses what hostile input
+ * hides (duplicate keys, `__proto__` keys, nesting beyond `maxDepth`, integers a double cannot hold,
+ * anything after the value), then the envelope schema. Parsing is the native `JSON.parse` when a cheap
+ * check proves none of those is present, and otherwise a strict parser that decides and names the error. Those rules are the codec vectors in
  * `schemas/vectors/codec/`, which every runtime's codec runs.
  */
 export interface CodecLimits {
@@ -157,13 +158,108 @@ function escapePointer(key: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The parser: one pass over the decoded text, an explicit stack instead of recursion.
+// Parsing: the native `JSON.parse` when a cheap check proves it agrees with the strict parser below,
+// which otherwise decides (and names the error). Both share the grammar of RFC 8259; the native one is
+// blind to duplicate keys, `__proto__`, depth, unsafe integers and lone surrogate escapes, so the fast
+// path gives up on anything that could hide one of those.
 
 type JsonContainer = Record<string, unknown> | unknown[];
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
+// Any `\u` escape of a surrogate, paired or not: rare enough that the strict parser can judge them all.
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
 function parseJson(text: string, maxDepth: number): unknown {
+  const value = parseNative(text, maxDepth);
+  return value === undefined ? parseStrict(text, maxDepth) : value;
+}
+
+/**
+ * `JSON.parse`, then one walk that strips prototypes and checks depth, `__proto__` and number range,
+ * and a count of the members written in the text against those the objects kept (a duplicate key
+ * leaves one fewer). Returns `undefined`, never a JSON value, when the strict parser must decide.
+ */
+function parseNative(text: string, maxDepth: number): unknown {
+  if (text.indexOf('\\u') !== -1 && SURROGATE_ESCAPE.test(text)) return undefined;
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof root !== 'object' || root === null) {
+    return typeof root === 'number' && (root > MAX_SAFE || root < -MAX_SAFE) ? undefined : root;
+  }
+  let members = 0;
+  const pending: object[] = [root];
+  const depths: number[] = [1];
+  while (pending.length > 0) {
+    const container = pending.pop() as Record<string, unknown> | unknown[];
+    const depth = depths.pop() as number;
+    if (depth > maxDepth) return undefined;
+    if (Array.isArray(container)) {
+      for (let index = 0; index < container.length; index++) {
+        const child = container[index];
+        if (typeof child === 'object') {
+          if (child !== null) {
+            pending.push(child);
+            depths.push(depth + 1);
+          }
+        } else if (typeof child === 'number' && (child > MAX_SAFE || child < -MAX_SAFE)) {
+          return undefined;
+        }
+      }
+    } else {
+      Object.setPrototypeOf(container, null);
+      const keys = Object.keys(container);
+      members += keys.length;
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index] as string;
+        if (key === '__proto__') return undefined;
+        const child = container[key];
+        if (typeof child === 'object') {
+          if (child !== null) {
+            pending.push(child);
+            depths.push(depth + 1);
+          }
+        } else if (typeof child === 'number' && (child > MAX_SAFE || child < -MAX_SAFE)) {
+          return undefined;
+        }
+      }
+    }
+  }
+  return members === countMembers(text) ? root : undefined;
+}
+
+/**
+ * The object members written in a valid JSON text: its strings followed by a colon. Jumps from quote
+ * to quote, so long strings cost one native search each.
+ */
+function countMembers(text: string): number {
+  let members = 0;
+  let open = text.indexOf('"');
+  while (open !== -1) {
+    let close = text.indexOf('"', open + 1);
+    while (isEscaped(text, close)) close = text.indexOf('"', close + 1);
+    let next = close + 1;
+    let c = text.charCodeAt(next);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++next);
+    if (c === 0x3a) members++;
+    open = text.indexOf('"', next);
+  }
+  return members;
+}
+
+/** Is the quote at `at` escaped, that is preceded by an odd number of backslashes? */
+function isEscaped(text: string, at: number): boolean {
+  let backslashes = 0;
+  while (text.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes++;
+  return (backslashes & 1) === 1;
+}
+
+/** The strict parser: one pass over the decoded text, an explicit stack instead of recursion. */
+function parseStrict(text: string, maxDepth: number): unknown {
   const length = text.length;
   let i = 0;
   // Open containers, innermost last, and for objects the key awaiting its value.

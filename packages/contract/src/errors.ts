@@ -99,5 +99,7 @@ export class TransportError extends family<TransportErrorCode>('TransportError',
 export type ConfigurationErrorCode =
   | 'invalid_option'
   | 'unsupported_transport_version'
-  | 'unsupported_feature';
+  | 'unsupported_feature'
+  /** A listener returned a promise to `publishSync` or `callSync`, which cannot wait for it. */
+  | 'async_listener';
 export class ConfigurationError extends family<ConfigurationErrorCode>('ConfigurationError', false) {}

@@ -1,4 +1,4 @@
-import { ValidationError } from '@thrun/contract';
+import { ConfigurationError, ValidationError } from '@thrun/contract';
 import { describe, expect, it } from 'vitest';
 import type { HandlerContext } from './context.js';
 import { createThrun } from './thrun.js';
@@ -158,5 +158,78 @@ describe('in-process payload validation', () => {
     await expect(
       thrun.publish('e', { n: 1.5, big: 2 ** 53 - 1, nested: [[{}]], nil: null, optional: undefined }),
     ).resolves.toBeUndefined();
+  });
+});
+
+describe("publishSync and callSync (in-process, on the caller's stack)", () => {
+  it('publishSync runs every listener before returning, and throws an AggregateError of all failures', () => {
+    const thrun = createThrun();
+    const ran: string[] = [];
+    thrun.subscribe('order_created', (payload: { order_id: number }) => {
+      ran.push(`a${payload.order_id}`);
+      throw new Error('a failed');
+    });
+    thrun.subscribe('#', () => {
+      ran.push('b');
+    });
+    let thrown: unknown;
+    try {
+      thrun.publishSync('order_created', { order_id: 1 });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(ran).toEqual(['a1', 'b']);
+    expect(thrown).toBeInstanceOf(AggregateError);
+    expect((thrown as AggregateError).errors.map((e: Error) => e.message)).toEqual(['a failed']);
+    expect(() => thrun.publishSync('nobody_listens')).not.toThrow();
+    expect(() => thrun.publishSync('Not A Name', {})).toThrow(ValidationError);
+  });
+
+  it('publishSync and callSync count a listener that returns a promise as a failure, and log its rejection', async () => {
+    const logged: string[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (message: string) => logged.push(message) };
+    const thrun = createThrun({ logger });
+    const ran: string[] = [];
+    thrun.subscribe('order_created', async () => {
+      ran.push('async');
+      throw new Error('later');
+    });
+    thrun.subscribe('order_created', () => {
+      ran.push('sync');
+    });
+    let thrown: unknown;
+    try {
+      thrun.publishSync('order_created', {});
+    } catch (error) {
+      thrown = error;
+    }
+    expect(ran).toEqual(['async', 'sync']);
+    const [first] = (thrown as AggregateError).errors as ConfigurationError[];
+    expect(ConfigurationError.isInstance(first) && first.code).toBe('async_listener');
+    expect(() => thrun.callSync('order_created', {})).toThrow(/returned a promise/);
+    expect(ran).toEqual(['async', 'sync', 'async']);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(logged).toEqual([
+      'an async listener failed after a synchronous dispatch',
+      'an async listener failed after a synchronous dispatch',
+    ]);
+  });
+
+  it("callSync runs listeners in order on the caller's stack and rethrows the first failure as is", () => {
+    const thrun = createThrun();
+    const ran: string[] = [];
+    const failure = new Error('second failed');
+    thrun.subscribe('order_created', () => {
+      ran.push('first');
+    });
+    thrun.subscribe('order_created', () => {
+      ran.push('second');
+      throw failure;
+    });
+    thrun.subscribe('order_created', () => {
+      ran.push('third');
+    });
+    expect(() => thrun.callSync('order_created', { order_id: 1 })).toThrow(failure);
+    expect(ran).toEqual(['first', 'second']);
   });
 });

@@ -43,6 +43,17 @@ export interface Thrun {
   /** Runs the in-process listeners one after another and rejects with the first failure, running no more. */
   call(target: EventTarget, payload?: object): Promise<void>;
   call(job: object): Promise<void>;
+  /**
+   * `publish` without a promise: runs every listener on the caller's stack and throws the
+   * `AggregateError` of every failure, so a dispatch costs no microtask. For synchronous listeners:
+   * one that returns a promise counts as a failure, `ConfigurationError('async_listener')`, and its
+   * own eventual failure goes to the logger.
+   */
+  publishSync(target: EventTarget, payload?: object): void;
+  publishSync(job: object): void;
+  /** `call` without a promise: the listeners one after another, the first failure thrown as is. */
+  callSync(target: EventTarget, payload?: object): void;
+  callSync(job: object): void;
 
   /** Listens to an event name, a pattern (`order.*`, `billing.#`) or an event class. */
   subscribe<Payload extends object = JsonObject>(
@@ -145,6 +156,8 @@ export function createThrun(options: ThrunOptions = {}): Thrun {
     events: (items) => dispatchMany(items),
     publish: inProcess.publish,
     call: inProcess.call,
+    publishSync: inProcess.publishSync,
+    callSync: inProcess.callSync,
     subscribe: subscribe as Thrun['subscribe'],
     register,
     discover: (dirUrl, discoverOptions) =>

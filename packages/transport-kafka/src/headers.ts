@@ -27,6 +27,12 @@ export function readPositiveInt(headers: IHeaders | undefined, name: string, fal
 /** Every header as text (the first value of a repeated one), or undefined when there are none. */
 export function textHeaders(headers: IHeaders | undefined): Record<string, string> | undefined {
   if (!headers) return undefined;
+  let any = false;
+  for (const _name in headers) {
+    any = true;
+    break;
+  }
+  if (!any) return undefined; // most records: no allocation at all
   const entries = Object.keys(headers).flatMap((name) => {
     const value = readHeader(headers, name);
     return value === undefined ? [] : [[name, value] as const];

@@ -130,31 +130,50 @@ export class QueueConsumer {
       Math.min(this.context.commitIntervalMs, this.context.heartbeatIntervalMs),
     );
 
-    // Runs one message once it holds a permit, after the previous message with its key.
-    const run = async (
-      index: number,
-      key: string | undefined,
-      previous: Promise<unknown> | undefined,
-    ): Promise<Outcome> => {
-      let outcome: Outcome = 'undone';
-      try {
-        if (previous) await previous;
-        if (!rebalancing && !this.stopping) {
-          outcome = await this.handleMain(batch.partition, messages[index]!, key);
-        }
-      } finally {
-        this.slots.release();
-      }
+    // Runs one message once it holds a permit, after the previous message with its key. Written with
+    // `then` rather than `async`: at 100k messages/s each promise and tick saved shows.
+    // The batch keeps no promise per message (thousands, held until its end, they would outlive the
+    // young generation and make garbage collection dear): it counts the runs still going instead.
+    let running = 0;
+    let anyUndone = false;
+    let failure: { error: unknown } | undefined;
+    let allSettled: () => void = () => {};
+    const settled = (index: number, outcome: Outcome): Outcome => {
+      this.slots.release();
       if (outcome === 'done') {
         done[index] = true;
         advance();
+      } else {
+        anyUndone = true;
       }
+      if (--running === 0) allSettled();
       return outcome;
     };
+    const start = (index: number, key: string | undefined): Outcome | Promise<Outcome> => {
+      if (rebalancing || this.stopping) return settled(index, 'undone');
+      let handling: Promise<Outcome>;
+      try {
+        handling = this.handleMain(batch.partition, messages[index]!, bodies[index]!, key);
+      } catch (error) {
+        failure ??= { error };
+        return settled(index, 'undone');
+      }
+      return handling.then(
+        (outcome) => settled(index, outcome),
+        (error: unknown) => {
+          failure ??= { error };
+          return settled(index, 'undone');
+        },
+      );
+    };
+    const run = (index: number, key: string | undefined, previous: Promise<unknown> | undefined) => {
+      running += 1;
+      if (previous === undefined) return Promise.resolve(start(index, key));
+      return previous.then(() => start(index, key));
+    };
 
+    const bodies = copyBodies(messages);
     const keyTails = new Map<string, Promise<Outcome>>();
-    const tasks: Promise<Outcome>[] = [];
-    let outcomes: Outcome[] = [];
     try {
       for (let index = 0; index < messages.length; index += 1) {
         const message = messages[index]!;
@@ -174,21 +193,25 @@ export class QueueConsumer {
         }
         const key = message.key?.toString('utf8');
         const task = run(index, key, key === undefined ? undefined : keyTails.get(key));
-        tasks.push(task);
         if (key !== undefined) keyTails.set(key, task);
       }
       advance();
-      outcomes = await Promise.all(tasks);
+      if (running > 0) {
+        await new Promise<void>((resolve) => {
+          allSettled = resolve;
+        });
+      }
     } finally {
       clearInterval(ticker);
       report();
     }
+    if (failure) throw failure.error;
 
-    if (!outcomes.includes('undone')) this.refusals = 0;
+    if (!anyUndone) this.refusals = 0;
     if (resolvedUpTo < messages.length && !this.stopping && !rebalancing && payload.isRunning()) {
       // Something could not be settled (the broker refused the retry copy, say): read the partition
       // again from the first unfinished message, after a growing pause so a refusal is not a hot loop.
-      if (outcomes.includes('undone')) {
+      if (anyUndone) {
         this.refusals += 1;
         await sleep(refusalDelayMs(this.refusals));
       }
@@ -202,27 +225,40 @@ export class QueueConsumer {
     }
   }
 
-  private handleMain(partition: number, message: KafkaMessage, key: string | undefined): Promise<Outcome> {
+  private handleMain(
+    partition: number,
+    message: KafkaMessage,
+    body: Uint8Array,
+    key: string | undefined,
+  ): Promise<Outcome> {
     // Kafka keeps no delivery count: each time this consumer reads an offset it already delivered
     // (again after a refused settlement or a rebalance) counts as one more attempt.
     const offset = Number(message.offset);
     const highest = this.highestDelivered.get(partition) ?? -1;
-    let rereads = 0;
-    const id = `${partition}:${offset}`;
-    if (offset > highest) this.highestDelivered.set(partition, offset);
-    else {
-      rereads = (this.rereads.get(id) ?? 0) + 1;
-      if (this.rereads.size >= MAX_REMEMBERED_REREADS) this.rereads.delete(this.rereads.keys().next().value!);
-      this.rereads.set(id, rereads);
+    if (offset > highest) {
+      this.highestDelivered.set(partition, offset);
+      return this.deliver(message, body, key, readPositiveInt(message.headers, HEADER.attempt, 1));
     }
+    const id = `${partition}:${offset}`;
+    const rereads = (this.rereads.get(id) ?? 0) + 1;
+    if (this.rereads.size >= MAX_REMEMBERED_REREADS) this.rereads.delete(this.rereads.keys().next().value!);
+    this.rereads.set(id, rereads);
     const attempt = readPositiveInt(message.headers, HEADER.attempt, 1) + rereads;
-
-    const delivery = new KafkaDelivery(this.context, message, key, attempt, this.inFlight);
-    this.inFlight.add(delivery);
-    return delivery.run().then((outcome) => {
-      if (outcome === 'done' && rereads > 0) this.rereads.delete(id);
+    return this.deliver(message, body, key, attempt).then((outcome) => {
+      if (outcome === 'done') this.rereads.delete(id);
       return outcome;
     });
+  }
+
+  private deliver(
+    message: KafkaMessage,
+    body: Uint8Array,
+    key: string | undefined,
+    attempt: number,
+  ): Promise<Outcome> {
+    const delivery = new KafkaDelivery(this.context, message, body, key, attempt, this.inFlight);
+    this.inFlight.add(delivery);
+    return delivery.run();
   }
 
   /**
@@ -347,7 +383,6 @@ const RETRY_POLL_MS = 1_000;
 
 /** One delivery of a main-topic message, and its settlement. */
 class KafkaDelivery implements Delivery {
-  readonly body: Uint8Array;
   readonly queue: string;
   readonly key?: string;
   readonly headers?: Readonly<Record<string, string>>;
@@ -359,14 +394,13 @@ class KafkaDelivery implements Delivery {
   constructor(
     private readonly context: QueueConsumerContext,
     private readonly message: KafkaMessage,
+    /** The record's value, copied (see `copyBodies`). */
+    readonly body: Uint8Array,
     key: string | undefined,
     readonly attempt: number,
     /** The consumer's set of running deliveries, which this one leaves once finished. */
     private readonly inFlight: Set<KafkaDelivery>,
   ) {
-    // A copy: a handler that writes into its body must not change what a retry or a dead letter
-    // sends, which is taken from the fetched record.
-    this.body = new Uint8Array(message.value ?? EMPTY);
     this.queue = context.queue;
     if (key !== undefined) this.key = key;
     const headers = textHeaders(message.headers);
@@ -447,4 +481,24 @@ class KafkaDelivery implements Delivery {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+/**
+ * The values of a batch's records, copied into one buffer allocated for the batch: a handler that
+ * writes into its body must not change what a retry or a dead letter sends, which is taken from the
+ * fetched record. One allocation per batch instead of one per message (a body a handler keeps keeps
+ * its batch's buffer alive).
+ */
+function copyBodies(messages: readonly KafkaMessage[]): Uint8Array[] {
+  let total = 0;
+  for (const message of messages) total += message.value?.byteLength ?? 0;
+  const copy = new Uint8Array(total);
+  const bodies = new Array<Uint8Array>(messages.length);
+  let at = 0;
+  for (let index = 0; index < messages.length; index++) {
+    const value = messages[index]!.value;
+    const length = value?.byteLength ?? 0;
+    if (value) copy.set(value, at);
+    bodies[index] = copy.subarray(at, at + length);
+    at += length;
+  }
+  return bodies;
+}

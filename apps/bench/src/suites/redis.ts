@@ -17,7 +17,9 @@ const URL_ = baseUrl.toString();
 const PREFIX = 'thrun-bench:';
 const JOBS = Number(process.env.THRUN_BENCH_JOBS ?? 10_000);
 const SINGLE_JOBS = Math.min(JOBS, 3_000);
-const RATE = 2_000; // jobs/s offered in the latency case
+// Jobs/s offered in the latency cases: a moderate load, and one past what a one-message loop can serve.
+const RATE = 2_000;
+const HIGH_RATE = 10_000;
 const LATENCY_SECONDS = 3;
 
 const connection = {
@@ -116,7 +118,7 @@ async function thrunConsume(concurrency: number): Promise<number> {
   return rate(JOBS, ms);
 }
 
-async function thrunLatency(): Promise<number[]> {
+async function thrunLatency(rate: number): Promise<number[]> {
   const producer = thrun();
   const consumer = thrun();
   const latencies: number[] = [];
@@ -125,8 +127,8 @@ async function thrunLatency(): Promise<number[]> {
     latencies.push(now() - sent);
     await delivery.ack();
   });
-  await offer((i) => producer.publish('latency', [{ body: envelope(i, now()) }]));
-  await waitUntil(() => latencies.length >= RATE * LATENCY_SECONDS);
+  await offer(rate, (i, due) => producer.publish('latency', [{ body: envelope(i, due) }]));
+  await waitUntil(() => latencies.length >= rate * LATENCY_SECONDS);
   await consumer.close();
   await producer.close();
   return latencies;
@@ -185,7 +187,7 @@ async function rawConsume(concurrency: number): Promise<number> {
   return rate(JOBS, ms);
 }
 
-async function rawLatency(): Promise<number[]> {
+async function rawLatency(rate: number): Promise<number[]> {
   const producer = new Redis(URL_);
   const consumer = new Redis(URL_);
   const latencies: number[] = [];
@@ -204,8 +206,8 @@ async function rawLatency(): Promise<number[]> {
       await consumer.lrem(`${PREFIX}raw-latency:p`, 1, body);
     }
   })();
-  await offer((i) => producer.lpush(`${PREFIX}raw-latency`, envelope(i, now())));
-  await waitUntil(() => latencies.length >= RATE * LATENCY_SECONDS);
+  await offer(rate, (i, due) => producer.lpush(`${PREFIX}raw-latency`, envelope(i, due)));
+  await waitUntil(() => latencies.length >= rate * LATENCY_SECONDS);
   stop = true;
   await loop;
   producer.disconnect();
@@ -281,7 +283,7 @@ async function bullConsume(concurrency: number): Promise<number> {
   return rate(JOBS, ms);
 }
 
-async function bullLatency(): Promise<number[]> {
+async function bullLatency(rate: number): Promise<number[]> {
   const queue = bullQueue('latency');
   await queue.waitUntilReady();
   const latencies: number[] = [];
@@ -293,8 +295,8 @@ async function bullLatency(): Promise<number[]> {
     { connection: { ...connection, maxRetriesPerRequest: null }, prefix: bullPrefix, concurrency: 1 },
   );
   await worker.waitUntilReady();
-  await offer((i) => queue.add('order_created', payload(i, now()), { removeOnComplete: true }));
-  await waitUntil(() => latencies.length >= RATE * LATENCY_SECONDS);
+  await offer(rate, (i, due) => queue.add('order_created', payload(i, due), { removeOnComplete: true }));
+  await waitUntil(() => latencies.length >= rate * LATENCY_SECONDS);
   await worker.close();
   await queue.close();
   return latencies;
@@ -302,17 +304,21 @@ async function bullLatency(): Promise<number[]> {
 
 // ---- shared -------------------------------------------------------------------------------------
 
-/** Offers RATE jobs/s for LATENCY_SECONDS: a batch every 5 ms, each job stamped when it is sent. */
-async function offer(send: (i: number) => Promise<unknown>): Promise<void> {
-  const total = RATE * LATENCY_SECONDS;
-  const perTick = RATE / 200;
+/**
+ * Offers `rate` jobs/s for LATENCY_SECONDS: a batch every 5 ms. Each job carries the time it was meant
+ * to be sent, not when the loop got to it, so a stalled sender or event loop counts as latency
+ * instead of hiding it (no coordinated omission).
+ */
+async function offer(rate: number, send: (i: number, due: number) => Promise<unknown>): Promise<void> {
+  const total = rate * LATENCY_SECONDS;
+  const perTick = rate / 200;
   const start = now();
+  const dueOf = (i: number) => start + (i / rate) * 1000;
   const pending: Promise<unknown>[] = [];
   for (let i = 0; i < total; i += perTick) {
-    const due = start + (i / RATE) * 1000;
-    const wait = due - now();
+    const wait = dueOf(i) - now();
     if (wait > 0) await sleep(wait);
-    for (let j = i; j < i + perTick && j < total; j++) pending.push(send(j));
+    for (let j = i; j < i + perTick && j < total; j++) pending.push(send(j, dueOf(j)));
   }
   await Promise.all(pending);
 }
@@ -366,9 +372,13 @@ export async function redisSuite(): Promise<SuiteResult> {
     bull: await step(() => bullConsume(50)),
   };
   const latency = {
-    thrun: (await step(thrunLatency)).sort((a, b) => a - b),
-    raw: (await step(rawLatency)).sort((a, b) => a - b),
-    bull: (await step(bullLatency)).sort((a, b) => a - b),
+    thrun: (await step(() => thrunLatency(RATE))).sort((a, b) => a - b),
+    raw: (await step(() => rawLatency(RATE))).sort((a, b) => a - b),
+    bull: (await step(() => bullLatency(RATE))).sort((a, b) => a - b),
+  };
+  const highLatency = {
+    thrun: (await step(() => thrunLatency(HIGH_RATE))).sort((a, b) => a - b),
+    raw: (await step(() => rawLatency(HIGH_RATE))).sort((a, b) => a - b),
   };
 
   const rawJson = envelope(0).byteLength;
@@ -488,6 +498,22 @@ export async function redisSuite(): Promise<SuiteResult> {
       better: 'lower',
     },
     {
+      case: `latency p50 at ${HIGH_RATE}/s`,
+      unit: 'ms',
+      thrun: percentile(highLatency.thrun, 50),
+      peer: percentile(highLatency.raw, 50),
+      peerName: 'raw BLMOVE+LREM',
+      better: 'lower',
+    },
+    {
+      case: `latency p99 at ${HIGH_RATE}/s`,
+      unit: 'ms',
+      thrun: percentile(highLatency.thrun, 99),
+      peer: percentile(highLatency.raw, 99),
+      peerName: 'raw BLMOVE+LREM',
+      better: 'lower',
+    },
+    {
       case: 'Redis memory per queued job',
       unit: 'B',
       thrun: memory.thrun,
@@ -518,7 +544,7 @@ export async function redisSuite(): Promise<SuiteResult> {
     workload:
       `${JOBS} jobs of a ${rawJson}-byte JSON envelope on one Redis 127.0.0.1 (db ${connection.db}); single enqueue awaits ` +
       `${SINGLE_JOBS} publishes one by one; consume drains a pre-filled queue with a no-op handler that acks; latency ` +
-      `offers ${RATE} jobs/s for ${LATENCY_SECONDS} s to one consumer at concurrency 1 (publish → handler start); memory ` +
+      `offers ${RATE} and ${HIGH_RATE} jobs/s for ${LATENCY_SECONDS} s to one consumer at concurrency 1 (intended send time → handler start); memory ` +
       'is INFO used_memory growth per waiting job. Thrun: Redis Lists mode, default prefetch. BullMQ 6.7 with removeOnComplete.',
     comparisons: rows,
   };

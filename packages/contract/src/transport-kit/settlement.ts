@@ -94,7 +94,8 @@ export async function runDelivery(
   } catch {
     // the contract: a handler that throws has its delivery retried at once
   }
-  await settlement.idle();
+  // Only a settlement still under way is waited for: most handlers await theirs, and a wait costs a tick.
+  if (settlement.state === 'settling') await settlement.idle();
   if (settlement.state === 'pending' && !settlement.refused) {
     try {
       await retryNow();

@@ -1,4 +1,4 @@
-import type { JsonObject } from '@thrun/contract';
+import { ConfigurationError, type JsonObject } from '@thrun/contract';
 import { Context, type ContextScope } from '../context-impl.js';
 import { readTarget } from '../dispatch/dispatch-args.js';
 import { errorMessage } from '../errors.js';
@@ -21,6 +21,10 @@ export interface InProcessDispatch {
   publish(target: unknown, payload?: unknown): Promise<void>;
   /** Runs the listeners one after another; rejects with the first failure, running no more. */
   call(target: unknown, payload?: unknown): Promise<void>;
+  /** `publish` on the caller's stack: returns once every listener returned, throws the `AggregateError`. */
+  publishSync(target: unknown, payload?: unknown): void;
+  /** `call` on the caller's stack: throws the first failure as is. */
+  callSync(target: unknown, payload?: unknown): void;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -49,14 +53,14 @@ export function createInProcessDispatch(settings: InProcessSettings): InProcessD
     if (listeners.length === 0) return RESOLVED;
     const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
     // Arrays only when needed: the common case (synchronous listeners that succeed) allocates nothing.
-    let pending: Promise<unknown>[] | undefined;
+    let pending: PromiseLike<unknown>[] | undefined;
     let errors: unknown[] | undefined;
     for (let i = 0; i < listeners.length; i++) {
       try {
         const result = listeners[i]!.invoke(body as JsonObject, ctx);
-        if (result !== undefined && typeof (result as Promise<unknown>)?.then === 'function') {
+        if (isThenable(result)) {
           if (pending === undefined) pending = [];
-          pending.push(result as Promise<unknown>);
+          pending.push(result);
         }
       } catch (error) {
         if (errors === undefined) errors = [];
@@ -73,6 +77,72 @@ export function createInProcessDispatch(settings: InProcessSettings): InProcessD
     });
   }
 
+  function publishSync(target: unknown, payload?: unknown): void {
+    // A plain name, the common case, skips building the { name, payload } pair.
+    if (typeof target !== 'string') {
+      const read = readTarget(target, payload);
+      publishSync(read.name, read.payload);
+      return;
+    }
+    const name = target;
+    const body = payload === undefined ? {} : payload;
+    const listeners = listenersFor(name, body);
+    if (listeners.length === 0) return;
+    const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
+    let errors: unknown[] | undefined;
+    for (let i = 0; i < listeners.length; i++) {
+      const listener = listeners[i]!;
+      try {
+        const result = listener.invoke(body as JsonObject, ctx);
+        if (isThenable(result)) throw notSynchronous(listener, name, result);
+      } catch (error) {
+        if (errors === undefined) errors = [];
+        errors.push(error);
+      }
+    }
+    if (errors !== undefined) throw aggregate(name, errors, listeners.length);
+  }
+
+  function callSync(target: unknown, payload?: unknown): void {
+    if (typeof target !== 'string') {
+      const read = readTarget(target, payload);
+      callSync(read.name, read.payload);
+      return;
+    }
+    const name = target;
+    const body = payload === undefined ? {} : payload;
+    const listeners = listenersFor(name, body);
+    if (listeners.length === 0) return;
+    const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
+    for (let i = 0; i < listeners.length; i++) {
+      const listener = listeners[i]!;
+      const result = listener.invoke(body as JsonObject, ctx);
+      if (isThenable(result)) throw notSynchronous(listener, name, result);
+    }
+  }
+
+  /**
+   * A listener gave a synchronous dispatch a promise: that is a mistake in the calling code, so it
+   * fails at once, and the promise's eventual failure goes to the logger rather than nowhere.
+   */
+  function notSynchronous(
+    listener: Listener,
+    name: string,
+    result: PromiseLike<unknown>,
+  ): ConfigurationError {
+    result.then(undefined, (error: unknown) =>
+      scope.logger.error('an async listener failed after a synchronous dispatch', {
+        event: name,
+        listener: listener.name,
+        error: errorMessage(error),
+      }),
+    );
+    return new ConfigurationError(
+      'async_listener',
+      `[thrun:core] listener ${listener.name} of ${JSON.stringify(name)} returned a promise: use publish or call, which await it`,
+    );
+  }
+
   async function call(target: unknown, payload?: unknown): Promise<void> {
     const { name, payload: body } = readTarget(target, payload);
     const listeners = listenersFor(name, body);
@@ -80,11 +150,15 @@ export function createInProcessDispatch(settings: InProcessSettings): InProcessD
     const ctx = new Context(scope, name, body as JsonObject, undefined, undefined);
     for (const listener of listeners) {
       const result = listener.invoke(body as JsonObject, ctx);
-      if (result !== undefined && typeof (result as Promise<unknown>)?.then === 'function') await result;
+      if (isThenable(result)) await result;
     }
   }
 
-  return { publish, call };
+  return { publish, call, publishSync, callSync };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== undefined && typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 function aggregate(name: string, errors: unknown[], total: number): AggregateError {
