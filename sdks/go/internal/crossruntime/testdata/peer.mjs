@@ -16,7 +16,12 @@ const print = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 if (command === 'produce') {
   const [event, payload, count] = rest;
-  const thrun = createThrun({ transport: redisTransport({ url, mode }), queue, source: 'node', logger: silentLogger });
+  const thrun = createThrun({
+    transport: redisTransport({ url, mode }),
+    queue,
+    source: 'node',
+    logger: silentLogger,
+  });
   for (let i = 0; i < Number(count); i++) print({ event_id: await thrun.event(event, JSON.parse(payload)) });
   await thrun.close();
   process.exit(0);
@@ -32,12 +37,18 @@ if (command === 'produce') {
   thrun.subscribe(event, async (payload, ctx) => {
     if (ctx.attempt <= Number(failFirst)) throw new Error(`failing attempt ${ctx.attempt}`);
     print({ payload, meta: ctx.envelope.meta, attempt: ctx.attempt });
-    if (++handled === Number(count)) setImmediate(async () => { await thrun.stop(); process.exit(0); });
+    if (++handled === Number(count))
+      setImmediate(async () => {
+        await thrun.stop();
+        process.exit(0);
+      });
   });
   await thrun.start();
   print({ ready: true });
 } else if (command === 'dead') {
-  const { Redis } = await import(pathToFileURL(`${packages}transport-redis/node_modules/ioredis/built/index.js`).href);
+  const { Redis } = await import(
+    pathToFileURL(`${packages}transport-redis/node_modules/ioredis/built/index.js`).href
+  );
   const redis = new Redis(url);
   const values =
     mode === 'stream'
