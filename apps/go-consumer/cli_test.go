@@ -77,7 +77,7 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	if !strings.Contains(lines[1], `"go_message"`) {
 		t.Fatalf("unexpected second envelope %s", lines[1])
 	}
-	if !strings.Contains(stderr.String(), "dead-lettering invalid envelope") {
+	if !strings.Contains(stderr.String(), "dead-lettering an undecodable message") {
 		t.Fatalf("malformed message not reported: %s", stderr.String())
 	}
 	// The malformed message is kept, unchanged, after the dead letter's description line.

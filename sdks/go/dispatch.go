@@ -99,6 +99,17 @@ func (t *Thrun) DispatchMany(ctx context.Context, events []Event) ([]string, err
 	return ids, nil
 }
 
+// Encode returns the bytes Dispatch would send for an event (meta filled, validated), without
+// sending them: for a producer that publishes through a transport of its own, or logs what it sent.
+func (t *Thrun) Encode(event string, payload any, opts ...DispatchOption) ([]byte, error) {
+	settings := dispatchSettings{}
+	for _, opt := range opts {
+		opt(&settings)
+	}
+	body, _, err := t.encode(event, payload, settings)
+	return body, err
+}
+
 // encode builds the validated envelope bytes of an event, with meta filled.
 func (t *Thrun) encode(event string, payload any, s dispatchSettings) ([]byte, string, error) {
 	if !IsEventName(event) {

@@ -56,9 +56,14 @@ type Meta struct {
 
 // BatchMeta is meta.batch on a batch step's envelope.
 type BatchMeta struct {
-	ID    string `json:"id"`
-	Index int    `json:"index"`
-	Total int    `json:"total"`
+	// ID is the batch's id (UUID).
+	ID string `json:"id"`
+	// Index is the zero-based position of this step in the batch.
+	Index int `json:"index"`
+	// Total is the number of steps in the batch.
+	Total int `json:"total"`
+	// Mode is sequential or parallel.
+	Mode string `json:"mode,omitempty"`
 }
 
 // NewCompiler returns a compiler that knows the envelope schema under its $id, with format

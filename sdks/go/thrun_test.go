@@ -386,3 +386,40 @@ func TestMatchEventPattern(t *testing.T) {
 		t.Error("IsEventPattern")
 	}
 }
+
+func TestBatchStepsAreReported(t *testing.T) {
+	tr := memory.New()
+	c := newClient(t, tr, Options{Routes: []Route{{Pattern: "step.*", Queue: "steps"}}})
+	_ = c.Listen("step.ok", func(context.Context, *Message) error { return nil })
+	_ = c.Listen("step.bad", func(context.Context, *Message) error { return Permanentf("declined") })
+	runWorker(t, c)
+	ctx := context.Background()
+	batchID := "0b7c6f1e-3c2a-4f7e-9d1a-2b3c4d5e6f70"
+	for i, name := range []string{"step.ok", "step.bad"} {
+		body := []byte(`{"event":"` + name + `","payload":{},"meta":{"event_id":"0b7c6f1e-3c2a-4f7e-9d1a-2b3c4d5e6f7` + string(rune('1'+i)) + `","timestamp":"2026-01-01T00:00:00Z","source":"node","batch":{"id":"` + batchID + `","index":` + string(rune('0'+i)) + `,"total":2,"mode":"parallel"}}}`)
+		if err := tr.Publish(ctx, "steps", []transport.Message{{Body: body}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var reports []transport.QueuedMessage
+	for len(reports) < 2 && time.Now().Before(deadline) {
+		reports, _ = tr.Peek(ctx, "events", 10)
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := map[string]string{}
+	for _, r := range reports {
+		var e struct {
+			Event   string          `json:"event"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		_ = json.Unmarshal(r.Body, &e)
+		got[e.Event] = string(e.Payload)
+	}
+	if got[StepSucceededEvent] != `{"batch_id":"`+batchID+`","index":0}` || got[StepFailedEvent] != `{"batch_id":"`+batchID+`","index":1,"error":{"code":"non_retryable","message":"declined"}}` {
+		t.Fatalf("reports %v", got)
+	}
+	if dead := deadLetters(t, tr, "steps", 1); len(dead) != 1 {
+		t.Fatal("the failed step is dead-lettered too")
+	}
+}

@@ -113,16 +113,19 @@ func (w *worker) handle(_ context.Context, d transport.Delivery) error {
 		return nil // stopped mid-work: left unsettled, the transport releases it
 	}
 	if len(failures) == 0 {
+		if !w.reportStep(d, envelope, nil) {
+			return nil
+		}
 		return w.settle(d, "ack", d.Ack)
 	}
 	joined := errors.Join(failures...)
 	for _, failure := range failures {
 		if IsPermanent(failure) {
-			return w.deadLetter(d, envelope, transport.DeadLetterReason{Code: errorCode(failure), Message: failure.Error()})
+			return w.failStep(d, envelope, transport.DeadLetterReason{Code: errorCode(failure), Message: failure.Error()})
 		}
 	}
 	if attempt >= t.retry.MaxAttempts {
-		return w.deadLetter(d, envelope, transport.DeadLetterReason{
+		return w.failStep(d, envelope, transport.DeadLetterReason{
 			Code:    "max_attempts",
 			Message: fmt.Sprintf("failed on attempt %d of %d: %s", attempt, t.retry.MaxAttempts, joinedMessage(failures)),
 		})
@@ -130,6 +133,61 @@ func (w *worker) handle(_ context.Context, d transport.Delivery) error {
 	delay := t.retry.RetryDelay(attempt)
 	w.logger.Info("retrying", "event", envelope.Event, "queue", queue, "attempt", attempt, "delay", delay, "error", joined)
 	return w.settle(d, "retry", func(ctx context.Context) error { return d.Retry(ctx, delay) })
+}
+
+// failStep dead-letters a message whose handlers failed for good, reporting it first when it is
+// a batch step.
+func (w *worker) failStep(d transport.Delivery, envelope Envelope, reason transport.DeadLetterReason) error {
+	if !w.reportStep(d, envelope, &reason) {
+		return nil
+	}
+	return w.deadLetter(d, envelope, reason)
+}
+
+// Step report events (schemas/batch.md, batch-step-report.schema.json).
+const (
+	StepSucceededEvent = "thrun.batch.step_succeeded"
+	StepFailedEvent    = "thrun.batch.step_failed"
+)
+
+type stepReport struct {
+	BatchID string       `json:"batch_id"`
+	Index   int          `json:"index"`
+	Error   *reportError `json:"error,omitempty"`
+}
+
+type reportError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// reportStep publishes a batch step's final outcome, before the step's message is settled, so the
+// batch engine of a Thrun process records it and advances the batch (a report sent twice is
+// harmless). The report goes where the report event is routed (the default queue unless a route
+// says otherwise), where the coordinating process consumes it. It returns false when the report
+// could not be published: the delivery is then retried after a backoff, and reported again.
+func (w *worker) reportStep(d transport.Delivery, envelope Envelope, failure *transport.DeadLetterReason) bool {
+	if envelope.Meta == nil || envelope.Meta.Batch == nil {
+		return true
+	}
+	step := envelope.Meta.Batch
+	event, report := StepSucceededEvent, stepReport{BatchID: step.ID, Index: step.Index}
+	if failure != nil {
+		event = StepFailedEvent
+		report.Error = &reportError{Code: failure.Code, Message: transport.TruncateUTF8(failure.Message, transport.MaxReasonMessageBytes)}
+	}
+	opts := []DispatchOption{WithCausationID(envelope.Meta.EventID)}
+	if envelope.Meta.CorrelationID != "" {
+		opts = append(opts, WithCorrelationID(envelope.Meta.CorrelationID))
+	}
+	_, err := w.thrun.Dispatch(w.handlerCtx, event, report, opts...)
+	if err == nil {
+		return true
+	}
+	delay := w.thrun.retry.RetryDelay(d.Attempt())
+	w.logger.Error("could not report a batch step; retrying it", "event", envelope.Event, "batch", step.ID, "index", step.Index, "error", err)
+	_ = w.settle(d, "retry", func(ctx context.Context) error { return d.Retry(ctx, delay) })
+	return false
 }
 
 func joinedMessage(errs []error) string {

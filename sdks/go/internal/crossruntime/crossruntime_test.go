@@ -127,7 +127,7 @@ func (p *peer) wait(t *testing.T) {
 	}
 }
 
-func goClient(t *testing.T, mode redis.Mode, queue string, retry *thrun.Retry) *thrun.Thrun {
+func goClient(t *testing.T, mode redis.Mode, queue string, retry *thrun.Retry, routes ...thrun.Route) *thrun.Thrun {
 	t.Helper()
 	tr, err := redis.New(redis.Options{URL: redisURL(), Mode: mode})
 	if err != nil {
@@ -135,7 +135,7 @@ func goClient(t *testing.T, mode redis.Mode, queue string, retry *thrun.Retry) *
 	}
 	t.Cleanup(func() { _ = tr.Close(context.Background()) })
 	off := false
-	c, err := thrun.New(tr, thrun.Options{Queue: queue, HandleSignals: &off, Retry: retry, Logger: slog.New(slog.DiscardHandler)})
+	c, err := thrun.New(tr, thrun.Options{Queue: queue, Routes: routes, HandleSignals: &off, Retry: retry, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +273,90 @@ func TestGoDeadLettersReadByTypeScript(t *testing.T) {
 			if letter.Queue != q || letter.Attempts != 2 || letter.Form != "frame" || letter.Error.Code != "max_attempts" || !strings.Contains(letter.OriginalBody, id) {
 				t.Fatalf("TypeScript read %+v", letter)
 			}
+		})
+	}
+}
+
+// A batch created by TypeScript is executed by a Go worker step by step; the TypeScript batch
+// engine records the Go worker's reports and fires then/catch and finally exactly once.
+func TestGoWorkerRunsTypeScriptBatchSteps(t *testing.T) {
+	cases := []struct {
+		name, steps string
+		ran         []string
+		ending      string
+	}{
+		{"succeeds", "step.payment,step.order,step.email", []string{"step.payment", "step.order", "step.email"}, "order.success"},
+		{"fails", "step.payment,step.refund,step.email", []string{"step.payment", "step.refund"}, "order.failed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			raw := requirePeer(t)
+			q := testQueue(t, raw)
+			stepsQueue := testQueue(t, raw)
+			worker := goClient(t, redis.ModeList, q, &thrun.Retry{MaxAttempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond},
+				thrun.Route{Pattern: "step.*", Queue: stepsQueue})
+			ran := make(chan string, 10)
+			_ = worker.Listen("step.*", func(_ context.Context, m *thrun.Message) error {
+				if m.Envelope.Meta == nil || m.Envelope.Meta.Batch == nil {
+					return thrun.Permanentf("not a batch step")
+				}
+				ran <- m.Envelope.Event
+				if m.Envelope.Event == "step.refund" {
+					return thrun.Permanentf("card declined")
+				}
+				return nil
+			})
+			// The Go worker consumes only the steps queue; its reports go to q, where TypeScript listens.
+			run(t, worker)
+			p := startPeer(t, "batch", redisURL(), "list", q, stepsQueue, c.steps)
+			var created struct {
+				BatchID string `json:"batch_id"`
+			}
+			counts := map[string]int{}
+			var progress []int
+			for {
+				var line struct {
+					BatchID string         `json:"batch_id"`
+					Event   string         `json:"event"`
+					Payload map[string]any `json:"payload"`
+				}
+				select {
+				case text, ok := <-p.lines:
+					if !ok {
+						goto done
+					}
+					if err := json.Unmarshal([]byte(text), &line); err != nil {
+						t.Fatalf("peer line %q", text)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatal("the batch did not finish within 30s")
+				}
+				if line.Event == "" {
+					created.BatchID = line.BatchID
+					continue
+				}
+				if id, _ := line.Payload["batch_id"].(string); id != created.BatchID {
+					t.Fatalf("lifecycle event of another batch: %+v", line)
+				}
+				counts[line.Event]++
+				if line.Event == "order.progress" {
+					completed, _ := line.Payload["completed"].(float64)
+					progress = append(progress, int(completed))
+				}
+			}
+		done:
+			close(ran)
+			var order []string
+			for e := range ran {
+				order = append(order, e)
+			}
+			if strings.Join(order, ",") != strings.Join(c.ran, ",") {
+				t.Fatalf("Go ran %v, want %v", order, c.ran)
+			}
+			if counts[c.ending] != 1 || counts["order.finished"] != 1 || counts["order.success"]+counts["order.failed"] != 1 {
+				t.Fatalf("lifecycle events %v, want one %s and one order.finished", counts, c.ending)
+			}
+			t.Logf("lifecycle %v, progress %v", counts, progress)
 		})
 	}
 }

@@ -3,6 +3,7 @@
 //   node peer.mjs produce <url> <mode> <queue> <event> <payload json> <count>
 //   node peer.mjs consume <url> <mode> <queue> <event> <count> <fail first n attempts>
 //   node peer.mjs dead    <url> <mode> <queue>
+//   node peer.mjs batch   <url> <mode> <queue> <steps queue> <step events, comma-separated>
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const packages = fileURLToPath(new URL('../../../../../packages/', import.meta.url));
@@ -60,6 +61,31 @@ if (command === 'produce') {
   }
   redis.disconnect();
   process.exit(0);
+} else if (command === 'batch') {
+  // A coordinator: runs the batch engine (accepting step reports), routes the steps to a queue that
+  // only the worker under test consumes, and prints every lifecycle event it sees.
+  const [stepsQueue, steps] = rest;
+  const thrun = createThrun({
+    transport: redisTransport({ url, mode }),
+    queue,
+    routes: { 'step.*': stepsQueue },
+    logger: silentLogger,
+    batches: { acceptReports: true },
+  });
+  for (const event of ['order.success', 'order.failed', 'order.finished', 'order.progress']) {
+    thrun.subscribe(event, (payload, ctx) => {
+      print({ event, payload, event_id: ctx.envelope.meta.event_id });
+      if (event === 'order.finished') setTimeout(async () => { await thrun.stop(); process.exit(0); }, 1500);
+    });
+  }
+  await thrun.start();
+  const id = await thrun
+    .batch(steps.split(',').map((event, i) => ({ event, payload: { step: i } })))
+    .then('order.success')
+    .catch('order.failed')
+    .finally('order.finished')
+    .progress('order.progress');
+  print({ batch_id: id });
 } else {
   process.stderr.write(`unknown command ${command}\n`);
   process.exit(2);
