@@ -46,7 +46,6 @@ step() {
 }
 step turbo pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1
 step go bash -c 'cd sdks/go && go vet ./... && go test -v ./... && cd ../../apps/go-consumer && go vet ./... && go test -v ./...'
-step go-brokers bash -c 'cd sdks/go && go vet ./transport/rabbitmq/... ./transport/kafka/... && CI=true go test -race -count=1 ./transport/rabbitmq/... ./transport/kafka/...'
 step php bash scripts/php.sh test
 step node24 bash scripts/node24.sh
 

@@ -263,11 +263,21 @@ func TestCloseReleasesUnsettledToAnotherConsumerAsALaterAttempt(t *testing.T) {
 	}
 }
 
-func TestUnroutableAndTooLargePublishesFail(t *testing.T) {
+func TestInvalidTooLargeAndClosedPublishesFail(t *testing.T) {
 	tr := newTransport(t, Options{MaxPayloadBytes: 10})
-	err := tr.Publish(context.Background(), "whatever", []transport.Message{{Body: make([]byte, 11)}})
+	err := tr.Publish(context.Background(), "whatever", []transport.Message{{Body: []byte("ok")}, {Body: make([]byte, 11)}})
 	var te *TransportError
-	if !errors.As(err, &te) || te.Code != "payload_too_large" {
+	if !errors.As(err, &te) || te.Code != "payload_too_large" || !errors.Is(err, transport.ErrPayloadTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+	if _, ok := rawGet(t, "whatever"); ok {
+		t.Fatal("a batch refused as too large sent its other messages")
+	}
+	if err := tr.Publish(context.Background(), "Bad:Queue", nil); !errors.Is(err, transport.ErrInvalidQueue) {
+		t.Fatalf("got %v", err)
+	}
+	_ = tr.Close(context.Background())
+	if err := tr.Publish(context.Background(), "whatever", nil); !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("got %v", err)
 	}
 }
