@@ -6,6 +6,7 @@ namespace Thrun;
 
 use Thrun\Transport\Transports;
 use Thrun\Worker\Worker;
+use Thrun\Worker\WorkerPool;
 
 /** The `thrun` command. */
 final class Cli
@@ -34,6 +35,7 @@ final class Cli
       --max-backoff <ms>        retry delay cap (default: 60000)
       --unknown-events <p>      dead-letter (default), drop or leave
       --prefetch <n>            messages fetched at once (default: 10)
+      --processes <n>           worker processes, one handler each (default: 1); each builds its own bus
     TEXT;
 
     /** @param list<string> $arguments */
@@ -76,28 +78,6 @@ final class Cli
         $one = static fn (string $name, ?string $default = null): ?string => isset($options[$name]) ? end($options[$name]) : $default;
         $int = static fn (string $name, ?int $default = null): ?int => isset($options[$name]) ? (int) end($options[$name]) : $default;
 
-        $bus = null;
-        $configure = null;
-        if (($bootstrap = $one('bootstrap')) !== null) {
-            $loaded = require $bootstrap;
-            if ($loaded instanceof EventBus) {
-                $bus = $loaded;
-            } elseif ($loaded instanceof \Closure) {
-                $configure = $loaded;
-            } else {
-                throw new \InvalidArgumentException("[thrun] {$bootstrap} must return a Thrun\\EventBus or a closure(EventBus): void");
-            }
-        }
-        $bus ??= new EventBus(
-            Transports::create($one('transport', 'redis-lists'), $one('url'), $one('prefix', ''), $one('group', 'default')),
-            source: $one('source', 'php'),
-        );
-        if ($configure !== null) {
-            $configure($bus);
-        }
-        if (($listeners = $one('listeners')) !== null) {
-            $bus->discover($listeners, $one('cache'));
-        }
         $queues = [];
         foreach ($options['queue'] ?? ['events'] as $value) {
             array_push($queues, ...array_filter(explode(',', $value)));
@@ -105,19 +85,52 @@ final class Cli
         $log = static function (string $level, string $message, array $fields): void {
             fwrite(STDERR, json_encode(['level' => $level, 'msg' => $message] + $fields, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE) . "\n");
         };
-        $worker = new Worker(
-            $bus,
-            queues: $queues,
-            maxAttempts: $int('max-attempts', 5),
-            backoffMs: $int('backoff', 1_000),
-            maxBackoffMs: $int('max-backoff', 60_000),
-            unknownEvents: $one('unknown-events', 'dead-letter'),
-            prefetch: $int('prefetch', 10),
-            maxJobs: $int('max-jobs'),
-            maxTimeSeconds: ($time = $one('max-time')) !== null ? (float) $time : null,
-            memoryMb: $int('memory'),
-            log: $log,
-        );
+        // Built in each process: connections never cross a fork.
+        $makeWorker = static function () use ($one, $int, $options, $queues, $log): Worker {
+            $bus = null;
+            $configure = null;
+            if (($bootstrap = $one('bootstrap')) !== null) {
+                $loaded = require $bootstrap;
+                if ($loaded instanceof EventBus) {
+                    $bus = $loaded;
+                } elseif ($loaded instanceof \Closure) {
+                    $configure = $loaded;
+                } else {
+                    throw new \InvalidArgumentException("[thrun] {$bootstrap} must return a Thrun\\EventBus or a closure(EventBus): void");
+                }
+            }
+            $bus ??= new EventBus(
+                Transports::create($one('transport', 'redis-lists'), $one('url'), $one('prefix', ''), $one('group', 'default')),
+                source: $one('source', 'php'),
+            );
+            if ($configure !== null) {
+                $configure($bus);
+            }
+            if (($listeners = $one('listeners')) !== null) {
+                $bus->discover($listeners, $one('cache'));
+            }
+            return new Worker(
+                $bus,
+                queues: $queues,
+                maxAttempts: $int('max-attempts', 5),
+                backoffMs: $int('backoff', 1_000),
+                maxBackoffMs: $int('max-backoff', 60_000),
+                unknownEvents: $one('unknown-events', 'dead-letter'),
+                prefetch: $int('prefetch', 10),
+                maxJobs: $int('max-jobs'),
+                maxTimeSeconds: ($time = $one('max-time')) !== null ? (float) $time : null,
+                memoryMb: $int('memory'),
+                log: $log,
+            );
+        };
+        $processes = $int('processes', 1);
+        if ($processes > 1) {
+            $log('info', 'worker pool started', ['queues' => $queues, 'processes' => $processes, 'pid' => getmypid()]);
+            $status = (new WorkerPool($processes, $makeWorker))->run();
+            $log('info', 'worker pool stopped', ['status' => $status]);
+            return $status;
+        }
+        $worker = $makeWorker();
         $log('info', 'worker started', ['queues' => $queues, 'pid' => getmypid()]);
         $why = $worker->run();
         $log('info', 'worker stopped', ['why' => $why] + $worker->stats);

@@ -26,17 +26,6 @@ final class Envelope
     ) {
     }
 
-    /** A new event with `meta` filled: a fresh UUID v4, the time now (UTC), the source. */
-    public static function create(string $event, array $payload, string $source = 'php', array $meta = []): self
-    {
-        return new self($event, $payload, [
-            'event_id' => self::uuid(),
-            'timestamp' => self::now(),
-            'source' => $source,
-            'spec_version' => self::SPEC_VERSION,
-        ] + $meta);
-    }
-
     /** @internal built by the codec from a validated tree */
     public static function fromDecoded(\stdClass $value, string $bytes): self
     {

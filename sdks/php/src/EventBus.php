@@ -123,7 +123,7 @@ final class EventBus
         return $this->resolved[$name];
     }
 
-    /** Every queue a worker must consume for the subscribed listeners (their routes, or the default). */
+    /** The queue an event named `name` is dispatched to: the first matching route, else the default queue. */
     public function queueFor(string $name): string
     {
         foreach ($this->routes as $pattern => $queue) {

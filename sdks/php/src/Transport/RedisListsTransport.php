@@ -126,11 +126,6 @@ final class RedisListsTransport implements Transport
         return (int) $this->scripts->run($this->redis, $script, $scriptKeys, [$delivery->body, ...$args]) === 1;
     }
 
-    public function redis(): \Redis
-    {
-        return $this->redis;
-    }
-
     /** @return array{id: string, keys: array<string, string>, reapedAt: float} */
     private function consumer(string $queue): array
     {

@@ -53,7 +53,7 @@ final class Worker
         private readonly ?int $memoryMb = null,
         private readonly float $idleWaitSeconds = 1.0,
         private readonly ?\Closure $log = null,
-        private readonly ?\Closure $onReady = null,
+        private ?\Closure $onReady = null,
     ) {
         if (!in_array($unknownEvents, ['dead-letter', 'drop', 'leave'], true)) {
             throw new \InvalidArgumentException('[thrun] unknownEvents must be dead-letter, drop or leave');
@@ -61,6 +61,12 @@ final class Worker
         if ($maxAttempts < 1 || $queues === []) {
             throw new \InvalidArgumentException('[thrun] a worker needs at least one queue and maxAttempts ≥ 1');
         }
+    }
+
+    /** Called once the worker is subscribed to every queue: messages published from then on reach it. */
+    public function onReady(\Closure $onReady): void
+    {
+        $this->onReady = $onReady;
     }
 
     /** Asks the loop to end after the current job (signal-safe). */
@@ -288,9 +294,11 @@ final class Worker
                 $this->stopping = true;
             });
         }
-        return static function () use ($async, $previous): void {
+        return function () use ($async, $previous): void {
             foreach ($previous as $signal => $handler) {
-                pcntl_signal($signal, $handler);
+                // Stopped by a signal, the process is on its way out: a second one (a process group
+                // signalled twice) must not kill it before it exits cleanly.
+                pcntl_signal($signal, $this->stopping ? SIG_IGN : $handler);
             }
             pcntl_async_signals($async);
         };

@@ -84,4 +84,25 @@ final class WorkerCommandTest extends BrokerTestCase
         self::assertStringContainsString('"why":"max-time"', stream_get_contents($pipes[2]));
         self::assertLessThan(3.0, microtime(true) - $started);
     }
+
+    public function testAPoolRunsHandlersAtOnceAndStopsCleanly(): void
+    {
+        $queue = self::uniqueQueue('pool');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        $bus->event('slow.job', ['marks' => $marks], ['queue' => $queue]);
+        $bus->event('slow.job', ['marks' => $marks], ['queue' => $queue]);
+        [$process] = self::start($queue, '--processes', '2', '--prefetch', '1');
+        $redis = self::redis();
+        $deadline = microtime(true) + 10;
+        while ($redis->lLen($marks) < 2 && microtime(true) < $deadline) {
+            usleep(20_000);
+        }
+        self::assertSame(['started', 'started'], $redis->lRange($marks, 0, 1), 'two handlers ran at once');
+        proc_terminate($process, SIGTERM);
+        self::assertSame(0, self::waitForExit($process, 5));
+        self::assertSame(['started', 'started', 'finished', 'finished'], $redis->lRange($marks, 0, -1));
+        self::assertSame(0, $redis->lLen($queue));
+        self::assertSame([], $redis->keys("{{$queue}}:processing:*"));
+    }
 }
