@@ -75,7 +75,11 @@ if (command === 'produce') {
   for (const event of ['order.success', 'order.failed', 'order.finished', 'order.progress']) {
     thrun.subscribe(event, (payload, ctx) => {
       print({ event, payload, event_id: ctx.envelope.meta.event_id });
-      if (event === 'order.finished') setTimeout(async () => { await thrun.stop(); process.exit(0); }, 1500);
+      if (event === 'order.finished')
+        setTimeout(async () => {
+          await thrun.stop();
+          process.exit(0);
+        }, 1500);
     });
   }
   await thrun.start();
