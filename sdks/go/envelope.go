@@ -14,9 +14,6 @@ import (
 	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
 
-// The repository's schema, embedded from the copy in internal/wire (see README.md).
-var envelopeSchemaJSON = wire.Schema("envelope.schema.json")
-
 // EnvelopeSchemaID is the schema's $id: vectors reference the schema by it.
 const EnvelopeSchemaID = "https://thrun.dev/schemas/envelope.schema.json"
 
@@ -71,18 +68,29 @@ type BatchMeta struct {
 // syntax and field ranges, but not the calendar (the vectors say `2026-02-30T00:00:00Z` passes, so that
 // every runtime agrees; the library would also check the calendar).
 func NewCompiler() (*jsonschema.Compiler, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(envelopeSchemaJSON))
-	if err != nil {
-		return nil, fmt.Errorf("embedded envelope schema is not JSON: %w", err)
-	}
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateDateTime})
-	if err := c.AddResource(EnvelopeSchemaID, doc); err != nil {
+	// Every schema of schemas/, under its $id (https://thrun.dev/schemas/<file>), so that references
+	// between them (dead letters and batch payloads use the envelope's definitions) resolve.
+	entries, err := wire.Schemas.ReadDir("schemas")
+	if err != nil {
 		return nil, err
+	}
+	for _, entry := range entries {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(wire.Schema(entry.Name())))
+		if err != nil {
+			return nil, fmt.Errorf("embedded schema %s is not JSON: %w", entry.Name(), err)
+		}
+		if err := c.AddResource(schemaBaseURL+entry.Name(), doc); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
+
+// schemaBaseURL is where every schema's $id lives.
+const schemaBaseURL = "https://thrun.dev/schemas/"
 
 // Validator checks documents against the envelope schema.
 type Validator struct{ schema *jsonschema.Schema }

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
 
 const repoSchemas = "../../schemas"
@@ -23,10 +26,12 @@ type vectorGroup struct {
 
 // Every envelope vector file, the same files every runtime's tests run.
 func TestEnvelopeVectors(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(repoSchemas, "vectors", "envelope", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no vector files in %s/vectors/envelope (%v)", repoSchemas, err)
+	envelopeFiles, _ := filepath.Glob(filepath.Join(repoSchemas, "vectors", "envelope", "*.json"))
+	batchFiles, _ := filepath.Glob(filepath.Join(repoSchemas, "vectors", "batch", "*.json"))
+	if len(envelopeFiles) == 0 || len(batchFiles) == 0 {
+		t.Fatalf("no vector files in %s/vectors/envelope or batch", repoSchemas)
 	}
+	files := append(envelopeFiles, batchFiles...)
 	cases := 0
 	for _, file := range files {
 		raw, err := os.ReadFile(file)
@@ -105,4 +110,26 @@ func unmarshal(raw json.RawMessage) (any, error) {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// The dead-letter description this runtime writes validates against schemas/dead-letter.schema.json.
+func TestDeadLetterDescriptionMatchesTheSchema(t *testing.T) {
+	c, err := NewCompiler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile(schemaBaseURL + "dead-letter.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := transport.DeadLetterReason{Code: "max_attempts", Message: strings.Repeat("ü", 700)}
+	frame := transport.NewDeadLetterDescription("orders", reason, 5, time.Now()).Frame([]byte(`{"event":"a","payload":{}}`))
+	line, _, _ := bytes.Cut(frame, []byte("\n"))
+	doc, err := unmarshal(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(doc); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -421,6 +423,73 @@ func TestBatchStepsAreReported(t *testing.T) {
 	}
 	if dead := deadLetters(t, tr, "steps", 1); len(dead) != 1 {
 		t.Fatal("the failed step is dead-lettered too")
+	}
+}
+
+func TestSIGTERMDrainsAndStops(t *testing.T) {
+	tr := memory.New()
+	on := true
+	c, err := New(tr, Options{HandleSignals: &on, Logger: slog.New(slog.DiscardHandler), Retry: fastRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, finished := make(chan struct{}), make(chan struct{}, 1)
+	_ = c.Listen("slow", func(context.Context, *Message) error {
+		close(started)
+		time.Sleep(200 * time.Millisecond)
+		finished <- struct{}{}
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	time.Sleep(20 * time.Millisecond)
+	_, _ = c.Dispatch(context.Background(), "slow", nil)
+	waitFor(t, started) // Run has registered its signal handler by now
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(t, done); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	select {
+	case <-finished:
+	default:
+		t.Fatal("Run returned before the handler finished")
+	}
+	if left, _ := tr.Peek(context.Background(), "events", 10); len(left) != 0 {
+		t.Fatal("the handled message is still queued")
+	}
+}
+
+func TestRetryRunsOnlyTheListenersThatFailed(t *testing.T) {
+	tr := memory.New()
+	c := newClient(t, tr, Options{})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	done := make(chan struct{}, 1)
+	_ = c.Listen("order.paid", func(context.Context, *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls["steady"]++
+		return nil
+	})
+	_ = c.Listen("order.*", func(_ context.Context, m *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls["flaky"]++
+		if m.Attempt == 1 {
+			return errors.New("once")
+		}
+		done <- struct{}{}
+		return nil
+	})
+	runWorker(t, c)
+	_, _ = c.Dispatch(context.Background(), "order.paid", nil)
+	waitFor(t, done)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["steady"] != 1 || calls["flaky"] != 2 {
+		t.Fatalf("calls %v: the listener that succeeded ran again", calls)
 	}
 }
 

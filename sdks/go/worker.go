@@ -83,6 +83,66 @@ type worker struct {
 	handlerCtx context.Context
 	logger     *slog.Logger
 	stopping   atomic.Bool
+
+	// succeeded remembers, per event (queue and event_id), the listeners that already succeeded,
+	// so that a retry runs only those that failed (bounded: the oldest entry goes first).
+	mu        sync.Mutex
+	succeeded map[string]map[*listener]bool
+	order     []string
+}
+
+const maxRememberedEvents = 10_000
+
+func memoryKey(m *Message) string {
+	if m.Envelope.Meta == nil || m.Envelope.Meta.EventID == "" {
+		return ""
+	}
+	return m.Queue + "\x00" + m.Envelope.Meta.EventID
+}
+
+func (w *worker) alreadySucceeded(key string, l *listener) bool {
+	if key == "" {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.succeeded[key][l]
+}
+
+func (w *worker) remember(key string, listeners []*listener) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.succeeded == nil {
+		w.succeeded = map[string]map[*listener]bool{}
+	}
+	set, ok := w.succeeded[key]
+	if !ok {
+		if len(w.order) >= maxRememberedEvents {
+			delete(w.succeeded, w.order[0])
+			w.order = w.order[1:]
+		}
+		set = map[*listener]bool{}
+		w.succeeded[key] = set
+		w.order = append(w.order, key)
+	}
+	for _, l := range listeners {
+		set[l] = true
+	}
+}
+
+func (w *worker) forget(m *Message) {
+	key := memoryKey(m)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.succeeded[key]; ok {
+		delete(w.succeeded, key)
+		for i, k := range w.order {
+			if k == key {
+				w.order = append(w.order[:i], w.order[i+1:]...)
+				break
+			}
+		}
+	}
 }
 
 // handle runs one delivery through its listeners and settles it; it never returns an error for a
@@ -119,7 +179,11 @@ func (w *worker) handle(_ context.Context, d transport.Delivery) error {
 		if !w.reportStep(d, envelope, nil) {
 			return nil
 		}
+		w.forget(message)
 		return w.settle(d, "ack", d.Ack)
+	}
+	if attempt >= t.retry.MaxAttempts || hasPermanent(failures) {
+		w.forget(message)
 	}
 	joined := errors.Join(failures...)
 	for _, failure := range failures {
@@ -193,6 +257,15 @@ func (w *worker) reportStep(d transport.Delivery, envelope Envelope, failure *tr
 	return false
 }
 
+func hasPermanent(errs []error) bool {
+	for _, err := range errs {
+		if IsPermanent(err) {
+			return true
+		}
+	}
+	return false
+}
+
 func joinedMessage(errs []error) string {
 	messages := make([]string, len(errs))
 	for i, err := range errs {
@@ -201,11 +274,21 @@ func joinedMessage(errs []error) string {
 	return strings.Join(messages, "; ")
 }
 
-// runListeners runs every listener at once and returns their failures (a panic is one).
+// runListeners runs at once every listener that has not yet succeeded for this event, and returns
+// their failures (a panic is one).
 func (w *worker) runListeners(listeners []*listener, m *Message) []error {
+	key := ""
+	if len(listeners) > 1 {
+		key = memoryKey(m)
+	}
 	errs := make([]error, len(listeners))
+	ran := make([]bool, len(listeners))
 	var wg sync.WaitGroup
 	for i, l := range listeners {
+		if w.alreadySucceeded(key, l) {
+			continue
+		}
+		ran[i] = true
 		wg.Go(func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -217,10 +300,16 @@ func (w *worker) runListeners(listeners []*listener, m *Message) []error {
 	}
 	wg.Wait()
 	var failures []error
-	for _, err := range errs {
+	var succeeded []*listener
+	for i, err := range errs {
 		if err != nil {
 			failures = append(failures, err)
+		} else if ran[i] {
+			succeeded = append(succeeded, listeners[i])
 		}
+	}
+	if key != "" && len(failures) > 0 && len(succeeded) > 0 {
+		w.remember(key, succeeded)
 	}
 	return failures
 }

@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,6 +136,15 @@ func goClient(t *testing.T, mode redis.Mode, queue string, retry *thrun.Retry, r
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tr.Close(context.Background()) })
+	return newClient(t, tr, queue, retry, routes...)
+}
+
+func goClientOn(t *testing.T, tr *redis.Transport, queue string) *thrun.Thrun {
+	return newClient(t, tr, queue, nil)
+}
+
+func newClient(t *testing.T, tr *redis.Transport, queue string, retry *thrun.Retry, routes ...thrun.Route) *thrun.Thrun {
+	t.Helper()
 	off := false
 	c, err := thrun.New(tr, thrun.Options{Queue: queue, Routes: routes, HandleSignals: &off, Retry: retry, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -358,5 +369,82 @@ func TestGoWorkerRunsTypeScriptBatchSteps(t *testing.T) {
 			}
 			t.Logf("lifecycle %v, progress %v", counts, progress)
 		})
+	}
+}
+
+// TestMain lets the test binary run as a worker process of its own (for the SIGKILL test).
+func TestMain(m *testing.M) {
+	if queue := os.Getenv("THRUN_TEST_HANGING_WORKER"); queue != "" {
+		hangingWorker(queue)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// hangingWorker takes the queue's messages and never finishes them, printing "took <attempt>".
+func hangingWorker(queue string) {
+	tr, err := redis.New(redis.Options{URL: redisURL(), VisibilityTimeout: 500 * time.Millisecond})
+	if err != nil {
+		os.Exit(2)
+	}
+	c, err := thrun.New(tr, thrun.Options{Queue: queue, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		os.Exit(2)
+	}
+	_ = c.Listen("slow", func(ctx context.Context, m *thrun.Message) error {
+		os.Stdout.WriteString("took " + strconv.Itoa(m.Attempt) + "\n")
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	_ = c.Run(context.Background())
+}
+
+// A worker killed with SIGKILL mid-job loses nothing: the message comes back to another worker
+// after the lease, as attempt 2.
+func TestSIGKILLMidJobRedelivers(t *testing.T) {
+	raw := requirePeer(t)
+	q := testQueue(t, raw)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "THRUN_TEST_HANGING_WORKER="+q)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	producer := goClient(t, redis.ModeList, q, nil)
+	time.Sleep(300 * time.Millisecond) // the worker process subscribes
+	if _, err := producer.Dispatch(context.Background(), "slow", nil); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "took 1\n" {
+		t.Fatalf("worker process said %q (%v)", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	tr, err := redis.New(redis.Options{URL: redisURL(), VisibilityTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close(context.Background()) })
+	off := false
+	second, _ := thrun.New(tr, thrun.Options{Queue: q, HandleSignals: &off, Logger: slog.New(slog.DiscardHandler)})
+	attempts := make(chan int, 1)
+	_ = second.Listen("slow", func(_ context.Context, m *thrun.Message) error { attempts <- m.Attempt; return nil })
+	run(t, second)
+	select {
+	case attempt := <-attempts:
+		if attempt != 2 {
+			t.Fatalf("redelivered as attempt %d, want 2", attempt)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed worker's message never came back")
 	}
 }

@@ -141,10 +141,16 @@ func (t *Transport) Consume(ctx context.Context, queueName string, handler trans
 	if t.closed {
 		return nil, fmt.Errorf("[thrun:memory] consume: %w", transport.ErrClosed)
 	}
-	fetchCtx, stopFetching := context.WithCancel(ctx)
+	fetchCtx, stopFetching := context.WithCancel(context.Background())
 	s := &subscription{transport: t, queue: queueName, handler: handler, slots: make(chan struct{}, concurrency), stopFetching: stopFetching, held: map[*delivery]struct{}{}, fetcherDone: make(chan struct{})}
 	t.subs[s] = struct{}{}
 	go s.fetch(fetchCtx)
+	// Cancelling ctx stops the consumer, like Close (drain bounded as Transport.Close's default).
+	context.AfterFunc(ctx, func() {
+		drain, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Close(drain)
+	})
 	return s, nil
 }
 

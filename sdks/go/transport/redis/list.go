@@ -2,8 +2,6 @@ package redis
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -162,12 +160,6 @@ func (s *listSource) tick(ctx context.Context, _ []fetched) error {
 func (s *listSource) tickInterval() time.Duration { return max(100*time.Millisecond, s.lease/3) }
 
 func (s *listSource) dispose() { _ = s.blocking.Close() }
-
-// attemptsField is the attempts hash field of a body: its lowercase hex SHA-1.
-func attemptsField(body []byte) string {
-	sum := sha1.Sum(body)
-	return hex.EncodeToString(sum[:])
-}
 
 // isReplyError tells Redis's answer (a refused write, WRONGTYPE) from a lost connection.
 func isReplyError(err error) bool {

@@ -255,7 +255,20 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 		t.mu.Unlock()
 	}
 	c.start()
+	closeWhenDone(ctx, c)
 	return c, nil
+}
+
+// defaultDrainTimeout bounds the drain of a consumer stopped by its context.
+const defaultDrainTimeout = 10 * time.Second
+
+// closeWhenDone closes the subscription when ctx is cancelled, as the contract says.
+func closeWhenDone(ctx context.Context, s transport.Subscription) {
+	context.AfterFunc(ctx, func() {
+		drain, cancel := context.WithTimeout(context.Background(), defaultDrainTimeout)
+		defer cancel()
+		_ = s.Close(drain)
+	})
 }
 
 // Close stops every consumer, drains them until ctx is done, releases what is left, then closes
