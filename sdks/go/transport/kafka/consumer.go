@@ -110,10 +110,11 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 	}
 	c.client = client
 	c.pollCtx, c.stopPolling = context.WithCancel(context.Background())
-	t.mu.Lock()
-	t.consumers[c] = struct{}{}
-	t.mu.Unlock()
 	go c.loop()
+	if !t.consumers.Add(c, c.close) {
+		c.close(context.Background()) // the transport closed meanwhile
+		return nil, ErrClosed
+	}
 	select {
 	case <-joined:
 	case <-time.After(t.opts.SessionTimeout + 5*time.Second):
@@ -549,8 +550,6 @@ func (c *consumer) close(ctx context.Context) {
 		_ = c.client.LeaveGroupContext(leaveCtx)
 		cancel()
 		c.client.CloseAllowingRebalance()
-		c.transport.mu.Lock()
-		delete(c.transport.consumers, c)
-		c.transport.mu.Unlock()
+		c.transport.consumers.Remove(c)
 	})
 }

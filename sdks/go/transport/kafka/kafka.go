@@ -70,9 +70,7 @@ type Transport struct {
 	ensureMu sync.Mutex
 	ensured  map[string]bool
 
-	mu        sync.Mutex
-	consumers map[*consumer]struct{}
-	closed    bool
+	consumers brokerkit.Consumers
 }
 
 // New creates the producer client; it connects lazily.
@@ -101,7 +99,7 @@ func New(opts Options) (*Transport, error) {
 	if err != nil {
 		return nil, &TransportError{Transport: transportName, Code: "invalid_option", Message: "cannot create the Kafka client", Err: err}
 	}
-	return &Transport{opts: opts, producer: producer, admin: kadm.NewClient(producer), ensured: map[string]bool{}, consumers: map[*consumer]struct{}{}}, nil
+	return &Transport{opts: opts, producer: producer, admin: kadm.NewClient(producer), ensured: map[string]bool{}}, nil
 }
 
 func (o Options) clientOptions() []kgo.Opt {
@@ -281,26 +279,11 @@ func (t *Transport) topicsReady(ctx context.Context, names []string) (bool, erro
 
 // Close closes every consumer (as Subscription.Close), then the producer. Idempotent.
 func (t *Transport) Close(ctx context.Context) error {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return nil
-	}
-	t.closed = true
-	consumers := make([]*consumer, 0, len(t.consumers))
-	for c := range t.consumers {
-		consumers = append(consumers, c)
-	}
-	t.mu.Unlock()
 	ctx, cancel := t.drainContext(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, c := range consumers {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.close(ctx) }()
+	if t.consumers.CloseAll(ctx) {
+		t.producer.Close()
 	}
-	wg.Wait()
-	t.producer.Close()
 	return nil
 }
 
@@ -308,8 +291,4 @@ func (t *Transport) drainContext(ctx context.Context) (context.Context, context.
 	return brokerkit.DrainContext(ctx, t.opts.DrainTimeout)
 }
 
-func (t *Transport) isClosed() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.closed
-}
+func (t *Transport) isClosed() bool { return t.consumers.Closed() }

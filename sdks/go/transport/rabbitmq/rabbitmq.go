@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -62,9 +61,7 @@ type Transport struct {
 	connectTimeout  time.Duration
 	drainTimeout    time.Duration
 
-	mu        sync.Mutex
-	consumers map[*consumer]struct{}
-	closed    bool
+	consumers brokerkit.Consumers
 }
 
 // New checks the options; it connects lazily, on the first Publish or Consume.
@@ -92,7 +89,6 @@ func New(opts Options) (*Transport, error) {
 		maxPayloadBytes: brokerkit.OrDefault(opts.MaxPayloadBytes, defaultMaxPayloadBytes),
 		connectTimeout:  brokerkit.OrDefault(opts.ConnectTimeout, 10*time.Second),
 		drainTimeout:    brokerkit.OrDefault(opts.DrainTimeout, 10*time.Second),
-		consumers:       map[*consumer]struct{}{},
 	}
 	config := amqp.Config{
 		TLSClientConfig: opts.TLS,
@@ -241,10 +237,11 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	t.consumers[c] = struct{}{}
-	t.mu.Unlock()
 	go c.loop(deliveries)
+	if !t.consumers.Add(c, func(ctx context.Context) { _ = c.close(ctx) }) {
+		_ = c.close(context.Background()) // the transport closed meanwhile
+		return nil, ErrClosed
+	}
 	sub := &subscription{transport: t, consumer: c}
 	go func() { // cancelling ctx stops the consumer, as Close does
 		select {
@@ -267,9 +264,7 @@ func (s *subscription) Close(ctx context.Context) error {
 	ctx, cancel := s.transport.drainContext(ctx)
 	defer cancel()
 	err := s.consumer.close(ctx)
-	s.transport.mu.Lock()
-	delete(s.transport.consumers, s.consumer)
-	s.transport.mu.Unlock()
+	s.transport.consumers.Remove(s.consumer)
 	return err
 }
 
@@ -280,32 +275,13 @@ func (t *Transport) drainContext(ctx context.Context) (context.Context, context.
 // Close closes every consumer (as Subscription.Close), then the connection. Idempotent; afterwards
 // Publish and Consume return ErrClosed.
 func (t *Transport) Close(ctx context.Context) error {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return nil
-	}
-	t.closed = true
-	consumers := make([]*consumer, 0, len(t.consumers))
-	for c := range t.consumers {
-		consumers = append(consumers, c)
-	}
-	t.mu.Unlock()
 	ctx, cancel := t.drainContext(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, c := range consumers {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = c.close(ctx) }()
+	if t.consumers.CloseAll(ctx) {
+		t.publisher.close()
+		t.manager.close()
 	}
-	wg.Wait()
-	t.publisher.close()
-	t.manager.close()
 	return nil
 }
 
-func (t *Transport) isClosed() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.closed
-}
+func (t *Transport) isClosed() bool { return t.consumers.Closed() }

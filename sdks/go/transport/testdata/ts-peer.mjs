@@ -7,6 +7,9 @@
 //     consumes group `default`, prints one JSON line per delivery ({ body, attempt, key, headers }),
 //     retries every first attempt after 200 ms, dead-letters a second attempt whose body holds
 //     `"dead":true`, acks the rest, and exits after <deliveries> deliveries.
+//   node ts-peer.mjs <rabbitmq|kafka> dead <queue> <count>
+//     peeks at up to <count> dead letters of <queue> and prints each as TypeScript decodes it
+//     ({ queue, error, attempts, failed_at, form, originalBody }).
 //
 // Brokers: THRUN_AMQP_URL, THRUN_KAFKA_BROKERS.
 const root = new URL('../../../../', import.meta.url);
@@ -61,6 +64,21 @@ if (mode === 'produce') {
   );
   process.stdout.write('{"ready":true}\n');
   await finished;
+  await transport.close();
+} else if (mode === 'dead') {
+  const { decodeDeadLetter } = await import(new URL('packages/contract/dist/index.js', root));
+  const wanted = Number(argument);
+  let letters = [];
+  for (let tries = 0; letters.length < wanted && tries < 50; tries += 1) {
+    letters = await transport.peek(`${queue}.dead`, wanted);
+    if (letters.length < wanted) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  for (const letter of letters) {
+    const decoded = decodeDeadLetter(letter);
+    process.stdout.write(
+      `${JSON.stringify({ ...decoded, originalBody: decoder.decode(decoded.originalBody) })}\n`,
+    );
+  }
   await transport.close();
 } else {
   throw new Error(`unknown mode ${mode}`);

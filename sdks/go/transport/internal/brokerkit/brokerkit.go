@@ -166,3 +166,60 @@ func DrainContext(ctx context.Context, drainTimeout time.Duration) (context.Cont
 	}
 	return context.WithTimeout(ctx, drainTimeout)
 }
+
+// Consumers tracks a transport's open consumers and whether the transport was closed.
+type Consumers struct {
+	mu     sync.Mutex
+	open   map[any]func(context.Context)
+	closed bool
+}
+
+// Add registers a consumer and the function that closes it; false once the transport is closed.
+func (c *Consumers) Add(key any, close func(context.Context)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if c.open == nil {
+		c.open = map[any]func(context.Context){}
+	}
+	c.open[key] = close
+	return true
+}
+
+// Remove forgets a consumer that closed.
+func (c *Consumers) Remove(key any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.open, key)
+}
+
+// Closed reports whether CloseAll was called.
+func (c *Consumers) Closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// CloseAll marks the transport closed and closes every open consumer at once, each draining until
+// ctx is done; false when it was closed already.
+func (c *Consumers) CloseAll(ctx context.Context) bool {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	c.closed = true
+	closes := make([]func(context.Context), 0, len(c.open))
+	for _, close := range c.open {
+		closes = append(closes, close)
+	}
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, close := range closes {
+		wg.Go(func() { close(ctx) })
+	}
+	wg.Wait()
+	return true
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +96,38 @@ func Interop(t *testing.T, kind string, b workertest.Broker) {
 		dead := b.DeadLetters(t, queue, 1)[0]
 		if string(dead.Body) != `{"event":"interop.b","payload":{"dead":true}}` || dead.Headers[transport.HeaderDeadErrorCode] != "ts_dead" || dead.Headers[transport.HeaderDeadAttempts] != "2" {
 			t.Fatalf("dead letter %q %v", dead.Body, dead.Headers)
+		}
+	})
+
+	// A Go consumer's dead letter is one TypeScript reads as its own: the same description, its
+	// reason cut by the same rule, and the original bytes.
+	t.Run("TypeScript reads a Go dead letter", func(t *testing.T) {
+		tr := b.New(t)
+		queue := brokertest.UniqueQueue("go-" + kind + "-dead-ts")
+		reason := transport.DeadLetterReason{Code: "schema_violation", Message: strings.Repeat("é", 600)}
+		got := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, func(d transport.Delivery) error {
+			if d.Attempt() == 1 {
+				return d.Retry(context.Background(), 0)
+			}
+			return d.DeadLetter(context.Background(), reason)
+		})
+		body := `{"event":"interop.dead","payload":{"n":1}} \u00e9`
+		if err := tr.Publish(context.Background(), queue, []transport.Message{{Body: []byte(body)}}); err != nil {
+			t.Fatal(err)
+		}
+		brokertest.Next(t, got, within)
+		brokertest.Next(t, got, within)
+		letters := DeadLetters(t, kind, queue, 1)
+		if len(letters) != 1 {
+			t.Fatalf("TypeScript read %d dead letters", len(letters))
+		}
+		letter := letters[0]
+		want := transport.NewDeadLetterDescription(queue, reason, 2, time.Now())
+		if letter.Form != "headers" || letter.Queue != queue || letter.Attempts != 2 || letter.Error.Code != reason.Code || letter.Error.Message != want.Error.Message || letter.OriginalBody != body {
+			t.Fatalf("TypeScript read %+v", letter)
+		}
+		if _, err := time.Parse("2006-01-02T15:04:05.000Z", letter.FailedAt); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -4,6 +4,7 @@ package tspeer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -27,6 +28,40 @@ type Delivery struct {
 	Attempt int               `json:"attempt"`
 	Key     string            `json:"key"`
 	Headers map[string]string `json:"headers"`
+}
+
+// DeadLetter is a dead letter as TypeScript's decodeDeadLetter reads it.
+type DeadLetter struct {
+	Queue string `json:"queue"`
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Attempts     int    `json:"attempts"`
+	FailedAt     string `json:"failed_at"`
+	Form         string `json:"form"`
+	OriginalBody string `json:"originalBody"`
+}
+
+// DeadLetters peeks at up to n dead letters of queue through the TypeScript transport and returns
+// them as TypeScript decodes them.
+func DeadLetters(t *testing.T, transport, queue string, n int) []DeadLetter {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "node", script(t, transport), transport, "dead", queue, strconv(n)).Output()
+	if err != nil {
+		t.Fatalf("TypeScript dead-letter reader: %v", err)
+	}
+	var letters []DeadLetter
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var letter DeadLetter
+		if err := json.Unmarshal(line, &letter); err != nil {
+			t.Fatalf("TypeScript dead-letter reader printed %q: %v", line, err)
+		}
+		letters = append(letters, letter)
+	}
+	return letters
 }
 
 func script(t *testing.T, transport string) string {
