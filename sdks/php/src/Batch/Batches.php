@@ -46,11 +46,43 @@ final class Batches
         self::publish($this->bus, $this->store, $id, $queue, $emissions);
     }
 
-    /** Whether a step of this batch should still run: false once it was cancelled or failed. */
-    public function isRunning(string $id): bool
+    /**
+     * Takes a step's run lease before it runs, as the TypeScript engine does: returns the lease
+     * token when the step should run, null when it must not (already settled, or the batch ended).
+     * While another run holds the lease it waits up to two lease lengths, then throws, and the
+     * worker retries the copy later. A step of a batch this store does not know runs as an ordinary
+     * event.
+     */
+    public function startStep(string $id, int $index, int $leaseMs = self::STEP_LEASE_MS): ?string
     {
-        $record = $this->store->get($id);
-        return $record === null || $record['status'] === 'running';
+        $token = \Thrun\Envelope::uuid();
+        $deadline = microtime(true) + 2 * $leaseMs / 1000;
+        while (($start = $this->store->startStep($id, $index, $token, $leaseMs)) === 'busy' && microtime(true) < $deadline) {
+            usleep((int) min($leaseMs / 4, 1_000) * 1000);
+        }
+        return match ($start) {
+            'run', 'unknown' => $token,
+            // A duplicate of a finished step: never run again, but publish what its first delivery
+            // decided and did not get out.
+            'settled' => $this->recordAgain($id, $index),
+            'ended' => null,
+            default => throw new \RuntimeException("[thrun] step {$index} of batch {$id} is still running elsewhere"),
+        };
+    }
+
+    /** Gives a step's lease back without an outcome (it will be retried). */
+    public function releaseStep(string $id, int $index, string $token): void
+    {
+        $this->store->releaseStep($id, $index, $token);
+    }
+
+    /** How long a step's run lease lasts: another copy of its message waits while one runs. */
+    public const STEP_LEASE_MS = 30_000;
+
+    private function recordAgain(string $id, int $index): ?string
+    {
+        $this->recordStep($id, $index);
+        return null;
     }
 
     /** @param list<array> $emissions */

@@ -154,6 +154,22 @@ final class RedisBatchStore
           + (isset($state['failure']) ? ['failure' => json_decode($state['failure'], true)] : []);
     }
 
+    /**
+     * Takes the run lease of a step: `run`, `busy` (another live lease), `settled`, `ended` (the
+     * batch runs no more steps) or `unknown`.
+     */
+    public function startStep(string $id, int $index, string $token, int $leaseMs): string
+    {
+        $keys = $this->keys($id);
+        return (string) $this->scripts->run($this->redis, 'batch-step-start', [$keys['state'], $keys['settled']], [(string) $index, $token, max(1, $leaseMs)]);
+    }
+
+    /** Gives a step's lease back without an outcome: the step will be retried. */
+    public function releaseStep(string $id, int $index, string $token): void
+    {
+        $this->scripts->run($this->redis, 'batch-step-renew', [$this->keys($id)['state']], [(string) $index, $token, '0']);
+    }
+
     /** @param list<string> $emissionKeys */
     public function markEmitted(string $id, array $emissionKeys): void
     {

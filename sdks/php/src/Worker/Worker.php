@@ -152,11 +152,21 @@ final class Worker
         }
 
         $step = self::stepOf($envelope);
-        if ($step !== null && $this->bus->batches()?->isRunning($step['id']) === false) {
-            // A cancelled or failed batch runs nothing more.
-            $this->settle(fn () => $delivery->ack());
-            $this->stats['dropped']++;
-            return;
+        $lease = null;
+        if ($step !== null && ($batches = $this->bus->batches()) !== null) {
+            try {
+                $lease = $batches->startStep($step['id'], $step['index']);
+            } catch (\RuntimeException $busy) {
+                $this->settle(fn () => $delivery->retry(Backoff::retryDelayMs($delivery->attempt, $this->backoffMs, $this->maxBackoffMs, $this->jitter)));
+                $this->stats['retried']++;
+                return;
+            }
+            if ($lease === null) {
+                // Settled already, or a cancelled or failed batch: it runs nothing more.
+                $this->settle(fn () => $delivery->ack());
+                $this->stats['dropped']++;
+                return;
+            }
         }
 
         $context = new HandlerContext($envelope, $delivery->attempt, $this->maxAttempts, $delivery->queue, $this->bus);
@@ -202,6 +212,9 @@ final class Worker
         if ($delivery->attempt >= $this->maxAttempts) {
             $this->deadLetter($delivery, $envelope, 'max_attempts', "failed on attempt {$delivery->attempt} of {$this->maxAttempts}: {$message}");
             return;
+        }
+        if ($lease !== null) {
+            $this->settle(fn () => $this->bus->batches()->releaseStep($step['id'], $step['index'], $lease));
         }
         $delayMs = Backoff::retryDelayMs($delivery->attempt, $this->backoffMs, $this->maxBackoffMs, $this->jitter);
         $this->log('info', 'retrying', ['event' => $envelope->event, 'attempt' => $delivery->attempt, 'delayMs' => $delayMs, 'error' => $message]);

@@ -108,6 +108,22 @@ final class BatchTest extends BrokerTestCase
         self::assertSame('cancelled', $this->payloadOf('order.finished')['status']);
     }
 
+    public function testARedeliveredStepIsNotRunAgain(): void
+    {
+        $bytes = null;
+        $this->bus->subscribe('create_payment', function (array $payload, \Thrun\HandlerContext $context) use (&$bytes): void {
+            $bytes = $context->envelope->bytes;
+        });
+        $this->bus->batch([new CreatePayment()])->then('order.success')->finally('order.finished')->dispatch();
+        self::work($this->bus, $this->queue, maxJobs: 3);
+        self::assertSame(['create_payment', 'order.success', 'order.finished'], $this->events());
+        // The same step message again, as after a crash between recording its outcome and its ack.
+        self::redis()->lPush($this->queue, $bytes);
+        $worker = self::work($this->bus, $this->queue, maxJobs: 1);
+        self::assertSame(1, $worker->stats['dropped']);
+        self::assertSame(['create_payment', 'order.success', 'order.finished'], $this->events(), 'neither the step nor its lifecycle ran again');
+    }
+
     public function testLifecycleEventIdsAreDerivedLikeTheOtherRuntimes(): void
     {
         // Pinned by the TypeScript engine (packages/core/src/batch/event-id.test.ts).

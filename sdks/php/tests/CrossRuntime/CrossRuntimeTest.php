@@ -94,6 +94,30 @@ final class CrossRuntimeTest extends BrokerTestCase
         self::assertSame(2, $handled['attempt']);
     }
 
+    public function testTypeScriptReadsPhpDeadLetters(): void
+    {
+        $queue = self::uniqueQueue('xr-dead');
+        $bus = new EventBus(Transports::create('redis-lists'), defaultQueue: $queue);
+        $bus->subscribe('always.fails', function (): void {
+            throw new \RuntimeException(str_repeat('é', 600)); // 1,200 bytes: cut to 1,024 by the shared rule
+        });
+        $bus->event('always.fails', ['n' => 1]);
+        self::redis()->lPush($queue, '{"event":"x","payload":{},"event":"y"}');
+        self::work($bus, $queue, maxJobs: 3, maxAttempts: 2);
+        $letters = [];
+        foreach (self::peer('dead', $queue) as $line) {
+            $letter = json_decode($line, true);
+            $letters[$letter['error']['code']] = $letter;
+        }
+        self::assertEqualsCanonicalizing(['duplicate_key', 'max_attempts'], array_keys($letters));
+        self::assertSame(['frame', 1, $queue], [$letters['duplicate_key']['form'], $letters['duplicate_key']['attempts'], $letters['duplicate_key']['queue']]);
+        self::assertSame('{"event":"x","payload":{},"event":"y"}', $letters['duplicate_key']['original']);
+        self::assertSame(['frame', 2, $queue], [$letters['max_attempts']['form'], $letters['max_attempts']['attempts'], $letters['max_attempts']['queue']]);
+        $message = $letters['max_attempts']['error']['message'];
+        self::assertLessThanOrEqual(1024, strlen($message));
+        self::assertStringEndsWith('…', $message);
+    }
+
     public function testTheRedisScriptsAreTheTypeScriptOnes(): void
     {
         $scripts = LuaScripts::shared();

@@ -5,6 +5,8 @@
 //   node ts-peer.mjs batch <queue> <jobs JSON>                           prints the batch id
 //   node ts-peer.mjs engine <queue> <count> <event>…                     runs steps and records reports with the
 //                                                                        Redis batch store, prints handled events
+//   node ts-peer.mjs dead <queue>                                        decodes <queue>.dead (Redis list) with the
+//                                                                        contract's decodeDeadLetter, one JSON line each
 //   node ts-peer.mjs shas                                                prints the Redis scripts' SHA-1s
 //
 // <transport>: redis-lists, redis-streams or rabbitmq; brokers from THRUN_REDIS_URL and THRUN_AMQP_URL.
@@ -111,6 +113,18 @@ if (command === 'produce') {
   await done;
   await app.close({ drainTimeoutMs: 1_000 });
   await store.close();
+} else if (command === 'dead') {
+  const [queue] = args;
+  const { decodeDeadLetter } = await load('contract');
+  const { Redis } = await import(
+    new URL('transport-redis/node_modules/ioredis/built/index.js', packages).href
+  );
+  const redis = new Redis(process.env.THRUN_REDIS_URL);
+  for (const body of await redis.lrangeBuffer(`${queue}.dead`, 0, -1)) {
+    const { originalBody, ...letter } = decodeDeadLetter({ body });
+    console.log(JSON.stringify({ ...letter, original: Buffer.from(originalBody).toString('utf8') }));
+  }
+  redis.disconnect();
 } else if (command === 'shas') {
   const { luaScripts } = await import(new URL('transport-redis/dist/generated/scripts.js', packages).href);
   for (const [name, script] of Object.entries(luaScripts)) {

@@ -176,6 +176,21 @@ final class BusTest extends TestCase
         self::assertSame([[1, 'php', 5], [2, 'php', 5], [3, 'php', 5]], $seen);
     }
 
+    public function testTheWorkerStopsAtItsMemoryBound(): void
+    {
+        $this->eventDispatch->subscribe('job', fn () => null);
+        $this->eventDispatch->events([['event' => 'job'], ['event' => 'job']]);
+        $worker = new Worker($this->eventDispatch, memoryMb: 1, idleWaitSeconds: 0);
+        self::assertSame('memory', $worker->run());
+        self::assertSame(1, $worker->stats['handled']);
+    }
+
+    public function testKafkaIsNotAvailableAndSaysWhy(): void
+    {
+        $this->expectExceptionMessage('Debian packages no PHP Kafka extension');
+        \Thrun\Transport\Transports::create('kafka');
+    }
+
     private function work(?int $maxJobs = null): Worker
     {
         $worker = new Worker($this->eventDispatch, maxJobs: $maxJobs, maxTimeSeconds: $maxJobs === null ? 0.3 : null, idleWaitSeconds: 0);
