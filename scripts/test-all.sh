@@ -5,7 +5,8 @@
 #
 # It ends with one line counting the tests passed, failed and skipped, read from the runners' own
 # reports (vitest's "Tests" summaries, go test -v's "--- PASS/FAIL/SKIP" lines, PHPUnit's "OK (N tests"
-# and "Tests: N, …, Failures: F" summaries), and exits non-zero
+# and "Tests: N, …, Failures: F" summaries, the conformance table's "conformance: <runtime> <transport>
+# <passed> <failed> <skipped>" rows, each scenario run counted once), and exits non-zero
 # when a test or a step failed. The suites that run twice (on Node 24 too) are counted twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,7 @@ step() {
 step turbo pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1 --continue
 step go bash -c 'cd sdks/go && go vet ./... && go test -v ./... && cd ../../apps/go-consumer && go vet ./... && go test -v ./...'
 step php bash scripts/php.sh test
+step conformance bash scripts/conformance.sh
 step node24 bash scripts/node24.sh
 
 # Each vitest run prints "Test Files …" then "Tests  N passed | M failed | K skipped (T)". A file that
@@ -71,6 +73,7 @@ read -r passed failed skipped < <(
       if (f_tests == 0) f += files_failed
       files_failed = 0
     }
+    /^conformance: [a-z0-9]+ +[a-z-]+ +[0-9]+ +[0-9]+ +[0-9]+/ { p += $4; f += $5; s += $6 }
     /^ *--- PASS: / { p++ }
     /^ *--- FAIL: / { f++ }
     /^ *--- SKIP: / { s++ }

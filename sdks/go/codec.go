@@ -31,8 +31,13 @@ func (e *CodecError) Error() string { return e.Code + ": " + e.Message }
 // (duplicate keys, __proto__, integers a double cannot hold, lone surrogates).
 // Numbers come back as json.Number.
 func (v *Validator) Decode(data []byte) (map[string]any, error) {
-	if len(data) > DefaultMaxBytes {
-		return nil, &CodecError{"payload_too_large", fmt.Sprintf("message of %d bytes exceeds the limit of %d", len(data), DefaultMaxBytes)}
+	return v.DecodeLimited(data, DefaultMaxBytes)
+}
+
+// DecodeLimited is Decode with another size limit than DefaultMaxBytes.
+func (v *Validator) DecodeLimited(data []byte, maxBytes int) (map[string]any, error) {
+	if len(data) > maxBytes {
+		return nil, &CodecError{"payload_too_large", fmt.Sprintf("message of %d bytes exceeds the limit of %d", len(data), maxBytes)}
 	}
 	if !utf8.Valid(data) {
 		return nil, &CodecError{"invalid_utf8", "message is not valid UTF-8"}

@@ -61,6 +61,12 @@ type Options struct {
 	HandleSignals *bool
 	// Logger receives the worker's logs (never message contents or credentials). Default slog.Default().
 	Logger *slog.Logger
+	// MaxPayloadBytes is the largest consumed message the worker decodes; a larger one is
+	// dead-lettered with payload_too_large. Default DefaultMaxBytes (1 MiB), the codec's limit.
+	MaxPayloadBytes int
+	// Ready, when set, is called once Run consumes every queue: a message published from then on
+	// reaches this worker.
+	Ready func()
 }
 
 // Thrun dispatches events and runs listeners over one transport. Safe for concurrent use.
@@ -99,6 +105,9 @@ func New(t transport.Transport, opts Options) (*Thrun, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.MaxPayloadBytes <= 0 {
+		opts.MaxPayloadBytes = DefaultMaxBytes
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second

@@ -492,3 +492,27 @@ func TestRetryRunsOnlyTheListenersThatFailed(t *testing.T) {
 		t.Fatalf("calls %v: the listener that succeeded ran again", calls)
 	}
 }
+
+func TestMaxPayloadBytesLimitsConsumedMessagesAndReadyIsCalled(t *testing.T) {
+	tr := memory.New()
+	ready := make(chan struct{})
+	c := newClient(t, tr, Options{MaxPayloadBytes: 100, Ready: func() { close(ready) }})
+	handled := make(chan string, 1)
+	_ = c.Listen("good", func(_ context.Context, m *Message) error { handled <- string(m.Body); return nil })
+	runWorker(t, c)
+	waitFor(t, ready)
+	ctx := context.Background()
+	within := []byte(`{"event":"good","payload":{"filler":"` + strings.Repeat("x", 100-40) + `"}}`)
+	if len(within) != 100 {
+		t.Fatalf("within-limit body has %d bytes", len(within))
+	}
+	oversized := []byte(`{"event":"good","payload":{"filler":"` + strings.Repeat("x", 101-40) + `"}}`)
+	_ = tr.Publish(ctx, "events", []transport.Message{{Body: oversized}, {Body: within}})
+	if got := waitFor(t, handled); got != string(within) {
+		t.Fatalf("handled %q", got)
+	}
+	dead := deadLetters(t, tr, "events", 1)
+	if string(dead[0].Body) != string(oversized) || dead[0].Headers[transport.HeaderDeadErrorCode] != "payload_too_large" {
+		t.Fatalf("dead letter %v %q", dead[0].Headers, dead[0].Body)
+	}
+}

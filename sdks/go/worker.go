@@ -66,6 +66,9 @@ func (t *Thrun) Run(ctx context.Context) error {
 		}
 		subscriptions = append(subscriptions, s)
 	}
+	if t.opts.Ready != nil {
+		t.opts.Ready()
+	}
 	<-stop.Done()
 	w.stopping.Store(true)
 	drain, cancelDrain := context.WithTimeout(context.Background(), t.opts.DrainTimeout)
@@ -357,7 +360,7 @@ func (w *worker) settle(d transport.Delivery, action string, run func(context.Co
 // decodeEnvelope runs the safe codec, then reads the validated document into an Envelope.
 func (t *Thrun) decodeEnvelope(body []byte) (Envelope, error) {
 	var envelope Envelope
-	if _, err := t.validator.Decode(body); err != nil {
+	if _, err := t.validator.DecodeLimited(body, t.opts.MaxPayloadBytes); err != nil {
 		return envelope, err
 	}
 	if err := json.Unmarshal(body, &envelope); err != nil {

@@ -60,6 +60,16 @@ export async function runSignalScenarios(
             new Promise<undefined>((r) => setTimeout(() => r(undefined), deadline)),
           ]);
           check(exit !== undefined, `still running ${deadline} ms after SIGTERM`);
+          // The broker accepted the reply before the worker exited, but the observer reads the reply
+          // queue on its own schedule (a Kafka fetch may lag behind a quick exit): wait a little for it.
+          const sleptId = drained;
+          await observer
+            .waitFor(
+              () => observer.repliesFor(sleptId, 'conformance.slept')[0],
+              QUIET_MS,
+              'conformance.slept',
+            )
+            .catch(() => undefined);
           check(
             observer.repliesFor(drained, 'conformance.slept').length === 1,
             'the in-flight handler did not finish',

@@ -334,6 +334,8 @@ func (c *consumer) processMain(p kgo.FetchTopicPartition) {
 			}
 			break
 		}
+		// Counted here, in offset order: the handlers below start in any order.
+		rereads := c.countRead(p.Partition, record.Offset)
 		key, hasKey := string(record.Key), record.Key != nil
 		previous := keyTails[key]
 		ended := make(chan struct{})
@@ -353,7 +355,7 @@ func (c *consumer) processMain(p kgo.FetchTopicPartition) {
 			if c.isClosing() {
 				return
 			}
-			if c.handleMain(p.Partition, record, key, hasKey) == done {
+			if c.handleMain(p.Partition, record, key, hasKey, rereads) == done {
 				mu.Lock()
 				finished[index] = true
 				mu.Unlock()
@@ -392,25 +394,34 @@ func (c *consumer) processMain(p kgo.FetchTopicPartition) {
 	c.rewind(p.Topic, p.Partition, kgo.EpochOffset{Epoch: first.LeaderEpoch, Offset: first.Offset}, pause)
 }
 
-func (c *consumer) handleMain(partition int32, record *kgo.Record, key string, hasKey bool) outcome {
-	// Kafka keeps no delivery count: each time this consumer reads an offset it already delivered
-	// (again after a refused settlement or a rebalance) counts as one more attempt.
-	id := strconv.Itoa(int(partition)) + ":" + strconv.FormatInt(record.Offset, 10)
+// countRead is how many times this consumer read partition/offset before. Kafka keeps no delivery
+// count: each time this consumer reads an offset it already delivered (again after a refused
+// settlement or a rebalance) counts as one more attempt.
+func (c *consumer) countRead(partition int32, offset int64) int {
+	id := readID(partition, offset)
 	c.mu.Lock()
-	rereads := 0
-	if highest, ok := c.highestDelivered[partition]; !ok || record.Offset > highest {
-		c.highestDelivered[partition] = record.Offset
-	} else {
-		rereads = c.rereads[id] + 1
-		if len(c.rereads) >= maxRememberedRereads {
-			for old := range c.rereads {
-				delete(c.rereads, old)
-				break
-			}
-		}
-		c.rereads[id] = rereads
+	defer c.mu.Unlock()
+	if highest, ok := c.highestDelivered[partition]; !ok || offset > highest {
+		c.highestDelivered[partition] = offset
+		return 0
 	}
-	c.mu.Unlock()
+	rereads := c.rereads[id] + 1
+	if len(c.rereads) >= maxRememberedRereads {
+		for old := range c.rereads {
+			delete(c.rereads, old)
+			break
+		}
+	}
+	c.rereads[id] = rereads
+	return rereads
+}
+
+func readID(partition int32, offset int64) string {
+	return strconv.Itoa(int(partition)) + ":" + strconv.FormatInt(offset, 10)
+}
+
+func (c *consumer) handleMain(partition int32, record *kgo.Record, key string, hasKey bool, rereads int) outcome {
+	id := readID(partition, record.Offset)
 	d := newDelivery(c, record, key, hasKey, positiveHeader(record, headerAttempt, 1)+rereads)
 	c.mu.Lock()
 	c.inFlight[d] = struct{}{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -280,5 +281,39 @@ func TestInvalidQueueAndTooLargePublishesFail(t *testing.T) {
 	_ = tr.Close(context.Background())
 	if err := tr.Publish(context.Background(), "ok", nil); !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Handlers of one poll start in any order; a record handled before an earlier offset of its
+// partition is still a first delivery.
+func TestFirstDeliveriesAreAttemptOneWhateverOrderTheirHandlersStart(t *testing.T) {
+	tr := newTransport(t, Options{Partitions: 1})
+	queue := brokertest.UniqueQueue("go-kafka-first-attempts")
+	const total = 200
+	var messages []transport.Message
+	for i := range total {
+		messages = append(messages, transport.Message{Body: []byte(strconv.Itoa(i))})
+	}
+	attempts := make(chan int, total)
+	sub, err := tr.Consume(context.Background(), queue, func(ctx context.Context, d transport.Delivery) error {
+		attempts <- d.Attempt()
+		return d.Ack(ctx)
+	}, transport.ConsumeOptions{Concurrency: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close(context.Background())
+	if err := tr.Publish(context.Background(), queue, messages); err != nil {
+		t.Fatal(err)
+	}
+	for range total {
+		select {
+		case attempt := <-attempts:
+			if attempt != 1 {
+				t.Fatalf("a first delivery came as attempt %d", attempt)
+			}
+		case <-time.After(wait):
+			t.Fatal("timed out")
+		}
 	}
 }
