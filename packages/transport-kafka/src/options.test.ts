@@ -39,6 +39,7 @@ describe('kafkaTransport options', () => {
       maxPayloadBytes: 500_000,
       deadLetter: true,
       redeliversUnacked: true,
+      inspect: true,
     });
     await transport.close();
   });

@@ -78,8 +78,10 @@ export async function inspectListQueue(
   client: RedisClient,
   keyPrefix: string,
   queue: string,
-): Promise<QueueStats> {
+): Promise<QueueStats | undefined> {
   const keys = queueKeys(keyPrefix, queue);
+  // A queue of the other mode (a stream) on the same server is not this transport's to report.
+  if (!['list', 'none'].includes(await client.type(keys.queue))) return undefined;
   const taken = [
     ...(await scanKeys(client, `${literal(keys.processingPrefix)}*`)),
     ...(await scanKeys(client, `${literal(keys.landingPrefix)}*`)),
@@ -87,7 +89,10 @@ export async function inspectListQueue(
   const [seconds, micros] = await client.time();
   const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   const pipeline = client.pipeline();
-  pipeline.llen(keys.queue).zcard(keys.delayed).zcount(keys.consumers, nowMs, '+inf').llen(keys.dead);
+  const deadIsList = ['list', 'none'].includes(await client.type(keys.dead));
+  pipeline.llen(keys.queue).zcard(keys.delayed).zcount(keys.consumers, nowMs, '+inf');
+  if (deadIsList) pipeline.llen(keys.dead);
+  else pipeline.xlen(keys.dead);
   for (const key of taken) pipeline.llen(key);
   const replies = ((await pipeline.exec()) ?? []).map(([error, value]) => {
     if (error) throw error;
@@ -167,6 +172,7 @@ export async function inspectStreamQueue(
   queue: string,
 ): Promise<QueueStats[]> {
   const keys = queueKeys(keyPrefix, queue);
+  if (!['stream', 'none'].includes(await client.type(keys.queue))) return []; // a Lists queue
   const groups = (await streamGroups(client, keys.queue)) ?? [];
   const delayed = await client.zcard(keys.delayed);
   const dead = await deadInStream(client, keys.dead);

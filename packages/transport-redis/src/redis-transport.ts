@@ -301,8 +301,10 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
         const names = new Set([...found, ...queues]);
         const rows: QueueStats[] = [];
         for (const queue of names) {
-          if (mode === 'list') rows.push(await inspectListQueue(client, keyPrefix, queue));
-          else rows.push(...(await inspectStreamQueue(client, keyPrefix, queue)));
+          if (mode === 'list') {
+            const row = await inspectListQueue(client, keyPrefix, queue);
+            if (row) rows.push(row);
+          } else rows.push(...(await inspectStreamQueue(client, keyPrefix, queue)));
         }
         return rows;
       } catch (cause) {

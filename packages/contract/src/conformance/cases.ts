@@ -899,7 +899,7 @@ const inspectCases: ConformanceCase[] = [
   {
     id: 'inspect-dead',
     title: 'inspect() reports dead letters as the dead count of their queue',
-    skipReason: (capabilities) => (capabilities.deadLetter ? undefined : 'no dead-letter queue'),
+    skipReason: (capabilities) => (capabilities.deadLetter ? undefined : 'capabilities.deadLetter is false'),
     async run(ctx) {
       const queue = ctx.queue();
       const [producer, consumer] = [await ctx.transport(), await ctx.transport()];
@@ -924,7 +924,7 @@ const inspectCases: ConformanceCase[] = [
   {
     id: 'inspect-delayed',
     title: 'inspect() counts a delayed publish as delayed, not waiting',
-    skipReason: (capabilities) => (capabilities.delay ? undefined : 'no delay'),
+    skipReason: (capabilities) => (capabilities.delay ? undefined : 'capabilities.delay is false'),
     async run(ctx) {
       const queue = ctx.queue();
       const [producer, consumer] = [await ctx.transport(), await ctx.transport()];
@@ -951,7 +951,9 @@ const observerCases: ConformanceCase[] = [
     title:
       "a group started from: 'now' sees only later messages, and removeGroup() deletes it without touching others",
     skipReason: (capabilities) =>
-      capabilities.fanout ? undefined : 'no fan-out: an observer would take messages from workers',
+      capabilities.fanout
+        ? undefined
+        : 'capabilities.fanout is false: an observer would take messages from workers',
     async run(ctx) {
       const queue = ctx.queue();
       const [producer, worker, observer] = [

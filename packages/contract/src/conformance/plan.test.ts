@@ -25,7 +25,12 @@ const nothing: TransportCapabilities = {
   deadLetter: false,
   redeliversUnacked: false,
 };
-const withPeekAndPurge = { peek: async () => [], purge: async () => 0 };
+const withPeekAndPurge = {
+  peek: async () => [],
+  purge: async () => 0,
+  inspect: async () => [],
+  removeGroup: async () => {},
+};
 
 const skipped = (plan: ReturnType<typeof planConformanceCases>) =>
   Object.fromEntries(
@@ -52,6 +57,10 @@ describe('planConformanceCases', () => {
       'dead-consumer': 'capabilities.redeliversUnacked is false',
       peek: 'the transport has no peek()',
       purge: 'the transport has no purge()',
+      'inspect-waiting': 'the transport has no inspect()',
+      'inspect-dead': 'capabilities.deadLetter is false',
+      'inspect-delayed': 'capabilities.delay is false',
+      'observer-group': 'capabilities.fanout is false: an observer would take messages from workers',
     });
   });
 
