@@ -40,6 +40,7 @@ step() {
 }
 step turbo pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1
 step go bash -c 'cd apps/go-consumer && go vet ./... && go test -v ./...'
+step cluster npm run test:cluster
 step node24 bash scripts/node24.sh
 
 # Each vitest run prints "Test Files …" then "Tests  N passed | M failed | K skipped (T)". A file that

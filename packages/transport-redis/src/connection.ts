@@ -175,4 +175,75 @@ export async function runScript(
   }
 }
 
+/** Replication asked of every write: `WAIT replicas timeoutMs` after it, on the same connection. */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
+
+type Pipeline = ReturnType<RedisClient['pipeline']>;
+
+/**
+ * Runs the commands `build` adds to one pipeline, followed by `WAIT` when `wait.replicas` > 0, and
+ * returns their replies. In a Cluster the pipeline goes to the master of its keys' slot, so `WAIT` asks
+ * that master's replicas (a keyless `WAIT` on its own would reach some random node). Rejects when a
+ * command failed or fewer replicas than asked confirmed the write in time: the write happened on the
+ * master but may not survive its failover.
+ */
+export async function writeReplicated(
+  client: RedisClient,
+  build: (pipeline: Pipeline) => void,
+  wait: ReplicaWait,
+  what: string,
+): Promise<unknown[]> {
+  const pipeline = client.pipeline();
+  build(pipeline);
+  if (wait.replicas > 0) pipeline.wait(wait.replicas, wait.timeoutMs);
+  const results = (await pipeline.exec()) ?? [[new Error('no reply'), null]];
+  for (const [error] of results) if (error) throw error;
+  const replies = results.map(([, reply]) => reply);
+  if (wait.replicas > 0) {
+    const acknowledged = Number(replies.pop() ?? 0);
+    if (acknowledged < wait.replicas) {
+      throw new TransportError(
+        'publish_failed',
+        `[thrun:redis] ${what}: ${acknowledged} of ${wait.replicas} replicas acknowledged in time`,
+      );
+    }
+  }
+  return replies;
+}
+
+/**
+ * A script run, then `WAIT` (see writeReplicated). Without a wait it is the plain runScript; with one,
+ * EVALSHA and WAIT share a pipeline, and a script the server does not know yet is sent once in full.
+ */
+export async function runScriptReplicated(
+  client: RedisClient,
+  script: Script,
+  keys: readonly string[],
+  args: readonly (string | Buffer | number)[],
+  wait: ReplicaWait,
+  what: string,
+): Promise<unknown> {
+  if (wait.replicas <= 0) return runScript(client, script, keys, args);
+  const send = (inFull: boolean) =>
+    writeReplicated(
+      client,
+      (pipeline) => {
+        const scripting = pipeline as unknown as ScriptingClient;
+        if (inFull) scripting.evalBuffer(script.source, keys.length, ...keys, ...args);
+        else scripting.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
+      },
+      wait,
+      what,
+    );
+  try {
+    return (await send(false))[0];
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return (await send(true))[0];
+    throw error;
+  }
+}
+
 export { Cluster, Redis };

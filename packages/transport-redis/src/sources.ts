@@ -1,5 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Cluster, type RedisClient, runScript } from './connection.js';
+import {
+  Cluster,
+  type RedisClient,
+  type ReplicaWait,
+  runScript,
+  runScriptReplicated,
+  writeReplicated,
+} from './connection.js';
 import type { Fetched, MessageSource } from './consumer.js';
 import type { QueueKeys } from './keys.js';
 import {
@@ -10,6 +17,7 @@ import {
   listReapScript,
   listReleaseScript,
   listRetryScript,
+  type Script,
   streamClaimScript,
   streamDeadLetterScript,
   streamReclaimScript,
@@ -29,6 +37,8 @@ export interface SourceContext {
   consumerId: string;
   visibilityTimeoutMs: number;
   blockTimeoutMs: number;
+  /** Replicas that must confirm each settlement (`WAIT`); none by default. */
+  replicaWait: ReplicaWait;
 }
 
 export function delayedMember(body: Buffer): Buffer {
@@ -50,8 +60,10 @@ function toNumber(value: unknown): number {
  * processing list (one script per batch, BLMOVE when idle) and removes them when settled.
  */
 export function listSource(context: SourceContext): MessageSource {
-  const { client, blocking, keys, consumerId } = context;
+  const { client, blocking, keys, consumerId, replicaWait } = context;
   const processing = keys.processing(consumerId);
+  const settleScript = (script: Script, scriptKeys: string[], args: (string | Buffer | number)[]) =>
+    runScriptReplicated(client, script, scriptKeys, args, replicaWait, `settle in ${keys.queue}`);
   const lease = String(context.visibilityTimeoutMs);
   const crossSlot = client instanceof Cluster;
 
@@ -180,13 +192,12 @@ export function listSource(context: SourceContext): MessageSource {
     },
 
     async ack(message) {
-      await unsure(() => runScript(client, listAckScript, [processing, keys.attempts], [message.body]));
+      await unsure(() => settleScript(listAckScript, [processing, keys.attempts], [message.body]));
     },
 
     async retry(message, delayMs) {
       await unsure(() =>
-        runScript(
-          client,
+        settleScript(
           listRetryScript,
           [processing, keys.attempts, keys.queue, keys.delayed],
           [message.body, delayMs, randomBytes(DELAYED_ID_LENGTH / 2).toString('hex')],
@@ -200,12 +211,11 @@ export function listSource(context: SourceContext): MessageSource {
         if (crossSlot) {
           // `<queue>.dead` hashes to another slot: record first, then remove (a crash in between
           // leaves a duplicate record, never a lost message).
-          await client.lpush(keys.dead, record);
-          await runScript(client, listAckScript, [processing, keys.attempts], [message.body]);
+          await writeReplicated(client, (p) => p.lpush(keys.dead, record), replicaWait, 'dead-letter');
+          await settleScript(listAckScript, [processing, keys.attempts], [message.body]);
           return;
         }
-        await runScript(
-          client,
+        await settleScript(
           listDeadLetterScript,
           [processing, keys.attempts, keys.dead],
           [message.body, record],
@@ -246,7 +256,8 @@ export function listSource(context: SourceContext): MessageSource {
 export function streamSource(
   context: SourceContext & { group: string; trimIntervalMs: number },
 ): MessageSource {
-  const { client, blocking, keys, consumerId, group } = context;
+  const { client, blocking, keys, consumerId, group, replicaWait } = context;
+  const what = `settle in ${keys.queue}`;
   const retryKey = keys.retry(group);
   const idle = String(context.visibilityTimeoutMs);
   let lastTrim = 0;
@@ -315,32 +326,48 @@ export function streamSource(
     },
 
     async ack(message) {
-      await client.xack(keys.queue, group, message.id!);
+      await writeReplicated(client, (p) => p.xack(keys.queue, group, message.id!), replicaWait, what);
     },
 
     async retry(message, delayMs) {
       if (delayMs > 0) {
-        await runScript(client, streamRetryScript, [retryKey], [message.id!, delayMs]);
+        await runScriptReplicated(
+          client,
+          streamRetryScript,
+          [retryKey],
+          [message.id!, delayMs],
+          replicaWait,
+          what,
+        );
         return undefined;
       }
       // Claimed again by this consumer at once: the broker counts the delivery; it runs behind
       // whatever is already waiting here.
-      const flat = (await runScript(
+      const flat = (await runScriptReplicated(
         client,
         streamReclaimScript,
         [keys.queue],
         [group, consumerId, message.id!],
+        replicaWait,
+        what,
       )) as unknown[] | null;
       return flat && flat.length === 3 ? entry(flat[0], flat[1], flat[2]) : undefined;
     },
 
     async deadLetter(message, record) {
       if (client instanceof Cluster) {
-        await client.xadd(keys.dead, '*', 'b', record);
-        await client.xack(keys.queue, group, message.id!);
+        await writeReplicated(client, (p) => p.xadd(keys.dead, '*', 'b', record), replicaWait, what);
+        await writeReplicated(client, (p) => p.xack(keys.queue, group, message.id!), replicaWait, what);
         return;
       }
-      await runScript(client, streamDeadLetterScript, [keys.queue, keys.dead], [group, message.id!, record]);
+      await runScriptReplicated(
+        client,
+        streamDeadLetterScript,
+        [keys.queue, keys.dead],
+        [group, message.id!, record],
+        replicaWait,
+        what,
+      );
     },
 
     async release(started, waiting) {
