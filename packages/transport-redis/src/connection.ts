@@ -196,22 +196,44 @@ export async function writeReplicated(
   wait: ReplicaWait,
   what: string,
 ): Promise<unknown[]> {
-  const pipeline = client.pipeline();
-  build(pipeline);
-  if (wait.replicas > 0) pipeline.wait(wait.replicas, wait.timeoutMs);
-  const results = (await pipeline.exec()) ?? [[new Error('no reply'), null]];
-  for (const [error] of results) if (error) throw error;
-  const replies = results.map(([, reply]) => reply);
-  if (wait.replicas > 0) {
-    const acknowledged = Number(replies.pop() ?? 0);
-    if (acknowledged < wait.replicas) {
-      throw new TransportError(
-        'publish_failed',
-        `[thrun:redis] ${what}: ${acknowledged} of ${wait.replicas} replicas acknowledged in time`,
-      );
+  for (let redirections = 0; ; redirections++) {
+    const pipeline = client.pipeline();
+    build(pipeline);
+    if (wait.replicas > 0) pipeline.wait(wait.replicas, wait.timeoutMs);
+    const results = (await pipeline.exec()) ?? [[new Error('no reply'), null]];
+    const failed = results.find(([error]) => error)?.[0];
+    if (failed) {
+      // After a failover the old master answers MOVED for the keys and an error for WAIT (it is a
+      // replica now); ioredis follows MOVED only when every reply is one, so the slot map is refreshed
+      // here and the pipeline sent again (nothing was written: the old master refused the commands).
+      if (client instanceof Cluster && isRedirection(failed) && redirections < MAX_REDIRECTIONS) {
+        await refreshSlots(client);
+        continue;
+      }
+      throw failed;
     }
+    const replies = results.map(([, reply]) => reply);
+    if (wait.replicas > 0) {
+      const acknowledged = Number(replies.pop() ?? 0);
+      if (acknowledged < wait.replicas) {
+        throw new TransportError(
+          'publish_failed',
+          `[thrun:redis] ${what}: ${acknowledged} of ${wait.replicas} replicas acknowledged in time`,
+        );
+      }
+    }
+    return replies;
   }
-  return replies;
+}
+
+const MAX_REDIRECTIONS = 5;
+
+const isRedirection = (error: Error) => /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.test(error.message);
+
+function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => {
+    cluster.refreshSlotsCache(() => resolve());
+  });
 }
 
 /**
