@@ -20,7 +20,11 @@ const workerScript = fileURLToPath(new URL('./rabbitmq-ledger-worker.mjs', impor
 describeTransportConformance({
   name: 'rabbitmq cluster (quorum queues, 3 nodes)',
   factory: () => rabbitmqTransport({ urls: amqpUrls }),
-  features: {},
+  features: {
+    skip: {
+      peek: 'peek needs a classic queue (quorum queues move returned messages behind the others); the single-node suite covers it',
+    },
+  },
   hooks: { beforeAll: async () => requireCluster() },
 });
 

@@ -44,7 +44,14 @@ alive() {
   [ -z "${2:-}" ] || tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$2"
 }
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-vm_pid() { local pid; pid=$(cat "$base/$(($1 + 1))/node.pid" 2>/dev/null || true); alive "$pid" beam && echo "$pid"; }
+# Node i's VM: from its pid file, else asked of the node itself (RabbitMQ removes the pid file on
+# stop_app, which join_cluster needs). Checked to be a BEAM before it is trusted.
+vm_pid() {
+  local pid
+  pid=$(cat "$base/$(($1 + 1))/node.pid" 2>/dev/null || true)
+  alive "$pid" beam || pid=$(ctl "$1" eval 'list_to_integer(os:getpid()).' 2>/dev/null | tr -d '\r"' || true)
+  alive "$pid" beam && echo "$pid"
+}
 
 install_if_missing() {
   [ -x "$bin/rabbitmq-server" ] && return 0
