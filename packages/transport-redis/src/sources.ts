@@ -46,6 +46,21 @@ export function delayedMember(body: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${id}:`), body]);
 }
 
+/**
+ * A way to abandon a blocking read on close. Disconnecting the blocking connection ends the read on a
+ * plain `Redis`; a `Cluster` whose retry strategy keeps reconnecting may instead hold the command for a
+ * reconnection that never comes, so the read is also raced against this. What the abandoned read moved
+ * (into the landing list, or to this consumer in a group) is handed back by release or the lease.
+ */
+function interruption(): { race<T>(read: Promise<T>): Promise<T>; interrupt(): void } {
+  let interrupt = () => {};
+  const interrupted = new Promise<never>((_, reject) => {
+    interrupt = () => reject(new Error('[thrun:redis] blocking read interrupted by close'));
+  });
+  interrupted.catch(() => {});
+  return { race: (read) => Promise.race([read, interrupted]), interrupt };
+}
+
 /** How long a blocking read may wait: until the next delayed message is due, within the block timeout. */
 function blockFor(nextDueMs: number, blockTimeoutMs: number): number {
   return nextDueMs < 0 ? blockTimeoutMs : Math.max(10, Math.min(nextDueMs, blockTimeoutMs));
@@ -66,6 +81,7 @@ export function listSource(context: SourceContext): MessageSource {
     runScriptReplicated(client, script, scriptKeys, args, replicaWait, `settle in ${keys.queue}`);
   const lease = String(context.visibilityTimeoutMs);
   const crossSlot = client instanceof Cluster;
+  const blockingRead = interruption();
 
   const landing = keys.landing(consumerId);
   const fetchKeys = [keys.queue, processing, keys.attempts, keys.delayed, keys.consumers, landing];
@@ -97,7 +113,7 @@ export function listSource(context: SourceContext): MessageSource {
       ...fetchKeys,
       ...fetchArgs(max),
     );
-    const results = await pipeline.exec();
+    const results = await blockingRead.race(pipeline.exec());
     const [blocked, fetched] = results ?? [];
     if (blocked?.[0]) throw blocked[0];
     if (fetched?.[0]) {
@@ -243,6 +259,7 @@ export function listSource(context: SourceContext): MessageSource {
     },
 
     interrupt() {
+      blockingRead.interrupt();
       blocking.disconnect();
     },
 
@@ -261,6 +278,7 @@ export function streamSource(
   const retryKey = keys.retry(group);
   const idle = String(context.visibilityTimeoutMs);
   let lastTrim = 0;
+  const blockingRead = interruption();
 
   function entry(id: unknown, fields: unknown, attempt: unknown): Fetched | undefined {
     const list = fields as Buffer[];
@@ -309,7 +327,7 @@ export function streamSource(
       const args: (string | number)[] = ['GROUP', group, consumerId, 'COUNT', max - items.length];
       if (items.length === 0) args.push('BLOCK', blockFor(toNumber(nextDue), context.blockTimeoutMs));
       args.push('STREAMS', keys.queue, '>');
-      const reply = (await blocking.callBuffer('XREADGROUP', ...args)) as unknown[] | null;
+      const reply = (await blockingRead.race(blocking.callBuffer('XREADGROUP', ...args))) as unknown[] | null;
       // One stream was asked for: [[key, entries]] in RESP2 shape, [key, entries] as ioredis 6 maps it.
       const streams = (reply && Buffer.isBuffer(reply[0]) ? [reply] : (reply ?? [])) as [
         Buffer,
@@ -388,6 +406,7 @@ export function streamSource(
     },
 
     interrupt() {
+      blockingRead.interrupt();
       blocking.disconnect();
     },
 
