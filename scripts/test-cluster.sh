@@ -4,9 +4,10 @@
 #
 #   scripts/test-cluster.sh            # npm run test:cluster
 #
-# Redis Cluster (scripts/brokers/redis-cluster.sh, six servers): the conformance suite in both modes, a
-# ledger run with and without WAIT (the queue's master SIGKILLed mid-run, then revived), and a 50-step
-# batch across a failover. RabbitMQ (scripts/brokers/cluster/rabbitmq-cluster.sh, three nodes): the
+# Redis Cluster (scripts/brokers/redis-cluster.sh, six servers): the conformance suite (Lists;
+# THRUN_CLUSTER_REDIS_MODES=list,stream adds Streams), a ledger run with and without WAIT (the queue's
+# master SIGKILLed mid-run, then revived), and a 50-step batch across a failover. RabbitMQ
+# (scripts/brokers/cluster/rabbitmq-cluster.sh, three nodes): the
 # conformance suite on quorum queues and a ledger run with a node SIGKILLed and revived.
 #
 # Environment: THRUN_CLUSTER_REDIS_PORTS (7201,…,7206: clear of the single-node defaults and of the
