@@ -49,6 +49,7 @@ step turbo pnpm exec turbo run build typecheck test --output-logs=new-only --con
 step go bash -c 'cd sdks/go && go vet ./... && go test -v ./... && cd ../../apps/go-consumer && go vet ./... && go test -v ./...'
 step php bash scripts/php.sh test
 step conformance bash scripts/conformance.sh
+step cluster npm run test:cluster
 step node24 bash scripts/node24.sh
 
 # Each vitest run prints "Test Files …" then "Tests  N passed | M failed | K skipped (T)". A file that

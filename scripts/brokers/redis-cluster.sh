@@ -3,7 +3,11 @@
 # each with its own port, data directory and pid file, so that `stop` ends only the servers this
 # script started.
 #
-#   scripts/brokers/redis-cluster.sh start|stop|status
+#   scripts/brokers/redis-cluster.sh start|stop|status|kill <n>|revive <n>
+#
+# `kill <n>` ends server n (1-6, in the order of THRUN_REDIS_CLUSTER_PORTS) with SIGKILL, as a crash
+# would; `revive <n>` starts it again on its data directory and nodes.conf, so it rejoins the cluster
+# (a killed master comes back as a replica of the one promoted in its place).
 #
 # `start` is idempotent: it installs redis-server from Debian packages when missing, starts each server
 # unless its pid file names a live one, creates the cluster once (`redis-cli --cluster create …
@@ -46,23 +50,26 @@ nodes() {
   echo "${list[*]}"
 }
 
+start_node() {
+  local port=$1 dir="$base/$1"
+  mkdir -p "$dir"
+  if running_pid "$port" >/dev/null; then
+    log "127.0.0.1:$port already running (pid $(running_pid "$port"))"
+    return 0
+  fi
+  rm -f "$dir/redis.pid"
+  redis-server --daemonize yes --port "$port" --bind 127.0.0.1 --protected-mode yes \
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+    --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 5000 \
+    --cluster-replica-validity-factor 0 \
+    --save '' --appendonly yes --appendfsync everysec >&2
+  wait_for "PING on 127.0.0.1:$port" "[ \"\$(cli $port ping 2>/dev/null)\" = PONG ]"
+  log "started 127.0.0.1:$port (pid $(running_pid "$port" || echo '?'))"
+}
+
 start() {
   install_redis_if_missing
-  for port in "${ports[@]}"; do
-    local dir="$base/$port"
-    mkdir -p "$dir"
-    if running_pid "$port" >/dev/null; then
-      log "127.0.0.1:$port already running (pid $(running_pid "$port"))"
-      continue
-    fi
-    rm -f "$dir/redis.pid"
-    redis-server --daemonize yes --port "$port" --bind 127.0.0.1 --protected-mode yes \
-      --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-      --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 5000 \
-      --save '' --appendonly yes --appendfsync everysec >&2
-    wait_for "PING on 127.0.0.1:$port" "[ \"\$(cli $port ping 2>/dev/null)\" = PONG ]"
-    log "started 127.0.0.1:$port (pid $(running_pid "$port" || echo '?'))"
-  done
+  for port in "${ports[@]}"; do start_node "$port"; done
   if [ "$(cli "${ports[0]}" cluster info | tr -d '\r' | sed -n 's/^cluster_slots_assigned://p')" != 16384 ]; then
     local addresses=()
     for port in "${ports[@]}"; do addresses+=("127.0.0.1:$port"); done
@@ -70,8 +77,39 @@ start() {
     redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes >&2
   fi
   wait_for "cluster_state:ok on every node" "all_ok"
-  wait_for "a replica for every master" "[ \"\$(connected_replicas)\" -ge 3 ]"
+  wait_for "a replica in sync with every master" "[ \"\$(replicas_in_sync)\" -ge 3 ]"
   echo "export THRUN_REDIS_CLUSTER_NODES=$(nodes)"
+}
+
+# The port of server $1 (1-based), or exit 2.
+port_of() {
+  local n=${1:-}
+  if ! [[ "$n" =~ ^[1-6]$ ]]; then
+    log "expected a server number from 1 to 6, got '${n}'"
+    exit 2
+  fi
+  echo "${ports[$((n - 1))]}"
+}
+
+kill_node() {
+  local port pid
+  port="$(port_of "${1:-}")"
+  if ! pid="$(running_pid "$port")"; then
+    log "127.0.0.1:$port is not running"
+    return 0
+  fi
+  kill -KILL "$pid"
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$base/$port/redis.pid"
+  log "killed 127.0.0.1:$port (pid $pid, SIGKILL)"
+}
+
+revive_node() {
+  local port
+  port="$(port_of "${1:-}")"
+  start_node "$port"
+  wait_for "cluster_state:ok on every node" "all_ok"
+  wait_for "a replica in sync with every master" "[ \"\$(replicas_in_sync)\" -ge 3 ]"
 }
 
 all_ok() {
@@ -80,12 +118,11 @@ all_ok() {
   done
 }
 
-# Replicas in sync with their master, summed over the masters.
-connected_replicas() {
-  local total=0 count
+# Replicas whose link to their master is up (the first full sync done).
+replicas_in_sync() {
+  local total=0
   for port in "${ports[@]}"; do
-    count="$(cli "$port" info replication 2>/dev/null | tr -d '\r' | sed -n 's/^connected_slaves://p')"
-    total=$((total + ${count:-0}))
+    if cli "$port" info replication 2>/dev/null | grep -q '^master_link_status:up'; then total=$((total + 1)); fi
   done
   echo "$total"
 }
@@ -123,5 +160,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  kill) kill_node "${2:-}" ;;
+  revive) revive_node "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|kill <n>|revive <n>" >&2; exit 2 ;;
 esac

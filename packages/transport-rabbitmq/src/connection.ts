@@ -2,7 +2,8 @@ import { type BackoffOptions, backoffDelayMs, sleep, TransportError } from '@thr
 import { redactText, redactUrl } from '@thrun/contract/transport-kit';
 import { type ChannelModel, connect, type SocketOptions } from 'amqplib';
 
-export type ConnectionSource = string | ChannelModel | (() => Promise<ChannelModel>);
+/** One URL, the URLs of several nodes of one cluster, a connection, or a factory of connections. */
+export type ConnectionSource = string | readonly string[] | ChannelModel | (() => Promise<ChannelModel>);
 
 export interface ConnectionManagerOptions {
   socketOptions: SocketOptions;
@@ -22,6 +23,8 @@ export class ConnectionManager {
   private loop: Promise<void> | undefined;
   private closed = false;
   private lastError: unknown;
+  /** With several URLs: the one to try first, the last that worked (a dead node is passed over). */
+  private preferred = 0;
   /** Bumped on every new connection, so channels of an old one are recognised as gone. */
   generation = 0;
 
@@ -66,7 +69,7 @@ export class ConnectionManager {
     const model = this.model;
     this.model = undefined;
     // A connection handed in by the caller is theirs to close.
-    if (model && typeof this.source !== 'object') await model.close().catch(() => {});
+    if (model && !this.givenConnection()) await model.close().catch(() => {});
   }
 
   private ensureLoop(): void {
@@ -80,7 +83,7 @@ export class ConnectionManager {
       try {
         const model = await this.open();
         if (this.closed) {
-          if (typeof this.source !== 'object') await model.close().catch(() => {});
+          if (!this.givenConnection()) await model.close().catch(() => {});
           return;
         }
         this.generation++;
@@ -101,7 +104,7 @@ export class ConnectionManager {
         return;
       } catch (error) {
         this.lastError = error;
-        if (typeof this.source === 'object') return; // cannot reopen a connection we were given
+        if (this.givenConnection()) return; // cannot reopen a connection we were given
         await sleep(backoffDelayMs(attempt, this.options.reconnect));
       }
     }
@@ -110,6 +113,8 @@ export class ConnectionManager {
   private async open(): Promise<ChannelModel> {
     const source = this.source;
     if (typeof source === 'function') return source();
+    if (typeof source === 'string') return this.connectTo(source);
+    if (Array.isArray(source)) return this.connectToAny(source as readonly string[]);
     if (typeof source === 'object') {
       if (this.generation > 0) {
         throw new TransportError(
@@ -117,17 +122,45 @@ export class ConnectionManager {
           '[thrun:rabbitmq] the connection passed as `connection` closed; pass a factory to reconnect',
         );
       }
-      return source;
+      return source as ChannelModel;
     }
-    return connect(source, {
+    throw new TransportError('connection_failed', '[thrun:rabbitmq] nothing to connect to');
+  }
+
+  private connectTo(url: string): Promise<ChannelModel> {
+    return connect(url, {
       noDelay: true,
       clientProperties: { connection_name: 'thrun' },
       ...this.options.socketOptions,
     });
   }
 
+  /** Each node in turn, from the preferred one; rejects with the last error when none answers. */
+  private async connectToAny(urls: readonly string[]): Promise<ChannelModel> {
+    let lastError: unknown;
+    for (let i = 0; i < urls.length; i++) {
+      const index = (this.preferred + i) % urls.length;
+      try {
+        const model = await this.connectTo(urls[index]!);
+        this.preferred = index;
+        return model;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  /** A connection object handed in by the caller: theirs to close, and it cannot be reopened. */
+  private givenConnection(): boolean {
+    return typeof this.source === 'object' && !Array.isArray(this.source);
+  }
+
   private describe(): string {
-    return typeof this.source === 'string' ? redactUrl(this.source) : 'the given connection';
+    const source = this.source;
+    if (typeof source === 'string') return redactUrl(source);
+    if (Array.isArray(source)) return (source as readonly string[]).map(redactUrl).join(', ');
+    return 'the given connection';
   }
 }
 

@@ -21,6 +21,11 @@ export interface RabbitmqTransportOptions {
   /** `amqp://user:password@host:port/vhost` or `amqps://…` for TLS. Never logged unredacted. */
   url?: string;
   /**
+   * The nodes of one RabbitMQ cluster, instead of `url`: each (re)connection tries them in turn,
+   * starting with the last one that worked, so consumers and publishers move to a surviving node.
+   */
+  urls?: readonly string[];
+  /**
    * An amqplib connection to use instead of `url`. A factory is called again after the connection is
    * lost; a connection object cannot be reopened, and is left open by `close()` (it is yours).
    */
@@ -79,14 +84,18 @@ export function rabbitmqTransport(options: RabbitmqTransportOptions = {}): Trans
     DEFAULT_DRAIN_TIMEOUT_MS,
   );
   const reconnect: BackoffOptions = options.reconnect ?? { baseMs: 100, maxMs: 5000, jitter: 'full' };
-  if (options.url !== undefined && options.connection !== undefined) {
-    throw new ConfigurationError(
-      'invalid_option',
-      '[thrun:rabbitmq] pass either url or connection, not both',
-    );
+  const given = [options.url, options.urls, options.connection].filter((o) => o !== undefined);
+  if (given.length > 1) {
+    throw new ConfigurationError('invalid_option', '[thrun:rabbitmq] pass one of url, urls and connection');
   }
   if (options.url !== undefined) assertAmqpUrl(options.url);
-  const manager = new ConnectionManager(options.connection ?? options.url ?? DEFAULT_URL, {
+  if (options.urls !== undefined) {
+    if (options.urls.length === 0) {
+      throw new ConfigurationError('invalid_option', '[thrun:rabbitmq] urls must name at least one node');
+    }
+    for (const url of options.urls) assertAmqpUrl(url);
+  }
+  const manager = new ConnectionManager(options.connection ?? options.urls ?? options.url ?? DEFAULT_URL, {
     socketOptions: options.socketOptions ?? {},
     connectTimeoutMs: check.positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     reconnect,

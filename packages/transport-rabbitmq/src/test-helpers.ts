@@ -84,7 +84,7 @@ export function testTopology() {
   return {
     transport(options: Parameters<typeof rabbitmqTransport>[0] = {}): Transport {
       const created = rabbitmqTransport({
-        ...(options.connection ? {} : { url: amqpUrl }),
+        ...(options.connection || options.urls ? {} : { url: amqpUrl }),
         drainTimeoutMs: 2_000,
         ...options,
       });

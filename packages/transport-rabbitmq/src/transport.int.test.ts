@@ -420,6 +420,28 @@ describe('rabbitmqTransport against a real RabbitMQ', () => {
     expect((error as Error).cause).toBeUndefined();
   });
 
+  it('urls: refused with url or empty, and a node that does not answer is passed over', async () => {
+    for (const options of [{ url: amqpUrl, urls: [amqpUrl] }, { urls: [] }]) {
+      let error: unknown;
+      try {
+        rabbitmqTransport(options);
+      } catch (e) {
+        error = e;
+      }
+      expect(ConfigurationError.isInstance(error) && error.code).toBe('invalid_option');
+    }
+    const t = transport({ urls: ['amqp://guest:guest@127.0.0.1:1/', amqpUrl] });
+    const queue = queueFor('urls');
+    const got: string[] = [];
+    await t.consume(queue, async (delivery) => {
+      got.push(text(delivery.body));
+      await delivery.ack();
+    });
+    await t.publish(queue, [{ body: utf8.encode('through the second node') }]);
+    await waitFor(() => got.length === 1, 10_000, 'the delivery');
+    expect(got).toEqual(['through the second node']);
+  });
+
   it('fails to connect with a typed error that never shows the password', async () => {
     const t = transport({ url: 'amqp://thrun:s3cret-pass@127.0.0.1:1/', connectTimeoutMs: 500 });
     const error = await t.publish('nowhere', [{ body: utf8.encode('x') }]).catch((e: unknown) => e);

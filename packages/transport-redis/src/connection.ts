@@ -175,4 +175,97 @@ export async function runScript(
   }
 }
 
+/** Replication asked of every write: `WAIT replicas timeoutMs` after it, on the same connection. */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
+
+type Pipeline = ReturnType<RedisClient['pipeline']>;
+
+/**
+ * Runs the commands `build` adds to one pipeline, followed by `WAIT` when `wait.replicas` > 0, and
+ * returns their replies. In a Cluster the pipeline goes to the master of its keys' slot, so `WAIT` asks
+ * that master's replicas (a keyless `WAIT` on its own would reach some random node). Rejects when a
+ * command failed or fewer replicas than asked confirmed the write in time: the write happened on the
+ * master but may not survive its failover.
+ */
+export async function writeReplicated(
+  client: RedisClient,
+  build: (pipeline: Pipeline) => void,
+  wait: ReplicaWait,
+  what: string,
+): Promise<unknown[]> {
+  for (let redirections = 0; ; redirections++) {
+    const pipeline = client.pipeline();
+    build(pipeline);
+    if (wait.replicas > 0) pipeline.wait(wait.replicas, wait.timeoutMs);
+    const results = (await pipeline.exec()) ?? [[new Error('no reply'), null]];
+    const failed = results.find(([error]) => error)?.[0];
+    if (failed) {
+      // After a failover the old master answers MOVED for the keys and an error for WAIT (it is a
+      // replica now); ioredis follows MOVED only when every reply is one, so the slot map is refreshed
+      // here and the pipeline sent again (nothing was written: the old master refused the commands).
+      if (client instanceof Cluster && isRedirection(failed) && redirections < MAX_REDIRECTIONS) {
+        await refreshSlots(client);
+        continue;
+      }
+      throw failed;
+    }
+    const replies = results.map(([, reply]) => reply);
+    if (wait.replicas > 0) {
+      const acknowledged = Number(replies.pop() ?? 0);
+      if (acknowledged < wait.replicas) {
+        throw new TransportError(
+          'publish_failed',
+          `[thrun:redis] ${what}: ${acknowledged} of ${wait.replicas} replicas acknowledged in time`,
+        );
+      }
+    }
+    return replies;
+  }
+}
+
+const MAX_REDIRECTIONS = 5;
+
+const isRedirection = (error: Error) => /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.test(error.message);
+
+function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => {
+    cluster.refreshSlotsCache(() => resolve());
+  });
+}
+
+/**
+ * A script run, then `WAIT` (see writeReplicated). Without a wait it is the plain runScript; with one,
+ * EVALSHA and WAIT share a pipeline, and a script the server does not know yet is sent once in full.
+ */
+export async function runScriptReplicated(
+  client: RedisClient,
+  script: Script,
+  keys: readonly string[],
+  args: readonly (string | Buffer | number)[],
+  wait: ReplicaWait,
+  what: string,
+): Promise<unknown> {
+  if (wait.replicas <= 0) return runScript(client, script, keys, args);
+  const send = (inFull: boolean) =>
+    writeReplicated(
+      client,
+      (pipeline) => {
+        const scripting = pipeline as unknown as ScriptingClient;
+        if (inFull) scripting.evalBuffer(script.source, keys.length, ...keys, ...args);
+        else scripting.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
+      },
+      wait,
+      what,
+    );
+  try {
+    return (await send(false))[0];
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return (await send(true))[0];
+    throw error;
+  }
+}
+
 export { Cluster, Redis };

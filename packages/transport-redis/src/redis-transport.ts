@@ -22,9 +22,11 @@ import {
   ensureReady,
   Redis,
   type RedisClient,
+  type ReplicaWait,
   resolveClient,
   runScript,
   transportError,
+  writeReplicated,
 } from './connection.js';
 import { Consumer } from './consumer.js';
 import { findQueues, inspectListQueue, inspectStreamQueue, waitingCount, waitingEntries } from './inspect.js';
@@ -73,10 +75,17 @@ export interface RedisTransportOptions {
   /** How long `publish` and the first `consume` wait for a connection at start-up. Default: 5,000. */
   connectTimeoutMs?: number;
   /**
-   * After each publish, wait until this many replicas acknowledged it (Redis `WAIT`). Default: 0, i.e.
-   * durability is what the server's persistence settings (AOF, `appendfsync`) give.
+   * After each publish, wait until this many replicas acknowledged it (Redis `WAIT`, on the master of
+   * the queue's slot in a Cluster); a publish they did not confirm within `connectTimeoutMs` rejects.
+   * Default: 0, i.e. durability is what the server's persistence settings (AOF, `appendfsync`) give,
+   * and a failover may lose acknowledged publishes (see the README's "Running on a cluster").
    */
   waitForReplicas?: number;
+  /**
+   * Also `WAIT` after each settlement (ack, retry, dead-letter), so a dead-letter record or a retry
+   * survives a failover too. Default: false (a lost ack only brings the message back: a duplicate).
+   */
+  waitForReplicasOnSettle?: boolean;
   /** Streams mode: how often consumers trim entries every group is done with. Default: 5,000. */
   trimIntervalMs?: number;
 }
@@ -109,6 +118,13 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   const blockTimeoutMs = check.positiveNumber('blockTimeoutMs', options.blockTimeoutMs, 1_000);
   const connectTimeoutMs = check.positiveNumber('connectTimeoutMs', options.connectTimeoutMs, 5_000);
   const keyPrefix = options.keyPrefix ?? '';
+  const replicaWait: ReplicaWait = {
+    replicas: Math.floor(check.nonNegativeNumber('waitForReplicas', options.waitForReplicas, 0)),
+    timeoutMs: connectTimeoutMs,
+  };
+  const settleReplicaWait: ReplicaWait = options.waitForReplicasOnSettle
+    ? replicaWait
+    : { replicas: 0, timeoutMs: connectTimeoutMs };
   const { client, where, ownsClient } = resolveClient(options);
   let ready: Promise<void> | undefined;
 
@@ -149,56 +165,41 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   ): Promise<void> {
     await connect();
     const keys = queueKeys(keyPrefix, queue);
-    const pipeline = client.pipeline();
-    const bodies: Buffer[] = [];
-    const flush = () => {
-      // One LPUSH with many values keeps their order: the first value ends up next-out.
-      for (let i = 0; i < bodies.length; i += LPUSH_CHUNK) {
-        pipeline.lpush(keys.queue, ...bodies.slice(i, i + LPUSH_CHUNK));
+    const build = (pipeline: ReturnType<RedisClient['pipeline']>) => {
+      const bodies: Buffer[] = [];
+      const flush = () => {
+        // One LPUSH with many values keeps their order: the first value ends up next-out.
+        for (let i = 0; i < bodies.length; i += LPUSH_CHUNK) {
+          pipeline.lpush(keys.queue, ...bodies.slice(i, i + LPUSH_CHUNK));
+        }
+        bodies.length = 0;
+      };
+      for (const message of messages) {
+        // Copy: the caller may reuse its buffer, and ioredis needs a Buffer to send bytes as they are.
+        const body = Buffer.from(message.body);
+        const delayMs = message.delayMs ?? 0;
+        if (delayMs > 0) {
+          if (mode === 'list') flush();
+          pipeline.call('EVAL', scheduleScript.source, 1, keys.delayed, delayMs, delayedMember(body));
+        } else if (mode === 'list') {
+          bodies.push(body);
+        } else if (message.key === undefined) {
+          pipeline.xadd(keys.queue, '*', 'b', body);
+        } else {
+          pipeline.xadd(keys.queue, '*', 'b', body, 'k', message.key);
+        }
       }
-      bodies.length = 0;
+      flush();
     };
-    for (const message of messages) {
-      // Copy: the caller may reuse its buffer, and ioredis needs a Buffer to send bytes as they are.
-      const body = Buffer.from(message.body);
-      const delayMs = message.delayMs ?? 0;
-      if (delayMs > 0) {
-        if (mode === 'list') flush();
-        pipeline.call('EVAL', scheduleScript.source, 1, keys.delayed, delayMs, delayedMember(body));
-      } else if (mode === 'list') {
-        bodies.push(body);
-      } else if (message.key === undefined) {
-        pipeline.xadd(keys.queue, '*', 'b', body);
-      } else {
-        pipeline.xadd(keys.queue, '*', 'b', body, 'k', message.key);
-      }
-    }
-    flush();
-    const replicas = options.waitForReplicas ?? 0;
-    if (replicas > 0) pipeline.wait(replicas, connectTimeoutMs);
-
-    let results: [Error | null, unknown][] | null;
     try {
-      results = await abortable(
-        pipeline.exec(),
+      await abortable(
+        writeReplicated(client, build, replicaWait, `publish to ${queue}`),
         publishOptions.signal,
         () => new TransportError('timeout', '[thrun:redis] publish aborted; messages may have been written'),
       );
     } catch (cause) {
       if (TransportError.isInstance(cause)) throw cause;
       throw transportError('publish_failed', `publish to ${queue} failed`, cause);
-    }
-    for (const [error] of results ?? [[new Error('no reply'), null]]) {
-      if (error) throw transportError('publish_failed', `publish to ${queue} failed`, error);
-    }
-    if (replicas > 0) {
-      const acknowledged = Number(results?.at(-1)?.[1] ?? 0);
-      if (acknowledged < replicas) {
-        throw new TransportError(
-          'publish_failed',
-          `[thrun:redis] publish to ${queue}: ${acknowledged} of ${replicas} replicas acknowledged in time`,
-        );
-      }
     }
   }
 
@@ -228,6 +229,7 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
       consumerId: `${group}:${randomUUID()}`,
       visibilityTimeoutMs,
       blockTimeoutMs,
+      replicaWait: settleReplicaWait,
     };
     const source =
       mode === 'list'

@@ -1,5 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Cluster, type RedisClient, runScript } from './connection.js';
+import {
+  Cluster,
+  type RedisClient,
+  type ReplicaWait,
+  runScript,
+  runScriptReplicated,
+  writeReplicated,
+} from './connection.js';
 import type { Fetched, MessageSource } from './consumer.js';
 import type { QueueKeys } from './keys.js';
 import {
@@ -10,6 +17,7 @@ import {
   listReapScript,
   listReleaseScript,
   listRetryScript,
+  type Script,
   streamClaimScript,
   streamDeadLetterScript,
   streamReclaimScript,
@@ -29,11 +37,28 @@ export interface SourceContext {
   consumerId: string;
   visibilityTimeoutMs: number;
   blockTimeoutMs: number;
+  /** Replicas that must confirm each settlement (`WAIT`); none by default. */
+  replicaWait: ReplicaWait;
 }
 
 export function delayedMember(body: Buffer): Buffer {
   const id = randomBytes(DELAYED_ID_LENGTH / 2).toString('hex');
   return Buffer.concat([Buffer.from(`${id}:`), body]);
+}
+
+/**
+ * A way to abandon a blocking read on close. Disconnecting the blocking connection ends the read on a
+ * plain `Redis`; a `Cluster` whose retry strategy keeps reconnecting may instead hold the command for a
+ * reconnection that never comes, so the read is also raced against this. What the abandoned read moved
+ * (into the landing list, or to this consumer in a group) is handed back by release or the lease.
+ */
+function interruption(): { race<T>(read: Promise<T>): Promise<T>; interrupt(): void } {
+  let interrupt = () => {};
+  const interrupted = new Promise<never>((_, reject) => {
+    interrupt = () => reject(new Error('[thrun:redis] blocking read interrupted by close'));
+  });
+  interrupted.catch(() => {});
+  return { race: (read) => Promise.race([read, interrupted]), interrupt };
 }
 
 /** How long a blocking read may wait: until the next delayed message is due, within the block timeout. */
@@ -50,10 +75,13 @@ function toNumber(value: unknown): number {
  * processing list (one script per batch, BLMOVE when idle) and removes them when settled.
  */
 export function listSource(context: SourceContext): MessageSource {
-  const { client, blocking, keys, consumerId } = context;
+  const { client, blocking, keys, consumerId, replicaWait } = context;
   const processing = keys.processing(consumerId);
+  const settleScript = (script: Script, scriptKeys: string[], args: (string | Buffer | number)[]) =>
+    runScriptReplicated(client, script, scriptKeys, args, replicaWait, `settle in ${keys.queue}`);
   const lease = String(context.visibilityTimeoutMs);
   const crossSlot = client instanceof Cluster;
+  const blockingRead = interruption();
 
   const landing = keys.landing(consumerId);
   const fetchKeys = [keys.queue, processing, keys.attempts, keys.delayed, keys.consumers, landing];
@@ -85,7 +113,7 @@ export function listSource(context: SourceContext): MessageSource {
       ...fetchKeys,
       ...fetchArgs(max),
     );
-    const results = await pipeline.exec();
+    const results = await blockingRead.race(pipeline.exec());
     const [blocked, fetched] = results ?? [];
     if (blocked?.[0]) throw blocked[0];
     if (fetched?.[0]) {
@@ -180,13 +208,12 @@ export function listSource(context: SourceContext): MessageSource {
     },
 
     async ack(message) {
-      await unsure(() => runScript(client, listAckScript, [processing, keys.attempts], [message.body]));
+      await unsure(() => settleScript(listAckScript, [processing, keys.attempts], [message.body]));
     },
 
     async retry(message, delayMs) {
       await unsure(() =>
-        runScript(
-          client,
+        settleScript(
           listRetryScript,
           [processing, keys.attempts, keys.queue, keys.delayed],
           [message.body, delayMs, randomBytes(DELAYED_ID_LENGTH / 2).toString('hex')],
@@ -200,12 +227,11 @@ export function listSource(context: SourceContext): MessageSource {
         if (crossSlot) {
           // `<queue>.dead` hashes to another slot: record first, then remove (a crash in between
           // leaves a duplicate record, never a lost message).
-          await client.lpush(keys.dead, record);
-          await runScript(client, listAckScript, [processing, keys.attempts], [message.body]);
+          await writeReplicated(client, (p) => p.lpush(keys.dead, record), replicaWait, 'dead-letter');
+          await settleScript(listAckScript, [processing, keys.attempts], [message.body]);
           return;
         }
-        await runScript(
-          client,
+        await settleScript(
           listDeadLetterScript,
           [processing, keys.attempts, keys.dead],
           [message.body, record],
@@ -233,6 +259,7 @@ export function listSource(context: SourceContext): MessageSource {
     },
 
     interrupt() {
+      blockingRead.interrupt();
       blocking.disconnect();
     },
 
@@ -246,10 +273,12 @@ export function listSource(context: SourceContext): MessageSource {
 export function streamSource(
   context: SourceContext & { group: string; trimIntervalMs: number },
 ): MessageSource {
-  const { client, blocking, keys, consumerId, group } = context;
+  const { client, blocking, keys, consumerId, group, replicaWait } = context;
+  const what = `settle in ${keys.queue}`;
   const retryKey = keys.retry(group);
   const idle = String(context.visibilityTimeoutMs);
   let lastTrim = 0;
+  const blockingRead = interruption();
 
   function entry(id: unknown, fields: unknown, attempt: unknown): Fetched | undefined {
     const list = fields as Buffer[];
@@ -298,7 +327,7 @@ export function streamSource(
       const args: (string | number)[] = ['GROUP', group, consumerId, 'COUNT', max - items.length];
       if (items.length === 0) args.push('BLOCK', blockFor(toNumber(nextDue), context.blockTimeoutMs));
       args.push('STREAMS', keys.queue, '>');
-      const reply = (await blocking.callBuffer('XREADGROUP', ...args)) as unknown[] | null;
+      const reply = (await blockingRead.race(blocking.callBuffer('XREADGROUP', ...args))) as unknown[] | null;
       // One stream was asked for: [[key, entries]] in RESP2 shape, [key, entries] as ioredis 6 maps it.
       const streams = (reply && Buffer.isBuffer(reply[0]) ? [reply] : (reply ?? [])) as [
         Buffer,
@@ -315,32 +344,48 @@ export function streamSource(
     },
 
     async ack(message) {
-      await client.xack(keys.queue, group, message.id!);
+      await writeReplicated(client, (p) => p.xack(keys.queue, group, message.id!), replicaWait, what);
     },
 
     async retry(message, delayMs) {
       if (delayMs > 0) {
-        await runScript(client, streamRetryScript, [retryKey], [message.id!, delayMs]);
+        await runScriptReplicated(
+          client,
+          streamRetryScript,
+          [retryKey],
+          [message.id!, delayMs],
+          replicaWait,
+          what,
+        );
         return undefined;
       }
       // Claimed again by this consumer at once: the broker counts the delivery; it runs behind
       // whatever is already waiting here.
-      const flat = (await runScript(
+      const flat = (await runScriptReplicated(
         client,
         streamReclaimScript,
         [keys.queue],
         [group, consumerId, message.id!],
+        replicaWait,
+        what,
       )) as unknown[] | null;
       return flat && flat.length === 3 ? entry(flat[0], flat[1], flat[2]) : undefined;
     },
 
     async deadLetter(message, record) {
       if (client instanceof Cluster) {
-        await client.xadd(keys.dead, '*', 'b', record);
-        await client.xack(keys.queue, group, message.id!);
+        await writeReplicated(client, (p) => p.xadd(keys.dead, '*', 'b', record), replicaWait, what);
+        await writeReplicated(client, (p) => p.xack(keys.queue, group, message.id!), replicaWait, what);
         return;
       }
-      await runScript(client, streamDeadLetterScript, [keys.queue, keys.dead], [group, message.id!, record]);
+      await runScriptReplicated(
+        client,
+        streamDeadLetterScript,
+        [keys.queue, keys.dead],
+        [group, message.id!, record],
+        replicaWait,
+        what,
+      );
     },
 
     async release(started, waiting) {
@@ -361,6 +406,7 @@ export function streamSource(
     },
 
     interrupt() {
+      blockingRead.interrupt();
       blocking.disconnect();
     },
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Thrun on real clusters with nodes killed under load (apps/cluster-tests): starts the clusters it needs
+# on ports of their own, runs the suites, and stops what it started.
+#
+#   scripts/test-cluster.sh            # npm run test:cluster
+#
+# Redis Cluster (scripts/brokers/redis-cluster.sh, six servers): the conformance suite (Lists;
+# THRUN_CLUSTER_REDIS_MODES=list,stream adds Streams), a ledger run with and without WAIT (the queue's
+# master SIGKILLed mid-run, then revived), and a 50-step batch across a failover. RabbitMQ
+# (scripts/brokers/cluster/rabbitmq-cluster.sh, three nodes): the
+# conformance suite on quorum queues and a ledger run with a node SIGKILLed and revived.
+#
+# Environment: THRUN_CLUSTER_REDIS_PORTS (7201,…,7206: clear of the single-node defaults and of the
+# cluster test-all.sh starts on 7001-7006); the RabbitMQ cluster's own (THRUN_RABBITMQ_CLUSTER_PORTS
+# 5701-5703, …, see its script); THRUN_STATE_DIR; THRUN_CLUSTER_LEDGER_EVENTS (2,000 per ledger run by
+# default; 20,000 for the full run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export THRUN_REDIS_CLUSTER_PORTS="${THRUN_CLUSTER_REDIS_PORTS:-7201,7202,7203,7204,7205,7206}"
+
+stop_clusters() {
+  bash scripts/brokers/redis-cluster.sh stop || true
+  bash scripts/brokers/cluster/rabbitmq-cluster.sh stop || true
+}
+trap stop_clusters EXIT
+eval "$(bash scripts/brokers/redis-cluster.sh start)"
+eval "$(bash scripts/brokers/cluster/rabbitmq-cluster.sh start 2>/dev/null)"
+
+bash scripts/pnpm.sh --filter @thrun/cluster-tests... build
+bash scripts/pnpm.sh --filter @thrun/cluster-tests test:cluster
