@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { redactText } from '@thrun/contract/transport-kit';
 import { Command, CommanderError, Option } from 'commander';
 import { registerBatches } from './commands/batches.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerDead } from './commands/dead.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerQueues } from './commands/queues.js';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerBatches(program);
   registerTail(program);
   registerDispatch(program);
+  registerDashboard(program);
   return program;
 }
 
