@@ -88,16 +88,15 @@ export async function inspectListQueue(
   ];
   const [seconds, micros] = await client.time();
   const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-  const pipeline = client.pipeline();
   const deadIsList = ['list', 'none'].includes(await client.type(keys.dead));
-  pipeline.llen(keys.queue).zcard(keys.delayed).zcount(keys.consumers, nowMs, '+inf');
-  if (deadIsList) pipeline.llen(keys.dead);
-  else pipeline.xlen(keys.dead);
-  for (const key of taken) pipeline.llen(key);
-  const replies = ((await pipeline.exec()) ?? []).map(([error, value]) => {
-    if (error) throw error;
-    return Number(value);
-  });
+  // Separate commands, not one pipeline: in a Cluster the dead-letter queue's key is in another slot.
+  const replies = await Promise.all([
+    client.llen(keys.queue),
+    client.zcard(keys.delayed),
+    client.zcount(keys.consumers, nowMs, '+inf'),
+    deadIsList ? client.llen(keys.dead) : client.xlen(keys.dead),
+    ...taken.map((key) => client.llen(key)),
+  ]);
   const [waiting = 0, delayed = 0, consumers = 0, dead = 0, ...inFlight] = replies;
   return {
     queue,
