@@ -30,27 +30,46 @@ trap stop_brokers EXIT
 for script in scripts/brokers/*.sh; do
   [ -e "$script" ] || continue
   broker=$(basename "$script" .sh)
-  eval "$(bash "$script" start)"
   started+=("$broker")
+  out=$(timeout 600 bash "$script" start) # a broker that does not start stops the run here, loudly
+  eval "$out"
 done
 
 pnpm lint
 bash scripts/tools/promtool.sh # promtool check metrics, in the metrics tests
 bash scripts/tools/chromium.sh # the browser the dashboard tests drive
 
-# From here on every step runs even when one fails, so that the closing line counts everything.
+# From here on every step runs even when one fails, so that the closing line counts everything. Each
+# step has a time limit, and all of them share one budget (THRUN_CI_BUDGET_S, counted from the start of
+# this script): a step that hangs fails alone, and the run still ends with its counts and timings.
+budget_end=$((SECONDS + ${THRUN_CI_BUDGET_S:-4800}))
 failed_steps=()
+timings=()
 step() {
-  local name=$1
-  shift
-  if ! "$@" 2>&1 | tee -a "$log"; then failed_steps+=("$name"); fi
+  local name=$1 limit=$2 started=$SECONDS rc=0
+  shift 2
+  if [ "$((budget_end - SECONDS))" -lt "$limit" ]; then limit=$((budget_end - SECONDS)); fi
+  if [ "$limit" -le 0 ]; then
+    failed_steps+=("$name")
+    timings+=("$name: not run, the budget is spent")
+    return
+  fi
+  timeout --kill-after=120 "$limit" "$@" 2>&1 | tee -a "$log" || rc=$?
+  if [ "$rc" -ne 0 ]; then failed_steps+=("$name"); fi
+  if [ "$rc" -eq 124 ]; then
+    timings+=("$name: $((SECONDS - started)) s, stopped at its limit of $limit s")
+  else
+    timings+=("$name: $((SECONDS - started)) s")
+  fi
 }
-step turbo pnpm exec turbo run build typecheck test --output-logs=new-only --concurrency=1 --continue
-step go bash -c 'cd sdks/go && go vet ./... && go test -v ./... && cd ../../apps/go-consumer && go vet ./... && go test -v ./...'
-step php bash scripts/php.sh test
-step conformance bash scripts/conformance.sh
-step cluster npm run test:cluster
-step node24 bash scripts/node24.sh
+step turbo 2700 bash scripts/pnpm.sh exec turbo run build typecheck test --output-logs=new-only --concurrency=1 --continue
+step go 900 bash -c 'cd sdks/go && go vet ./... && go test -v ./... && cd ../../apps/go-consumer && go vet ./... && go test -v ./...'
+step php 600 bash scripts/php.sh test
+step conformance 900 bash scripts/conformance.sh
+step cluster 1200 npm run test:cluster
+step node24 600 bash scripts/node24.sh
+
+printf 'thrun: step %s\n' "${timings[@]}"
 
 # Each vitest run prints "Test Files …" then "Tests  N passed | M failed | K skipped (T)". A file that
 # failed outside any test (a hook, an import) shows only in "Test Files", so a run whose files failed

@@ -24,8 +24,16 @@ stop_clusters() {
   bash scripts/brokers/cluster/rabbitmq-cluster.sh stop || true
 }
 trap stop_clusters EXIT
-eval "$(bash scripts/brokers/redis-cluster.sh start)"
-eval "$(bash scripts/brokers/cluster/rabbitmq-cluster.sh start 2>/dev/null)"
+# `out=$(…)` rather than `eval "$(…)"`, so that a cluster that does not start fails this script.
+out=$(bash scripts/brokers/redis-cluster.sh start)
+eval "$out"
+# A RabbitMQ cluster whose first start fails (its logs are on stderr) gets one more on fresh data.
+out=$(bash scripts/brokers/cluster/rabbitmq-cluster.sh start) || {
+  echo "[test-cluster.sh] the RabbitMQ cluster did not start; once more on fresh data" >&2
+  bash scripts/brokers/cluster/rabbitmq-cluster.sh reset
+  out=$(bash scripts/brokers/cluster/rabbitmq-cluster.sh start)
+}
+eval "$out"
 
 bash scripts/pnpm.sh --filter @thrun/cluster-tests... build
 bash scripts/pnpm.sh --filter @thrun/cluster-tests test:cluster

@@ -2,18 +2,21 @@
 # A private three-node RabbitMQ cluster on one host for the cluster tests (not started by test-all.sh:
 # scripts/test-cluster.sh starts and stops it).
 #
-#   scripts/brokers/cluster/rabbitmq-cluster.sh start|stop|status|kill <n>|revive <n>
+#   scripts/brokers/cluster/rabbitmq-cluster.sh start|stop|reset|status|kill <n>|revive <n>
 #
 # `start` installs rabbitmq-server when missing, runs nodes thrun-c1..c3@localhost on 127.0.0.1 (AMQP
 # 5701-5703, distribution 25701-25703, one epmd on 4391 and one Erlang cookie for all three), joins c2
 # and c3 to c1 (`join_cluster`) once, waits until all three run, and prints
 # `export THRUN_AMQP_CLUSTER_URLS=amqp://…:5701,…` on stdout. Idempotent.
 # `kill <n>` ends node n's VM with SIGKILL; `revive <n>` starts it again on its data directory, and it
-# rejoins the cluster. `stop` shuts down only the nodes (and the epmd) this script started.
+# rejoins the cluster. `stop` shuts down only the nodes (and the epmd) this script started; `reset` stops
+# them and deletes their data. Every wait has a deadline: a node that does not come up fails `start`
+# with the tail of its logs on stderr, and no rabbitmqctl call can hang the script.
 #
 # Environment: THRUN_RABBITMQ_CLUSTER_PORTS (5701,5702,5703), THRUN_RABBITMQ_CLUSTER_DIST_PORTS
 # (25701,25702,25703), THRUN_RABBITMQ_CLUSTER_NODES (thrun-c1@localhost,…), THRUN_RABBITMQ_CLUSTER_EPMD_PORT
-# (4391), THRUN_STATE_DIR (data in <it>/rabbitmq-cluster/<n>).
+# (4391), THRUN_RABBITMQ_CLUSTER_START_TIMEOUT_S (300, per node), THRUN_STATE_DIR (data in
+# <it>/rabbitmq-cluster/<n>).
 set -euo pipefail
 
 IFS=, read -r -a ports <<<"${THRUN_RABBITMQ_CLUSTER_PORTS:-5701,5702,5703}"
@@ -21,6 +24,7 @@ IFS=, read -r -a dist_ports <<<"${THRUN_RABBITMQ_CLUSTER_DIST_PORTS:-25701,25702
 IFS=, read -r -a names <<<"${THRUN_RABBITMQ_CLUSTER_NODES:-thrun-c1@localhost,thrun-c2@localhost,thrun-c3@localhost}"
 epmd_port="${THRUN_RABBITMQ_CLUSTER_EPMD_PORT:-4391}"
 base="${THRUN_STATE_DIR:-$HOME/.cache/thrun/state}/rabbitmq-cluster"
+start_timeout_s="${THRUN_RABBITMQ_CLUSTER_START_TIMEOUT_S:-300}"
 bin=/usr/lib/rabbitmq/bin
 log() { echo "[rabbitmq-cluster.sh] $*" >&2; }
 
@@ -37,7 +41,23 @@ node_env() {
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }
 
-ctl() { local i=$1; shift; (node_env "$i" && "$bin/rabbitmqctl" -n "${names[$i]}" "$@"); }
+# rabbitmqctl against node i, never for longer than 60 s (a CLI waiting on a half-started node can
+# otherwise wait forever). Its chatter goes to the cluster's cli.log, shown when something fails.
+ctl() {
+  local i=$1; shift
+  mkdir -p "$base"
+  (node_env "$i" && timeout --kill-after=10 60 "$bin/rabbitmqctl" -n "${names[$i]}" "$@" 2>>"$base/cli.log")
+}
+
+# The last lines of every log of the cluster, on stderr: why a node did not start or join.
+show_logs() {
+  local file
+  for file in "$base"/cli.log "$base"/*/log/*.log; do
+    [ -s "$file" ] || continue
+    echo "----- $file (last 30 lines)" >&2
+    tail -n 30 "$file" >&2
+  done
+}
 
 alive() {
   [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
@@ -97,10 +117,11 @@ start_node() {
   write_config "$i"
   log "starting ${names[$i]} on 127.0.0.1:${ports[$i]}"
   (node_env "$i" && cd "$dir" && exec setsid "$bin/rabbitmq-server" </dev/null >>"$dir/log/startup.log" 2>&1) &
-  local deadline=$((SECONDS + 120))
+  local deadline=$((SECONDS + start_timeout_s))
   until ctl "$i" await_startup --timeout 30 >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      log "${names[$i]} did not start within 120 s; see $dir/log"
+      log "${names[$i]} did not start within $start_timeout_s s"
+      show_logs
       return 1
     fi
     sleep 0.5
@@ -111,19 +132,25 @@ running_nodes() { ctl 0 eval 'length(rabbit_nodes:all_running()).' 2>/dev/null |
 
 start() {
   install_if_missing
+  mkdir -p "$base"
   start_epmd
   for i in 0 1 2; do start_node "$i"; done
   for i in 1 2; do
-    if ! ctl "$i" cluster_status 2>/dev/null | grep -q "${names[0]}"; then
+    if ! ctl "$i" cluster_status | grep -q "${names[0]}"; then
       log "joining ${names[$i]} to ${names[0]}"
-      ctl "$i" stop_app >/dev/null
-      ctl "$i" reset >/dev/null
-      ctl "$i" join_cluster "${names[0]}" >/dev/null
-      ctl "$i" start_app >/dev/null
+      if ! { ctl "$i" stop_app && ctl "$i" reset && ctl "$i" join_cluster "${names[0]}" && ctl "$i" start_app; } >/dev/null; then
+        log "${names[$i]} could not join ${names[0]}"
+        show_logs
+        return 1
+      fi
     fi
   done
   for _ in $(seq 120); do [ "$(running_nodes)" = 3 ] && break; sleep 0.5; done
-  [ "$(running_nodes)" = 3 ] || { log "the cluster does not run three nodes"; return 1; }
+  if [ "$(running_nodes)" != 3 ]; then
+    log "the cluster does not run three nodes"
+    show_logs
+    return 1
+  fi
   local IFS=, urls=()
   for port in "${ports[@]}"; do urls+=("amqp://guest:guest@127.0.0.1:$port"); done
   echo "export THRUN_AMQP_CLUSTER_URLS=${urls[*]}"
@@ -157,7 +184,7 @@ stop() {
     local pid
     pid=$(vm_pid "$i") || continue
     log "stopping ${names[$i]}"
-    ctl "$i" shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+    ctl "$i" shutdown >/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 300); do alive "$pid" || break; sleep 0.1; done
     alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
   done
@@ -165,6 +192,12 @@ stop() {
   epmd_pid=$(cat "$base/epmd.pid" 2>/dev/null || true)
   if alive "$epmd_pid" epmd; then kill -TERM "$epmd_pid" 2>/dev/null || true; fi
   rm -f "$base/epmd.pid"
+}
+
+reset() {
+  stop
+  log "deleting the cluster's data in $base"
+  rm -rf "$base"
 }
 
 status() {
@@ -178,8 +211,9 @@ status() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+reset) reset ;;
 status) status ;;
 kill) kill_node "${2:-}" ;;
 revive) revive_node "${2:-}" ;;
-*) echo "usage: $0 start|stop|status|kill <n>|revive <n>" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|reset|status|kill <n>|revive <n>" >&2; exit 2 ;;
 esac
