@@ -61,6 +61,9 @@ type BatchMeta struct {
 	Total int `json:"total"`
 	// Mode is sequential or parallel.
 	Mode string `json:"mode,omitempty"`
+	// ReportTo is the queue where the step's outcome is reported, when the engine that dispatched
+	// the step named one; otherwise the report goes to the step's own queue.
+	ReportTo string `json:"report_to,omitempty"`
 }
 
 // NewCompiler returns a compiler that knows the envelope schema under its $id, with format

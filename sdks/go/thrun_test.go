@@ -397,8 +397,9 @@ func TestBatchStepsAreReported(t *testing.T) {
 	runWorker(t, c)
 	ctx := context.Background()
 	batchID := "0b7c6f1e-3c2a-4f7e-9d1a-2b3c4d5e6f70"
+	// Both steps name the engine's report queue, as a Thrun engine that accepts reports does.
 	for i, name := range []string{"step.ok", "step.bad"} {
-		body := []byte(`{"event":"` + name + `","payload":{},"meta":{"event_id":"0b7c6f1e-3c2a-4f7e-9d1a-2b3c4d5e6f7` + string(rune('1'+i)) + `","timestamp":"2026-01-01T00:00:00Z","source":"node","batch":{"id":"` + batchID + `","index":` + string(rune('0'+i)) + `,"total":2,"mode":"parallel"}}}`)
+		body := []byte(`{"event":"` + name + `","payload":{},"meta":{"event_id":"0b7c6f1e-3c2a-4f7e-9d1a-2b3c4d5e6f7` + string(rune('1'+i)) + `","timestamp":"2026-01-01T00:00:00Z","source":"node","batch":{"id":"` + batchID + `","index":` + string(rune('0'+i)) + `,"total":2,"mode":"parallel","report_to":"batch-reports"}}}`)
 		if err := tr.Publish(ctx, "steps", []transport.Message{{Body: body}}); err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +407,7 @@ func TestBatchStepsAreReported(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var reports []transport.QueuedMessage
 	for len(reports) < 2 && time.Now().Before(deadline) {
-		reports, _ = tr.Peek(ctx, "events", 10)
+		reports, _ = tr.Peek(ctx, "batch-reports", 10)
 		time.Sleep(5 * time.Millisecond)
 	}
 	got := map[string]string{}

@@ -230,9 +230,10 @@ type reportError struct {
 
 // reportStep publishes a batch step's final outcome, before the step's message is settled, so the
 // batch engine of a Thrun process records it and advances the batch (a report sent twice is
-// harmless). The report goes where the report event is routed (the default queue unless a route
-// says otherwise), where the coordinating process consumes it. It returns false when the report
-// could not be published: the delivery is then retried after a backoff, and reported again.
+// harmless). The report goes to the queue the step names in meta.batch.report_to, which the engine
+// that dispatched it consumes, or else to the step's own queue (schemas/batch.md). It returns false
+// when the report could not be published: the delivery is then retried after a backoff, and
+// reported again.
 func (w *worker) reportStep(d transport.Delivery, envelope Envelope, failure *transport.DeadLetterReason) bool {
 	if envelope.Meta == nil || envelope.Meta.Batch == nil {
 		return true
@@ -243,7 +244,11 @@ func (w *worker) reportStep(d transport.Delivery, envelope Envelope, failure *tr
 		event = StepFailedEvent
 		report.Error = &reportError{Code: failure.Code, Message: transport.TruncateUTF8(failure.Message, transport.MaxReasonMessageBytes)}
 	}
-	opts := []DispatchOption{WithCausationID(envelope.Meta.EventID)}
+	queue := step.ReportTo
+	if queue == "" {
+		queue = d.Queue()
+	}
+	opts := []DispatchOption{WithQueue(queue), WithCausationID(envelope.Meta.EventID)}
 	if envelope.Meta.CorrelationID != "" {
 		opts = append(opts, WithCorrelationID(envelope.Meta.CorrelationID))
 	}

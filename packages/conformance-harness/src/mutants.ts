@@ -103,6 +103,17 @@ export const MUTANTS = {
     fails: ['concurrency-bound'],
     settings: (settings) => ({ ...settings, concurrency: 1 }),
   },
+  'no-step-reports': {
+    defect: 'runs batch steps but never reports their outcome',
+    fails: ['batch-steps', 'batch-step-failed'],
+    transport: (transport) => ({
+      ...forward(transport),
+      publish: async (queue, messages, options) => {
+        const kept = messages.filter((message) => !isStepReport(message.body));
+        if (kept.length > 0) await transport.publish(queue, kept, options);
+      },
+    }),
+  },
   'no-drain': {
     defect: 'exits at once on SIGTERM, abandoning its in-flight handlers',
     fails: ['sigterm-drain'],
@@ -159,5 +170,13 @@ function withoutMeta(body: Uint8Array): Uint8Array {
     return new TextEncoder().encode(JSON.stringify({ event, payload }));
   } catch {
     return body;
+  }
+}
+
+function isStepReport(body: Uint8Array): boolean {
+  try {
+    return decodeEnvelope(body).event.startsWith('thrun.batch.step_');
+  } catch {
+    return false;
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Transport } from '@thrun/contract';
+import { BATCH_SCENARIOS, BatchCoordinator } from './batch-scenarios.js';
 import { Observer } from './observer.js';
 import { DEFAULT_WAIT_MS, type ScenarioContext, ScenarioFailure } from './scenario.js';
 import { MAIN_SCENARIOS } from './scenarios.js';
@@ -11,6 +12,7 @@ import { WorkerProcess } from './worker-process.js';
 /** Every scenario, in the order protocol/conformance.md lists them. */
 export const SCENARIO_NAMES: readonly string[] = [
   ...MAIN_SCENARIOS.map((s) => s.name),
+  ...BATCH_SCENARIOS.map((s) => s.name),
   ...SIGNAL_SCENARIO_NAMES,
 ];
 
@@ -92,6 +94,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
   const transport = createTransport(options.transport, url);
   const observer = new Observer(transport);
   const workers: WorkerProcess[] = [];
+  let coordinator: Promise<BatchCoordinator> | undefined;
   try {
     await observer.observeReplies(settings.replyQueue);
     await observer.observeDeadLetters(settings.queue);
@@ -101,6 +104,10 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       observer,
       waitMs: options.waitMs ?? DEFAULT_WAIT_MS,
       publish: (queue, body, key) => transport.publish(queue, [key === undefined ? { body } : { body, key }]),
+      batchCoordinator: () => {
+        coordinator ??= BatchCoordinator.start(createTransport(options.transport, url), settings.queue);
+        return coordinator;
+      },
       othersFinished: () => Promise.resolve(),
     };
     const startWorker = async (workerId: string, queue: string) => {
@@ -109,7 +116,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       await worker.ready;
       return worker;
     };
-    const main = MAIN_SCENARIOS.filter((scenario) => selected.has(scenario.name));
+    const main = [...MAIN_SCENARIOS, ...BATCH_SCENARIOS].filter((scenario) => selected.has(scenario.name));
     const signals = new Set(SIGNAL_SCENARIO_NAMES.filter((name) => selected.has(name)));
     const startedAt = Date.now();
     await Promise.all([runMain(), signals.size > 0 ? runSignals() : undefined]);
@@ -171,6 +178,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     }
   } finally {
     await Promise.all(workers.map((worker) => worker.stop()));
+    if (coordinator) await coordinator.then((started) => started.close()).catch(() => {});
     await observer.close();
     await closeQuietly(transport);
   }

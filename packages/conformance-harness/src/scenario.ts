@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { BatchCoordinator } from './batch-scenarios.js';
 import type { ObservedDeadLetter, Observer, Reply } from './observer.js';
 import type { TransportName, WorkerSettings } from './worker-env.js';
 
@@ -16,6 +17,8 @@ export interface ScenarioContext {
   /** How long to wait for what a scenario expects, beyond the backoff and lease it expects. */
   waitMs: number;
   publish(queue: string, body: Uint8Array, key?: string): Promise<void>;
+  /** The harness's batch engine, started on first use and shared by the batch scenarios. */
+  batchCoordinator(): Promise<BatchCoordinator>;
   /** Resolves once every other scenario of the main worker has finished. */
   othersFinished(): Promise<void>;
 }

@@ -31,8 +31,10 @@ export interface BatchesOptions {
   /** Where batch state lives. Default: a `MemoryBatchStore` (this process only). */
   store?: BatchStore;
   /**
-   * Also record steps run by workers in other runtimes, which report their outcome with the
-   * `thrun.batch.step_succeeded` / `thrun.batch.step_failed` events. Default: false.
+   * Also record steps run by workers that cannot record them (other runtimes, or Thrun processes that
+   * do not share this store), which report their outcome with the `thrun.batch.step_succeeded` /
+   * `thrun.batch.step_failed` events. The steps this bus dispatches then carry `meta.batch.report_to`:
+   * the queue those events route to here, which this bus consumes. Default: false.
    */
   acceptReports?: boolean;
   /**

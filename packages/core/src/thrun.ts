@@ -134,6 +134,7 @@ export function createThrun(options: ThrunOptions = {}): Thrun {
   const batching = attachBatches(
     {
       events: (items) => dispatchMany(items),
+      queueFor: (event) => router.queueFor(event),
       subscribe: (event, handler) => subscribe(event, handler as Handler<never>),
       intercept,
       logger,

@@ -14,6 +14,7 @@ import {
 import type { Context } from './context-impl.js';
 import { errorCode, errorMessage, isRetryableError } from './errors.js';
 import { callHook, type ReportHook, type SettleAction, type ThrunHooks } from './hooks.js';
+import { isThenable } from './internal/thenable.js';
 import type { Listener, ListenerRegistry } from './listeners.js';
 import type { ThrunLogger } from './logger.js';
 import type { UnknownEventPolicy } from './options.js';
@@ -266,7 +267,8 @@ export class Worker {
       let skip = false;
       try {
         for (const interceptor of this.interceptors) {
-          if ((await interceptor.beforeHandle?.({ envelope, queue, attempt })) === 'skip') {
+          const verdict = interceptor.beforeHandle?.({ envelope, queue, attempt });
+          if ((isThenable(verdict) ? await verdict : verdict) === 'skip') {
             skip = true;
             break;
           }
@@ -491,7 +493,10 @@ export class Worker {
   private async settleHook(outcome: DeliveryOutcome, delivery: Delivery): Promise<boolean> {
     if (this.interceptors.size === 0) return true;
     try {
-      for (const interceptor of this.interceptors) await interceptor.beforeSettle?.(outcome);
+      for (const interceptor of this.interceptors) {
+        const recorded = interceptor.beforeSettle?.(outcome);
+        if (isThenable(recorded)) await recorded;
+      }
       return true;
     } catch (error) {
       const delayMs = retryDelayMs(delivery.attempt, this.deps.retry);

@@ -27,6 +27,7 @@ final class EventBus
     private array $resolved = [];
     private readonly \Closure $factory;
     private ?Batches $batches = null;
+    private ?string $reportQueue = null;
 
     /** The reports a worker without the batch store publishes for a step (schemas/batch.md). */
     public const STEP_SUCCEEDED = 'thrun.batch.step_succeeded';
@@ -151,12 +152,22 @@ final class EventBus
     }
 
     /**
+     * The queue this bus consumes step reports from, named in `meta.batch.report_to` of the steps it
+     * dispatches; null until `acceptBatchReports()`.
+     */
+    public function reportQueue(): ?string
+    {
+        return $this->reportQueue;
+    }
+
+    /**
      * Records the step reports of workers that send them (`thrun.batch.step_succeeded`/`step_failed`,
      * schemas/batch-step-report.schema.json), as the TypeScript engine's `acceptReports` does.
      */
     public function acceptBatchReports(): void
     {
         $batches = $this->batches() ?? throw new \LogicException('[thrun] batch reports need a batch store');
+        $this->reportQueue = $this->queueFor(self::STEP_SUCCEEDED);
         $this->subscribe(self::STEP_SUCCEEDED, static function (array $report) use ($batches): void {
             $batches->recordStep(self::reportedId($report), self::reportedIndex($report));
         });

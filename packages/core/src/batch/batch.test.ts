@@ -440,6 +440,7 @@ describe('batches on the bus', () => {
     // The foreign worker: plain bytes in and out, as a Go service following schemas/batch.md would.
     const foreign = memoryTransport({ broker });
     const ran: string[] = [];
+    const reportedTo: unknown[] = [];
     await foreign.consume('steps', async (delivery) => {
       const step = JSON.parse(new TextDecoder().decode(delivery.body)) as Envelope;
       ran.push(step.event);
@@ -451,7 +452,10 @@ describe('batches on the bus', () => {
               payload: { batch_id: batch.id, index: batch.index, error: { code: 'declined', message: 'no' } },
             }
           : { event: 'thrun.batch.step_succeeded', payload: { batch_id: batch.id, index: batch.index } };
-      await foreign.publish('events', [{ body: new TextEncoder().encode(JSON.stringify(report)) }]);
+      reportedTo.push(batch.report_to);
+      await foreign.publish(String(batch.report_to), [
+        { body: new TextEncoder().encode(JSON.stringify(report)) },
+      ]);
       await delivery.ack();
     });
 
@@ -479,7 +483,76 @@ describe('batches on the bus', () => {
       job: { event: 'step.refund', index: 0 },
       error: { code: 'declined' },
     });
+    // Each step named the queue the coordinator consumes its reports from: its default queue here.
+    expect(reportedTo).toEqual(['events', 'events', 'events']);
     await foreign.close();
+  });
+
+  it('a Thrun worker whose store does not know the batch runs its steps and reports them to report_to', async () => {
+    const broker = createMemoryBroker();
+    const coordinator = createThrun({
+      transport: memoryTransport({ broker }),
+      logger: silentLogger,
+      queue: 'batch-reports',
+      routes: { 'step.*': 'steps' },
+      batches: { acceptReports: true },
+    });
+    // Another process: its own (memory) store, which never hears of the coordinator's batches.
+    const worker = createThrun({
+      transport: memoryTransport({ broker }),
+      logger: silentLogger,
+      queue: 'steps',
+      retry: { maxAttempts: 1 },
+    });
+    buses.push(coordinator, worker);
+    const ended: Envelope[] = [];
+    for (const name of ['order.success', 'order.failed', 'order.finished']) {
+      coordinator.subscribe(name, (_payload, ctx) => void ended.push(ctx.envelope));
+    }
+    const ran: string[] = [];
+    worker.subscribe('step.ok', (_payload, ctx) => void ran.push(`${ctx.envelope.meta?.batch?.index}`));
+    worker.subscribe('step.declined', () => {
+      throw new NonRetryableError('declined');
+    });
+    await coordinator.start();
+    await worker.start();
+
+    const ok = await coordinator
+      .batch([
+        { event: 'step.ok', payload: {} },
+        { event: 'step.ok', payload: {} },
+      ])
+      .then('order.success')
+      .finally('order.finished');
+    await waitFor(() => ended.length === 2, 'then and finally');
+    expect(ran).toEqual(['0', '1']);
+    expect(ended.map((e) => e.event)).toEqual(['order.success', 'order.finished']);
+    expect(ended[1]?.payload).toMatchObject({ batch_id: ok, status: 'succeeded' });
+
+    const failing = await coordinator
+      .batch([
+        { event: 'step.declined', payload: {} },
+        { event: 'step.ok', payload: {} },
+      ])
+      .catch('order.failed')
+      .finally('order.finished');
+    await waitFor(() => ended.length === 4, 'catch and finally');
+    expect(ran).toEqual(['0', '1']); // the failed batch's second step never ran
+    expect((await coordinator.batches.get(failing))?.failure).toMatchObject({
+      reason: 'failed',
+      job: { event: 'step.declined', index: 0 },
+      error: { code: 'non_retryable', message: expect.stringContaining('declined') },
+    });
+  });
+
+  it('refuses acceptReports when the two report events route to different queues', () => {
+    expect(() =>
+      createThrun({
+        logger: silentLogger,
+        routes: { 'thrun.batch.step_failed': 'failures' },
+        batches: { acceptReports: true },
+      }),
+    ).toThrow(/must route to one queue/);
   });
 
   it('runs parallel batches at once and succeeds within allowed failures', async () => {

@@ -6,6 +6,7 @@ import {
   type BatchMode,
   type BatchRecord,
   type BatchStatus,
+  ConfigurationError,
   type Envelope,
   type JsonObject,
   ValidationError,
@@ -14,7 +15,7 @@ import type { BulkItem } from '../context.js';
 import { toJob } from '../event-class.js';
 import type { ThrunLogger } from '../logger.js';
 import type { BatchesOptions } from '../options.js';
-import type { WorkerInterceptor } from '../worker.js';
+import type { DeliveryOutcome, WorkerInterceptor } from '../worker.js';
 import { BatchBuilder } from './batch-builder.js';
 import { BatchEngine, type BatchOptions } from './batch-engine.js';
 import { MemoryBatchStore } from './memory-batch-store.js';
@@ -62,6 +63,8 @@ export interface Batches {
 /** What the batch engine needs from the bus. */
 export interface BatchBus {
   events(items: readonly BulkItem[]): Promise<string[]>;
+  /** The queue an event of this name is dispatched to (the bus's routes). */
+  queueFor(event: string): string;
   subscribe(event: string, handler: (payload: JsonObject) => Promise<void>): unknown;
   intercept(interceptor: WorkerInterceptor): () => void;
   logger?: ThrunLogger;
@@ -73,6 +76,8 @@ export interface BatchBus {
  */
 export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
   const stalledAfterMs = options.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS;
+  // Where the steps this bus dispatches ask for reports: the queue its own report listeners consume.
+  const reportTo = options.acceptReports ? reportQueue(bus) : undefined;
   const engine = new BatchEngine(
     options.store ?? new MemoryBatchStore(),
     (publications, queue) =>
@@ -83,7 +88,9 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
             payload: p.payload,
             options: {
               eventId: p.eventId,
-              ...(p.batch ? { meta: { batch: p.batch } } : {}),
+              ...(p.batch
+                ? { meta: { batch: reportTo ? { ...p.batch, report_to: reportTo } : p.batch } }
+                : {}),
               ...(queue === undefined ? {} : { queue }),
             },
           })),
@@ -98,41 +105,47 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
   );
   // The lease token of each step delivery this process runs, from beforeHandle to beforeSettle.
   const leaseTokens = new WeakMap<Envelope, string>();
+  // The step deliveries of batches this store does not know, whose engine asked for a report.
+  const toReport = new WeakMap<Envelope, string>();
 
-  // The worker consults the engine about every delivery only once batches are in play here: a batch
-  // was dispatched from this bus, or a shared store or reports say steps may arrive from elsewhere.
-  let intercepting = false;
-  function interceptSteps(): void {
-    if (intercepting) return;
-    intercepting = true;
-    bus.intercept({
-      beforeHandle({ envelope }) {
-        const step = stepOf(envelope);
-        return step ? decideStep(step, envelope) : 'run';
-      },
-      beforeSettle(outcome) {
-        const step = stepOf(outcome.envelope);
-        if (!step) return;
-        if (outcome.status === 'retrying') {
-          const token = leaseTokens.get(outcome.envelope);
-          return token === undefined ? undefined : engine.abandonStep(step, token);
-        }
-        return engine
-          .recordStep(
-            step,
-            outcome.status === 'handled' ? { ok: true } : { ok: false, error: { ...outcome.reason } },
-          )
-          .then(() => undefined);
-      },
-    });
-  }
+  // Every delivery passes here; one that is no batch step costs a property read (the worker awaits
+  // nothing that is not a promise).
+  bus.intercept({
+    beforeHandle({ envelope }) {
+      const step = stepOf(envelope);
+      return step ? decideStep(step, envelope) : 'run';
+    },
+    beforeSettle(outcome) {
+      const step = stepOf(outcome.envelope);
+      if (!step) return;
+      const reportQueue = toReport.get(outcome.envelope);
+      if (reportQueue !== undefined) {
+        return outcome.status === 'retrying' ? undefined : report(outcome, step, reportQueue);
+      }
+      if (outcome.status === 'retrying') {
+        const token = leaseTokens.get(outcome.envelope);
+        return token === undefined ? undefined : engine.abandonStep(step, token);
+      }
+      return engine
+        .recordStep(
+          step,
+          outcome.status === 'handled' ? { ok: true } : { ok: false, error: { ...outcome.reason } },
+        )
+        .then(() => undefined);
+    },
+  });
 
   async function decideStep(step: BatchMeta, envelope: Envelope): Promise<'run' | 'skip'> {
     const token = randomUUID();
     // Waits while another run holds the step; throws StepBusyError if it still does after two lease
     // lengths, and the worker retries this copy later.
     const start = await engine.startStep(step, token);
-    if (start === 'unknown') return 'run'; // a batch this store does not know: an ordinary event here
+    if (start === 'unknown') {
+      // A batch this store does not know: run it as an ordinary event, and report its outcome to the
+      // engine that dispatched it, when that engine asked for reports (schemas/batch.md).
+      if (typeof step.report_to === 'string') toReport.set(envelope, step.report_to);
+      return 'run';
+    }
     if (start === 'settled') {
       // A duplicate delivery of a finished step: never run it again, but publish anything its first
       // delivery decided and did not get out, if its claim expired (the sweep would do it too).
@@ -144,7 +157,26 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
     return 'run';
   }
 
-  if (options.store || options.acceptReports) interceptSteps();
+  /** A step's final outcome, as a worker of another runtime reports it (batch-step-report.schema.json). */
+  async function report(outcome: DeliveryOutcome, step: BatchMeta, queue: string): Promise<void> {
+    const meta = outcome.envelope.meta;
+    const correlationId = meta?.correlation_id;
+    const options = {
+      queue,
+      ...(meta ? { causationId: meta.event_id } : {}),
+      ...(typeof correlationId === 'string' ? { correlationId } : {}),
+    };
+    const ids = { batch_id: step.id, index: step.index };
+    await bus.events([
+      outcome.status === 'dead-lettered'
+        ? {
+            event: STEP_FAILED_EVENT,
+            payload: { ...ids, error: { code: outcome.reason.code, message: outcome.reason.message } },
+            options,
+          }
+        : { event: STEP_SUCCEEDED_EVENT, payload: ids, options },
+    ]);
+  }
 
   if (options.acceptReports) {
     bus.subscribe(STEP_SUCCEEDED_EVENT, async (payload) => {
@@ -199,10 +231,7 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
       throw new ValidationError('invalid_payload', '[thrun:core] batch() takes an array of jobs');
     }
     const resolved = jobs.map(toJob);
-    return new BatchBuilder((lifecycle) => {
-      interceptSteps();
-      return engine.dispatch({ ...batchOptions, jobs: resolved, lifecycle });
-    });
+    return new BatchBuilder((lifecycle) => engine.dispatch({ ...batchOptions, jobs: resolved, lifecycle }));
   }
 
   return {
@@ -212,6 +241,18 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
     start: () => engine.startSweeping(),
     stop: () => engine.stopSweeping(),
   };
+}
+
+/** The one queue both report events route to on this bus; reports must not be split. */
+function reportQueue(bus: BatchBus): string {
+  const queue = bus.queueFor(STEP_SUCCEEDED_EVENT);
+  if (bus.queueFor(STEP_FAILED_EVENT) !== queue) {
+    throw new ConfigurationError(
+      'invalid_option',
+      `[thrun:core] ${STEP_SUCCEEDED_EVENT} and ${STEP_FAILED_EVENT} must route to one queue (acceptReports)`,
+    );
+  }
+  return queue;
 }
 
 function stepOf(envelope: Envelope): BatchMeta | undefined {

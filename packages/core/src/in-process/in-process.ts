@@ -2,6 +2,7 @@ import { ConfigurationError, type JsonObject } from '@thrun/contract';
 import { Context, type ContextScope } from '../context-impl.js';
 import { readTarget } from '../dispatch/dispatch-args.js';
 import { errorMessage } from '../errors.js';
+import { isThenable } from '../internal/thenable.js';
 import type { Listener, ListenerRegistry } from '../listeners.js';
 import { assertPayload, assertPayloadIsObject } from '../validate-payload.js';
 
@@ -155,10 +156,6 @@ export function createInProcessDispatch(settings: InProcessSettings): InProcessD
   }
 
   return { publish, call, publishSync, callSync };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== undefined && typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 function aggregate(name: string, errors: unknown[], total: number): AggregateError {

@@ -95,7 +95,8 @@ final class Batches
         foreach ($emissions as $emission) {
             $options = ['eventId' => RedisBatchStore::eventId($id, $emission['key'])];
             if (isset($emission['batch'])) {
-                $options['meta'] = ['batch' => $emission['batch']];
+                $reportTo = $bus->reportQueue();
+                $options['meta'] = ['batch' => $emission['batch'] + ($reportTo === null ? [] : ['report_to' => $reportTo])];
             }
             if ($queue !== null) {
                 $options['queue'] = $queue;

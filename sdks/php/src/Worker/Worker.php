@@ -224,7 +224,8 @@ final class Worker
 
     /**
      * A batch step's final outcome: recorded in the batch store when the bus has one (this process is
-     * a batch engine), else reported to the step's queue for an engine to record (schemas/batch.md).
+     * a batch engine), else reported for an engine to record (schemas/batch.md): to the queue the
+     * step names in `meta.batch.report_to`, or else to the step's own queue.
      * Either happens before the step's message is settled.
      */
     private function reportStep(Delivery $delivery, array $step, ?array $error): void
@@ -235,7 +236,7 @@ final class Worker
             return;
         }
         $report = ['batch_id' => $step['id'], 'index' => $step['index']] + ($error === null ? [] : ['error' => $error]);
-        $this->bus->event($error === null ? EventBus::STEP_SUCCEEDED : EventBus::STEP_FAILED, $report, ['queue' => $delivery->queue]);
+        $this->bus->event($error === null ? EventBus::STEP_SUCCEEDED : EventBus::STEP_FAILED, $report, ['queue' => is_string($step['report_to'] ?? null) ? $step['report_to'] : $delivery->queue]);
     }
 
     /** @return array{id: string, index: int}|null */

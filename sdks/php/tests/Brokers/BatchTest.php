@@ -79,6 +79,31 @@ final class BatchTest extends BrokerTestCase
         self::assertSame(['succeeded', 3, 100], [$status['status'], $status['completed'], $status['percent']]);
     }
 
+    public function testAnEngineThatAcceptsReportsNamesItsReportQueueAndAWorkerWithoutTheStoreReportsThere(): void
+    {
+        $steps = self::uniqueQueue('batch-steps');
+        $reports = self::uniqueQueue('batch-reports');
+        $engine = new EventBus(new RedisListsTransport(self::redis()), defaultQueue: $reports, routes: ['create_payment' => $steps], batchStore: new RedisBatchStore(self::redis()));
+        $engine->acceptBatchReports();
+        $ended = [];
+        $engine->subscribe('order.finished', function (array $payload) use (&$ended): void {
+            $ended[] = $payload;
+        });
+        $batchId = $engine->batch([new CreatePayment()])->finally('order.finished')->dispatch();
+
+        // Another service: no batch store, so it reports the step to the queue the step names.
+        $worker = new EventBus(new RedisListsTransport(self::redis()), defaultQueue: $steps);
+        $batch = null;
+        $worker->subscribe('create_payment', function (array $payload, \Thrun\HandlerContext $context) use (&$batch): void {
+            $batch = $context->envelope->meta['batch'];
+        });
+        self::work($worker, $steps, maxJobs: 1);
+        self::assertSame($reports, $batch['report_to'] ?? null);
+        self::work($engine, $reports, maxJobs: 2); // the report, then the finally it decided
+        self::assertSame([$batchId], array_column($ended, 'batch_id'));
+        self::assertSame('succeeded', $ended[0]['status']);
+    }
+
     public function testAFailedStepFailsTheBatchAndStopsIt(): void
     {
         $this->bus->subscribe('create_order', function (): void {
