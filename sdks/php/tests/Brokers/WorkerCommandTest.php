@@ -53,6 +53,34 @@ final class WorkerCommandTest extends BrokerTestCase
         self::assertStringContainsString('"why":"stopped"', stream_get_contents($pipes[2]));
     }
 
+    public function testAHandlerStillRunningAtTheDrainDeadlineIsHandedBackForRedelivery(): void
+    {
+        $queue = self::uniqueQueue('deadline');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        $bus->event('long.job', ['marks' => $marks, 'ms' => 30_000], ['queue' => $queue]);
+        [$process, $pipes] = self::start($queue, '--drain-timeout', '1');
+        $redis = self::redis();
+        self::assertSame([$marks, 'started'], $redis->blPop([$marks], 10));
+        proc_terminate($process, SIGTERM);
+        self::assertSame(0, self::waitForExit($process, 10), 'it exits at the deadline, not when the 30 s handler ends');
+        self::assertSame(0, $redis->lLen($marks), 'the handler never finished');
+        self::assertSame(1, $redis->lLen($queue), 'the message is back in the queue');
+        self::assertSame([], $redis->keys("{{$queue}}:processing:*"));
+        self::assertSame(0, $redis->zCard("{{$queue}}:consumers"), 'its lease was released');
+        self::assertStringContainsString('the drain deadline passed', stream_get_contents($pipes[2]));
+
+        // At least once: the next worker gets it, as its second attempt.
+        $next = new EventBus(new RedisListsTransport(self::redis()));
+        $attempts = [];
+        $next->subscribe('long.job', function (array $payload, \Thrun\HandlerContext $context) use (&$attempts): void {
+            $attempts[] = $context->attempt;
+        });
+        self::work($next, $queue, maxJobs: 1);
+        self::assertSame([2], $attempts);
+        self::assertSame(0, $redis->lLen($queue));
+    }
+
     public function testSigtermWhileIdleStopsPromptly(): void
     {
         $queue = self::uniqueQueue('idle');
