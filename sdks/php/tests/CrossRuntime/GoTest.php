@@ -4,12 +4,20 @@ declare(strict_types=1);
 
 namespace Thrun\Tests\CrossRuntime;
 
+use Thrun\Batch\RedisBatchStore;
 use Thrun\EventBus;
 use Thrun\HandlerContext;
 use Thrun\Tests\Brokers\BrokerTestCase;
+use Thrun\Tests\Fixtures\Events\CreateOrder;
+use Thrun\Tests\Fixtures\Events\CreatePayment;
+use Thrun\Tests\Fixtures\Events\SendOrderEmail;
 use Thrun\Transport\RedisListsTransport;
+use Thrun\Worker\Worker;
 
-/** PHP and the Go service of apps/go-consumer on one Redis list, in both directions. */
+/**
+ * PHP and the Go service of apps/go-consumer on one Redis list, in both directions, and a batch
+ * created in PHP whose steps run on Go.
+ */
 final class GoTest extends BrokerTestCase
 {
     private static string $binary;
@@ -57,5 +65,49 @@ final class GoTest extends BrokerTestCase
         self::assertSame('order_created', $envelope['event']);
         self::assertSame(['order_id' => 123, 'note' => 'é/€'], $envelope['payload']);
         self::assertSame(['php', $id], [$envelope['meta']['source'], $envelope['meta']['event_id']]);
+    }
+
+    public function testABatchCreatedInPhpRunsItsStepsOnGo(): void
+    {
+        $steps = self::uniqueQueue('xr-go-steps');
+        $events = self::uniqueQueue('xr-go-events');
+        // Steps go to a queue only Go consumes; Go reports each step to the queue of this PHP process,
+        // the batch engine, which records it and dispatches what follows (the next step, the lifecycle).
+        $routes = ['create_payment' => $steps, 'create_order' => $steps, 'send_order_email' => $steps];
+        $bus = new EventBus(new RedisListsTransport(self::redis()), routes: $routes, defaultQueue: $events, batchStore: new RedisBatchStore(self::redis()));
+        $bus->acceptBatchReports();
+        $batchId = $bus->batch([new CreatePayment(), new CreateOrder(), new SendOrderEmail()])
+            ->then('order.success')->catch('order.failed')->finally('order.finished')->progress('order.progress')
+            ->dispatch();
+
+        $command = [self::$binary, 'consume', '--redis', self::redisUrl(), '--queue', $steps, '--count', '3', '--timeout', '20s',
+            '--listen', 'create_payment', '--listen', 'create_order', '--listen', 'send_order_email', '--route', "thrun.batch.#={$events}"];
+        $go = proc_open($command, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+        self::assertIsResource($go);
+
+        $worker = new Worker($bus, [$events], backoffMs: 20, maxBackoffMs: 200, maxTimeSeconds: 20, idleWaitSeconds: 0.1);
+        $lifecycle = [];
+        foreach (['order.success', 'order.failed', 'order.finished', 'order.progress'] as $event) {
+            $bus->subscribe($event, function (array $payload, HandlerContext $context) use (&$lifecycle, $event, $worker): void {
+                $lifecycle[] = [$event, $payload, $context->envelope->eventId()];
+                if ($event === 'order.finished') {
+                    $worker->stop();
+                }
+            });
+        }
+        $worker->run();
+        $out = stream_get_contents($pipes[1]);
+        $err = stream_get_contents($pipes[2]);
+        self::assertSame(0, proc_close($go), "go-consumer failed: {$err}");
+
+        $ran = array_map(fn (string $line) => json_decode($line, true), array_values(array_filter(explode("\n", $out))));
+        self::assertSame(['create_payment', 'create_order', 'send_order_email'], array_column($ran, 'event'), 'Go ran each step once, in order');
+        self::assertSame([[$batchId, 0], [$batchId, 1], [$batchId, 2]], array_map(fn (array $e) => [$e['meta']['batch']['id'], $e['meta']['batch']['index']], $ran));
+        self::assertSame(['order.progress', 'order.progress', 'order.progress', 'order.success', 'order.finished'], array_column($lifecycle, 0), 'each lifecycle event exactly once');
+        self::assertSame([RedisBatchStore::eventId($batchId, 'then'), RedisBatchStore::eventId($batchId, 'finally')], [$lifecycle[3][2], $lifecycle[4][2]]);
+        self::assertSame(['batch_id' => $batchId, 'status' => 'succeeded', 'completed' => 3, 'failed' => 0, 'total' => 3], array_intersect_key($lifecycle[4][1], array_flip(['batch_id', 'status', 'completed', 'failed', 'total'])));
+        self::assertSame(['succeeded', 3], [$bus->batches()->get($batchId)['status'], $bus->batches()->get($batchId)['completed']]);
+        $redis = self::redis();
+        self::assertSame([0, 0, 0, 0], [$redis->lLen($steps), $redis->lLen($events), $redis->lLen("{$steps}.dead"), $redis->lLen("{$events}.dead")], 'nothing left over, nothing dead-lettered');
     }
 }
