@@ -220,6 +220,27 @@ final class Worker
             }
         }
 
+        if ($lease === null) {
+            $this->runListeners($delivery, $envelope, $listeners, $step, null);
+            return;
+        }
+        // Renewed while the step runs, so a copy of its message does not start it elsewhere meanwhile.
+        $this->bus->batches()->holdStep($step['id'], $step['index'], $lease);
+        try {
+            $this->runListeners($delivery, $envelope, $listeners, $step, $lease);
+        } finally {
+            $this->bus->batches()->letGoStep($step['id'], $step['index']);
+        }
+    }
+
+    /**
+     * Runs the listeners of a delivery and settles it by their outcome.
+     *
+     * @param list<\Thrun\Listener> $listeners
+     * @param array{id: string, index: int}|null $step
+     */
+    private function runListeners(Delivery $delivery, Envelope $envelope, array $listeners, ?array $step, ?string $lease): void
+    {
         $context = new HandlerContext($envelope, $delivery->attempt, $this->maxAttempts, $delivery->queue, $this->bus);
         $memory = $envelope->eventId() !== null && count($listeners) > 1 ? "{$delivery->queue}\0{$envelope->eventId()}" : null;
         $errors = [];
