@@ -113,7 +113,11 @@ final class WorkerCommandTest extends BrokerTestCase
     {
         $queue = self::uniqueQueue('idle');
         [$process, $pipes] = self::start($queue);
-        usleep(500_000);
+        $redis = self::redis();
+        $deadline = microtime(true) + 10;
+        while ($redis->zCard("{{$queue}}:consumers") === 0 && microtime(true) < $deadline) {
+            usleep(20_000); // until it consumes: its signal handlers are in place by then
+        }
         $signalled = microtime(true);
         proc_terminate($process, SIGTERM);
         self::assertSame(0, self::waitForExit($process, 3));
