@@ -154,7 +154,7 @@ func consume(args []string, stdout, stderr io.Writer) int {
 	idle := time.AfterFunc(*timeout, stop)
 	var mu sync.Mutex
 	printed := 0
-	print := func(_ context.Context, m *thrun.Message) error {
+	printEnvelope := func(_ context.Context, m *thrun.Message) error {
 		mu.Lock()
 		defer mu.Unlock()
 		var line bytes.Buffer
@@ -167,7 +167,7 @@ func consume(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}
 	for _, pattern := range patterns {
-		if err := c.Listen(pattern, print); err != nil {
+		if err := c.Listen(pattern, printEnvelope); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
