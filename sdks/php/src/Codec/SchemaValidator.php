@@ -134,6 +134,9 @@ final class SchemaValidator
             };
         }
         $type = $schema->type ?? null;
+        if ($type === null && count($checks) === 1) {
+            return $checks[0]; // a lone `$ref` or keyword: no wrapper around it (every message runs these)
+        }
         return static function (mixed $value, string $path, array &$issues) use ($type, $checks): void {
             if ($type !== null && !self::hasType($value, $type)) {
                 $issues[] = "{$path}: must be " . (is_array($type) ? implode(' or ', $type) : $type);
