@@ -147,7 +147,7 @@ final class RedisListsTest extends BrokerTestCase
     public function testTheLeaseIsRenewedWhileALongHandlerRuns(bool $renew, array $otherAttempts): void
     {
         $queue = self::uniqueQueue('long');
-        $leaseMs = 300;
+        $leaseMs = 500;
         $bus = new EventBus(new RedisListsTransport(self::redis(), leaseMs: $leaseMs, renewWhileHandling: $renew));
         $other = new RedisListsTransport(self::redis(), leaseMs: $leaseMs, renewWhileHandling: false);
         $bus->event('long.job', [], ['queue' => $queue]);
