@@ -4,6 +4,8 @@
 #   scripts/php.sh setup   installs php-cli, php-redis, php-amqp, phpunit and composer when missing
 #   scripts/php.sh test    composer dump-autoload, then PHPUnit against the brokers of
 #                          scripts/brokers/*.sh (THRUN_REDIS_URL, THRUN_RABBITMQ_URL)
+#   scripts/php.sh bench   the worker's consume rate on Redis Lists against a raw ext-redis loop
+#                          (THRUN_REDIS_URL; optional: the number of messages)
 #
 # No PHP package registry is needed: the package requires only php and ext-*, and Composer is used
 # offline, for its autoloader.
@@ -50,8 +52,16 @@ run_tests() {
   phpunit --colors=never "$@"
 }
 
+run_bench() {
+  check_extensions
+  cd sdks/php
+  COMPOSER_ALLOW_SUPERUSER=1 composer dump-autoload --quiet
+  php bench/consume.php "$@"
+}
+
 case "${1:-}" in
   setup) setup ;;
   test) shift; run_tests "$@" ;;
-  *) echo "usage: $0 setup|test [phpunit arguments]" >&2; exit 2 ;;
+  bench) shift; run_bench "$@" ;;
+  *) echo "usage: $0 setup|test [phpunit arguments]|bench [messages]" >&2; exit 2 ;;
 esac

@@ -4,6 +4,7 @@
 //	go-consumer validate                                        < envelope.json
 //	go-consumer produce --redis URL --event NAME --payload JSON [--queue events]
 //	go-consumer consume --redis URL --count N [--queue events] [--timeout 30s]
+//	                    [--listen PATTERN]… [--route PATTERN=QUEUE]…
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +68,7 @@ func validate(stdin io.Reader, stderr io.Writer) int {
 }
 
 // client opens a Thrun client on Redis Lists; logs go to stderr.
-func client(url, queue string, stderr io.Writer) (*thrun.Thrun, *redis.Transport, error) {
+func client(url, queue string, stderr io.Writer, routes ...thrun.Route) (*thrun.Thrun, *redis.Transport, error) {
 	transport, err := redis.New(redis.Options{URL: url})
 	if err != nil {
 		return nil, nil, err
@@ -74,6 +76,7 @@ func client(url, queue string, stderr io.Writer) (*thrun.Thrun, *redis.Transport
 	off := false
 	c, err := thrun.New(transport, thrun.Options{
 		Queue:         queue,
+		Routes:        routes,
 		Concurrency:   1, // prints in queue order
 		HandleSignals: &off,
 		Logger:        slog.New(slog.NewTextHandler(stderr, nil)),
@@ -121,10 +124,26 @@ func consume(args []string, stdout, stderr io.Writer) int {
 	count := fs.Int("count", 1, "envelopes to print before exiting")
 	queue := fs.String("queue", "events", "queue to consume")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up when nothing arrives for this long")
+	var patterns repeated
+	fs.Var(&patterns, "listen", "an event pattern to handle (repeat it; default #, every event)")
+	var routeFlags repeated
+	fs.Var(&routeFlags, "route", "PATTERN=QUEUE: dispatch events matching PATTERN (such as batch step reports) to QUEUE (repeat it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	c, transport, err := client(*url, *queue, stderr)
+	if len(patterns) == 0 {
+		patterns = repeated{"#"}
+	}
+	var routes []thrun.Route
+	for _, flag := range routeFlags {
+		pattern, queue, ok := strings.Cut(flag, "=")
+		if !ok {
+			fmt.Fprintf(stderr, "--route %q: expected PATTERN=QUEUE\n", flag)
+			return 2
+		}
+		routes = append(routes, thrun.Route{Pattern: pattern, Queue: queue})
+	}
+	c, transport, err := client(*url, *queue, stderr, routes...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -135,7 +154,7 @@ func consume(args []string, stdout, stderr io.Writer) int {
 	idle := time.AfterFunc(*timeout, stop)
 	var mu sync.Mutex
 	printed := 0
-	_ = c.Listen("#", func(_ context.Context, m *thrun.Message) error {
+	printEnvelope := func(_ context.Context, m *thrun.Message) error {
 		mu.Lock()
 		defer mu.Unlock()
 		var line bytes.Buffer
@@ -146,7 +165,13 @@ func consume(args []string, stdout, stderr io.Writer) int {
 			stop()
 		}
 		return nil
-	})
+	}
+	for _, pattern := range patterns {
+		if err := c.Listen(pattern, printEnvelope); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+	}
 	if err := c.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -156,4 +181,14 @@ func consume(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// repeated is a flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string { return strings.Join(*r, ",") }
+
+func (r *repeated) Set(value string) error {
+	*r = append(*r, value)
+	return nil
 }

@@ -30,6 +30,8 @@ final class Cli
       --max-jobs <n>            stop after n messages
       --max-time <seconds>      stop after this long
       --memory <mb>             stop once the process uses this much memory
+      --drain-timeout <seconds> on SIGTERM/SIGINT, how long the running handler may still take before
+                                its message is handed back for redelivery (default: 10)
       --max-attempts <n>        attempts before dead-lettering (default: 5)
       --backoff <ms>            first retry delay, doubled per attempt (default: 1000)
       --max-backoff <ms>        retry delay cap (default: 60000)
@@ -121,6 +123,7 @@ final class Cli
                 maxTimeSeconds: ($time = $one('max-time')) !== null ? (float) $time : null,
                 memoryMb: $int('memory'),
                 log: $log,
+                drainTimeoutMs: (int) round(1000 * (float) $one('drain-timeout', '10')),
             );
         };
         $processes = $int('processes', 1);

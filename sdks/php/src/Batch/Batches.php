@@ -70,6 +70,18 @@ final class Batches
         };
     }
 
+    /** Keeps a step's run lease (from `startStep`) alive while it runs, until `letGoStep`. */
+    public function holdStep(string $id, int $index, string $token, int $leaseMs = self::STEP_LEASE_MS): void
+    {
+        $this->store->keepRenewing($id, $index, $token, $leaseMs);
+    }
+
+    /** Stops renewing a step's run lease; recording its outcome or releasing it ends the lease itself. */
+    public function letGoStep(string $id, int $index): void
+    {
+        $this->store->stopRenewing($id, $index);
+    }
+
     /** Gives a step's lease back without an outcome (it will be retried). */
     public function releaseStep(string $id, int $index, string $token): void
     {

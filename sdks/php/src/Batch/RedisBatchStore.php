@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace Thrun\Batch;
 
 use Thrun\Transport\DeadLetter;
+use Thrun\Transport\LeaseKeeper;
 use Thrun\Transport\LuaScripts;
 
 /**
@@ -19,6 +20,7 @@ final class RedisBatchStore
     public const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 
     private readonly LuaScripts $scripts;
+    private ?LeaseKeeper $keeper = null;
 
     public function __construct(
         private readonly \Redis $redis,
@@ -162,6 +164,24 @@ final class RedisBatchStore
     {
         $keys = $this->keys($id);
         return (string) $this->scripts->run($this->redis, 'batch-step-start', [$keys['state'], $keys['settled']], [(string) $index, $token, max(1, $leaseMs)]);
+    }
+
+    /**
+     * Renews a step's run lease every third of `leaseMs` until `stopRenewing`, from a `LeaseKeeper`
+     * process, so a step that runs longer than its lease is not started again elsewhere meanwhile.
+     */
+    public function keepRenewing(string $id, int $index, string $token, int $leaseMs): void
+    {
+        if (!function_exists('proc_open')) {
+            return;
+        }
+        $this->keeper ??= LeaseKeeper::start($this->redis, max(100, intdiv($leaseMs, 3)));
+        $this->keeper->keep("step {$id} {$index}", $this->scripts, 'batch-step-renew', [$this->keys($id)['state']], [(string) $index, $token, max(1, $leaseMs)]);
+    }
+
+    public function stopRenewing(string $id, int $index): void
+    {
+        $this->keeper?->drop("step {$id} {$index}");
     }
 
     /** Gives a step's lease back without an outcome: the step will be retried. */

@@ -23,6 +23,8 @@ final class SchemaValidator
 
     private static ?self $shared = null;
 
+    private const NON_ASCII = '/[\x80-\xff]/';
+
     public function __construct(string $schemasDirectory)
     {
         foreach (glob(rtrim($schemasDirectory, '/') . '/*.schema.json') ?: [] as $file) {
@@ -132,6 +134,9 @@ final class SchemaValidator
             };
         }
         $type = $schema->type ?? null;
+        if ($type === null && count($checks) === 1) {
+            return $checks[0]; // a lone `$ref` or keyword: no wrapper around it (every message runs these)
+        }
         return static function (mixed $value, string $path, array &$issues) use ($type, $checks): void {
             if ($type !== null && !self::hasType($value, $type)) {
                 $issues[] = "{$path}: must be " . (is_array($type) ? implode(' or ', $type) : $type);
@@ -156,9 +161,10 @@ final class SchemaValidator
             if (!is_string($value)) {
                 return;
             }
-            // Characters, not bytes; counted only when the byte length cannot decide (bytes ≥ characters ≥ bytes / 4).
+            // Characters, not bytes; counted only when the byte length cannot decide (bytes ≥ characters ≥
+            // bytes / 4) and the string is not ASCII (then characters = bytes).
             $bytes = strlen($value);
-            if ($min !== null && ($bytes < $min || ($bytes < 4 * $min && preg_match_all('/./su', $value) < $min))) {
+            if ($min !== null && ($bytes < $min || ($bytes < 4 * $min && preg_match(self::NON_ASCII, $value) === 1 && preg_match_all('/./su', $value) < $min))) {
                 $issues[] = "{$path}: shorter than {$min} characters";
             }
             if ($max !== null && $bytes > $max && preg_match_all('/./su', $value) > $max) {

@@ -9,6 +9,11 @@ namespace Thrun\Transport;
  * producer; a consumer takes messages through `list-fetch` into its own processing list under a
  * lease, settles each with `list-ack`/`list-retry`/`list-dead-letter`, reaps dead consumers with
  * `list-reap` and hands back what it holds with `list-release`. Attempts live in `{pq}:attempts`.
+ *
+ * The lease is renewed every third of `leaseMs`, as the TypeScript and Go consumers do, by a
+ * `LeaseKeeper` process beside this one, so a message whose handler runs longer than the lease is
+ * not given to another consumer meanwhile. With `renewWhileHandling: false` it is renewed only
+ * between messages, by `heartbeat()`.
  */
 final class RedisListsTransport implements Transport
 {
@@ -17,12 +22,14 @@ final class RedisListsTransport implements Transport
     /** What the last list-fetch said: ms until the next delayed message is due, -1 for none. */
     private int $lastNextDueMs = -1;
     private readonly LuaScripts $scripts;
+    private ?LeaseKeeper $keeper = null;
 
     public function __construct(
         private readonly \Redis $redis,
         private readonly string $prefix = '',
         private readonly int $leaseMs = 30_000,
         private readonly string $group = 'default',
+        private readonly bool $renewWhileHandling = true,
     ) {
         $this->scripts = LuaScripts::shared();
     }
@@ -31,6 +38,7 @@ final class RedisListsTransport implements Transport
     {
         return new self(RedisConnection::open($url), $prefix, $leaseMs);
     }
+
 
     public function publish(string $queue, array $messages, int $delayMs = 0): void
     {
@@ -87,6 +95,9 @@ final class RedisListsTransport implements Transport
 
     public function heartbeat(): void
     {
+        if ($this->keeper !== null) {
+            return; // it renews the leases (and reaps) every third of the lease already
+        }
         $now = microtime(true);
         foreach ($this->consumers as $queue => $consumer) {
             if (($now - $consumer['reapedAt']) * 1000 >= max(100, $this->leaseMs / 3)) {
@@ -97,6 +108,9 @@ final class RedisListsTransport implements Transport
 
     public function close(array $started = []): void
     {
+        // No renewal may follow the release: it would register the released consumer again.
+        $this->keeper?->stop();
+        $this->keeper = null;
         foreach ($this->consumers as $queue => $consumer) {
             $keys = $consumer['keys'];
             $bodies = array_map(static fn (Delivery $d) => $d->body, array_filter($started, static fn (Delivery $d) => $d->queue === $queue));
@@ -142,18 +156,28 @@ final class RedisListsTransport implements Transport
                 'dead' => "{$key}.dead",
             ]];
             $this->reap($queue);
+            if ($this->renewWhileHandling && function_exists('proc_open')) {
+                $this->keeper ??= LeaseKeeper::start($this->redis, max(100, intdiv($this->leaseMs, 3)));
+                $this->keeper->keep("list-reap {$queue}", $this->scripts, 'list-reap', ...$this->reapCall($queue));
+            }
         }
         return $this->consumers[$queue];
+    }
+
+    /** @return array{list<string>, list<string|int>} list-reap's keys and arguments for this consumer */
+    private function reapCall(string $queue): array
+    {
+        $consumer = $this->consumers[$queue];
+        $keys = $consumer['keys'];
+        return [[$keys['queue'], $keys['consumers'], $keys['attempts']], [
+            "{{$keys['queue']}}:processing:", $consumer['id'], $this->leaseMs, "{{$keys['queue']}}:landing:",
+        ]];
     }
 
     /** Takes or renews this consumer's lease and returns the messages of consumers whose lease expired. */
     private function reap(string $queue): void
     {
-        $consumer = $this->consumers[$queue];
-        $keys = $consumer['keys'];
-        $this->scripts->run($this->redis, 'list-reap', [$keys['queue'], $keys['consumers'], $keys['attempts']], [
-            "{{$keys['queue']}}:processing:", $consumer['id'], $this->leaseMs, "{{$keys['queue']}}:landing:",
-        ]);
+        $this->scripts->run($this->redis, 'list-reap', ...$this->reapCall($queue));
         $this->consumers[$queue]['reapedAt'] = microtime(true);
     }
 }

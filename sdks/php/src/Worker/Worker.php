@@ -19,8 +19,10 @@ use Thrun\Transport\Delivery;
  * A delivery past `maxAttempts` is dead-lettered without running again.
  *
  * It runs until stopped (SIGTERM/SIGINT through pcntl, or `stop()`), or until one of the bounds a
- * process manager restarts it at: `maxJobs`, `maxTimeSeconds`, `memoryMb`. A stop lets the running
- * handler finish and hands back what was fetched and not settled. On a crash the transport's lease
+ * process manager restarts it at: `maxJobs`, `maxTimeSeconds`, `memoryMb`. A stop fetches nothing
+ * more, lets the running handler finish within `drainTimeoutMs` and hands back what was fetched and
+ * not settled. A handler still running at that deadline is abandoned: its message goes back to the
+ * queue as its next attempt and the process exits (status 0). On a crash the transport's lease
  * brings the messages back (at least once).
  */
 final class Worker
@@ -34,6 +36,7 @@ final class Worker
     private array $held = [];
     /** @var list<Delivery> started, not settled */
     private array $started = [];
+    private bool $deadlineArmed = false;
 
     /**
      * @param list<string> $queues
@@ -54,9 +57,13 @@ final class Worker
         private readonly float $idleWaitSeconds = 1.0,
         private readonly ?\Closure $log = null,
         private ?\Closure $onReady = null,
+        private readonly int $drainTimeoutMs = 10_000,
     ) {
         if (!in_array($unknownEvents, ['dead-letter', 'drop', 'leave'], true)) {
             throw new \InvalidArgumentException('[thrun] unknownEvents must be dead-letter, drop or leave');
+        }
+        if ($drainTimeoutMs < 0) {
+            throw new \InvalidArgumentException('[thrun] drainTimeoutMs must be ≥ 0');
         }
         if ($maxAttempts < 1 || $queues === []) {
             throw new \InvalidArgumentException('[thrun] a worker needs at least one queue and maxAttempts ≥ 1');
@@ -69,10 +76,49 @@ final class Worker
         $this->onReady = $onReady;
     }
 
-    /** Asks the loop to end after the current job (signal-safe). */
+    /**
+     * Asks the loop to end after the current job (signal-safe): nothing more is fetched, and a handler
+     * that runs past `drainTimeoutMs` from now is abandoned (see `drainDeadlinePassed`).
+     */
     public function stop(): void
     {
         $this->stopping = true;
+        if ($this->started !== [] && !$this->deadlineArmed && function_exists('pcntl_alarm')) {
+            $this->deadlineArmed = true;
+            if ($this->drainTimeoutMs === 0) {
+                $this->drainDeadlinePassed();
+            }
+            // SIGALRM counts whole seconds: the deadline is rounded up to the next one.
+            pcntl_signal(SIGALRM, function (): void {
+                $this->drainDeadlinePassed();
+            });
+            pcntl_alarm(max(1, (int) ceil($this->drainTimeoutMs / 1000)));
+        }
+    }
+
+    /**
+     * The drain deadline passed while a handler still runs: the worker hands back the running message
+     * (its attempt counted, as after a crash), and what it fetched and never started, and ends the
+     * process, exiting 0 as after any stop. PHP runs this between two statements of the handler, so
+     * a handler blocked inside one long call (a socket read without a timeout) is cut when it returns;
+     * whatever happens, the transport's lease still brings the message back.
+     */
+    private function drainDeadlinePassed(): void
+    {
+        if ($this->started === []) {
+            return; // the handler finished meanwhile: the loop is on its way out
+        }
+        $this->log('warning', 'the drain deadline passed; handing the running message back', [
+            'drainTimeoutMs' => $this->drainTimeoutMs,
+            'queue' => $this->started[0]->queue,
+            'attempt' => $this->started[0]->attempt,
+        ]);
+        try {
+            $this->bus->transport->close($this->started);
+        } catch (\Throwable $error) {
+            $this->log('error', 'could not hand the messages back; their lease returns them', ['error' => $error->getMessage()]);
+        }
+        exit(0);
     }
 
     /** @return string why it ended: stopped, max-jobs, max-time or memory */
@@ -124,6 +170,11 @@ final class Worker
                 }
             }
         } finally {
+            if ($this->deadlineArmed) {
+                pcntl_alarm(0);
+                pcntl_signal(SIGALRM, SIG_DFL);
+                $this->deadlineArmed = false;
+            }
             $this->bus->transport->close($this->started);
             $this->held = [];
             $restore();
@@ -169,6 +220,27 @@ final class Worker
             }
         }
 
+        if ($lease === null) {
+            $this->runListeners($delivery, $envelope, $listeners, $step, null);
+            return;
+        }
+        // Renewed while the step runs, so a copy of its message does not start it elsewhere meanwhile.
+        $this->bus->batches()->holdStep($step['id'], $step['index'], $lease);
+        try {
+            $this->runListeners($delivery, $envelope, $listeners, $step, $lease);
+        } finally {
+            $this->bus->batches()->letGoStep($step['id'], $step['index']);
+        }
+    }
+
+    /**
+     * Runs the listeners of a delivery and settles it by their outcome.
+     *
+     * @param list<\Thrun\Listener> $listeners
+     * @param array{id: string, index: int}|null $step
+     */
+    private function runListeners(Delivery $delivery, Envelope $envelope, array $listeners, ?array $step, ?string $lease): void
+    {
         $context = new HandlerContext($envelope, $delivery->attempt, $this->maxAttempts, $delivery->queue, $this->bus);
         $memory = $envelope->eventId() !== null && count($listeners) > 1 ? "{$delivery->queue}\0{$envelope->eventId()}" : null;
         $errors = [];
@@ -305,7 +377,7 @@ final class Worker
         $previous = [SIGTERM => pcntl_signal_get_handler(SIGTERM), SIGINT => pcntl_signal_get_handler(SIGINT)];
         foreach ([SIGTERM, SIGINT] as $signal) {
             pcntl_signal($signal, function (): void {
-                $this->stopping = true;
+                $this->stop();
             });
         }
         return function () use ($async, $previous): void {

@@ -149,6 +149,28 @@ final class BatchTest extends BrokerTestCase
         self::assertSame(['create_payment', 'order.success', 'order.finished'], $this->events(), 'neither the step nor its lifecycle ran again');
     }
 
+    public function testARunningStepsLeaseIsRenewedUntilItIsLetGo(): void
+    {
+        $batchId = $this->bus->batch([new CreatePayment()])->then('order.success')->dispatch();
+        $leaseMs = 300;
+        $batches = $this->bus->batches();
+        $token = $batches->startStep($batchId, 0, $leaseMs);
+        self::assertNotNull($token);
+        $batches->holdStep($batchId, 0, $token, $leaseMs);
+        usleep(3 * $leaseMs * 1000);
+        // Another process's copy of the step, three leases later: the step still runs here.
+        $elsewhere = new \Thrun\Batch\Batches($this->bus, new RedisBatchStore(self::redis()));
+        try {
+            $elsewhere->startStep($batchId, 0, $leaseMs);
+            self::fail('a renewed lease let a second run start');
+        } catch (\RuntimeException $busy) {
+            self::assertStringContainsString('still running elsewhere', $busy->getMessage());
+        }
+        // Let go without an outcome (a crash, in effect): the lease expires and the next copy runs.
+        $batches->letGoStep($batchId, 0);
+        self::assertNotNull($elsewhere->startStep($batchId, 0, $leaseMs));
+    }
+
     public function testLifecycleEventIdsAreDerivedLikeTheOtherRuntimes(): void
     {
         // Pinned by the TypeScript engine (packages/core/src/batch/event-id.test.ts).

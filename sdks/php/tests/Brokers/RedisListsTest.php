@@ -121,7 +121,8 @@ final class RedisListsTest extends BrokerTestCase
     public function testAConsumerThatDiedLosesNothing(): void
     {
         $queue = self::uniqueQueue('crash');
-        $crashed = new RedisListsTransport(self::redis(), leaseMs: 200);
+        // A consumer that stops renewing its lease, as a killed one does (WorkerCommandTest kills one).
+        $crashed = new RedisListsTransport(self::redis(), leaseMs: 200, renewWhileHandling: false);
         $crashed->publish($queue, ['{"event":"job","payload":{}}']);
         self::assertCount(1, $crashed->fetch($queue, 1, 0));
         // It never settles nor releases: its lease expires and the next consumer reaps the message.
@@ -133,6 +134,40 @@ final class RedisListsTest extends BrokerTestCase
         });
         self::work($bus, $queue, maxJobs: 1);
         self::assertSame([2], $attempts, 'delivered again, as its next attempt');
+    }
+
+    /**
+     * A handler that runs for four leases while another consumer of the queue keeps fetching (and
+     * reaping expired leases): the running message is never given to it. With the renewal off, the
+     * same handler loses its message to the other consumer, which shows the lease really expires.
+     *
+     * @testWith [true, []]
+     *           [false, [2]]
+     */
+    public function testTheLeaseIsRenewedWhileALongHandlerRuns(bool $renew, array $otherAttempts): void
+    {
+        $queue = self::uniqueQueue('long');
+        $leaseMs = 500;
+        $bus = new EventBus(new RedisListsTransport(self::redis(), leaseMs: $leaseMs, renewWhileHandling: $renew));
+        $other = new RedisListsTransport(self::redis(), leaseMs: $leaseMs, renewWhileHandling: false);
+        $bus->event('long.job', [], ['queue' => $queue]);
+        $got = [];
+        $bus->subscribe('long.job', function () use ($other, $queue, $leaseMs, &$got): void {
+            // Busy in this process the whole time: only a renewal from elsewhere keeps the lease.
+            $end = microtime(true) + 4 * $leaseMs / 1000;
+            while (microtime(true) < $end) {
+                foreach ($other->fetch($queue, 10, 0.05) as $delivery) {
+                    $got[] = $delivery->attempt;
+                    $delivery->ack();
+                }
+            }
+        });
+        $worker = self::work($bus, $queue, maxJobs: 1);
+        $other->close();
+        self::assertSame($otherAttempts, $got);
+        self::assertSame(1, $worker->stats['handled']);
+        self::assertSame(0, self::redis()->lLen($queue));
+        self::assertSame([], self::redis()->keys("{{$queue}}:processing:*"));
     }
 
     public function testStoppingHandsBackWhatWasPrefetched(): void

@@ -13,8 +13,14 @@ final class WorkerCommandTest extends BrokerTestCase
     /** @return array{resource, array} */
     private static function start(string $queue, string ...$options): array
     {
+        return self::startWith('slow-handler.php', $queue, ...$options);
+    }
+
+    /** @return array{resource, array} */
+    private static function startWith(string $bootstrap, string $queue, string ...$options): array
+    {
         $command = [PHP_BINARY, dirname(__DIR__, 2) . '/bin/thrun', 'work', '--queue', $queue, '--url', self::redisUrl(),
-            '--bootstrap', dirname(__DIR__) . '/Fixtures/bootstrap/slow-handler.php', ...$options];
+            '--bootstrap', dirname(__DIR__) . "/Fixtures/bootstrap/{$bootstrap}", ...$options];
         $process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, ['THRUN_REDIS_URL' => self::redisUrl()] + getenv());
         self::assertIsResource($process);
         return [$process, $pipes];
@@ -53,11 +59,65 @@ final class WorkerCommandTest extends BrokerTestCase
         self::assertStringContainsString('"why":"stopped"', stream_get_contents($pipes[2]));
     }
 
+    public function testAHandlerStillRunningAtTheDrainDeadlineIsHandedBackForRedelivery(): void
+    {
+        $queue = self::uniqueQueue('deadline');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        $bus->event('long.job', ['marks' => $marks, 'ms' => 30_000], ['queue' => $queue]);
+        [$process, $pipes] = self::start($queue, '--drain-timeout', '1');
+        $redis = self::redis();
+        self::assertSame([$marks, 'started'], $redis->blPop([$marks], 10));
+        proc_terminate($process, SIGTERM);
+        self::assertSame(0, self::waitForExit($process, 10), 'it exits at the deadline, not when the 30 s handler ends');
+        self::assertSame(0, $redis->lLen($marks), 'the handler never finished');
+        self::assertSame(1, $redis->lLen($queue), 'the message is back in the queue');
+        self::assertSame([], $redis->keys("{{$queue}}:processing:*"));
+        self::assertSame(0, $redis->zCard("{{$queue}}:consumers"), 'its lease was released');
+        self::assertStringContainsString('the drain deadline passed', stream_get_contents($pipes[2]));
+
+        // At least once: the next worker gets it, as its second attempt.
+        $next = new EventBus(new RedisListsTransport(self::redis()));
+        $attempts = [];
+        $next->subscribe('long.job', function (array $payload, \Thrun\HandlerContext $context) use (&$attempts): void {
+            $attempts[] = $context->attempt;
+        });
+        self::work($next, $queue, maxJobs: 1);
+        self::assertSame([2], $attempts);
+        self::assertSame(0, $redis->lLen($queue));
+    }
+
+    public function testAKilledWorkerStopsRenewingItsLease(): void
+    {
+        $queue = self::uniqueQueue('killed');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        $bus->event('long.job', ['marks' => $marks, 'ms' => 30_000], ['queue' => $queue]);
+        [$process] = self::startWith('short-lease.php', $queue);
+        $redis = self::redis();
+        self::assertSame([$marks, 'started'], $redis->blPop([$marks], 10));
+        proc_terminate($process, SIGKILL);
+        self::waitForExit($process, 5);
+
+        // Its lease keeper ends with it: the lease expires and the next consumer gets the message.
+        $next = new EventBus(new RedisListsTransport(self::redis(), leaseMs: 300));
+        $attempts = [];
+        $next->subscribe('long.job', function (array $payload, \Thrun\HandlerContext $context) use (&$attempts): void {
+            $attempts[] = $context->attempt;
+        });
+        self::work($next, $queue, maxJobs: 1, seconds: 10);
+        self::assertSame([2], $attempts);
+    }
+
     public function testSigtermWhileIdleStopsPromptly(): void
     {
         $queue = self::uniqueQueue('idle');
         [$process, $pipes] = self::start($queue);
-        usleep(500_000);
+        $redis = self::redis();
+        $deadline = microtime(true) + 10;
+        while ($redis->zCard("{{$queue}}:consumers") === 0 && microtime(true) < $deadline) {
+            usleep(20_000); // until it consumes: its signal handlers are in place by then
+        }
         $signalled = microtime(true);
         proc_terminate($process, SIGTERM);
         self::assertSame(0, self::waitForExit($process, 3));

@@ -5,6 +5,7 @@
 //   node ts-peer.mjs batch <queue> <jobs JSON>                           prints the batch id
 //   node ts-peer.mjs engine <queue> <count> <event>…                     runs steps and records reports with the
 //                                                                        Redis batch store, prints handled events
+//                                                                        (THRUN_PEER_ROUTES: its routes, as JSON)
 //   node ts-peer.mjs dead <queue>                                        decodes <queue>.dead (Redis list) with the
 //                                                                        contract's decodeDeadLetter, one JSON line each
 //   node ts-peer.mjs shas                                                prints the Redis scripts' SHA-1s
@@ -105,6 +106,7 @@ if (command === 'produce') {
   const app = createThrun({
     transport: await transportOf('redis-lists'),
     queue,
+    routes: JSON.parse(process.env.THRUN_PEER_ROUTES ?? '{}'),
     logger: silentLogger,
     batches: { store, acceptReports: true },
   });
