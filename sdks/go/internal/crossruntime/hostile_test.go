@@ -66,7 +66,7 @@ func errorVectors(t *testing.T) (inputs [][]byte, codes []string) {
 // dead-lettered by the Go worker with the reason code TypeScript gives, its bytes unchanged, and
 // the good message behind them is handled.
 func TestHostileInputIsDeadLetteredWithTheVectorsReasonCodes(t *testing.T) {
-	raw := requirePeer(t)
+	raw := requireRedis(t)
 	q := testQueue(t, raw)
 	inputs, codes := errorVectors(t)
 	ctx := context.Background()
