@@ -209,16 +209,11 @@ func TestGoDeadLettersReadByTypeScript(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			p := tspeer.Start(t, peerKind(mode), "dead", q, "1")
-			var letter struct {
-				Queue        string `json:"queue"`
-				Attempts     int    `json:"attempts"`
-				Form         string `json:"form"`
-				OriginalBody string `json:"originalBody"`
-				Error        struct{ Code, Message string }
+			letters := tspeer.DeadLetters(t, peerKind(mode), q, 1)
+			if len(letters) != 1 {
+				t.Fatalf("TypeScript read %d dead letters", len(letters))
 			}
-			p.Next(t, &letter)
-			p.Wait(t)
+			letter := letters[0]
 			if letter.Queue != q || letter.Attempts != 2 || letter.Form != "frame" || letter.Error.Code != "max_attempts" || !strings.Contains(letter.OriginalBody, id) {
 				t.Fatalf("TypeScript read %+v", letter)
 			}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
 
 // Transport kinds peer.mjs knows, named as the conformance harness names them.
@@ -40,15 +42,10 @@ type Delivery struct {
 	Headers map[string]string `json:"headers"`
 }
 
-// DeadLetter is a dead letter as TypeScript's decodeDeadLetter reads it.
+// DeadLetter is a dead letter as TypeScript's decodeDeadLetter reads it: the description, the form it
+// was found in (headers or frame) and the original bytes.
 type DeadLetter struct {
-	Queue string `json:"queue"`
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-	Attempts     int    `json:"attempts"`
-	FailedAt     string `json:"failed_at"`
+	transport.DeadLetterDescription
 	Form         string `json:"form"`
 	OriginalBody string `json:"originalBody"`
 }
