@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
+	"io/fs"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/thrun-dev/thrun/schemas"
 )
 
 type codecFile struct {
@@ -36,13 +38,13 @@ func TestCodecVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob(filepath.Join(repoSchemas, "vectors", "codec", "*.json"))
+	files, err := fs.Glob(schemas.Vectors, "vectors/codec/*.json")
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no vector files in %s/vectors/codec (%v)", repoSchemas, err)
+		t.Fatalf("no vector files in schemas/vectors/codec (%v)", err)
 	}
 	cases := 0
 	for _, file := range files {
-		raw, err := os.ReadFile(file)
+		raw, err := fs.ReadFile(schemas.Vectors, file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +54,7 @@ func TestCodecVectors(t *testing.T) {
 		}
 		for _, c := range vectors.Cases {
 			cases++
-			t.Run(filepath.Base(file)+"/"+c.Description, func(t *testing.T) {
+			t.Run(path.Base(file)+"/"+c.Description, func(t *testing.T) {
 				var input []byte
 				switch {
 				case c.Input != nil:

@@ -76,7 +76,7 @@ func NewCompiler() (*jsonschema.Compiler, error) {
 	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateDateTime})
 	// Every schema of schemas/, under its $id (https://thrun.dev/schemas/<file>), so that references
 	// between them (dead letters and batch payloads use the envelope's definitions) resolve.
-	entries, err := wire.Schemas.ReadDir("schemas")
+	entries, err := wire.Schemas.ReadDir(".")
 	if err != nil {
 		return nil, err
 	}

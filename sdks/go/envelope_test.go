@@ -3,16 +3,15 @@ package thrun
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"io/fs"
+	"path"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/thrun-dev/thrun/schemas"
 	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
-
-const repoSchemas = "../../schemas"
 
 type vectorGroup struct {
 	Description string          `json:"description"`
@@ -26,15 +25,15 @@ type vectorGroup struct {
 
 // Every envelope vector file, the same files every runtime's tests run.
 func TestEnvelopeVectors(t *testing.T) {
-	envelopeFiles, _ := filepath.Glob(filepath.Join(repoSchemas, "vectors", "envelope", "*.json"))
-	batchFiles, _ := filepath.Glob(filepath.Join(repoSchemas, "vectors", "batch", "*.json"))
+	envelopeFiles, _ := fs.Glob(schemas.Vectors, "vectors/envelope/*.json")
+	batchFiles, _ := fs.Glob(schemas.Vectors, "vectors/batch/*.json")
 	if len(envelopeFiles) == 0 || len(batchFiles) == 0 {
-		t.Fatalf("no vector files in %s/vectors/envelope or batch", repoSchemas)
+		t.Fatal("no vector files in schemas/vectors/envelope or batch")
 	}
 	files := append(envelopeFiles, batchFiles...)
 	cases := 0
 	for _, file := range files {
-		raw, err := os.ReadFile(file)
+		raw, err := fs.ReadFile(schemas.Vectors, file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +50,7 @@ func TestEnvelopeVectors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: schema: %v", file, err)
 			}
-			url := "https://thrun.dev/vectors/" + filepath.Base(file) + "/" + itoa(gi)
+			url := "https://thrun.dev/vectors/" + path.Base(file) + "/" + itoa(gi)
 			if err := compiler.AddResource(url, schemaDoc); err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +60,7 @@ func TestEnvelopeVectors(t *testing.T) {
 			}
 			for _, test := range group.Tests {
 				cases++
-				name := filepath.Base(file) + "/" + group.Description + "/" + test.Description
+				name := path.Base(file) + "/" + group.Description + "/" + test.Description
 				t.Run(name, func(t *testing.T) {
 					doc, err := unmarshal(test.Data)
 					if err != nil {

@@ -7,6 +7,8 @@ require (
 	github.com/rabbitmq/amqp091-go v1.17.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+	github.com/thrun-dev/thrun/protocol v0.0.0
+	github.com/thrun-dev/thrun/schemas v0.0.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
 )
@@ -19,4 +21,12 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
+)
+
+// The wire files are modules of their own at the repository root (go:embed reaches only files inside
+// the embedding module). Here they build from the working copy; a module that requires this one gets
+// them by module path instead, at the versions required above (README.md, "The wire files").
+replace (
+	github.com/thrun-dev/thrun/protocol => ../../protocol
+	github.com/thrun-dev/thrun/schemas => ../../schemas
 )

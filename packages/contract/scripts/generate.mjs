@@ -4,7 +4,7 @@
 // 2. compiles the bundled schemas into standalone ajv validators (`src/generated/validators.ts`), so
 //    start-up never compiles a schema and nothing outside the package's own files is ever compiled;
 // 3. turns the header names of `protocol/headers.json` into `src/generated/protocol-headers.ts`.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ajv2020 from 'ajv/dist/2020.js';
@@ -17,7 +17,9 @@ const generated = fileURLToPath(new URL('../src/generated/', import.meta.url));
 
 if (existsSync(repositorySchemas)) {
   rmSync(packageSchemas, { recursive: true, force: true });
-  cpSync(repositorySchemas, packageSchemas, { recursive: true });
+  // Only the wire files: the folder is also a Go module (go.mod, embed.go), which has no place in the package.
+  const wireFile = (source) => statSync(source).isDirectory() || /\.(json|md)$/.test(source);
+  cpSync(repositorySchemas, packageSchemas, { recursive: true, filter: wireFile });
 }
 
 // ajv is CommonJS: under ESM its default export sits on `.default`.

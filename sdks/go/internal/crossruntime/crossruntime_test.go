@@ -1,5 +1,5 @@
 // Package crossruntime proves that the Go runtime and the TypeScript one share queues on Redis,
-// both ways: a node script (testdata/peer.mjs) runs the repository's built TypeScript packages.
+// both ways: internal/tspeer runs the repository's built TypeScript packages.
 package crossruntime
 
 import (
@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	thrun "github.com/thrun-dev/thrun/sdks/go"
+	"github.com/thrun-dev/thrun/sdks/go/internal/tspeer"
 	"github.com/thrun-dev/thrun/sdks/go/transport/redis"
 )
 
@@ -31,17 +31,9 @@ func redisURL() string {
 	return "redis://127.0.0.1:6390"
 }
 
-// requirePeer fails (never skips) when Redis or the built TypeScript packages are missing.
-func requirePeer(t *testing.T) *goredis.Client {
+// requireRedis fails (never skips) when Redis is not reachable.
+func requireRedis(t *testing.T) *goredis.Client {
 	t.Helper()
-	for _, pkg := range []string{"core", "contract", "transport-redis"} {
-		if _, err := os.Stat(filepath.Join("..", "..", "..", "..", "packages", pkg, "dist", "index.js")); err != nil {
-			t.Fatalf("packages/%s is not built: run `bash scripts/pnpm.sh build` at the repository root", pkg)
-		}
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is not on PATH")
-	}
 	opts, err := goredis.ParseURL(redisURL())
 	if err != nil {
 		t.Fatal(err)
@@ -67,66 +59,12 @@ func testQueue(t *testing.T, raw *goredis.Client) string {
 	return q
 }
 
-// peer runs testdata/peer.mjs; lines yields its stdout lines.
-type peer struct {
-	cmd   *exec.Cmd
-	lines chan string
-}
-
-func startPeer(t *testing.T, args ...string) *peer {
-	t.Helper()
-	cmd := exec.Command("node", append([]string{"testdata/peer.mjs"}, args...)...)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+// peerKind is the TypeScript peer's name of a Redis mode.
+func peerKind(mode redis.Mode) string {
+	if mode == redis.ModeStream {
+		return tspeer.RedisStreams
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &peer{cmd: cmd, lines: make(chan string, 100)}
-	go func() {
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			p.lines <- scanner.Text()
-		}
-		close(p.lines)
-	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return p
-}
-
-func (p *peer) next(t *testing.T, into any) {
-	t.Helper()
-	select {
-	case line, ok := <-p.lines:
-		if !ok {
-			t.Fatal("the node peer exited early")
-		}
-		if err := json.Unmarshal([]byte(line), into); err != nil {
-			t.Fatalf("peer line %q: %v", line, err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no line from the node peer within 30s")
-	}
-}
-
-func (p *peer) wait(t *testing.T) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		for range p.lines { //nolint:revive // drain
-		}
-		done <- p.cmd.Wait()
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("node peer: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("node peer did not exit")
-	}
+	return tspeer.RedisLists
 }
 
 func goClient(t *testing.T, mode redis.Mode, queue string, retry *thrun.Retry, routes ...thrun.Route) *thrun.Thrun {
@@ -171,7 +109,7 @@ type order struct {
 func TestTypeScriptProducesGoConsumes(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			raw := requirePeer(t)
+			raw := requireRedis(t)
 			q := testQueue(t, raw)
 			c := goClient(t, mode, q, &thrun.Retry{MaxAttempts: 3, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 			type seen struct {
@@ -191,12 +129,12 @@ func TestTypeScriptProducesGoConsumes(t *testing.T) {
 			if mode == redis.ModeStream {
 				time.Sleep(100 * time.Millisecond) // the group exists before TypeScript publishes
 			}
-			p := startPeer(t, "produce", redisURL(), string(mode), q, "order.created", `{"order_id":42}`, "1")
+			p := tspeer.Start(t, peerKind(mode), "dispatch", q, "order.created", `{"order_id":42}`, "1")
 			var produced struct {
 				EventID string `json:"event_id"`
 			}
-			p.next(t, &produced)
-			p.wait(t)
+			p.Next(t, &produced)
+			p.Wait(t)
 			var s seen
 			select {
 			case s = <-got:
@@ -215,11 +153,11 @@ func TestTypeScriptProducesGoConsumes(t *testing.T) {
 func TestGoProducesTypeScriptConsumes(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			raw := requirePeer(t)
+			raw := requireRedis(t)
 			q := testQueue(t, raw)
-			p := startPeer(t, "consume", redisURL(), string(mode), q, "order.created", "2", "1")
+			p := tspeer.Start(t, peerKind(mode), "handle", q, "order.created", "2", "1")
 			var ready map[string]any
-			p.next(t, &ready)
+			p.Next(t, &ready)
 			c := goClient(t, mode, q, nil)
 			ids, err := c.DispatchMany(context.Background(), []thrun.Event{
 				{Name: "order.created", Payload: order{OrderID: 1}},
@@ -235,7 +173,7 @@ func TestGoProducesTypeScriptConsumes(t *testing.T) {
 					Meta    thrun.Meta `json:"meta"`
 					Attempt int        `json:"attempt"`
 				}
-				p.next(t, &line)
+				p.Next(t, &line)
 				if line.Meta.Source != "go" || line.Attempt != 2 || line.Meta.SpecVersion != thrun.SpecVersion {
 					t.Fatalf("TypeScript saw %+v", line)
 				}
@@ -244,7 +182,7 @@ func TestGoProducesTypeScriptConsumes(t *testing.T) {
 			if byID[ids[0]] != 1 || byID[ids[1]] != 2 {
 				t.Fatalf("event ids %v, handled %v", ids, byID)
 			}
-			p.wait(t)
+			p.Wait(t)
 		})
 	}
 }
@@ -253,7 +191,7 @@ func TestGoProducesTypeScriptConsumes(t *testing.T) {
 func TestGoDeadLettersReadByTypeScript(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			raw := requirePeer(t)
+			raw := requireRedis(t)
 			q := testQueue(t, raw)
 			c := goClient(t, mode, q, &thrun.Retry{MaxAttempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 			_ = c.Listen("doomed", func(context.Context, *thrun.Message) error { return errors.New("always") })
@@ -271,16 +209,11 @@ func TestGoDeadLettersReadByTypeScript(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			p := startPeer(t, "dead", redisURL(), string(mode), q)
-			var letter struct {
-				Queue        string `json:"queue"`
-				Attempts     int    `json:"attempts"`
-				Form         string `json:"form"`
-				OriginalBody string `json:"originalBody"`
-				Error        struct{ Code, Message string }
+			letters := tspeer.DeadLetters(t, peerKind(mode), q, 1)
+			if len(letters) != 1 {
+				t.Fatalf("TypeScript read %d dead letters", len(letters))
 			}
-			p.next(t, &letter)
-			p.wait(t)
+			letter := letters[0]
 			if letter.Queue != q || letter.Attempts != 2 || letter.Form != "frame" || letter.Error.Code != "max_attempts" || !strings.Contains(letter.OriginalBody, id) {
 				t.Fatalf("TypeScript read %+v", letter)
 			}
@@ -301,7 +234,7 @@ func TestGoWorkerRunsTypeScriptBatchSteps(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			raw := requirePeer(t)
+			raw := requireRedis(t)
 			q := testQueue(t, raw)
 			stepsQueue := testQueue(t, raw)
 			worker := goClient(t, redis.ModeList, q, &thrun.Retry{MaxAttempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond},
@@ -319,7 +252,7 @@ func TestGoWorkerRunsTypeScriptBatchSteps(t *testing.T) {
 			})
 			// The Go worker consumes only the steps queue; its reports go to q, where TypeScript listens.
 			run(t, worker)
-			p := startPeer(t, "batch", redisURL(), "list", q, stepsQueue, c.steps)
+			p := tspeer.Start(t, tspeer.RedisLists, "batch", q, stepsQueue, c.steps)
 			var created struct {
 				BatchID string `json:"batch_id"`
 			}
@@ -332,7 +265,7 @@ func TestGoWorkerRunsTypeScriptBatchSteps(t *testing.T) {
 					Payload map[string]any `json:"payload"`
 				}
 				select {
-				case text, ok := <-p.lines:
+				case text, ok := <-p.Lines:
 					if !ok {
 						goto done
 					}
@@ -402,7 +335,7 @@ func hangingWorker(queue string) {
 // A worker killed with SIGKILL mid-job loses nothing: the message comes back to another worker
 // after the lease, as attempt 2.
 func TestSIGKILLMidJobRedelivers(t *testing.T) {
-	raw := requirePeer(t)
+	raw := requireRedis(t)
 	q := testQueue(t, raw)
 	self, err := os.Executable()
 	if err != nil {

@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/thrun-dev/thrun/schemas"
 	"github.com/thrun-dev/thrun/sdks/go/transport"
 	"github.com/thrun-dev/thrun/sdks/go/transport/redis"
 
@@ -20,9 +20,9 @@ import (
 // errorVectors reads every codec vector that expects an error: raw bytes → reason code.
 func errorVectors(t *testing.T) (inputs [][]byte, codes []string) {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "..", "schemas", "vectors", "codec", "*.json"))
+	files, _ := fs.Glob(schemas.Vectors, "vectors/codec/*.json")
 	for _, file := range files {
-		raw, err := os.ReadFile(file)
+		raw, err := fs.ReadFile(schemas.Vectors, file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func errorVectors(t *testing.T) (inputs [][]byte, codes []string) {
 // dead-lettered by the Go worker with the reason code TypeScript gives, its bytes unchanged, and
 // the good message behind them is handled.
 func TestHostileInputIsDeadLetteredWithTheVectorsReasonCodes(t *testing.T) {
-	raw := requirePeer(t)
+	raw := requireRedis(t)
 	q := testQueue(t, raw)
 	inputs, codes := errorVectors(t)
 	ctx := context.Background()

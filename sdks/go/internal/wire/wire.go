@@ -1,27 +1,26 @@
-// Package wire holds the repository's language-neutral wire files (schemas/*.json and
-// protocol/redis/*.lua), copied here by `go generate` because go:embed cannot reach outside the
-// module; TestCopiesMatchTheRepository fails when a copy drifts from the repository's file.
+// Package wire loads the repository's language-neutral wire files: the JSON Schemas of schemas/ and
+// the Redis scripts of protocol/redis/, embedded by the modules github.com/thrun-dev/thrun/schemas and
+// github.com/thrun-dev/thrun/protocol (go:embed reaches only files inside the embedding module, so
+// each folder is a module of its own). Those folders are the only copies: nothing is copied here.
 package wire
 
 import (
-	"embed"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/thrun-dev/thrun/protocol"
+	"github.com/thrun-dev/thrun/schemas"
 )
 
-//go:generate bash sync.sh
-
-//go:embed schemas/*.json
-var Schemas embed.FS
-
-//go:embed redis/*.lua redis/includes/*.lua
-var redisFiles embed.FS
+// Schemas holds every schema of schemas/, <name>.schema.json, at its root.
+var Schemas = schemas.Schemas
 
 // Schema returns the bytes of schemas/<name>.
 func Schema(name string) []byte {
-	data, err := Schemas.ReadFile("schemas/" + name)
+	data, err := Schemas.ReadFile(name)
 	if err != nil {
 		panic("wire: no embedded schema " + name) // a missing embedded file is a build defect
 	}
@@ -45,7 +44,7 @@ func RedisScript(file string) Script {
 		panic("wire: not a script file name " + file)
 	}
 	keys, _ := strconv.Atoi(match[2])
-	source, err := resolve("redis/"+file, nil)
+	source, err := resolve(protocol.Redis, "redis/"+file, nil)
 	if err != nil {
 		panic(err.Error())
 	}
@@ -53,10 +52,10 @@ func RedisScript(file string) Script {
 }
 
 // resolve returns the text after a file's header with its include lines replaced.
-func resolve(path string, stack []string) (string, error) {
-	data, err := redisFiles.ReadFile(path)
+func resolve(files fs.FS, path string, stack []string) (string, error) {
+	data, err := fs.ReadFile(files, path)
 	if err != nil {
-		return "", fmt.Errorf("wire: no embedded %s", path)
+		return "", fmt.Errorf("wire: no embedded protocol/%s", path)
 	}
 	text := string(data)
 	if !strings.HasPrefix(text, "--[[\n") {
@@ -73,9 +72,10 @@ func resolve(path string, stack []string) (string, error) {
 		for _, seen := range stack {
 			if seen == name {
 				failure = fmt.Errorf("wire: include cycle through %s", name)
+				return line
 			}
 		}
-		included, err := resolve("redis/includes/"+name+".lua", append(stack, name))
+		included, err := resolve(files, "redis/includes/"+name+".lua", append(stack, name))
 		if err != nil {
 			failure = err
 		}

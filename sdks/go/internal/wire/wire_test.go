@@ -1,50 +1,17 @@
 package wire
 
 import (
-	"bytes"
+	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/thrun-dev/thrun/protocol"
 )
-
-const repoRoot = "../../../.."
-
-// Every embedded copy is byte-identical to the repository's file, and every repository file has a
-// copy: run `go generate ./...` in sdks/go after changing schemas/ or protocol/redis/.
-func TestCopiesMatchTheRepository(t *testing.T) {
-	pairs := map[string]string{ // embedded glob → repository glob
-		"schemas/*.json":       "schemas/*.json",
-		"redis/*.lua":          "protocol/redis/*.lua",
-		"redis/includes/*.lua": "protocol/redis/includes/*.lua",
-	}
-	for embedded, repo := range pairs {
-		repoFiles, _ := filepath.Glob(filepath.Join(repoRoot, repo))
-		copies, _ := fs.Glob(allFiles{}, embedded)
-		if len(repoFiles) == 0 {
-			t.Fatalf("no repository files match %s", repo)
-		}
-		var repoNames, copyNames []string
-		for _, f := range repoFiles {
-			repoNames = append(repoNames, filepath.Base(f))
-			want, _ := os.ReadFile(f)
-			got, err := allFiles{}.ReadFile(filepath.Join(filepath.Dir(embedded), filepath.Base(f)))
-			if err != nil || !bytes.Equal(got, want) {
-				t.Errorf("%s drifted from the embedded copy: run `go generate ./...` in sdks/go", f)
-			}
-		}
-		for _, c := range copies {
-			copyNames = append(copyNames, filepath.Base(c))
-		}
-		sort.Strings(repoNames)
-		sort.Strings(copyNames)
-		if strings.Join(repoNames, ",") != strings.Join(copyNames, ",") {
-			t.Errorf("embedded %s holds %v, the repository %v: run `go generate ./...`", embedded, copyNames, repoNames)
-		}
-	}
-}
 
 func TestRedisScriptResolvesIncludes(t *testing.T) {
 	s := RedisScript("list-fetch-6.lua")
@@ -59,19 +26,79 @@ func TestRedisScriptResolvesIncludes(t *testing.T) {
 	}
 }
 
-// allFiles reads both embedded file systems.
-type allFiles struct{}
-
-func (allFiles) Open(name string) (fs.File, error) {
-	if name == "schemas" || strings.HasPrefix(name, "schemas/") {
-		return Schemas.Open(name)
+func TestIncludeCycleIsAnError(t *testing.T) {
+	files := fstest.MapFS{
+		"redis/loop-1.lua":       {Data: []byte("--[[\nloop\n]]\n--- @include a\n")},
+		"redis/includes/a.lua":   {Data: []byte("--[[\na\n]]\n--- @include b\n")},
+		"redis/includes/b.lua":   {Data: []byte("--[[\nb\n]]\n--- @include a\n")},
+		"redis/missing-1.lua":    {Data: []byte("--[[\nmissing\n]]\n--- @include nowhere\n")},
+		"redis/no-header-1.lua":  {Data: []byte("return 1\n")},
+		"redis/bad-header-1.lua": {Data: []byte("--[[\n]] x\n]]\nreturn 1\n")},
 	}
-	return redisFiles.Open(name)
+	for file, want := range map[string]string{
+		"loop-1.lua":       "include cycle through a",
+		"missing-1.lua":    "no embedded protocol/redis/includes/nowhere.lua",
+		"no-header-1.lua":  "must start with a --[[ header line",
+		"bad-header-1.lua": "the header's first ]] must be a line of its own",
+	} {
+		if _, err := resolve(files, "redis/"+file, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error containing %q", file, err, want)
+		}
+	}
 }
 
-func (allFiles) ReadFile(name string) ([]byte, error) {
-	if strings.HasPrefix(name, "schemas/") {
-		return Schemas.ReadFile(name)
+// Go resolves every script of protocol/redis to exactly the text (hence the EVALSHA digest) that the
+// TypeScript reference resolver, packages/transport-redis/scripts/lua.mjs, gives the TypeScript
+// transport; both read the one copy of the files, and no script is missing on either side.
+func TestScriptsMatchTheReferenceResolver(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is needed to run the reference resolver")
 	}
-	return redisFiles.ReadFile(name)
+	resolver, err := filepath.Abs("../../../../packages/transport-redis/scripts/lua.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(resolver); err != nil {
+		t.Fatalf("the reference resolver is missing: %v", err)
+	}
+	program := `const { readScripts } = await import(process.argv[1]);
+process.stdout.write(JSON.stringify(readScripts().map(({ file, name, numberOfKeys, source }) => ({ file, name, numberOfKeys, source }))));`
+	out, err := exec.Command("node", "--input-type=module", "-e", program, resolver).Output()
+	if err != nil {
+		t.Fatalf("reference resolver: %v", err)
+	}
+	var reference []struct {
+		File, Name, Source string
+		NumberOfKeys       int
+	}
+	if err := json.Unmarshal(out, &reference); err != nil {
+		t.Fatal(err)
+	}
+	embedded, err := fs.Glob(protocol.Redis, "redis/*.lua")
+	if err != nil || len(embedded) == 0 {
+		t.Fatalf("no embedded scripts (%v)", err)
+	}
+	if len(embedded) != len(reference) {
+		t.Errorf("embedded %d scripts, the reference resolver read %d", len(embedded), len(reference))
+	}
+	for _, want := range reference {
+		got := RedisScript(want.File)
+		if got.Name != want.Name || got.NumberOfKeys != want.NumberOfKeys || got.Source != want.Source {
+			t.Errorf("%s: Go resolves %s/%d (%d bytes), the reference %s/%d (%d bytes)", want.File,
+				got.Name, got.NumberOfKeys, len(got.Source), want.Name, want.NumberOfKeys, len(want.Source))
+		}
+	}
+}
+
+func TestEverySchemaIsEmbedded(t *testing.T) {
+	names, _ := fs.Glob(Schemas, "*.schema.json")
+	for _, want := range []string{"envelope.schema.json", "dead-letter.schema.json", "batch-step-report.schema.json"} {
+		if !strings.Contains(strings.Join(names, ","), want) {
+			t.Errorf("%s not embedded (got %v)", want, names)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(Schema(want), &doc); err != nil || doc["$id"] != "https://thrun.dev/schemas/"+want {
+			t.Errorf("%s: not the schema (%v)", want, err)
+		}
+	}
 }

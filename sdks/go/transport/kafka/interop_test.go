@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thrun-dev/thrun/sdks/go/internal/tspeer"
 	"github.com/thrun-dev/thrun/sdks/go/transport"
 	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
-	"github.com/thrun-dev/thrun/sdks/go/transport/internal/tspeer"
+	"github.com/thrun-dev/thrun/sdks/go/transport/internal/interop"
 )
 
-func TestInteropWithTypeScript(t *testing.T) { tspeer.Interop(t, "kafka", broker) }
+func TestInteropWithTypeScript(t *testing.T) { interop.Run(t, tspeer.Kafka, broker) }
 
 // Keyed records land on the partition kafkajs (and Java) pick: Go and TypeScript producers keep
 // one key's records in one partition, so per-key order holds across runtimes.
@@ -26,7 +27,7 @@ func TestKeyedRecordsGoToThePartitionTypeScriptPicks(t *testing.T) {
 	if err := tr.Publish(context.Background(), queue, goMessages); err != nil {
 		t.Fatal(err)
 	}
-	tspeer.Produce(t, "kafka", queue, tsMessages)
+	tspeer.Produce(t, tspeer.Kafka, queue, tsMessages)
 	partitionOf := map[string]map[string]int32{"go": {}, "ts": {}}
 	for _, record := range readTopic(t, queue, 10) {
 		runtime, key := string(record.Value[:2]), string(record.Key)
@@ -44,7 +45,7 @@ func TestKeyedRecordsGoToThePartitionTypeScriptPicks(t *testing.T) {
 func TestGoAndTypeScriptWorkersShareOneGroup(t *testing.T) {
 	tr := newTransport(t, Options{})
 	queue := brokertest.UniqueQueue("go-kafka-mixed")
-	ts := tspeer.Consume(t, "kafka", queue, 1_000)
+	ts := tspeer.Consume(t, tspeer.Kafka, queue, 1_000)
 	goSide := brokertest.Collect(t, tr, queue, transport.ConsumeOptions{}, brokertest.Ack)
 	var messages []transport.Message
 	for i := range 30 {

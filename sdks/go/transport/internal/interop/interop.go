@@ -1,4 +1,6 @@
-package tspeer
+// Package interop runs the cross-runtime tests of a Go transport against the TypeScript transport
+// of the same broker (internal/tspeer runs the TypeScript side).
+package interop
 
 import (
 	"context"
@@ -8,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thrun-dev/thrun/sdks/go/internal/tspeer"
 	"github.com/thrun-dev/thrun/sdks/go/transport"
 	"github.com/thrun-dev/thrun/sdks/go/transport/internal/brokertest"
 	"github.com/thrun-dev/thrun/sdks/go/transport/internal/workertest"
@@ -15,16 +18,16 @@ import (
 
 const within = 30 * time.Second
 
-// Interop runs the cross-runtime tests of a Go transport against the TypeScript transport kind
-// (rabbitmq, kafka), both ways.
-func Interop(t *testing.T, kind string, b workertest.Broker) {
+// Run runs the cross-runtime tests of a Go transport against the TypeScript transport kind
+// (tspeer.RabbitMQ, tspeer.Kafka), both ways.
+func Run(t *testing.T, kind string, b workertest.Broker) {
 	// A TypeScript producer's messages (now, keyed, delayed) reach a Go consumer byte for byte; a
 	// Go producer's delayed message shares the TypeScript one's delay route; Go's retries count on.
 	t.Run("TypeScript producer to Go consumer", func(t *testing.T) {
 		tr := b.New(t)
 		queue := brokertest.UniqueQueue("go-" + kind + "-from-ts")
 		start := time.Now()
-		Produce(t, kind, queue, []Message{
+		tspeer.Produce(t, kind, queue, []tspeer.Message{
 			{Body: `{"event":"interop.a","payload":{"n":1}}`, Key: "k1"},
 			{Body: `{"event":"interop.b","payload":{"s":"é"}}`},
 			{Body: `{"event":"interop.c","payload":{}}`, DelayMs: 300},
@@ -68,7 +71,7 @@ func Interop(t *testing.T, kind string, b workertest.Broker) {
 	t.Run("Go producer to TypeScript consumer", func(t *testing.T) {
 		tr := b.New(t)
 		queue := brokertest.UniqueQueue("go-" + kind + "-to-ts")
-		deliveries := Consume(t, kind, queue, 6)
+		deliveries := tspeer.Consume(t, kind, queue, 6)
 		if err := tr.Publish(context.Background(), queue, []transport.Message{
 			{Body: []byte(`{"event":"interop.a","payload":{"n":1}}`), Key: "k1"},
 			{Body: []byte(`{"event":"interop.b","payload":{"dead":true}}`)},
@@ -117,7 +120,7 @@ func Interop(t *testing.T, kind string, b workertest.Broker) {
 		}
 		brokertest.Next(t, got, within)
 		brokertest.Next(t, got, within)
-		letters := DeadLetters(t, kind, queue, 1)
+		letters := tspeer.DeadLetters(t, kind, queue, 1)
 		if len(letters) != 1 {
 			t.Fatalf("TypeScript read %d dead letters", len(letters))
 		}
