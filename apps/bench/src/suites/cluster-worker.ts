@@ -1,14 +1,17 @@
 /**
  * One worker process of the scale-out suite (cluster.ts): a Thrun transport's consume loop on each of its
- * queues, a handler that only acks. Talks to its parent over the IPC channel:
+ * queues, a handler that only acks. The process serves one drain after another (starting Node and loading
+ * the transports takes seconds on a loaded host, which would otherwise dominate the run). It talks to
+ * its parent over the IPC channel:
  *
+ *   parent → worker  { type: 'start', config }          connect to the broker of the next drain
  *   worker → parent  { type: 'ready' }                  connected, not yet consuming
- *   parent → worker  { type: 'go' }                     start consuming
- *   worker → parent  { type: 'progress', … }            every PROGRESS_MS, and once more after close
- *   parent → worker  { type: 'stop' }                   close the transport and exit
+ *   parent → worker  { type: 'go' }                     consume
+ *   worker → parent  { type: 'progress', … }            every PROGRESS_MS while consuming
+ *   parent → worker  { type: 'stop' }                   close the transport; the last progress is final
  *
- * Times are epoch milliseconds with sub-millisecond precision (`performance.timeOrigin + now()`), so the
- * parent can compare them across processes.
+ * The worker exits when its parent disconnects. Times are epoch milliseconds with sub-millisecond
+ * precision (`performance.timeOrigin + now()`), so the parent can compare them across processes.
  */
 import type { Transport } from '@thrun/contract';
 import { rabbitmqTransport } from '@thrun/transport-rabbitmq';
@@ -28,62 +31,105 @@ export interface WorkerConfig {
   concurrency: number;
 }
 
-export type WorkerMessage =
+export type ToWorker = { type: 'start'; config: WorkerConfig } | { type: 'go' } | { type: 'stop' };
+
+export type FromWorker =
   | { type: 'ready' }
-  | { type: 'progress'; handled: number; firstAt: number; lastAt: number; final: boolean };
+  | {
+      type: 'progress';
+      handled: number;
+      firstAt: number;
+      lastAt: number;
+      /** CPU time (user + system) this process spent since `go`. */
+      cpuMs: number;
+      final: boolean;
+    };
 
 const PROGRESS_MS = 50;
 const clock = () => performance.timeOrigin + performance.now();
-
-const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;
-const send = (message: WorkerMessage, then: () => void = () => {}) => process.send?.(message, then);
-
-let client: Redis | Cluster | undefined;
-let transport: Transport;
-if (config.broker.kind === 'rabbitmq') {
-  transport = rabbitmqTransport({ urls: config.broker.urls, prefetch: 2 * config.concurrency });
-} else {
-  client =
-    config.broker.kind === 'redis'
-      ? new Redis(config.broker.url)
-      : new Cluster(config.broker.nodes, { redisOptions: { connectTimeout: 5_000 } });
-  transport = redisTransport({ client, keyPrefix: config.keyPrefix });
-  // Connected before `ready`, so start-up is not timed.
-  await client.ping();
-}
-
-let handled = 0;
-let firstAt = 0;
-let lastAt = 0;
-const progress = (final: boolean, then?: () => void) =>
-  send({ type: 'progress', handled, firstAt, lastAt, final }, then);
+const send = (message: FromWorker) => process.send?.(message);
 const fail = (error: unknown) => {
   console.error('[bench cluster worker]', error);
   process.exit(1);
 };
 
-process.on('message', (message: { type: 'go' | 'stop' }) => {
-  if (message.type === 'go') {
-    setInterval(() => progress(false), PROGRESS_MS).unref();
-    for (const queue of config.queues) {
-      transport
+/** One drain's connection and counts. */
+class Drain {
+  private client: Redis | Cluster | undefined;
+  private readonly transport: Transport;
+  private handled = 0;
+  private firstAt = 0;
+  private lastAt = 0;
+  private ticker: NodeJS.Timeout | undefined;
+  private cpuAtGo: NodeJS.CpuUsage | undefined;
+
+  constructor(private readonly config: WorkerConfig) {
+    const { broker } = config;
+    if (broker.kind === 'rabbitmq') {
+      this.transport = rabbitmqTransport({ urls: broker.urls, prefetch: 2 * config.concurrency });
+    } else {
+      this.client =
+        broker.kind === 'redis'
+          ? new Redis(broker.url)
+          : new Cluster(broker.nodes, { redisOptions: { connectTimeout: 5_000 } });
+      this.transport = redisTransport({ client: this.client, keyPrefix: config.keyPrefix });
+    }
+  }
+
+  /** Connected before `ready`, so connecting is not timed (the RabbitMQ transport connects on consume). */
+  async connect(): Promise<void> {
+    await this.client?.ping();
+  }
+
+  go(): void {
+    this.cpuAtGo = process.cpuUsage();
+    this.ticker = setInterval(() => this.progress(false), PROGRESS_MS);
+    for (const queue of this.config.queues) {
+      this.transport
         .consume(
-        queue,
-        async (delivery) => {
-          if (handled === 0) firstAt = clock();
-          await delivery.ack();
-          handled += 1;
-          lastAt = clock();
-        },
-          { concurrency: config.concurrency },
+          queue,
+          async (delivery) => {
+            if (this.handled === 0) this.firstAt = clock();
+            await delivery.ack();
+            this.handled += 1;
+            this.lastAt = clock();
+          },
+          { concurrency: this.config.concurrency },
         )
         .catch(fail);
     }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.ticker);
+    await this.transport.close({ drainTimeoutMs: 5_000 });
+    this.client?.disconnect();
+    this.progress(true);
+  }
+
+  private progress(final: boolean): void {
+    const cpu = process.cpuUsage(this.cpuAtGo);
+    send({
+      type: 'progress',
+      handled: this.handled,
+      firstAt: this.firstAt,
+      lastAt: this.lastAt,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      final,
+    });
+  }
+}
+
+let drain: Drain | undefined;
+process.on('message', (message: ToWorker) => {
+  if (message.type === 'start') {
+    drain = new Drain(message.config);
+    drain.connect().then(() => send({ type: 'ready' }), fail);
+  } else if (message.type === 'go') {
+    drain?.go();
   } else {
-    transport.close({ drainTimeoutMs: 5_000 }).then(() => {
-      client?.disconnect();
-      progress(true, () => process.exit(0));
-    }, fail);
+    drain?.stop().catch(fail);
+    drain = undefined;
   }
 });
-send({ type: 'ready' });
+process.on('disconnect', () => process.exit(0));

@@ -30,9 +30,9 @@ import { connect } from 'amqplib';
 import { Cluster, Redis } from 'ioredis';
 import { type Broker, useBroker } from '../brokers.js';
 import { type Comparison, format, type SuiteResult } from '../report.js';
-import type { WorkerBroker, WorkerConfig, WorkerMessage } from './cluster-worker.js';
+import type { FromWorker, ToWorker, WorkerBroker, WorkerConfig } from './cluster-worker.js';
 
-const MESSAGES = Number(process.env.THRUN_BENCH_CLUSTER_MESSAGES ?? 24_000);
+const MESSAGES = Number(process.env.THRUN_BENCH_CLUSTER_MESSAGES ?? 12_000);
 const FAMILIES = (process.env.THRUN_BENCH_CLUSTER_BROKERS ?? 'redis,rabbitmq').split(',').filter(Boolean);
 const WORKER_COUNTS = [1, 2, 4];
 /** Handlers at once in each worker, shared among its queues (48 on 1 queue, 8 on each of 6). */
@@ -67,6 +67,8 @@ interface Target {
   layouts: Layout[];
   /** Publishes `count` messages to `queue`, the `index`-th of its layout. */
   fill(queue: string, count: number, index: number): Promise<void>;
+  /** CPU seconds the broker's processes have used so far, where the broker tells (Redis: INFO cpu). */
+  cpuSeconds?(): Promise<number>;
   /** Removes what a drain left of `queues`. */
   clean(queues: string[]): Promise<void>;
   close(): Promise<void>;
@@ -80,85 +82,172 @@ interface Layout {
 }
 
 interface Figure {
-  target: string;
+  /** The broker family's name: `Redis`, `RabbitMQ`. */
+  family: string;
   single: boolean;
+  /** Index of the layout in the family's layouts, and its label. */
+  layoutIndex: number;
   layout: string;
-  queues: number;
   workers: number;
   rate: number;
+  /** Cores kept busy during the drain: by the workers, and by the broker's processes where it tells. */
+  workerCores: number;
+  brokerCores: number | undefined;
 }
 
 // ---- one drain ------------------------------------------------------------------------------------
 
-async function drain(target: Target, layout: Layout, workers: number): Promise<{ rate: number; queues: number }> {
+type Progress = Extract<FromWorker, { type: 'progress' }>;
+
+/**
+ * The worker processes, started once and reused by every drain: starting Node and loading the transports
+ * takes seconds on a loaded host. A worker that exits fails the drain under way.
+ */
+class WorkerPool {
+  private readonly children: ChildProcess[];
+  private onMessage: (worker: number, message: FromWorker) => void = () => {};
+  private onFailure: (error: Error) => void = () => {};
+  private closing = false;
+
+  constructor(size: number) {
+    this.children = Array.from({ length: size }, (_, worker) => {
+      const child = fork(workerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      child.on('message', (message: FromWorker) => this.onMessage(worker, message));
+      child.on('exit', (code) => {
+        if (!this.closing) this.onFailure(new Error(`bench worker ${worker} exited with ${code}`));
+      });
+      return child;
+    });
+  }
+
+  /** Runs one drain on the first `configs.length` workers; resolves with each worker's final progress. */
+  async drain(
+    configs: WorkerConfig[],
+    total: number,
+  ): Promise<{ progress: Progress[]; startMs: number; goAt: number; stopAt: number }> {
+    const workers = this.children.slice(0, configs.length);
+    const progress = new Map<number, Progress>();
+    const handled = () => [...progress.values()].reduce((sum, p) => sum + p.handled, 0);
+    const ready = deferred();
+    const done = deferred();
+    const stopped = deferred();
+    let readyCount = 0;
+    let finals = 0;
+    this.onFailure = (error) => {
+      for (const phase of [ready, done, stopped]) phase.reject(error);
+    };
+    this.onMessage = (worker, message) => {
+      if (message.type === 'ready') {
+        if (++readyCount === workers.length) ready.resolve();
+        return;
+      }
+      progress.set(worker, message);
+      if (handled() >= total) done.resolve();
+      if (message.final && ++finals === workers.length) stopped.resolve();
+    };
+    const starting = performance.now();
+    for (const [i, child] of workers.entries()) {
+      child.send({ type: 'start', config: configs[i]! } satisfies ToWorker);
+    }
+    await within(ready.promise, 60_000, 'workers connected');
+    const goAt = performance.now();
+    const startMs = goAt - starting;
+    for (const child of workers) child.send({ type: 'go' } satisfies ToWorker);
+    await within(done.promise, DRAIN_TIMEOUT_MS, `${total} messages handled`);
+    for (const child of workers) child.send({ type: 'stop' } satisfies ToWorker);
+    await within(stopped.promise, 30_000, 'workers closed');
+    return { progress: [...progress.values()], startMs, goAt, stopAt: performance.now() };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(
+      this.children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.disconnect();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+function deferred() {
+  let resolve: () => void = () => {};
+  let reject: (error: Error) => void = () => {};
+  const promise = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+async function within(promise: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`bench cluster: not ${what} within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Drain {
+  rate: number;
+  workerCores: number;
+  brokerCores: number | undefined;
+  /** Wall times of the steps, for the progress line. */
+  fillMs: number;
+  startMs: number;
+  drainMs: number;
+}
+
+async function drain(pool: WorkerPool, target: Target, layout: Layout, workers: number): Promise<Drain> {
   const queues = layout.queues();
   const perQueue = Math.floor(MESSAGES / queues.length);
   const total = perQueue * queues.length;
+  const filling = performance.now();
   await target.clean(queues);
-  for (const [index, queue] of queues.entries()) await target.fill(queue, perQueue, index);
-
-  const children: ChildProcess[] = [];
-  const progress = new Map<ChildProcess, Extract<WorkerMessage, { type: 'progress' }>>();
+  await Promise.all(queues.map((queue, index) => target.fill(queue, perQueue, index)));
+  const fillMs = performance.now() - filling;
   try {
-    let allReady: () => void = () => {};
-    let allDone: () => void = () => {};
-    let failed: (error: Error) => void = () => {};
-    const ready = new Promise<void>((resolve) => {
-      allReady = resolve;
-    });
-    const done = new Promise<void>((resolve, reject) => {
-      allDone = resolve;
-      failed = reject;
-    });
-    let readyCount = 0;
-    for (let i = 0; i < workers; i++) {
-      const config: WorkerConfig = {
+    const configs = Array.from(
+      { length: workers },
+      (_, i): WorkerConfig => ({
         broker: rotate(target.broker, i),
         keyPrefix: PREFIX,
         queues,
         concurrency: Math.max(1, Math.floor(WORKER_CONCURRENCY / queues.length)),
-      };
-      const child = fork(workerScript, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      children.push(child);
-      child.on('message', (message: WorkerMessage) => {
-        if (message.type === 'ready') {
-          if (++readyCount === workers) allReady();
-          return;
-        }
-        progress.set(child, message);
-        if (handledOf(progress) >= total) allDone();
-      });
-      child.on('exit', (code) => {
-        if (code !== 0) failed(new Error(`a ${target.name} worker exited with ${code}`));
-      });
-    }
-    const timeout = setTimeout(() => failed(new Error(`${target.name} drain not done in time`)), DRAIN_TIMEOUT_MS);
-    await Promise.race([ready, done]);
-    for (const child of children) child.send({ type: 'go' });
-    await done;
-    clearTimeout(timeout);
-    // Each worker closes and sends its final figures.
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            child.once('exit', () => resolve());
-            child.send({ type: 'stop' });
-          }),
-      ),
+      }),
     );
-    const figures = [...progress.values()].filter((p) => p.handled > 0);
-    const first = Math.min(...figures.map((p) => p.firstAt));
-    const last = Math.max(...figures.map((p) => p.lastAt));
-    return { rate: ((handledOf(progress) - 1) / (last - first)) * 1000, queues: queues.length };
+    const brokerCpuBefore = await target.cpuSeconds?.();
+    const { progress, startMs, goAt, stopAt } = await pool.drain(configs, total);
+    const brokerCpuAfter = await target.cpuSeconds?.();
+    const wallSeconds = (stopAt - goAt) / 1000;
+    const active = progress.filter((p) => p.handled > 0);
+    const first = Math.min(...active.map((p) => p.firstAt));
+    const last = Math.max(...active.map((p) => p.lastAt));
+    const handled = active.reduce((sum, p) => sum + p.handled, 0);
+    return {
+      rate: ((handled - 1) / (last - first)) * 1000,
+      workerCores: progress.reduce((sum, p) => sum + p.cpuMs, 0) / 1000 / wallSeconds,
+      brokerCores:
+        brokerCpuBefore === undefined || brokerCpuAfter === undefined
+          ? undefined
+          : (brokerCpuAfter - brokerCpuBefore) / wallSeconds,
+      fillMs,
+      startMs,
+      drainMs: last - first,
+    };
   } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     await target.clean(queues);
   }
 }
-
-const handledOf = (progress: Map<unknown, { handled: number }>) =>
-  [...progress.values()].reduce((sum, p) => sum + p.handled, 0);
 
 /** Worker i connects to node i mod n first, so the workers of a cluster spread over its nodes. */
 function rotate(broker: WorkerBroker, i: number): WorkerBroker {
@@ -184,7 +273,7 @@ async function redisTargets(single: Broker, cluster: Broker): Promise<Target[]> 
   const sharded = await queuesOnEveryMaster(clusterClient, REDIS_SHARDED_QUEUES);
   const layouts: Layout[] = [
     { label: '1', queues: () => ['q'] },
-    { label: `${sharded.length} (2 per master)`, queues: () => sharded },
+    { label: `${sharded.length} (2 per cluster master)`, queues: () => sharded },
   ];
   const target = (name: string, client: Redis | Cluster, broker: WorkerBroker): Target => {
     const producer = redisTransport({ client, keyPrefix: PREFIX });
@@ -195,6 +284,18 @@ async function redisTargets(single: Broker, cluster: Broker): Promise<Target[]> 
       broker,
       layouts,
       fill: (queue, count) => publishAll(producer, queue, count),
+      // Every server, replicas included: they replay their masters' writes.
+      cpuSeconds: async () => {
+        const servers = client instanceof Cluster ? client.nodes('all') : [client];
+        let total = 0;
+        for (const server of servers) {
+          const info = await server.info('cpu');
+          total +=
+            Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) +
+            Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
+        }
+        return total;
+      },
       clean: async () => {
         for (const node of masters()) await deleteKeys(node, `*${PREFIX}*`);
       },
@@ -205,8 +306,11 @@ async function redisTargets(single: Broker, cluster: Broker): Promise<Target[]> 
     };
   };
   return [
-    target(`Redis (${url.host})`, redis, { kind: 'redis', url: url.toString() }),
-    target(`Redis Cluster (3 masters + 3 replicas)`, clusterClient, { kind: 'redis-cluster', nodes }),
+    target(`Redis at ${url.host}`, redis, { kind: 'redis', url: url.toString() }),
+    target(`a Redis Cluster of 3 masters and 3 replicas (${cluster.address})`, clusterClient, {
+      kind: 'redis-cluster',
+      nodes,
+    }),
   ];
 }
 
@@ -258,7 +362,7 @@ function rabbitmqTargets(single: Broker, cluster: Broker): Target[] {
   const target = (name: string, urls: string[]): Target => {
     // One producer per node: a quorum queue's leader is placed on the node of the connection declaring it.
     const producers = urls.map((_, n) => rabbitmqTransport({ urls: startingAt(urls, n) }));
-    const spread = urls.length > 1 ? `${RABBITMQ_SHARDED_QUEUES} (a leader per node)` : `${RABBITMQ_SHARDED_QUEUES}`;
+    const spread = `${RABBITMQ_SHARDED_QUEUES} (a leader per cluster node)`;
     const fresh = (count: number) => () =>
       Array.from({ length: count }, (_, i) => `bench-cluster-${randomBytes(3).toString('hex')}-${i}`);
     return {
@@ -285,8 +389,11 @@ function rabbitmqTargets(single: Broker, cluster: Broker): Target[] {
     };
   };
   return [
-    target(`RabbitMQ (${new URL(single.address).host}), quorum queues`, [single.address]),
-    target('RabbitMQ cluster (3 nodes), quorum queues', clusterUrls),
+    target(`RabbitMQ at ${new URL(single.address).host}`, [single.address]),
+    target(
+      `a 3-node RabbitMQ cluster (${clusterUrls.map((u) => new URL(u).host).join(',')}), quorum queues on all`,
+      clusterUrls,
+    ),
   ];
 }
 
@@ -296,7 +403,10 @@ interface Family {
   name: string;
   /** The brokers, started when not given. */
   brokers: () => Promise<Broker[]>;
+  /** The single node first, then the cluster. */
   targets: (brokers: Broker[]) => Promise<Target[]>;
+  /** Why it stops growing, for this family. */
+  why: string;
 }
 
 const families: Record<string, Family> = {
@@ -307,6 +417,9 @@ const families: Record<string, Family> = {
       await useBroker('redis-cluster.sh', 'THRUN_REDIS_CLUSTER_NODES'),
     ],
     targets: ([single, cluster]) => redisTargets(single!, cluster!),
+    why:
+      "the cluster's 6 redis-server processes (3 masters, and 3 replicas replaying every write) compete with " +
+      'the workers for the same cores',
   },
   rabbitmq: {
     name: 'RabbitMQ',
@@ -315,120 +428,175 @@ const families: Record<string, Family> = {
       await useBroker('cluster/rabbitmq-cluster.sh', 'THRUN_AMQP_CLUSTER_URLS'),
     ],
     targets: async ([single, cluster]) => rabbitmqTargets(single!, cluster!),
+    why:
+      "the cluster's 3 Erlang VMs (every quorum queue replicated on all three, each VM's schedulers on " +
+      'every core) compete with the workers for the same cores',
   },
 };
 
 export async function clusterSuite(): Promise<SuiteResult> {
   const figures: Figure[] = [];
+  const deployments: string[] = [];
   const loads: number[] = [];
   const startedAt = Date.now();
-  for (const familyName of FAMILIES) {
-    const family = families[familyName];
-    if (!family) throw new Error(`THRUN_BENCH_CLUSTER_BROKERS: unknown ${familyName}; known: redis, rabbitmq`);
-    const brokers: Broker[] = [];
-    let targets: Target[] = [];
-    try {
-      brokers.push(...(await family.brokers()));
-      targets = await family.targets(brokers);
-      // The single node and the cluster back to back for each configuration, so drift hits both alike.
-      for (const [layoutIndex] of targets[0]!.layouts.entries()) {
-        for (const workers of WORKER_COUNTS) {
-          for (const target of targets) {
-            const layout = target.layouts[layoutIndex]!;
-            loads.push(loadavg()[0]!);
-            const { rate, queues } = await drain(target, layout, workers);
-            console.error(`[bench cluster] ${target.name}, ${layout.label} queue(s), ${workers} worker(s): ${format(rate)} msg/s`);
-            figures.push({
-              target: target.name,
-              single: target.single,
-              layout: layout.label,
-              queues,
-              workers,
-              rate,
-            });
+  const pool = new WorkerPool(Math.max(...WORKER_COUNTS));
+  try {
+    for (const familyKey of FAMILIES) {
+      const family = families[familyKey];
+      if (!family) {
+        throw new Error(
+          `THRUN_BENCH_CLUSTER_BROKERS: unknown ${familyKey}; known: ${Object.keys(families).join(', ')}`,
+        );
+      }
+      const brokers: Broker[] = [];
+      let targets: Target[] = [];
+      try {
+        brokers.push(...(await family.brokers()));
+        targets = await family.targets(brokers);
+        deployments.push(targets.map((t) => t.name).join(' beside '));
+        // The single node and the cluster back to back for each configuration, so drift hits both alike.
+        for (const [layoutIndex] of targets[0]!.layouts.entries()) {
+          for (const workers of WORKER_COUNTS) {
+            for (const target of targets) {
+              const layout = target.layouts[layoutIndex]!;
+              loads.push(loadavg()[0]!);
+              const { rate, workerCores, brokerCores, fillMs, startMs, drainMs } = await drain(
+                pool,
+                target,
+                layout,
+                workers,
+              );
+              console.error(
+                `[bench cluster] ${target.name}, ${layout.label} queue(s), ${workers} worker(s): ${format(rate)} msg/s ` +
+                  `(fill ${ms(fillMs)}, workers connected ${ms(startMs)}, drain ${ms(drainMs)})`,
+              );
+              figures.push({
+                family: family.name,
+                single: target.single,
+                layoutIndex,
+                layout: layout.label,
+                workers,
+                rate,
+                workerCores,
+                brokerCores,
+              });
+            }
           }
         }
+      } finally {
+        for (const target of targets) await target.close();
+        for (const broker of brokers.reverse()) await broker.stop();
       }
-    } finally {
-      for (const target of targets) await target.close();
-      for (const broker of brokers.reverse()) await broker.stop();
     }
+  } finally {
+    await pool.close();
   }
 
-  const baselineOf = (figure: Figure) =>
-    figures.find((f) => f.single && f.workers === 1 && f.layout === '1' && sameFamily(f, figure));
-  const sameFamily = (a: Figure, b: Figure) => a.target.split(' ')[0] === b.target.split(' ')[0];
-  const ordered = [...figures].sort(
-    (a, b) =>
-      FAMILIES.indexOf(familyOf(a)) - FAMILIES.indexOf(familyOf(b)) ||
-      Number(b.single) - Number(a.single) ||
-      a.layout.localeCompare(b.layout) ||
-      a.workers - b.workers,
-  );
-  const comparisons: Comparison[] = ordered.map((f) => ({
-    case: `${f.target}, ${f.layout} queue(s), ${f.workers} worker(s)`,
+  const find = (family: string, single: boolean, layoutIndex: number, workers: number) =>
+    figures.find(
+      (f) =>
+        f.family === family && f.single === single && f.layoutIndex === layoutIndex && f.workers === workers,
+    );
+  const baselineOf = (f: Figure) => find(f.family, true, 0, 1)?.rate ?? Number.NaN;
+  const comparisons: Comparison[] = figures.map((f) => ({
+    case: `${f.family} ${f.single ? 'single node' : 'cluster'}, ${f.layout} queue(s), ${f.workers} worker(s)`,
     unit: 'msg/s',
     thrun: f.rate,
-    peer: baselineOf(f)?.rate ?? Number.NaN,
-    peerName: '1 worker, 1 queue, single node',
+    peer: baselineOf(f),
+    peerName: `${f.family} single node, 1 queue, 1 worker`,
     better: 'higher',
   }));
+  // One row per configuration: the single node's figure beside the cluster's.
+  const rows = figures
+    .filter((f) => f.single)
+    .map((f) => {
+      const cluster = find(f.family, false, f.layoutIndex, f.workers);
+      const times = (rate: number | undefined) =>
+        rate === undefined ? '' : `${(rate / baselineOf(f)).toFixed(2)}×`;
+      const cores = (g: Figure | undefined) =>
+        g === undefined ? '' : `${g.workerCores.toFixed(1)} + ${g.brokerCores?.toFixed(1) ?? '?'}`;
+      return [
+        f.family,
+        f.layout,
+        String(f.workers),
+        format(f.rate),
+        times(f.rate),
+        cores(f),
+        cluster ? format(cluster.rate) : '',
+        times(cluster?.rate),
+        cores(cluster),
+      ];
+    });
   const cores = availableParallelism();
   const seconds = Math.round((Date.now() - startedAt) / 1000);
   return {
     suite: 'cluster',
     workload:
-      `consume throughput of 1, 2 and 4 worker processes (the Thrun transport's consume loop, ${WORKER_CONCURRENCY} handlers ` +
-      `per worker shared among its queues, a handler that only acks) draining ${MESSAGES} pre-filled ${body.byteLength}-byte ` +
-      `messages, rate from the first delivery to the last; Redis in Lists mode; RabbitMQ with quorum queues and ` +
-      `publisher confirms. Ratio to 1 worker on 1 queue of the single node of the same run. ${cores} cores, load ` +
-      `average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the drains; ${seconds} s in all.`,
+      `consume throughput of 1, 2 and 4 worker processes (each the Thrun transport's consume loop, ${WORKER_CONCURRENCY} ` +
+      `handlers per worker shared among its queues, a handler that only acks) draining ${MESSAGES} pre-filled ` +
+      `${body.byteLength}-byte messages; rate from the first delivery to the last; × is the ratio to 1 worker on ` +
+      `1 queue of the single node, same run; cores = CPU seconds per second of the drain, the workers' + the broker's ` +
+      `(Redis INFO cpu of every server, replicas included; ? where the broker does not tell). ${deployments.join('; ')}. Redis in Lists mode; RabbitMQ with quorum ` +
+      `queues and publisher confirms. ${cores} cores, load average ${Math.min(...loads).toFixed(1)}–` +
+      `${Math.max(...loads).toFixed(1)} during the drains; ${seconds} s in all.`,
     comparisons,
     table: {
-      header: ['broker', 'queues', 'workers', 'msg/s', '× 1 worker, single node'],
-      rows: ordered.map((f, i) => [
-        f.target,
-        f.layout,
-        String(f.workers),
-        format(f.rate),
-        `${ratioText(comparisons[i]!)}`,
-      ]),
+      header: [
+        'broker',
+        'queues',
+        'workers',
+        'single node msg/s',
+        '×',
+        'cores',
+        'cluster msg/s',
+        '×',
+        'cores',
+      ],
+      rows,
     },
-    conclusion: conclusion(figures, cores),
+    conclusion: conclusion(figures, cores, [Math.min(...loads), Math.max(...loads)]),
   };
 }
 
-const familyOf = (f: Figure) => (f.target.startsWith('Redis') ? 'redis' : 'rabbitmq');
-const ratioText = (c: Comparison) => `${(c.thrun / c.peer).toFixed(2)}×`;
+const ms = (value: number) => `${Math.round(value).toLocaleString('en-US')} ms`;
 
 /**
- * Where each series (one broker, one queue layout) stops growing: the first worker count whose doubling
- * gains less than GROWTH, and why, given the host's cores.
+ * Where each series (one broker, one queue layout, single node or cluster) stops growing: the first worker
+ * count whose doubling gains less than GROWTH; and why, given the host's cores.
  */
-function conclusion(figures: Figure[], cores: number): string {
+function conclusion(figures: Figure[], cores: number, loads: [number, number]): string {
   const series = new Map<string, Figure[]>();
   for (const f of figures) {
-    const key = `${f.target}, ${f.layout} queue(s)`;
+    const key = `${f.family} ${f.single ? 'single node' : 'cluster'}, ${f.layout} queue(s)`;
     series.set(key, [...(series.get(key) ?? []), f]);
   }
   const parts = [...series].map(([name, points]) => {
     points.sort((a, b) => a.workers - b.workers);
-    const stop = points.find((p, i) => {
+    const one = points[0]!.rate;
+    const steps = points.map((p) => `${(p.rate / one).toFixed(2)}×`).join(' → ');
+    const stop = points.findIndex((p, i) => {
       const next = points[i + 1];
       return next === undefined || next.rate < p.rate * GROWTH;
     });
-    const one = points[0]!.rate;
-    const steps = points.map((p) => `${p.workers}: ${(p.rate / one).toFixed(2)}×`).join(', ');
-    return stop === points[points.length - 1]
-      ? `${name} still grows at ${stop?.workers} workers (${steps})`
-      : `${name} stops growing at ${stop?.workers} worker(s) (${steps})`;
+    const at = points[stop]!.workers;
+    const where =
+      stop === points.length - 1
+        ? `still grows at ${at} workers`
+        : stop === 0
+          ? 'does not grow past 1 worker'
+          : `stops growing at ${at} workers`;
+    return `${name} ${where} (${steps})`;
   });
+  const whys = FAMILIES.map((key) => families[key]).filter(
+    (f): f is Family => f !== undefined && figures.some((g) => g.family === f.name),
+  );
+  const busiest = Math.max(...figures.map((f) => f.workerCores + (f.brokerCores ?? 0)));
   return (
-    `Where it stops growing (throughput against the same series' 1 worker): ${parts.join('; ')}. ` +
-    `Why: this is one host with ${cores} cores, and the workers, the producer and every broker process share ` +
-    `them: the Redis Cluster's 6 redis-server processes (the replicas replay every write of their masters) ` +
-    `and the RabbitMQ cluster's 3 Erlang VMs compete with the workers for the same ${cores} cores, so past ` +
-    `${cores} busy processes another worker or another master adds contention, not capacity; on separate ` +
-    `machines each master (or queue leader) would bring its own core.`
+    `Where it stops growing (1 → 2 → 4 workers, against the series' 1 worker): ${parts.join('; ')}.\n` +
+    `Why: one host with ${cores} cores runs the workers, the producer and every broker process, and at most ` +
+    `${busiest.toFixed(1)} of them went to this run (the workers' CPU, and Redis's where it tells; load average ` +
+    `${loads[0]?.toFixed(0)}–${loads[1]?.toFixed(0)} from other work): once the cores are taken another worker or ` +
+    `another master adds contention, not capacity: ${whys.map((f) => `on ${f.name}, ${f.why}`).join('; ')}. ` +
+    'On separate machines each master or queue leader would bring cores of its own.'
   );
 }
