@@ -46,6 +46,8 @@ export type FromWorker =
     };
 
 const PROGRESS_MS = 50;
+/** Generous: on a loaded host a Cluster client takes seconds to learn the slots of every node. */
+const CONNECT_TIMEOUT_MS = 30_000;
 const clock = () => performance.timeOrigin + performance.now();
 const send = (message: FromWorker) => process.send?.(message);
 const fail = (error: unknown) => {
@@ -66,13 +68,23 @@ class Drain {
   constructor(private readonly config: WorkerConfig) {
     const { broker } = config;
     if (broker.kind === 'rabbitmq') {
-      this.transport = rabbitmqTransport({ urls: broker.urls, prefetch: 2 * config.concurrency });
+      this.transport = rabbitmqTransport({
+        urls: broker.urls,
+        prefetch: 2 * config.concurrency,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      });
     } else {
       this.client =
         broker.kind === 'redis'
           ? new Redis(broker.url)
-          : new Cluster(broker.nodes, { redisOptions: { connectTimeout: 5_000 } });
-      this.transport = redisTransport({ client: this.client, keyPrefix: config.keyPrefix });
+          : new Cluster(broker.nodes, { redisOptions: { connectTimeout: CONNECT_TIMEOUT_MS } });
+      // Failures surface through the transport's calls; the events would only repeat them.
+      this.client.on('error', () => {});
+      this.transport = redisTransport({
+        client: this.client,
+        keyPrefix: config.keyPrefix,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      });
     }
   }
 

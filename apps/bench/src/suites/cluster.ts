@@ -113,6 +113,8 @@ class WorkerPool {
     this.children = Array.from({ length: size }, (_, worker) => {
       const child = fork(workerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       child.on('message', (message: FromWorker) => this.onMessage(worker, message));
+      // A send to a worker that died: its exit fails the drain.
+      child.on('error', () => {});
       child.on('exit', (code) => {
         if (!this.closing) this.onFailure(new Error(`bench worker ${worker} exited with ${code}`));
       });
@@ -126,6 +128,9 @@ class WorkerPool {
     total: number,
   ): Promise<{ progress: Progress[]; startMs: number; goAt: number; stopAt: number }> {
     const workers = this.children.slice(0, configs.length);
+    if (workers.some((child) => child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error('a bench worker exited between drains');
+    }
     const progress = new Map<number, Progress>();
     const handled = () => [...progress.values()].reduce((sum, p) => sum + p.handled, 0);
     const ready = deferred();
@@ -270,6 +275,7 @@ async function redisTargets(single: Broker, cluster: Broker): Promise<Target[]> 
   });
   const redis = new Redis(url.toString());
   const clusterClient = new Cluster(nodes);
+  clusterClient.on('error', () => {});
   const sharded = await queuesOnEveryMaster(clusterClient, REDIS_SHARDED_QUEUES);
   const layouts: Layout[] = [
     { label: '1', queues: () => ['q'] },
