@@ -17,6 +17,13 @@ export interface SuiteResult {
   suite: string;
   workload: string;
   comparisons: Comparison[];
+  /**
+   * A suite whose rows are not Thrun against a peer (the scale-out suite: one configuration against a
+   * baseline of the same run) prints this table instead of the comparisons, which stay in the results file.
+   */
+  table?: { header: string[]; rows: string[][] };
+  /** Printed under the table: what the figures say. */
+  conclusion?: string;
 }
 
 /** thrun/peer: above 1 is better for throughput; for latency and memory it is thrun's cost relative to the peer. */
@@ -32,7 +39,14 @@ function meetsTarget(comparison: Comparison): string {
 }
 
 export function printSuite(result: SuiteResult): void {
-  const rows = result.comparisons.map((c) => [
+  console.log(`\n## ${result.suite}\n${result.workload}\n`);
+  if (result.table) printTable(result.table.header, result.table.rows);
+  else printComparisons(result.comparisons);
+  if (result.conclusion) console.log(`\n${result.conclusion}`);
+}
+
+function printComparisons(comparisons: Comparison[]): void {
+  const rows = comparisons.map((c) => [
     c.case,
     `${format(c.thrun)} ${c.unit}`,
     `${format(c.peer)} ${c.unit}`,
@@ -40,10 +54,12 @@ export function printSuite(result: SuiteResult): void {
     `${ratio(c).toFixed(2)}×`,
     meetsTarget(c),
   ]);
-  const header = ['case', 'thrun', 'peer', 'peer is', 'thrun/peer', 'target'];
+  printTable(['case', 'thrun', 'peer', 'peer is', 'thrun/peer', 'target'], rows);
+}
+
+function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
-  console.log(`\n## ${result.suite}\n${result.workload}\n`);
   console.log(line(header));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const row of rows) console.log(line(row));
@@ -60,7 +76,7 @@ export function writeResults(results: SuiteResult[], directory: URL): string {
   return file.pathname;
 }
 
-function format(value: number): string {
+export function format(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
 }

@@ -1,4 +1,5 @@
 import type { SuiteResult } from '../report.js';
+import { clusterSuite } from './cluster.js';
 import { codecSuite } from './codec.js';
 import { inProcess } from './in-process.js';
 import { kafkaSuite } from './kafka.js';
@@ -12,4 +13,5 @@ export const suites: Record<string, () => Promise<SuiteResult>> = {
   redis: redisSuite,
   rabbitmq: rabbitmqSuite,
   kafka: kafkaSuite,
+  cluster: clusterSuite,
 };
