@@ -45,7 +45,7 @@ export function chartSvg(table: ScalingTable): string {
     ? Array.from({ length: Math.log10(yMax / yMin) + 1 }, (_, i) => yMin * 10 ** i)
     : Array.from({ length: 6 }, (_, i) => (yMax / 5) * i);
   const parts: string[] = [
-    `<text x="${WIDTH / 2}" y="28" font-size="17" text-anchor="middle" font-weight="bold">${escape(table.title)}</text>`,
+    `<text x="${WIDTH / 2}" y="28" font-size="17" text-anchor="middle" font-weight="bold">${escapeXml(table.title)}</text>`,
     `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`,
   ];
   for (const tick of yTicks) {
@@ -59,12 +59,12 @@ export function chartSvg(table: ScalingTable): string {
     const x = xAt(i);
     parts.push(
       `<line x1="${x}" x2="${x}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#e4e4e4"/>`,
-      `<text x="${x}" y="${MARGIN.top + plotH + 20}" font-size="12" text-anchor="middle">${escape(table.x.names[i]!)}</text>`,
+      `<text x="${x}" y="${MARGIN.top + plotH + 20}" font-size="12" text-anchor="middle">${escapeXml(table.x.names[i]!)}</text>`,
     );
   });
   parts.push(
-    `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 18}" font-size="13" text-anchor="middle">${escape(table.x.label)}${xs.length > 2 ? ' (log scale)' : ''}</text>`,
-    `<text transform="translate(22 ${MARGIN.top + plotH / 2}) rotate(-90)" font-size="13" text-anchor="middle">${escape(table.unit)}${logY ? ' (log scale)' : ''}</text>`,
+    `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 18}" font-size="13" text-anchor="middle">${escapeXml(table.x.label)}${xs.length > 2 ? ' (log scale)' : ''}</text>`,
+    `<text transform="translate(22 ${MARGIN.top + plotH / 2}) rotate(-90)" font-size="13" text-anchor="middle">${escapeXml(table.unit)}${logY ? ' (log scale)' : ''}</text>`,
   );
   table.series.forEach((series, s) => {
     const colour = COLOURS[s % COLOURS.length]!;
@@ -77,7 +77,7 @@ export function chartSvg(table: ScalingTable): string {
     const legendY = MARGIN.top + 14 + s * 22;
     parts.push(
       `<line x1="${WIDTH - MARGIN.right + 16}" x2="${WIDTH - MARGIN.right + 40}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${colour}" stroke-width="3"/>`,
-      `<text x="${WIDTH - MARGIN.right + 46}" y="${legendY}" font-size="12">${escape(series.name)}</text>`,
+      `<text x="${WIDTH - MARGIN.right + 46}" y="${legendY}" font-size="12">${escapeXml(series.name)}</text>`,
     );
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>`;
@@ -105,6 +105,6 @@ export function compact(value: number): string {
   return String(Number(value.toPrecision(3)));
 }
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

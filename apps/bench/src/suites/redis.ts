@@ -69,8 +69,8 @@ function percentile(sorted: number[], p: number): number {
 
 // ---- Thrun ---------------------------------------------------------------------------------------
 
-export function thrun() {
-  return redisTransport({ url: URL_, keyPrefix: PREFIX });
+export function thrun(options: Parameters<typeof redisTransport>[0] = {}) {
+  return redisTransport({ url: URL_, keyPrefix: PREFIX, ...options });
 }
 
 async function thrunEnqueueSingle(): Promise<number> {

@@ -23,6 +23,7 @@ import * as redis from './redis.js';
 const BUDGET_S = Number(process.env.THRUN_BENCH_SCALING_SECONDS ?? 480);
 /** Share of the budget per part; each part splits its share evenly among its series. */
 const SHARE = { depth: 0.37, payload: 0.22, queues: 0.28, workers: 0.13 };
+const SERIES = { depth: 2, payload: 6, queues: 3, workers: 2 };
 
 const DEPTHS = [1_000, 10_000, 100_000, 1_000_000];
 /** Jobs consumed at each depth: the rate of a consumer that has the whole backlog in front of it. */
@@ -35,13 +36,31 @@ const QUEUE_COUNTS = [1, 10, 100, 1_000];
 /** Messages spread evenly over the queues of the many-queues case. */
 const QUEUE_MESSAGES = 2_000;
 const WORKER_COUNTS = [1, 2, 4];
-const WORKER_JOBS = 20_000;
+const WORKER_JOBS = 10_000;
 const WORKER_CONCURRENCY = 50;
 
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const bullConnection = { ...redis.connection, maxRetriesPerRequest: null };
 const bullPrefix = `${redis.PREFIX}bull`;
+
+/**
+ * The suite's time: each series takes its weight's share of what is left, so the time a series did
+ * not use goes to the ones after it.
+ */
+const budget = {
+  deadline: 0,
+  weightLeft: 0,
+  start(): void {
+    this.deadline = now() + BUDGET_S * 1000;
+    this.weightLeft = 1;
+  },
+  take(weight: number): number {
+    const seconds = (Math.max(0, this.deadline - now()) / 1000) * Math.min(1, weight / this.weightLeft);
+    this.weightLeft -= weight;
+    return seconds;
+  },
+};
 
 interface Measured<T> {
   values: Array<T | null>;
@@ -55,10 +74,11 @@ interface Measured<T> {
 async function ascending<T>(
   label: string,
   xs: number[],
-  seconds: number,
+  part: keyof typeof SHARE,
   work: (x: number) => number,
   run: (x: number) => Promise<T>,
 ): Promise<Measured<T>> {
+  const seconds = budget.take(SHARE[part] / SERIES[part]);
   const deadline = now() + seconds * 1000;
   const values: Array<T | null> = [];
   const skipped: string[] = [];
@@ -68,12 +88,21 @@ async function ascending<T>(
     if (now() + estimate > deadline) {
       values.push(null);
       skipped.push(
-        `${label} at ${compact(x)} (about ${Math.round(estimate / 1000)} s, over its ${Math.round(seconds)} s)`,
+        `${label} at ${compact(x)} (about ${Math.round(estimate / 1000)} s more, past the ${Math.round(seconds)} s of the series)`,
       );
       continue;
     }
     const started = now();
-    values.push(await run(x));
+    try {
+      values.push(await run(x));
+    } catch (error) {
+      // A case that fails (a broker too slow to answer on a loaded machine) ends its series, not the suite.
+      values.push(...xs.slice(values.length).map(() => null));
+      skipped.push(
+        `${label} at ${compact(x)} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      break;
+    }
     last = { x, ms: now() - started };
   }
   return { values, skipped };
@@ -106,7 +135,7 @@ function pick<T>(measured: Measured<T>, figure: (value: T) => number): Array<num
 
 function skippedNote(...measured: Array<Measured<unknown>>): string[] {
   const skipped = measured.flatMap((m) => m.skipped);
-  return skipped.length === 0 ? [] : [`Not measured, over the time budget: ${skipped.join('; ')}.`];
+  return skipped.length === 0 ? [] : [`Not measured: ${skipped.join('; ')}.`];
 }
 
 /** A table with its growth sentence: `cost` turns a figure into what grows (time, bytes…). */
@@ -183,9 +212,8 @@ async function bullAtDepth(admin: Redis, depth: number): Promise<DepthFigures> {
 }
 
 async function depthTables(admin: Redis): Promise<ScalingTable[]> {
-  const seconds = (BUDGET_S * SHARE.depth) / 2;
-  const thrun = await ascending('Thrun', DEPTHS, seconds, depthWork, (d) => thrunAtDepth(admin, d));
-  const bull = await ascending('BullMQ', DEPTHS, seconds, depthWork, (d) => bullAtDepth(admin, d));
+  const thrun = await ascending('Thrun', DEPTHS, 'depth', depthWork, (d) => thrunAtDepth(admin, d));
+  const bull = await ascending('BullMQ', DEPTHS, 'depth', depthWork, (d) => bullAtDepth(admin, d));
   const x = { label: 'waiting jobs', values: DEPTHS, names: DEPTHS.map(compact) };
   const notes = skippedNote(thrun, bull);
   return [
@@ -239,7 +267,6 @@ function messagesOf(size: number): number {
 const payloadWork = (size: number) => messagesOf(size) * (size + 2_000);
 
 async function payloadTable(admin: Redis): Promise<ScalingTable> {
-  const seconds = (BUDGET_S * SHARE.payload) / 6;
   const inRedis =
     <T>(run: () => Promise<T>) =>
     async () => {
@@ -250,10 +277,10 @@ async function payloadTable(admin: Redis): Promise<ScalingTable> {
         await redis.clean(admin);
       }
     };
-  const redisThrun = await ascending('Thrun Redis', SIZES, seconds, payloadWork, (size) =>
+  const redisThrun = await ascending('Thrun Redis', SIZES, 'payload', payloadWork, (size) =>
     inRedis(() => redis.thrunConsume(PAYLOAD_CONCURRENCY, messagesOf(size), () => bodyOf(size)))(),
   );
-  const redisRaw = await ascending('raw ioredis', SIZES, seconds, payloadWork, (size) =>
+  const redisRaw = await ascending('raw ioredis', SIZES, 'payload', payloadWork, (size) =>
     inRedis(() => redis.rawConsume(PAYLOAD_CONCURRENCY, messagesOf(size), () => bodyOf(size)))(),
   );
 
@@ -268,10 +295,10 @@ async function payloadTable(admin: Redis): Promise<ScalingTable> {
   let rabbitThrun: Measured<number>;
   let rabbitRaw: Measured<number>;
   try {
-    rabbitThrun = await ascending('Thrun RabbitMQ', SIZES, seconds, payloadWork, (size) =>
+    rabbitThrun = await ascending('Thrun RabbitMQ', SIZES, 'payload', payloadWork, (size) =>
       rabbit.thrunConsume(transport, queue(), messagesOf(size), PAYLOAD_CONCURRENCY, bodyOf(size)),
     );
-    rabbitRaw = await ascending('amqplib', SIZES, seconds, payloadWork, (size) =>
+    rabbitRaw = await ascending('amqplib', SIZES, 'payload', payloadWork, (size) =>
       rabbit.rawConsume(model, queue(), messagesOf(size), PAYLOAD_CONCURRENCY, bodyOf(size)),
     );
   } finally {
@@ -280,11 +307,11 @@ async function payloadTable(admin: Redis): Promise<ScalingTable> {
     await model.close();
   }
 
-  const kafkaThrun = await ascending('Thrun Kafka', SIZES, seconds, payloadWork, async (size) => {
+  const kafkaThrun = await ascending('Thrun Kafka', SIZES, 'payload', payloadWork, async (size) => {
     const topic = await kafka.filledTopic(messagesOf(size), bodyOf(size));
     return (await kafka.thrunConsume(topic, PAYLOAD_CONCURRENCY, messagesOf(size))).rate;
   });
-  const kafkaRaw = await ascending('kafkajs', SIZES, seconds, payloadWork, async (size) => {
+  const kafkaRaw = await ascending('kafkajs', SIZES, 'payload', payloadWork, async (size) => {
     const topic = await kafka.filledTopic(messagesOf(size), bodyOf(size));
     return (await kafka.rawConsume(topic, PAYLOAD_CONCURRENCY, messagesOf(size))).rate;
   });
@@ -368,7 +395,8 @@ async function thrunRedisQueues(admin: Redis, n: number): Promise<QueuesFigures>
     );
   }
   await producer.close();
-  const consumer = redis.thrun();
+  // Every consumed queue has its own blocking connection, opened at once: give a loaded Redis time.
+  const consumer = redis.thrun({ connectTimeoutMs: 30_000 });
   const figures = await consumeMany(
     n * perQueue(n),
     async (seen) => {
@@ -468,12 +496,17 @@ async function thrunRabbitQueues(n: number): Promise<QueuesFigures> {
 }
 
 async function queuesTables(admin: Redis): Promise<ScalingTable[]> {
-  const seconds = (BUDGET_S * SHARE.queues) / 3;
-  const thrunRedis = await ascending('Thrun Redis', QUEUE_COUNTS, seconds, queuesWork, (n) =>
+  const thrunRedis = await ascending('Thrun Redis', QUEUE_COUNTS, 'queues', queuesWork, (n) =>
     thrunRedisQueues(admin, n),
   );
-  const bull = await ascending('BullMQ', QUEUE_COUNTS, seconds, queuesWork, (n) => bullQueues(admin, n));
-  const thrunRabbit = await ascending('Thrun RabbitMQ', QUEUE_COUNTS, seconds, queuesWork, thrunRabbitQueues);
+  const bull = await ascending('BullMQ', QUEUE_COUNTS, 'queues', queuesWork, (n) => bullQueues(admin, n));
+  const thrunRabbit = await ascending(
+    'Thrun RabbitMQ',
+    QUEUE_COUNTS,
+    'queues',
+    queuesWork,
+    thrunRabbitQueues,
+  );
   const x = { label: 'queues', values: QUEUE_COUNTS, names: QUEUE_COUNTS.map(compact) };
   const notes = skippedNote(thrunRedis, bull, thrunRabbit);
   const series = (figure: (f: QueuesFigures) => number, withRabbit = true) => [
@@ -629,25 +662,24 @@ function limitOf(side: string, measured: Measured<WorkersFigures>): string {
   const index = measured.values.findLastIndex((v) => v !== null);
   const last = measured.values[index];
   if (!last) return `${side}: not measured.`;
-  const at = `${side} at ${WORKER_COUNTS[index]} processes: redis-server used ${last.redisCpu.toFixed(0)}% of one core, the machine ${last.machineCpu.toFixed(0)}% of both`;
+  const at = `${side} at ${WORKER_COUNTS[index]} processes: redis-server used ${last.redisCpu.toFixed(0)}% of one core, the machine (every process on it) ${last.machineCpu.toFixed(0)}% of both cores`;
   if (last.machineCpu >= 90) return `${at}, so the two cores are the limit.`;
   if (last.redisCpu >= 85) return `${at}, so the broker (single-threaded Redis) is the limit.`;
   return `${at}: neither was saturated, so the workers' own round trips are the limit.`;
 }
 
 async function workersTables(admin: Redis): Promise<ScalingTable[]> {
-  const seconds = (BUDGET_S * SHARE.workers) / 2;
   const thrun = await ascending(
     'Thrun',
     WORKER_COUNTS,
-    seconds,
+    'workers',
     (k) => 1 + k / 4,
     (k) => workers(admin, 'thrun', k),
   );
   const bull = await ascending(
     'BullMQ',
     WORKER_COUNTS,
-    seconds,
+    'workers',
     (k) => 1 + k / 4,
     (k) => workers(admin, 'bullmq', k),
   );
@@ -693,6 +725,7 @@ export async function scalingSuite(): Promise<SuiteResult> {
   const admin = new Redis(redis.URL_);
   const tables: ScalingTable[] = [];
   const started = now();
+  budget.start();
   try {
     tables.push(...(await depthTables(admin)));
     tables.push(await payloadTable(admin));
