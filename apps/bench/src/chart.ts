@@ -1,9 +1,9 @@
 import { Resvg } from '@resvg/resvg-js';
 import type { ScalingTable } from './report.js';
 
-const WIDTH = 820;
+const WIDTH = 900;
 const HEIGHT = 480;
-const MARGIN = { top: 56, right: 200, bottom: 64, left: 88 };
+const MARGIN = { top: 56, right: 270, bottom: 64, left: 88 };
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
 /**
