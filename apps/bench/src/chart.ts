@@ -1,5 +1,5 @@
 import { Resvg } from '@resvg/resvg-js';
-import type { ScalingTable } from './report.js';
+import type { ScalingTable } from './scaling-table.js';
 
 const WIDTH = 900;
 const HEIGHT = 480;

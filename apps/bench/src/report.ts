@@ -1,5 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { chartPng } from './chart.js';
+import type { ScalingTable } from './scaling-table.js';
+
+export type { ScalingTable } from './scaling-table.js';
 
 /** One line of a benchmark table: Thrun's figure beside the peer's, measured in the same run. */
 export interface Comparison {
@@ -20,19 +23,6 @@ export interface SuiteResult {
   comparisons: Comparison[];
   /** Figures against a growing workload (the scaling suite): printed as tables, each also charted. */
   tables?: ScalingTable[];
-}
-
-/** One figure per x value and series; `null` where a case was not measured (over its time budget). */
-export interface ScalingTable {
-  /** Names the chart file: bench-<time>-<id>.png. */
-  id: string;
-  title: string;
-  x: { label: string; values: number[]; names: string[] };
-  unit: string;
-  series: Array<{ name: string; values: Array<number | null> }>;
-  /** One sentence computed from the figures: how the cost grows with x and where it bends. */
-  growth: string;
-  notes: string[];
 }
 
 /**

@@ -338,15 +338,20 @@ async function deleteRabbitQueues(
   model: Awaited<ReturnType<typeof connect>>,
   queues: string[],
 ): Promise<void> {
+  let channel = await model.createChannel();
   for (const name of queues) {
-    const channel = await model.createChannel();
-    await channel.deleteQueue(name).catch(() => {});
-    const again = await model.createChannel().catch(() => undefined);
-    await again?.deleteQueue(`${name}.dead`).catch(() => {});
-    const third = await model.createChannel().catch(() => undefined);
-    await third?.deleteExchange(`thrun.${name}`).catch(() => {});
-    for (const c of [channel, again, third]) await c?.close().catch(() => {});
+    for (const remove of [
+      () => channel.deleteQueue(name),
+      () => channel.deleteQueue(`${name}.dead`),
+      () => channel.deleteExchange(`thrun.${name}`),
+    ]) {
+      // A refused deletion closes the channel: open another for the next one.
+      await remove().catch(async () => {
+        channel = await model.createChannel();
+      });
+    }
   }
+  await channel.close().catch(() => {});
 }
 
 // ---- many queues ---------------------------------------------------------------------------------
