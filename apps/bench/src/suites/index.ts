@@ -5,6 +5,7 @@ import { inProcess } from './in-process.js';
 import { kafkaSuite } from './kafka.js';
 import { rabbitmqSuite } from './rabbitmq.js';
 import { redisSuite } from './redis.js';
+import { scalingSuite } from './scaling.js';
 
 /** Every benchmark suite, by name. `pnpm bench [name…]` runs the named ones, or all of them. */
 export const suites: Record<string, () => Promise<SuiteResult>> = {
@@ -15,3 +16,6 @@ export const suites: Record<string, () => Promise<SuiteResult>> = {
   kafka: kafkaSuite,
   cluster: clusterSuite,
 };
+
+/** Run only when named (`pnpm bench scaling`): it takes minutes and measures growth, not ratios. */
+export const namedOnly: Record<string, () => Promise<SuiteResult>> = { scaling: scalingSuite };

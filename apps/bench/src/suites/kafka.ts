@@ -9,7 +9,7 @@ import type { Comparison, SuiteResult } from '../report.js';
  * `acks: -1`, 3 partitions, consumers in a fresh group reading from the beginning and committing
  * after each message is handled. Each figure is the best of ROUNDS alternating runs.
  */
-const brokers = (process.env.THRUN_KAFKA_BROKERS ?? '127.0.0.1:9192').split(',');
+export const brokers = (process.env.THRUN_KAFKA_BROKERS ?? '127.0.0.1:9192').split(',');
 const MESSAGES = 50_000;
 const BATCH = 100;
 const SINGLE_DISPATCHES = 5_000;
@@ -115,12 +115,15 @@ async function thrunProduceSingles(): Promise<number> {
 }
 
 /** A topic holding MESSAGES messages, for the consume cases. */
-async function filledTopic(): Promise<string> {
+export async function filledTopic(count = MESSAGES, value: Buffer = body): Promise<string> {
   const topic = name('consume');
   await createTopic(topic);
   const producer = await rawProducer();
-  for (let i = 0; i < MESSAGES; i += 1_000) {
-    const messages = Array.from({ length: 1_000 }, (_, j) => ({ key: keyOf(i + j), value: body }));
+  // Up to 1,000 messages and about 1 MB per batch.
+  const size = Math.max(1, Math.min(1_000, Math.floor(1_000_000 / value.byteLength)));
+  for (let i = 0; i < count; i += size) {
+    const length = Math.min(size, count - i);
+    const messages = Array.from({ length }, (_, j) => ({ key: keyOf(i + j), value }));
     await producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 });
   }
   await producer.disconnect();
@@ -135,7 +138,7 @@ interface ConsumeFigures {
 }
 
 /** Counts deliveries; resolves with the figures once all MESSAGES arrived. */
-function counter(): { seen(): void; figures(startedAt: number): Promise<ConsumeFigures> } {
+function counter(total: number): { seen(): void; figures(startedAt: number): Promise<ConsumeFigures> } {
   let count = 0;
   let firstAt = 0;
   let done: () => void = () => {};
@@ -145,19 +148,23 @@ function counter(): { seen(): void; figures(startedAt: number): Promise<ConsumeF
   return {
     seen() {
       if (count === 0) firstAt = performance.now();
-      if (++count === MESSAGES) done();
+      if (++count === total) done();
     },
     async figures(startedAt) {
       await finished;
-      return { rate: perSecond(MESSAGES - 1, firstAt), firstMs: firstAt - startedAt };
+      return { rate: perSecond(total - 1, firstAt), firstMs: firstAt - startedAt };
     },
   };
 }
 
 /** Raw kafkajs: eachMessage, offsets committed by kafkajs after each handled batch. */
-async function rawConsume(topic: string, concurrency: number): Promise<ConsumeFigures> {
+export async function rawConsume(
+  topic: string,
+  concurrency: number,
+  total = MESSAGES,
+): Promise<ConsumeFigures> {
   const consumer = kafka.consumer({ groupId: name('raw-group'), maxWaitTimeInMs: 500 });
-  const count = counter();
+  const count = counter(total);
   const startedAt = performance.now();
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -172,9 +179,13 @@ async function rawConsume(topic: string, concurrency: number): Promise<ConsumeFi
   return figures;
 }
 
-async function thrunConsume(topic: string, concurrency: number): Promise<ConsumeFigures> {
+export async function thrunConsume(
+  topic: string,
+  concurrency: number,
+  total = MESSAGES,
+): Promise<ConsumeFigures> {
   const transport: Transport = kafkaTransport({ brokers, partitions: PARTITIONS });
-  const count = counter();
+  const count = counter(total);
   const startedAt = performance.now();
   await transport.consume(
     topic,

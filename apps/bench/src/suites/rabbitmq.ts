@@ -4,7 +4,7 @@ import { rabbitmqTransport } from '@thrun/transport-rabbitmq';
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
 import type { Comparison, SuiteResult } from '../report.js';
 
-const url = process.env.THRUN_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5682';
+export const url = process.env.THRUN_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5682';
 const PUBLISH_ONE = 2_000;
 const PUBLISH_MANY = 10_000;
 const CONSUME = 10_000;
@@ -141,15 +141,16 @@ async function thrunPublish(
   return inParallel(count, concurrency, () => transport.publish(queue, [{ body }]));
 }
 
-async function rawConsume(
+export async function rawConsume(
   model: ChannelModel,
   queue: string,
   count: number,
   concurrency: number,
+  payload: Uint8Array = body,
 ): Promise<number> {
   const loader = await model.createConfirmChannel();
   await rawQueue(loader, queue);
-  for (let i = 0; i < count; i++) loader.sendToQueue(queue, Buffer.from(body), { persistent: true });
+  for (let i = 0; i < count; i++) loader.sendToQueue(queue, Buffer.from(payload), { persistent: true });
   await loader.waitForConfirms();
   await loader.close();
 
@@ -180,14 +181,21 @@ async function rawConsume(
   return rate;
 }
 
-async function thrunConsume(
+export async function thrunConsume(
   transport: Transport,
   queue: string,
   count: number,
   concurrency: number,
+  payload: Uint8Array = body,
 ): Promise<number> {
-  const chunk = Array.from({ length: 1000 }, () => ({ body }));
-  for (let i = 0; i < count; i += chunk.length) await transport.publish(queue, chunk);
+  // Up to 1,000 messages and about 4 MB per publish.
+  const size = Math.max(1, Math.min(1000, Math.floor(4_000_000 / payload.byteLength)));
+  for (let i = 0; i < count; i += size) {
+    await transport.publish(
+      queue,
+      Array.from({ length: Math.min(size, count - i) }, () => ({ body: payload })),
+    );
+  }
   let handled = 0;
   let subscription: { close(): Promise<void> } | undefined;
   const started = performance.now();

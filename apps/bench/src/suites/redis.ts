@@ -11,10 +11,10 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Comparison, SuiteResult } from '../report.js';
 
-const baseUrl = new URL(process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390');
+export const baseUrl = new URL(process.env.THRUN_REDIS_URL ?? 'redis://127.0.0.1:6390');
 baseUrl.pathname = `/${process.env.THRUN_BENCH_REDIS_DB ?? '1'}`;
-const URL_ = baseUrl.toString();
-const PREFIX = 'thrun-bench:';
+export const URL_ = baseUrl.toString();
+export const PREFIX = 'thrun-bench:';
 const JOBS = Number(process.env.THRUN_BENCH_JOBS ?? 10_000);
 const SINGLE_JOBS = Math.min(JOBS, 3_000);
 // Jobs/s offered in the latency cases: a moderate load, and one past what a one-message loop can serve.
@@ -22,13 +22,13 @@ const RATE = 2_000;
 const HIGH_RATE = 10_000;
 const LATENCY_SECONDS = 3;
 
-const connection = {
+export const connection = {
   host: baseUrl.hostname,
   port: Number(baseUrl.port || 6379),
   db: Number(baseUrl.pathname.slice(1)),
 };
 
-function envelope(i: number, t = 0): Buffer {
+export function envelope(i: number, t = 0): Buffer {
   return Buffer.from(
     JSON.stringify({
       event: 'order_created',
@@ -45,7 +45,7 @@ function envelope(i: number, t = 0): Buffer {
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function clean(admin: Redis): Promise<void> {
+export async function clean(admin: Redis): Promise<void> {
   let cursor = '0';
   do {
     const [next, keys] = await admin.scan(cursor, 'MATCH', `*${PREFIX}*`, 'COUNT', 1000);
@@ -54,7 +54,7 @@ async function clean(admin: Redis): Promise<void> {
   } while (cursor !== '0');
 }
 
-async function usedMemory(admin: Redis): Promise<number> {
+export async function usedMemory(admin: Redis): Promise<number> {
   const info = await admin.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
 }
@@ -69,8 +69,8 @@ function percentile(sorted: number[], p: number): number {
 
 // ---- Thrun ---------------------------------------------------------------------------------------
 
-function thrun() {
-  return redisTransport({ url: URL_, keyPrefix: PREFIX });
+export function thrun(options: Parameters<typeof redisTransport>[0] = {}) {
+  return redisTransport({ url: URL_, keyPrefix: PREFIX, ...options });
 }
 
 async function thrunEnqueueSingle(): Promise<number> {
@@ -92,11 +92,16 @@ async function thrunEnqueueBulk(): Promise<number> {
   return rate(JOBS, ms);
 }
 
-async function thrunConsume(concurrency: number): Promise<number> {
+/** Drains `count` pre-filled jobs with a handler that acks (the payload suite passes its own body). */
+export async function thrunConsume(
+  concurrency: number,
+  count = JOBS,
+  body: (i: number) => Uint8Array = envelope,
+): Promise<number> {
   const t = thrun();
   await t.publish(
     'jobs',
-    Array.from({ length: JOBS }, (_, i) => ({ body: envelope(i) })),
+    Array.from({ length: count }, (_, i) => ({ body: body(i) })),
   );
   let done = 0;
   let finished: () => void = () => {};
@@ -108,14 +113,14 @@ async function thrunConsume(concurrency: number): Promise<number> {
     'jobs',
     async (delivery) => {
       await delivery.ack();
-      if (++done === JOBS) finished();
+      if (++done === count) finished();
     },
     { concurrency },
   );
   await all;
   const ms = now() - start;
   await t.close();
-  return rate(JOBS, ms);
+  return rate(count, ms);
 }
 
 async function thrunLatency(rate: number): Promise<number[]> {
@@ -157,26 +162,35 @@ async function rawEnqueueBulk(): Promise<number> {
   return rate(JOBS, ms);
 }
 
-async function rawFill(r: Redis, key: string): Promise<void> {
+async function rawFill(
+  r: Redis,
+  key: string,
+  count = JOBS,
+  body: (i: number) => Uint8Array = envelope,
+): Promise<void> {
   const pipeline = r.pipeline();
-  for (let i = 0; i < JOBS; i++) pipeline.lpush(key, envelope(i));
+  for (let i = 0; i < count; i++) pipeline.lpush(key, Buffer.from(body(i)));
   await pipeline.exec();
 }
 
 /** `concurrency` loops, each with its own connection (BLMOVE blocks it): take, handle, LREM. */
-async function rawConsume(concurrency: number): Promise<number> {
+export async function rawConsume(
+  concurrency: number,
+  count = JOBS,
+  body: (i: number) => Uint8Array = envelope,
+): Promise<number> {
   const admin = new Redis(URL_);
-  await rawFill(admin, `${PREFIX}raw`);
+  await rawFill(admin, `${PREFIX}raw`, count, body);
   let done = 0;
   const start = now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
       const r = new Redis(URL_);
       const processing = `${PREFIX}raw:processing:${worker}`;
-      while (done < JOBS) {
-        const body = await r.blmoveBuffer(`${PREFIX}raw`, processing, 'RIGHT', 'LEFT', 0.05);
-        if (!body) continue;
-        await r.lrem(processing, 1, body);
+      while (done < count) {
+        const taken = await r.blmoveBuffer(`${PREFIX}raw`, processing, 'RIGHT', 'LEFT', 0.05);
+        if (!taken) continue;
+        await r.lrem(processing, 1, taken);
         done++;
       }
       r.disconnect();
@@ -184,7 +198,7 @@ async function rawConsume(concurrency: number): Promise<number> {
   );
   const ms = now() - start;
   admin.disconnect();
-  return rate(JOBS, ms);
+  return rate(count, ms);
 }
 
 async function rawLatency(rate: number): Promise<number[]> {
@@ -219,11 +233,11 @@ async function rawLatency(rate: number): Promise<number[]> {
 
 const bullPrefix = `${PREFIX}bull`;
 
-function bullQueue(name: string): Queue {
+export function bullQueue(name: string): Queue {
   return new Queue(name, { connection, prefix: bullPrefix });
 }
 
-function payload(i: number, t = 0) {
+export function payload(i: number, t = 0) {
   return JSON.parse(envelope(i, t).toString()) as Record<string, unknown>;
 }
 

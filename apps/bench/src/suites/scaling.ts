@@ -1,0 +1,758 @@
+/**
+ * How the cost grows with the work: queue depth, payload size, number of queues and number of worker
+ * processes, each case beside the peer a user would pick instead (BullMQ, or the transport's raw
+ * client), on the brokers of the other suites. Every series runs its cases in growing order and skips
+ * those that its share of the time budget (THRUN_BENCH_SCALING_SECONDS, default 420, which keeps the whole suite under 10 minutes) cannot hold,
+ * judged by extrapolating the previous case linearly; a skipped case is a dash in its table.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import type { Transport } from '@thrun/contract';
+import { rabbitmqTransport } from '@thrun/transport-rabbitmq';
+import { connect } from 'amqplib';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { compact } from '../chart.js';
+import { describeGrowth, type ScalingTable, type SuiteResult } from '../report.js';
+import { WORKERS_QUEUE } from '../scaling-worker-queue.js';
+import * as kafka from './kafka.js';
+import * as rabbit from './rabbitmq.js';
+import * as redis from './redis.js';
+
+const BUDGET_S = Number(process.env.THRUN_BENCH_SCALING_SECONDS ?? 420);
+/** Share of the budget per part; each part splits its share evenly among its series. */
+const SHARE = { depth: 0.37, payload: 0.22, workers: 0.13, queues: 0.28 };
+const SERIES = { depth: 2, payload: 6, workers: 2, queues: 3 };
+
+const DEPTHS = [1_000, 10_000, 100_000, 1_000_000];
+/** Jobs consumed at each depth: the rate of a consumer that has the whole backlog in front of it. */
+const DEPTH_SAMPLE = 10_000;
+const DEPTH_CONCURRENCY = 50;
+const depthWork = (depth: number) => depth + Math.min(depth, DEPTH_SAMPLE);
+const SIZES = [100, 10_000, 1_000_000];
+const PAYLOAD_CONCURRENCY = 10;
+const QUEUE_COUNTS = [1, 10, 100, 1_000];
+/** Messages spread evenly over the queues of the many-queues case. */
+const QUEUE_MESSAGES = 2_000;
+const WORKER_COUNTS = [1, 2, 4];
+const WORKER_JOBS = 10_000;
+const WORKER_CONCURRENCY = 50;
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const bullConnection = { ...redis.connection, maxRetriesPerRequest: null };
+const bullPrefix = `${redis.PREFIX}bull`;
+
+/**
+ * The suite's time: each series takes its weight's share of what is left, so the time a series did
+ * not use goes to the ones after it.
+ */
+const budget = {
+  deadline: 0,
+  weightLeft: 0,
+  start(): void {
+    this.deadline = now() + BUDGET_S * 1000;
+    this.weightLeft = 1;
+  },
+  take(weight: number): number {
+    const seconds = (Math.max(0, this.deadline - now()) / 1000) * Math.min(1, weight / this.weightLeft);
+    this.weightLeft -= weight;
+    return seconds;
+  },
+};
+
+interface Measured<T> {
+  values: Array<T | null>;
+  skipped: string[];
+}
+
+/**
+ * Runs `run` for each x in order, skipping the cases that would pass this series' deadline: a case is
+ * expected to take the previous one's time scaled by `work`, a rough model of what it costs. The first
+ * case always runs, so every series has a figure even when the ones before it overran.
+ */
+async function ascending<T>(
+  label: string,
+  xs: number[],
+  part: keyof typeof SHARE,
+  work: (x: number) => number,
+  run: (x: number) => Promise<T>,
+): Promise<Measured<T>> {
+  const seconds = budget.take(SHARE[part] / SERIES[part]);
+  const deadline = now() + seconds * 1000;
+  const values: Array<T | null> = [];
+  const skipped: string[] = [];
+  let last: { x: number; ms: number } | undefined;
+  for (const x of xs) {
+    const estimate = last ? (last.ms * work(x)) / work(last.x) : 0;
+    if (last && now() + estimate > deadline) {
+      values.push(null);
+      skipped.push(
+        `${label} at ${compact(x)} (about ${Math.round(estimate / 1000)} s more, past the ${Math.round(seconds)} s of the series)`,
+      );
+      continue;
+    }
+    const started = now();
+    try {
+      values.push(await run(x));
+    } catch (error) {
+      // A case that fails (a broker too slow to answer on a loaded machine) ends its series, not the suite.
+      values.push(...xs.slice(values.length).map(() => null));
+      skipped.push(
+        `${label} at ${compact(x)} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      break;
+    }
+    last = { x, ms: now() - started };
+    console.error(`scaling: ${label} at ${compact(x)} took ${(last.ms / 1000).toFixed(1)} s`);
+  }
+  return { values, skipped };
+}
+
+/** Counts deliveries; resolves with the times of the first and the last. */
+function countTo(total: number) {
+  let seen = 0;
+  let firstAt = 0;
+  let done: (times: { firstAt: number; lastAt: number }) => void = () => {};
+  const finished = new Promise<{ firstAt: number; lastAt: number }>((resolve) => {
+    done = resolve;
+  });
+  return {
+    seen() {
+      if (seen === 0) firstAt = now();
+      if (++seen === total) done({ firstAt, lastAt: now() });
+    },
+    finished,
+  };
+}
+
+function perSecond(count: number, { firstAt, lastAt }: { firstAt: number; lastAt: number }): number {
+  return count <= 1 || lastAt === firstAt ? Number.NaN : ((count - 1) / (lastAt - firstAt)) * 1000;
+}
+
+function pick<T>(measured: Measured<T>, figure: (value: T) => number): Array<number | null> {
+  return measured.values.map((value) => (value === null ? null : figure(value)));
+}
+
+function skippedNote(...measured: Array<Measured<unknown>>): string[] {
+  const skipped = measured.flatMap((m) => m.skipped);
+  return skipped.length === 0 ? [] : [`Not measured: ${skipped.join('; ')}.`];
+}
+
+/** A table with its growth sentence: `cost` turns a figure into what grows (time, bytes…). */
+function table(
+  spec: Omit<ScalingTable, 'growth'>,
+  quantity: string,
+  cost: (x: number, figure: number) => number,
+): ScalingTable {
+  return { ...spec, growth: describeGrowth(spec, quantity, cost) };
+}
+
+// ---- queue depth ---------------------------------------------------------------------------------
+
+interface DepthFigures {
+  rate: number;
+  memoryMb: number;
+}
+
+async function thrunAtDepth(admin: Redis, depth: number): Promise<DepthFigures> {
+  await redis.clean(admin);
+  const before = await redis.usedMemory(admin);
+  const transport = redis.thrun();
+  for (let i = 0; i < depth; i += 10_000) {
+    const length = Math.min(10_000, depth - i);
+    await transport.publish(
+      'depth',
+      Array.from({ length }, (_, j) => ({ body: redis.envelope(i + j) })),
+    );
+  }
+  const memoryMb = ((await redis.usedMemory(admin)) - before) / 1e6;
+  const sample = Math.min(depth, DEPTH_SAMPLE);
+  const count = countTo(sample);
+  await transport.consume(
+    'depth',
+    async (delivery) => {
+      await delivery.ack();
+      count.seen();
+    },
+    { concurrency: DEPTH_CONCURRENCY },
+  );
+  const rate = perSecond(sample, await count.finished);
+  await transport.close({ drainTimeoutMs: 1000 });
+  await redis.clean(admin);
+  return { rate, memoryMb };
+}
+
+async function bullAtDepth(admin: Redis, depth: number): Promise<DepthFigures> {
+  await redis.clean(admin);
+  const before = await redis.usedMemory(admin);
+  const queue = redis.bullQueue('depth');
+  for (let i = 0; i < depth; i += 5_000) {
+    const length = Math.min(5_000, depth - i);
+    await queue.addBulk(
+      Array.from({ length }, (_, j) => ({
+        name: 'order_created',
+        data: redis.payload(i + j),
+        opts: { removeOnComplete: true, removeOnFail: true },
+      })),
+    );
+  }
+  const memoryMb = ((await redis.usedMemory(admin)) - before) / 1e6;
+  const sample = Math.min(depth, DEPTH_SAMPLE);
+  const count = countTo(sample);
+  const worker = new Worker('depth', async () => count.seen(), {
+    connection: bullConnection,
+    prefix: bullPrefix,
+    concurrency: DEPTH_CONCURRENCY,
+  });
+  const rate = perSecond(sample, await count.finished);
+  await worker.close();
+  await queue.close();
+  await redis.clean(admin);
+  return { rate, memoryMb };
+}
+
+async function depthTables(admin: Redis): Promise<ScalingTable[]> {
+  const thrun = await ascending('Thrun', DEPTHS, 'depth', depthWork, (d) => thrunAtDepth(admin, d));
+  const bull = await ascending('BullMQ', DEPTHS, 'depth', depthWork, (d) => bullAtDepth(admin, d));
+  const x = { label: 'waiting jobs', values: DEPTHS, names: DEPTHS.map(compact) };
+  const notes = skippedNote(thrun, bull);
+  return [
+    table(
+      {
+        id: 'depth-throughput',
+        title: `Consume rate against queue depth (first ${compact(DEPTH_SAMPLE)} jobs, concurrency ${DEPTH_CONCURRENCY})`,
+        x,
+        unit: 'jobs/s',
+        series: [
+          { name: 'Thrun, Redis Lists', values: pick(thrun, (f) => f.rate) },
+          { name: 'BullMQ', values: pick(bull, (f) => f.rate) },
+        ],
+        notes,
+      },
+      'the time per consumed job',
+      (_, rate) => 1 / rate,
+    ),
+    table(
+      {
+        id: 'depth-memory',
+        title: 'Redis memory (INFO used_memory growth) against queue depth',
+        x,
+        unit: 'MB',
+        series: [
+          { name: 'Thrun, Redis Lists', values: pick(thrun, (f) => f.memoryMb) },
+          { name: 'BullMQ', values: pick(bull, (f) => f.memoryMb) },
+        ],
+        notes,
+      },
+      'memory',
+      (_, mb) => mb,
+    ),
+  ];
+}
+
+// ---- payload size --------------------------------------------------------------------------------
+
+/** A JSON body of exactly `size` bytes. */
+function bodyOf(size: number): Buffer {
+  const frame = '{"event":"bench","payload":""}';
+  return Buffer.from(frame.replace('""', `"${'x'.repeat(Math.max(0, size - frame.length))}"`));
+}
+
+/** Fewer messages as they grow, so every case moves a few megabytes at most. */
+function messagesOf(size: number): number {
+  return size <= 100 ? 5_000 : size <= 10_000 ? 2_000 : 40;
+}
+
+/** A message costs about as much as 2 kB of body, besides its body. */
+const payloadWork = (size: number) => messagesOf(size) * (size + 2_000);
+
+async function payloadTable(admin: Redis): Promise<ScalingTable> {
+  const inRedis =
+    <T>(run: () => Promise<T>) =>
+    async () => {
+      await redis.clean(admin);
+      try {
+        return await run();
+      } finally {
+        await redis.clean(admin);
+      }
+    };
+  const redisThrun = await ascending('Thrun Redis', SIZES, 'payload', payloadWork, (size) =>
+    inRedis(() => redis.thrunConsume(PAYLOAD_CONCURRENCY, messagesOf(size), () => bodyOf(size)))(),
+  );
+  const redisRaw = await ascending('raw ioredis', SIZES, 'payload', payloadWork, (size) =>
+    inRedis(() => redis.rawConsume(PAYLOAD_CONCURRENCY, messagesOf(size), () => bodyOf(size)))(),
+  );
+
+  const model = await connect(rabbit.url);
+  const transport = rabbitmqTransport({ url: rabbit.url, prefetch: 100 });
+  const queues: string[] = [];
+  const queue = () => {
+    const name = `bench-scaling-${randomBytes(3).toString('hex')}`;
+    queues.push(name);
+    return name;
+  };
+  let rabbitThrun: Measured<number>;
+  let rabbitRaw: Measured<number>;
+  try {
+    rabbitThrun = await ascending('Thrun RabbitMQ', SIZES, 'payload', payloadWork, (size) =>
+      rabbit.thrunConsume(transport, queue(), messagesOf(size), PAYLOAD_CONCURRENCY, bodyOf(size)),
+    );
+    rabbitRaw = await ascending('amqplib', SIZES, 'payload', payloadWork, (size) =>
+      rabbit.rawConsume(model, queue(), messagesOf(size), PAYLOAD_CONCURRENCY, bodyOf(size)),
+    );
+  } finally {
+    await transport.close({ drainTimeoutMs: 1000 });
+    await deleteRabbitQueues(model, queues);
+    await model.close();
+  }
+
+  const kafkaThrun = await ascending('Thrun Kafka', SIZES, 'payload', payloadWork, async (size) => {
+    const topic = await kafka.filledTopic(messagesOf(size), bodyOf(size));
+    return (await kafka.thrunConsume(topic, PAYLOAD_CONCURRENCY, messagesOf(size))).rate;
+  });
+  const kafkaRaw = await ascending('kafkajs', SIZES, 'payload', payloadWork, async (size) => {
+    const topic = await kafka.filledTopic(messagesOf(size), bodyOf(size));
+    return (await kafka.rawConsume(topic, PAYLOAD_CONCURRENCY, messagesOf(size))).rate;
+  });
+
+  const all = [redisThrun, redisRaw, rabbitThrun, rabbitRaw, kafkaThrun, kafkaRaw];
+  const names = ['Thrun Redis', 'raw ioredis', 'Thrun RabbitMQ', 'amqplib', 'Thrun Kafka', 'kafkajs'];
+  return table(
+    {
+      id: 'payload',
+      title: `Consume rate against payload size (concurrency ${PAYLOAD_CONCURRENCY})`,
+      x: { label: 'body size', values: SIZES, names: ['100 B', '10 kB', '1 MB'] },
+      unit: 'msg/s',
+      series: all.map((m, i) => ({ name: names[i]!, values: pick(m, (rate) => rate) })),
+      notes: skippedNote(...all),
+    },
+    'the time per message',
+    (_, rate) => 1 / rate,
+  );
+}
+
+async function deleteRabbitQueues(
+  model: Awaited<ReturnType<typeof connect>>,
+  queues: string[],
+): Promise<void> {
+  let channel = await model.createChannel();
+  for (const name of queues) {
+    for (const remove of [
+      () => channel.deleteQueue(name),
+      () => channel.deleteQueue(`${name}.dead`),
+      () => channel.deleteExchange(`thrun.${name}`),
+    ]) {
+      // A refused deletion closes the channel: open another for the next one.
+      await remove().catch(async () => {
+        channel = await model.createChannel();
+      });
+    }
+  }
+  await channel.close().catch(() => {});
+}
+
+// ---- many queues ---------------------------------------------------------------------------------
+
+interface QueuesFigures {
+  /** From the first consume call (or Worker) to every consumer subscribed. */
+  readyMs: number;
+  firstMs: number;
+  rate: number;
+  /** Redis connections the consuming side added; NaN for RabbitMQ. */
+  connections: number;
+}
+
+const names = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `many-${tag}-${i}`);
+const perQueue = (n: number) => Math.ceil(QUEUE_MESSAGES / n);
+/** Setting up a queue costs about as much as 50 messages. */
+const queuesWork = (n: number) => n * perQueue(n) + n * 50;
+
+async function connectedClients(admin: Redis): Promise<number> {
+  return Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))?.[1] ?? Number.NaN);
+}
+
+/** Starts consuming every queue at once through `subscribe`; resolves with the figures once all arrived. */
+async function consumeMany(
+  total: number,
+  subscribe: (seen: () => void) => Promise<() => Promise<void>>,
+  connections: () => Promise<number>,
+): Promise<QueuesFigures> {
+  const count = countTo(total);
+  const before = await connections();
+  const started = now();
+  const stop = await subscribe(() => count.seen());
+  const readyMs = now() - started;
+  const added = (await connections()) - before;
+  const times = await count.finished;
+  await stop();
+  return { readyMs, firstMs: times.firstAt - started, rate: perSecond(total, times), connections: added };
+}
+
+async function thrunRedisQueues(admin: Redis, n: number): Promise<QueuesFigures> {
+  await redis.clean(admin);
+  const queues = names(n, 'thrun');
+  const producer = redis.thrun();
+  for (const q of queues) {
+    await producer.publish(
+      q,
+      Array.from({ length: perQueue(n) }, (_, j) => ({ body: redis.envelope(j) })),
+    );
+  }
+  await producer.close();
+  // Every consumed queue has its own blocking connection, opened at once: give a loaded Redis time.
+  const consumer = redis.thrun({ connectTimeoutMs: 30_000 });
+  const figures = await consumeMany(
+    n * perQueue(n),
+    async (seen) => {
+      await Promise.all(
+        queues.map((q) =>
+          consumer.consume(q, async (delivery) => {
+            await delivery.ack();
+            seen();
+          }),
+        ),
+      );
+      return () => consumer.close({ drainTimeoutMs: 1000 });
+    },
+    () => connectedClients(admin),
+  );
+  await redis.clean(admin);
+  return figures;
+}
+
+async function bullQueues(admin: Redis, n: number): Promise<QueuesFigures> {
+  await redis.clean(admin);
+  const queues = names(n, 'bull');
+  for (let i = 0; i < n; i += 100) {
+    await Promise.all(
+      queues.slice(i, i + 100).map(async (q) => {
+        const queue = new Queue(q, { connection: redis.connection, prefix: bullPrefix });
+        await queue.addBulk(
+          Array.from({ length: perQueue(n) }, (_, j) => ({
+            name: 'order_created',
+            data: redis.payload(j),
+            opts: { removeOnComplete: true, removeOnFail: true },
+          })),
+        );
+        await queue.close();
+      }),
+    );
+  }
+  const figures = await consumeMany(
+    n * perQueue(n),
+    async (seen) => {
+      // BullMQ's Worker serves one queue: a worker per queue, each with its own connections.
+      const workers = queues.map(
+        (q) =>
+          new Worker(q, async () => seen(), {
+            connection: bullConnection,
+            prefix: bullPrefix,
+            concurrency: 1,
+          }),
+      );
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+      return async () => {
+        await Promise.all(workers.map((w) => w.close()));
+      };
+    },
+    () => connectedClients(admin),
+  );
+  await redis.clean(admin);
+  return figures;
+}
+
+async function thrunRabbitQueues(n: number): Promise<QueuesFigures> {
+  const tag = randomBytes(3).toString('hex');
+  const queues = names(n, `rabbit-${tag}`);
+  const producer: Transport = rabbitmqTransport({ url: rabbit.url });
+  const body = redis.envelope(0);
+  for (let i = 0; i < n; i += 50) {
+    await Promise.all(
+      queues.slice(i, i + 50).map((q) =>
+        producer.publish(
+          q,
+          Array.from({ length: perQueue(n) }, () => ({ body })),
+        ),
+      ),
+    );
+  }
+  await producer.close();
+  const consumer: Transport = rabbitmqTransport({ url: rabbit.url, prefetch: 100 });
+  const figures = await consumeMany(
+    n * perQueue(n),
+    async (seen) => {
+      await Promise.all(
+        queues.map((q) =>
+          consumer.consume(q, async (delivery) => {
+            await delivery.ack();
+            seen();
+          }),
+        ),
+      );
+      return () => consumer.close({ drainTimeoutMs: 1000 });
+    },
+    async () => Number.NaN,
+  );
+  const model = await connect(rabbit.url);
+  await deleteRabbitQueues(model, queues);
+  await model.close();
+  return figures;
+}
+
+async function queuesTables(admin: Redis): Promise<ScalingTable[]> {
+  const thrunRedis = await ascending('Thrun Redis', QUEUE_COUNTS, 'queues', queuesWork, (n) =>
+    thrunRedisQueues(admin, n),
+  );
+  const bull = await ascending('BullMQ', QUEUE_COUNTS, 'queues', queuesWork, (n) => bullQueues(admin, n));
+  const thrunRabbit = await ascending(
+    'Thrun RabbitMQ',
+    QUEUE_COUNTS,
+    'queues',
+    queuesWork,
+    thrunRabbitQueues,
+  );
+  const x = { label: 'queues', values: QUEUE_COUNTS, names: QUEUE_COUNTS.map(compact) };
+  const notes = skippedNote(thrunRedis, bull, thrunRabbit);
+  const series = (figure: (f: QueuesFigures) => number, withRabbit = true) => [
+    { name: 'Thrun Redis (1 transport)', values: pick(thrunRedis, figure) },
+    { name: 'BullMQ (1 Worker per queue)', values: pick(bull, figure) },
+    ...(withRabbit ? [{ name: 'Thrun RabbitMQ (1 transport)', values: pick(thrunRabbit, figure) }] : []),
+  ];
+  return [
+    table(
+      {
+        id: 'queues-ready',
+        title: 'One consumer on many queues: time until every queue is subscribed',
+        x,
+        unit: 'ms',
+        series: series((f) => f.readyMs),
+        notes,
+      },
+      'the time to subscribe',
+      (_, ms) => ms,
+    ),
+    table(
+      {
+        id: 'queues-first',
+        title: 'One consumer on many queues: time to the first message',
+        x,
+        unit: 'ms',
+        series: series((f) => f.firstMs),
+        notes,
+      },
+      'the time to the first message',
+      (_, ms) => ms,
+    ),
+    table(
+      {
+        id: 'queues-throughput',
+        title: `One consumer on many queues: consume rate (${compact(QUEUE_MESSAGES)} messages spread over them)`,
+        x,
+        unit: 'msg/s',
+        series: series((f) => f.rate),
+        notes,
+      },
+      'the time per message',
+      (_, rate) => 1 / rate,
+    ),
+    table(
+      {
+        id: 'queues-connections',
+        title: 'One consumer on many queues: Redis connections it opens',
+        x,
+        unit: 'connections',
+        series: series((f) => f.connections, false),
+        notes,
+      },
+      'the number of connections',
+      (_, c) => Math.max(c, 1),
+    ),
+  ];
+}
+
+// ---- worker processes ----------------------------------------------------------------------------
+
+interface WorkersFigures {
+  rate: number;
+  /** redis-server's CPU time over the wall time: 100 is one core, all it can use. */
+  redisCpu: number;
+  /** Both cores' busy share, 0 to 100. */
+  machineCpu: number;
+}
+
+async function redisCpuSeconds(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
+function machineTimes(): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const { times } of cpus()) {
+    const all = times.user + times.nice + times.sys + times.irq + times.idle;
+    total += all;
+    busy += all - times.idle;
+  }
+  return { busy, total };
+}
+
+async function workers(admin: Redis, side: 'thrun' | 'bullmq', processes: number): Promise<WorkersFigures> {
+  await redis.clean(admin);
+  if (side === 'thrun') {
+    const transport = redis.thrun();
+    for (let i = 0; i < WORKER_JOBS; i += 10_000) {
+      await transport.publish(
+        WORKERS_QUEUE,
+        Array.from({ length: 10_000 }, (_, j) => ({ body: redis.envelope(i + j) })),
+      );
+    }
+    await transport.close();
+  } else {
+    const queue = redis.bullQueue(WORKERS_QUEUE);
+    for (let i = 0; i < WORKER_JOBS; i += 5_000) {
+      await queue.addBulk(
+        Array.from({ length: 5_000 }, (_, j) => ({
+          name: 'order_created',
+          data: redis.payload(i + j),
+          opts: { removeOnComplete: true, removeOnFail: true },
+        })),
+      );
+    }
+    await queue.close();
+  }
+  const script = new URL('../scaling-worker.js', import.meta.url);
+  let handled = 0;
+  const children: ChildProcess[] = [];
+  const ready = Array.from({ length: processes }, () => {
+    const child = fork(script, [side, String(WORKER_CONCURRENCY)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    children.push(child);
+    return new Promise<void>((resolve) => {
+      child.on('message', (message: unknown) => {
+        if (message === 'ready') resolve();
+        else if (typeof message === 'object' && message !== null && 'handled' in message)
+          handled += Number(message.handled);
+      });
+    });
+  });
+  await Promise.all(ready);
+  const cpuBefore = await redisCpuSeconds(admin);
+  const machineBefore = machineTimes();
+  const started = now();
+  for (const child of children) child.send('go');
+  while (handled < WORKER_JOBS) await sleep(5);
+  const ms = now() - started;
+  const redisCpu = (((await redisCpuSeconds(admin)) - cpuBefore) / (ms / 1000)) * 100;
+  const machineAfter = machineTimes();
+  const machineCpu =
+    ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100;
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.send('stop');
+        }),
+    ),
+  );
+  await redis.clean(admin);
+  return { rate: (WORKER_JOBS / ms) * 1000, redisCpu, machineCpu };
+}
+
+/** Which of the two ran out at the largest number of processes: one sentence from the CPU figures. */
+function limitOf(side: string, measured: Measured<WorkersFigures>): string {
+  const index = measured.values.findLastIndex((v) => v !== null);
+  const last = measured.values[index];
+  if (!last) return `${side}: not measured.`;
+  const at = `${side} at ${WORKER_COUNTS[index]} processes: redis-server used ${last.redisCpu.toFixed(0)}% of one core, the machine (every process on it) ${last.machineCpu.toFixed(0)}% of both cores`;
+  if (last.machineCpu >= 90) return `${at}, so the two cores are the limit.`;
+  if (last.redisCpu >= 85) return `${at}, so the broker (single-threaded Redis) is the limit.`;
+  return `${at}: neither was saturated, so the workers' own round trips are the limit.`;
+}
+
+async function workersTables(admin: Redis): Promise<ScalingTable[]> {
+  const thrun = await ascending(
+    'Thrun',
+    WORKER_COUNTS,
+    'workers',
+    (k) => 1 + k / 4,
+    (k) => workers(admin, 'thrun', k),
+  );
+  const bull = await ascending(
+    'BullMQ',
+    WORKER_COUNTS,
+    'workers',
+    (k) => 1 + k / 4,
+    (k) => workers(admin, 'bullmq', k),
+  );
+  const x = { label: 'worker processes', values: WORKER_COUNTS, names: WORKER_COUNTS.map(String) };
+  const notes = skippedNote(thrun, bull);
+  return [
+    table(
+      {
+        id: 'workers-throughput',
+        title: `Worker processes on one Redis queue (${compact(WORKER_JOBS)} jobs, concurrency ${WORKER_CONCURRENCY} each)`,
+        x,
+        unit: 'jobs/s',
+        series: [
+          { name: 'Thrun, Redis Lists', values: pick(thrun, (f) => f.rate) },
+          { name: 'BullMQ', values: pick(bull, (f) => f.rate) },
+        ],
+        notes: [...notes, limitOf('Thrun', thrun), limitOf('BullMQ', bull)],
+      },
+      'the throughput',
+      (_, rate) => rate,
+    ),
+    table(
+      {
+        id: 'workers-cpu',
+        title: 'Worker processes on one Redis queue: CPU busy during the run',
+        x,
+        unit: '% (redis-server: of one core; machine: of both)',
+        series: [
+          { name: 'redis-server, Thrun', values: pick(thrun, (f) => f.redisCpu) },
+          { name: 'machine, Thrun', values: pick(thrun, (f) => f.machineCpu) },
+          { name: 'redis-server, BullMQ', values: pick(bull, (f) => f.redisCpu) },
+          { name: 'machine, BullMQ', values: pick(bull, (f) => f.machineCpu) },
+        ],
+        notes,
+      },
+      'the CPU share',
+      (_, share) => share,
+    ),
+  ];
+}
+
+export async function scalingSuite(): Promise<SuiteResult> {
+  const admin = new Redis(redis.URL_);
+  const tables: ScalingTable[] = [];
+  const started = now();
+  budget.start();
+  try {
+    tables.push(...(await depthTables(admin)));
+    tables.push(await payloadTable(admin));
+    tables.push(...(await workersTables(admin)));
+    // Last: a thousand queues can take far longer than their estimate on a loaded broker.
+    tables.push(...(await queuesTables(admin)));
+  } finally {
+    await redis.clean(admin);
+    admin.disconnect();
+  }
+  return {
+    suite: 'scaling',
+    workload:
+      `Redis 127.0.0.1 db ${redis.connection.db}, RabbitMQ and Kafka of the other suites; depth: jobs of a ${redis.envelope(0).byteLength}-byte envelope ` +
+      `left waiting, then the first ${compact(DEPTH_SAMPLE)} consumed; payload: ${SIZES.map(compact).join(', ')}-byte bodies, ` +
+      `${SIZES.map(messagesOf).join(', ')} messages; many queues: ${compact(QUEUE_MESSAGES)} messages spread evenly; workers: ` +
+      `${compact(WORKER_JOBS)} jobs drained by forked processes. Depth and many-queues rates run from the first delivery to the last, ` +
+      'payload rates are measured as in the redis, rabbitmq and kafka suites. ' +
+      `Took ${Math.round((now() - started) / 1000)} s of a ${BUDGET_S} s budget.`,
+    comparisons: [],
+    tables,
+  };
+}
