@@ -22,10 +22,13 @@ export THRUN_REDIS_CLUSTER_PORTS="${THRUN_CLUSTER_REDIS_PORTS:-7201,7202,7203,72
 stop_clusters() {
   bash scripts/brokers/redis-cluster.sh stop || true
   bash scripts/brokers/cluster/rabbitmq-cluster.sh stop || true
+  bash scripts/brokers/cluster/kafka-cluster.sh stop || true
 }
 trap stop_clusters EXIT
 eval "$(bash scripts/brokers/redis-cluster.sh start)"
 eval "$(bash scripts/brokers/cluster/rabbitmq-cluster.sh start 2>/dev/null)"
+out=$(bash scripts/brokers/cluster/kafka-cluster.sh start)
+eval "$out"
 
 bash scripts/pnpm.sh --filter @thrun/cluster-tests... build
 bash scripts/pnpm.sh --filter @thrun/cluster-tests test:cluster
