@@ -16,7 +16,7 @@
 # the last two would wait for a controller quorum that is gone), SIGKILL after 30 s.
 #
 # Every wait is bounded: a broker that exits or is not ready within THRUN_KAFKA_CLUSTER_READY_TIMEOUT_S
-# (120) fails the command, the tail of its log on stderr.
+# (180) fails the command, the tail of its log on stderr.
 #
 # Environment: THRUN_KAFKA_CLUSTER_PORTS (9291,9292,9293), THRUN_KAFKA_CLUSTER_CONTROLLER_PORTS
 # (9294,9295,9296), THRUN_KAFKA_CLUSTER_HEAP (384m a broker), THRUN_STATE_DIR (~/.cache/thrun/state;
@@ -27,7 +27,7 @@ IFS=, read -r -a ports <<<"${THRUN_KAFKA_CLUSTER_PORTS:-9291,9292,9293}"
 IFS=, read -r -a controller_ports <<<"${THRUN_KAFKA_CLUSTER_CONTROLLER_PORTS:-9294,9295,9296}"
 heap="${THRUN_KAFKA_CLUSTER_HEAP:-384m}"
 base="${THRUN_STATE_DIR:-$HOME/.cache/thrun/state}/kafka-cluster"
-ready_timeout_s="${THRUN_KAFKA_CLUSTER_READY_TIMEOUT_S:-120}"
+ready_timeout_s="${THRUN_KAFKA_CLUSTER_READY_TIMEOUT_S:-180}"
 log() { echo "[kafka-cluster.sh] $*" >&2; }
 
 # shellcheck source=../lib/kafka.sh
