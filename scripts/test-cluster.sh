@@ -7,8 +7,10 @@
 # Redis Cluster (scripts/brokers/redis-cluster.sh, six servers): the conformance suite (Lists;
 # THRUN_CLUSTER_REDIS_MODES=list,stream adds Streams), a ledger run with and without WAIT (the queue's
 # master SIGKILLed mid-run, then revived), and a 50-step batch across a failover. RabbitMQ
-# (scripts/brokers/cluster/rabbitmq-cluster.sh, three nodes): the
-# conformance suite on quorum queues and a ledger run with a node SIGKILLed and revived.
+# (scripts/brokers/cluster/rabbitmq-cluster.sh, three nodes): the conformance suite on quorum queues
+# and a ledger run with a node SIGKILLed and revived. Kafka (scripts/brokers/cluster/kafka-cluster.sh,
+# three KRaft broker-controllers, replication factor 3, min.insync.replicas 2): the conformance suite
+# and a ledger run with a partition leader SIGKILLed and revived.
 #
 # Environment: THRUN_CLUSTER_REDIS_PORTS (7201,…,7206: clear of the single-node defaults and of the
 # cluster test-all.sh starts on 7001-7006); the RabbitMQ cluster's own (THRUN_RABBITMQ_CLUSTER_PORTS
@@ -22,6 +24,7 @@ export THRUN_REDIS_CLUSTER_PORTS="${THRUN_CLUSTER_REDIS_PORTS:-7201,7202,7203,72
 stop_clusters() {
   bash scripts/brokers/redis-cluster.sh stop || true
   bash scripts/brokers/cluster/rabbitmq-cluster.sh stop || true
+  bash scripts/brokers/cluster/kafka-cluster.sh stop || true
 }
 trap stop_clusters EXIT
 # `out=$(…)` rather than `eval "$(…)"`, so that a cluster that does not start fails this script.
@@ -33,6 +36,8 @@ out=$(bash scripts/brokers/cluster/rabbitmq-cluster.sh start) || {
   bash scripts/brokers/cluster/rabbitmq-cluster.sh reset
   out=$(bash scripts/brokers/cluster/rabbitmq-cluster.sh start)
 }
+eval "$out"
+out=$(bash scripts/brokers/cluster/kafka-cluster.sh start)
 eval "$out"
 
 bash scripts/pnpm.sh --filter @thrun/cluster-tests... build

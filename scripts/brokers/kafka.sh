@@ -12,13 +12,9 @@
 # THRUN_STATE_DIR (~/.cache/thrun/state), THRUN_KAFKA_CACHE (~/.cache/thrun/kafka).
 set -euo pipefail
 
-KAFKA_VERSION=4.4.0
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PORT="${THRUN_KAFKA_PORT:-9192}"
 CONTROLLER_PORT="${THRUN_KAFKA_CONTROLLER_PORT:-9193}"
 HEAP="${THRUN_KAFKA_HEAP:-512m}"
-CACHE="${THRUN_KAFKA_CACHE:-$HOME/.cache/thrun/kafka}"
-LIBS="$CACHE/libs-$KAFKA_VERSION"
 STATE="${THRUN_STATE_DIR:-$HOME/.cache/thrun/state}/kafka"
 DATA="$STATE/data"
 PID_FILE="$STATE/kafka.pid"
@@ -27,33 +23,12 @@ READY_TIMEOUT_S="${THRUN_KAFKA_READY_TIMEOUT_S:-90}"
 
 log() { echo "[kafka] $*" >&2; }
 
-running_pid() {
-  [ -f "$PID_FILE" ] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  # The pid must still be our java process, not a recycled pid.
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q "kafka.Kafka" "/proc/$pid/cmdline" 2>/dev/null; then
-    echo "$pid"
-    return 0
-  fi
-  return 1
-}
+# shellcheck source=lib/kafka.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/kafka.sh"
 
-ready() { node "$HERE/kafka/probe.mjs" "127.0.0.1:$PORT" >/dev/null 2>&1; }
+running_pid() { kafka_live_pid "$PID_FILE"; }
 
-fetch_jars() {
-  [ -f "$LIBS/.complete" ] && return 0
-  command -v mvn >/dev/null || { log "Maven (mvn) is needed to fetch the Kafka jars"; exit 1; }
-  log "fetching kafka_2.13:$KAFKA_VERSION from Maven Central into $LIBS"
-  local work="$CACHE/maven-project"
-  rm -rf "$work" "$LIBS"
-  mkdir -p "$work"
-  cp "$HERE/kafka/pom.xml" "$work/pom.xml"
-  (cd "$work" && mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$CACHE/m2" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$LIBS" >&2)
-  [ -f "$LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] || { log "Maven did not deliver kafka_2.13-$KAFKA_VERSION.jar"; exit 1; }
-  touch "$LIBS/.complete"
-}
+ready() { kafka_answers "127.0.0.1:$PORT"; }
 
 write_config() {
   mkdir -p "$DATA"
@@ -82,35 +57,12 @@ delete.topic.enable=true
 PROPERTIES
 }
 
-java_tool() {
-  java -Xmx256m -Dlog4j2.configurationFile="$HERE/kafka/log4j2-tools.xml" -cp "$LIBS/*" "$@"
-}
-
 format_storage() {
   [ -f "$DATA/meta.properties" ] && return 0
   local cluster_id
-  cluster_id="$(java_tool kafka.tools.StorageTool random-uuid | tr -d '[:space:]')"
-  if ! [[ "$cluster_id" =~ ^[A-Za-z0-9_-]{22}$ ]]; then
-    log "unexpected cluster id from StorageTool random-uuid: '$cluster_id'"
-    exit 1
-  fi
+  cluster_id="$(kafka_random_cluster_id)"
   log "formatting $DATA (cluster $cluster_id)"
-  java_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" --standalone >&2
-}
-
-launch() {
-  (
-    # Close every inherited descriptor above stderr (lock files of whatever started us, pipes of a
-    # test runner): a long-lived broker holding them would keep those locks and pipes open.
-    for fd in /proc/self/fd/*; do
-      fd="${fd##*/}"
-      if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    exec setsid java "-Xmx$HEAP" "-Xms$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-      -Dlog4j2.configurationFile="$HERE/kafka/log4j2-broker.xml" \
-      -cp "$LIBS/*" kafka.Kafka "$STATE/server.properties" </dev/null >>"$LOG_FILE" 2>&1
-  ) &
-  echo $! >"$PID_FILE"
+  kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" --standalone >&2
 }
 
 wait_ready() {
@@ -138,12 +90,11 @@ start() {
       log "something else already answers on 127.0.0.1:$PORT; not starting a second broker"
       exit 1
     fi
-    command -v java >/dev/null || { log "Java 17+ is needed to run Kafka"; exit 1; }
-    fetch_jars
+    kafka_fetch_jars
     write_config
     format_storage
     log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$PORT (log: $LOG_FILE)"
-    launch
+    kafka_launch "$STATE/server.properties" "$HEAP" "$LOG_FILE" "$PID_FILE"
     wait_ready
     log "ready (pid $(cat "$PID_FILE"))"
   fi
@@ -157,15 +108,7 @@ stop() {
     return 0
   fi
   log "stopping pid $pid"
-  kill -TERM "$pid"
-  for _ in $(seq 1 240); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid still running after 60s; sending SIGKILL"
-    kill -KILL "$pid" || true
-  fi
+  kafka_stop_pid "$pid" 60
   rm -f "$PID_FILE"
 }
 

@@ -1,8 +1,10 @@
-// Exits 0 once the broker at host:port answers a Metadata request listing at least one broker, 1 otherwise.
+// Exits 0 once the broker at host:port answers a Metadata request listing at least <min brokers> brokers
+// (argv[3], default 1) and an elected controller, 1 otherwise.
 // Metadata v4 (Kafka 4 removed v0-v3), written by hand so that the probe needs nothing installed.
 import { connect } from 'node:net';
 
 const [host = '127.0.0.1', port = '9192'] = (process.argv[2] ?? '').split(':');
+const minBrokers = Number(process.argv[3] ?? 1);
 const clientId = Buffer.from('thrun-probe');
 const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length + 4 + 1);
 let offset = 0;
@@ -47,8 +49,8 @@ socket.on('data', (chunk) => {
     }
     skipString(); // cluster_id
     const controllerId = received.readInt32BE(at);
-    // Ready: a broker is registered and a controller is elected (topics can be created).
-    finish(received.readInt32BE(4) === 1 && brokers >= 1 && controllerId >= 0);
+    // Ready: the brokers are registered and a controller is elected (topics can be created).
+    finish(received.readInt32BE(4) === 1 && brokers >= minBrokers && controllerId >= 0);
   } catch {
     finish(false);
   }
