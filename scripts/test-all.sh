@@ -66,7 +66,7 @@ step turbo 2700 bash scripts/pnpm.sh exec turbo run build typecheck test --outpu
 step go 900 bash -c 'cd sdks/go && go vet ./... && go test -v ./... && cd ../../apps/go-consumer && go vet ./... && go test -v ./...'
 step php 600 bash scripts/php.sh test
 step conformance 900 bash scripts/conformance.sh
-step cluster 1200 npm run test:cluster
+step cluster 1800 npm run test:cluster
 step node24 600 bash scripts/node24.sh
 
 printf 'thrun: step %s\n' "${timings[@]}"
