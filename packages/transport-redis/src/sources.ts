@@ -269,6 +269,40 @@ export function listSource(context: SourceContext): MessageSource {
   };
 }
 
+/**
+ * Acknowledgements asked for in the same turn of the event loop go to Redis together, as one command:
+ * handlers that finish together (a fetched batch, typically) cost one write and one reply, not one per
+ * message. Each caller's promise resolves only once Redis answered for its batch, and rejects with the
+ * batch's error (the caller then settles again, in a later batch).
+ */
+function batched(send: (ids: string[]) => Promise<unknown>): (id: string) => Promise<void> {
+  let ids: string[] = [];
+  let sending: Promise<void> | undefined;
+  const flush = async () => {
+    const batch = ids;
+    ids = [];
+    sending = undefined;
+    await send(batch);
+  };
+  return (id) => {
+    ids.push(id);
+    // process.nextTick runs once the microtasks queued now have run: every handler settling in this
+    // turn has added its id by then.
+    sending ??= new Promise<void>((resolve) => process.nextTick(resolve)).then(flush);
+    return sending;
+  };
+}
+
+/** How often a busy stream consumer looks for due retries, due delayed publishes and stale entries. */
+const CLAIM_INTERVAL_MS = 100;
+
+/** Whether a field name is the one-byte `name`. */
+function isField(name: Buffer | undefined, code: number): boolean {
+  return name !== undefined && name.length === 1 && name[0] === code;
+}
+const FIELD_B = 0x62;
+const FIELD_K = 0x6b;
+
 /** Streams mode: the queue is a stream read by consumer groups. */
 export function streamSource(
   context: SourceContext & { group: string; trimIntervalMs: number },
@@ -279,34 +313,66 @@ export function streamSource(
   const idle = String(context.visibilityTimeoutMs);
   let lastTrim = 0;
   const blockingRead = interruption();
+  const claimInterval = Math.min(CLAIM_INTERVAL_MS, context.blockTimeoutMs);
+  /**
+   * When the claim script must run again (local clock). It runs on every fetch of a consumer that
+   * found the stream drained; a busy one runs it every claimInterval, or sooner when a retry or
+   * delayed publish it knows of is due. A due delayed publish is appended behind the backlog a busy
+   * consumer is reading anyway, and stale entries wait a visibility timeout: the interval delays
+   * neither noticeably.
+   */
+  let claimAt = 0;
+  /** When the next retry or delayed publish is due (local clock), or -1: bounds the blocking read. */
+  let dueAt = -1;
+  const dueSoon = (at: number) => {
+    dueAt = dueAt < 0 ? at : Math.min(dueAt, at);
+    claimAt = Math.min(claimAt, at);
+  };
 
-  function entry(id: unknown, fields: unknown, attempt: unknown): Fetched | undefined {
+  const acknowledge = batched((ids) =>
+    replicaWait.replicas > 0
+      ? writeReplicated(client, (p) => p.xack(keys.queue, group, ...ids), replicaWait, what)
+      : client.xack(keys.queue, group, ...ids),
+  );
+
+  function entry(id: unknown, fields: unknown, attempt: number): Fetched | undefined {
     const list = fields as Buffer[];
     let body: Buffer | undefined;
-    let key: string | undefined;
+    let key: Buffer | undefined;
     for (let i = 0; i + 1 < list.length; i += 2) {
-      const name = list[i]!.toString();
-      if (name === 'b') body = list[i + 1];
-      else if (name === 'k') key = list[i + 1]!.toString();
+      if (isField(list[i], FIELD_B)) body = list[i + 1];
+      else if (isField(list[i], FIELD_K)) key = list[i + 1];
     }
     // An entry written by a foreign producer without a `b` field: its first value is the body.
     body ??= list[1];
     if (!body) return undefined;
-    return {
-      id: String(id),
-      body,
-      attempt: toNumber(attempt),
-      ...(key === undefined ? {} : { key }),
-    };
+    const item: Fetched = { id: String(id), body, attempt };
+    if (key !== undefined) item.key = key.toString();
+    return item;
   }
 
   function parseClaimed(flat: unknown[]): Fetched[] {
     const items: Fetched[] = [];
     for (let i = 0; i < flat.length; i += 3) {
-      const item = entry(flat[i], flat[i + 1], flat[i + 2]);
+      const item = entry(flat[i], flat[i + 1], toNumber(flat[i + 2]));
       if (item) items.push(item);
     }
     return items;
+  }
+
+  async function claim(max: number): Promise<Fetched[]> {
+    const [flat, nextDue] = (await runScript(
+      client,
+      streamClaimScript,
+      [keys.queue, retryKey, keys.delayed],
+      [group, consumerId, max, idle],
+    )) as [unknown[], unknown];
+    const dueMs = toNumber(nextDue);
+    const at = Date.now();
+    dueAt = dueMs < 0 ? -1 : at + dueMs;
+    // A full claim may have left more behind: the next fetch looks again.
+    claimAt = flat.length / 3 >= max ? 0 : at + (dueMs < 0 ? claimInterval : Math.min(claimInterval, dueMs));
+    return parseClaimed(flat);
   }
 
   return {
@@ -316,16 +382,16 @@ export function streamSource(
     ),
 
     async fetch(max) {
-      const [flat, nextDue] = (await runScript(
-        client,
-        streamClaimScript,
-        [keys.queue, retryKey, keys.delayed],
-        [group, consumerId, max, idle],
-      )) as [unknown[], unknown];
-      const items = parseClaimed(flat);
+      const items = Date.now() >= claimAt ? await claim(max) : [];
       if (items.length >= max) return items;
-      const args: (string | number)[] = ['GROUP', group, consumerId, 'COUNT', max - items.length];
-      if (items.length === 0) args.push('BLOCK', blockFor(toNumber(nextDue), context.blockTimeoutMs));
+      const wanted = max - items.length;
+      const args: (string | number)[] = ['GROUP', group, consumerId, 'COUNT', wanted];
+      if (items.length === 0) {
+        args.push(
+          'BLOCK',
+          blockFor(dueAt < 0 ? -1 : Math.max(0, dueAt - Date.now()), context.blockTimeoutMs),
+        );
+      }
       args.push('STREAMS', keys.queue, '>');
       const reply = (await blockingRead.race(blocking.callBuffer('XREADGROUP', ...args))) as unknown[] | null;
       // One stream was asked for: [[key, entries]] in RESP2 shape, [key, entries] as ioredis 6 maps it.
@@ -333,18 +399,22 @@ export function streamSource(
         Buffer,
         [Buffer, Buffer[]][],
       ][];
+      let read = 0;
       for (const [, entries] of streams) {
+        read += entries.length;
         for (const [id, fields] of entries) {
           // A fresh entry ('>') is on its first delivery.
           const item = entry(id, fields, 1);
           if (item) items.push(item);
         }
       }
+      // Drained: before blocking again, look for retries, delayed publishes and stale entries.
+      if (read < wanted) claimAt = 0;
       return items;
     },
 
     async ack(message) {
-      await writeReplicated(client, (p) => p.xack(keys.queue, group, message.id!), replicaWait, what);
+      await acknowledge(message.id!);
     },
 
     async retry(message, delayMs) {
@@ -357,6 +427,7 @@ export function streamSource(
           replicaWait,
           what,
         );
+        dueSoon(Date.now() + delayMs);
         return undefined;
       }
       // Claimed again by this consumer at once: the broker counts the delivery; it runs behind
@@ -369,7 +440,7 @@ export function streamSource(
         replicaWait,
         what,
       )) as unknown[] | null;
-      return flat && flat.length === 3 ? entry(flat[0], flat[1], flat[2]) : undefined;
+      return flat && flat.length === 3 ? entry(flat[0], flat[1], toNumber(flat[2])) : undefined;
     },
 
     async deadLetter(message, record) {

@@ -1,7 +1,9 @@
 /**
  * Thrun on Redis Lists against BullMQ and against a raw ioredis reliable queue (BLMOVE + LREM), in one
  * run, on the same Redis: enqueue (one awaited at a time, and bulk), consume at concurrency 1 and 50,
- * latency at a fixed offered rate, and Redis memory per queued job.
+ * latency at a fixed offered rate, and Redis memory per queued job. Then deep queues near the broker's
+ * limit: Streams mode and Lists mode against raw consumers that batch both fetches and acknowledgements
+ * (XREADGROUP COUNT 100 + one XACK per batch; 100 pipelined LMOVEs + 100 pipelined LREMs).
  *
  * Everything lives in its own database (THRUN_BENCH_REDIS_DB, default 1) under the key prefix
  * `thrun-bench:`; only keys with that prefix are deleted.
@@ -21,6 +23,11 @@ const SINGLE_JOBS = Math.min(JOBS, 3_000);
 const RATE = 2_000;
 const HIGH_RATE = 10_000;
 const LATENCY_SECONDS = 3;
+// Deep-queue cases: enough jobs that a consumer near 100,000/s runs for a while, best of ROUNDS.
+const DEEP_JOBS = Number(process.env.THRUN_BENCH_DEEP_JOBS ?? 20_000);
+const C1_JOBS = Math.max(1, Math.floor(DEEP_JOBS / 40));
+const RAW_BATCH = 100;
+const ROUNDS = 2;
 
 export const connection = {
   host: baseUrl.hostname,
@@ -229,6 +236,200 @@ async function rawLatency(rate: number): Promise<number[]> {
   return latencies;
 }
 
+// ---- deep queues: Streams mode, and batched raw consumers ------------------------------------------
+
+/** Calls `handle` on every item, at most `concurrency` at a time, and resolves when all are done. */
+async function runAll<T>(items: T[], concurrency: number, handle: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await handle(items[next++]!);
+    }),
+  );
+}
+
+/** The no-op handler every raw consumer runs, awaited as Thrun awaits its handlers. */
+const noop = async (_body: Buffer): Promise<void> => {};
+
+/** Thrun consuming `jobs` jobs already waiting, in the given mode (default prefetch unless given). */
+async function thrunDeepConsume(
+  mode: 'list' | 'stream',
+  concurrency: number,
+  jobs: number,
+  prefetch?: number,
+): Promise<number> {
+  const t = redisTransport({ url: URL_, keyPrefix: PREFIX, mode, ...(prefetch ? { prefetch } : {}) });
+  await t.publish(
+    'deep',
+    Array.from({ length: jobs }, (_, i) => ({ body: envelope(i) })),
+  );
+  let done = 0;
+  let finished: () => void = () => {};
+  const all = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const start = now();
+  await t.consume(
+    'deep',
+    async (delivery) => {
+      await delivery.ack();
+      if (++done === jobs) finished();
+    },
+    { concurrency },
+  );
+  await all;
+  const ms = now() - start;
+  await t.close();
+  return rate(jobs, ms);
+}
+
+/**
+ * A raw consumer group reader: XREADGROUP … COUNT 100, the batch's handlers (at most `concurrency` at a
+ * time), then one XACK for the whole batch. One loop, one connection.
+ */
+async function rawStreamConsume(concurrency: number, jobs: number): Promise<number> {
+  const key = `${PREFIX}raw-stream`;
+  const admin = new Redis(URL_);
+  const fill = admin.pipeline();
+  for (let i = 0; i < jobs; i++) fill.xadd(key, '*', 'b', envelope(i));
+  await fill.exec();
+  await admin.xgroup('CREATE', key, 'g', '0');
+  let done = 0;
+  const start = now();
+  const r = new Redis(URL_);
+  while (done < jobs) {
+    const reply = (await r.xreadgroupBuffer(
+      'GROUP',
+      'g',
+      'c',
+      'COUNT',
+      RAW_BATCH,
+      'BLOCK',
+      50,
+      'STREAMS',
+      key,
+      '>',
+    )) as [Buffer, [Buffer, Buffer[]][]][] | null;
+    const entries = reply?.[0]?.[1] ?? [];
+    if (entries.length === 0) continue;
+    await runAll(entries, concurrency, ([, fields]) => noop(fields[1]!));
+    await r.xack(key, 'g', ...entries.map(([id]) => id));
+    done += entries.length;
+  }
+  const ms = now() - start;
+  r.disconnect();
+  admin.disconnect();
+  return rate(jobs, ms);
+}
+
+/**
+ * The reliable Lists queue with both halves batched: 100 LMOVEs into a processing list in one
+ * pipeline, the batch's handlers (at most `concurrency` at a time), then 100 LREMs in one pipeline.
+ */
+async function rawListBatchConsume(concurrency: number): Promise<number> {
+  const key = `${PREFIX}raw-deep`;
+  const processing = `${PREFIX}raw-deep:processing`;
+  const admin = new Redis(URL_);
+  const fill = admin.pipeline();
+  for (let i = 0; i < DEEP_JOBS; i++) fill.lpush(key, envelope(i));
+  await fill.exec();
+  let done = 0;
+  const start = now();
+  const r = new Redis(URL_);
+  while (done < DEEP_JOBS) {
+    const take = r.pipeline();
+    for (let i = 0; i < RAW_BATCH; i++) take.lmoveBuffer(key, processing, 'RIGHT', 'LEFT');
+    const bodies = ((await take.exec()) ?? []).flatMap(([, body]) => (body ? [body as Buffer] : []));
+    if (bodies.length === 0) {
+      await sleep(1);
+      continue;
+    }
+    await runAll(bodies, concurrency, noop);
+    const settle = r.pipeline();
+    for (const body of bodies) settle.lrem(processing, -1, body);
+    await settle.exec();
+    done += bodies.length;
+  }
+  const ms = now() - start;
+  r.disconnect();
+  admin.disconnect();
+  return rate(DEEP_JOBS, ms);
+}
+
+/**
+ * The deep-queue rows: Thrun's Streams mode against the batched XREADGROUP reader at concurrency 1 and
+ * 50 (at 50 also with the reader's window of 100 as prefetch: a Streams consumer reads only what it can
+ * run by default, since a read entry counts as delivered), and Lists mode at concurrency 50 against that
+ * Streams figure and the batched Lists loop. Alternating
+ * rounds, best of each side: a busy machine slows whichever runs at the wrong moment.
+ */
+export async function deepQueueRows(): Promise<Comparison[]> {
+  const admin = new Redis(URL_);
+  const best = async (...sides: (() => Promise<number>)[]): Promise<number[]> => {
+    const figures = sides.map(() => 0);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, side] of sides.entries()) {
+        await clean(admin);
+        try {
+          figures[i] = Math.max(figures[i]!, await side());
+        } finally {
+          await clean(admin);
+        }
+      }
+    }
+    return figures;
+  };
+  const rows: Comparison[] = [];
+  const jobsPerSecond = 'jobs/s';
+  const batchedRead = `raw XREADGROUP COUNT ${RAW_BATCH} + XACK per batch`;
+  // Concurrency 1 with the default prefetch reads one entry per round trip: fewer jobs keep it short.
+  const [c1Thrun, c1Raw] = await best(
+    () => thrunDeepConsume('stream', 1, C1_JOBS),
+    () => rawStreamConsume(1, C1_JOBS),
+  );
+  const [c50Thrun, c50Window, c50Raw] = await best(
+    () => thrunDeepConsume('stream', 50, DEEP_JOBS),
+    () => thrunDeepConsume('stream', 50, DEEP_JOBS, RAW_BATCH),
+    () => rawStreamConsume(50, DEEP_JOBS),
+  );
+  const [thrunLists, rawLists] = await best(
+    () => thrunDeepConsume('list', 50, DEEP_JOBS),
+    () => rawListBatchConsume(50),
+  );
+  const stream = (label: string, thrun: number, peer: number, target?: number): Comparison => ({
+    case: `Streams consume, ${label}`,
+    unit: jobsPerSecond,
+    thrun,
+    peer,
+    peerName: batchedRead,
+    better: 'higher',
+    ...(target === undefined ? {} : { target }),
+  });
+  rows.push(
+    stream(`${C1_JOBS} waiting, concurrency 1`, c1Thrun!, c1Raw!),
+    stream(`${DEEP_JOBS} waiting, concurrency 50`, c50Thrun!, c50Raw!, 0.85),
+    stream(`${DEEP_JOBS} waiting, concurrency 50, prefetch ${RAW_BATCH}`, c50Window!, c50Raw!, 0.85),
+    {
+      case: `Lists consume, ${DEEP_JOBS} waiting, concurrency 50`,
+      unit: jobsPerSecond,
+      thrun: thrunLists!,
+      peer: c50Raw!,
+      peerName: `${batchedRead} (Streams)`,
+      better: 'higher',
+    },
+    {
+      case: `Lists consume, ${DEEP_JOBS} waiting, concurrency 50`,
+      unit: jobsPerSecond,
+      thrun: thrunLists!,
+      peer: rawLists!,
+      peerName: `raw ${RAW_BATCH} LMOVE + ${RAW_BATCH} LREM, pipelined`,
+      better: 'higher',
+    },
+  );
+  admin.disconnect();
+  return rows;
+}
+
 // ---- BullMQ ---------------------------------------------------------------------------------------
 
 const bullPrefix = `${PREFIX}bull`;
@@ -418,6 +619,7 @@ export async function redisSuite(): Promise<SuiteResult> {
   };
   await clean(admin);
   admin.disconnect();
+  const deep = await deepQueueRows();
 
   const jobsPerSecond = 'jobs/s';
   const rows: Comparison[] = [
@@ -554,6 +756,7 @@ export async function redisSuite(): Promise<SuiteResult> {
       peerName: 'BullMQ waiting job',
       better: 'lower',
     },
+    ...deep,
   ];
   return {
     suite: 'redis',
@@ -561,7 +764,10 @@ export async function redisSuite(): Promise<SuiteResult> {
       `${JOBS} jobs of a ${rawJson}-byte JSON envelope on one Redis 127.0.0.1 (db ${connection.db}); single enqueue awaits ` +
       `${SINGLE_JOBS} publishes one by one; consume drains a pre-filled queue with a no-op handler that acks; latency ` +
       `offers ${RATE} and ${HIGH_RATE} jobs/s for ${LATENCY_SECONDS} s to one consumer at concurrency 1 (intended send time → handler start); memory ` +
-      'is INFO used_memory growth per waiting job. Thrun: Redis Lists mode, default prefetch. BullMQ 6.7 with removeOnComplete.',
+      'is INFO used_memory growth per waiting job. Thrun: Redis Lists mode, default prefetch. BullMQ 6.7 with removeOnComplete. ' +
+      `Deep queues: ${DEEP_JOBS} jobs waiting (${C1_JOBS} at concurrency 1), Thrun in Streams or Lists mode with default ` +
+      `prefetch unless a row names one, against one raw loop fetching ${RAW_BATCH} and acknowledging them together; ` +
+      `best of ${ROUNDS} alternating rounds.`,
     comparisons: rows,
   };
 }
