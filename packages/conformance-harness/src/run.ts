@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Transport } from '@thrun/contract';
-import { BATCH_SCENARIOS, BatchCoordinator } from './batch-scenarios.js';
+import { BatchCoordinator } from './batch-coordinator.js';
+import { BATCH_SCENARIOS } from './batch-scenarios.js';
 import { Observer } from './observer.js';
 import { DEFAULT_WAIT_MS, type ScenarioContext, ScenarioFailure } from './scenario.js';
 import { MAIN_SCENARIOS } from './scenarios.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { BatchCoordinator } from './batch-scenarios.js';
+import type { BatchCoordinator } from './batch-coordinator.js';
 import type { ObservedDeadLetter, Observer, Reply } from './observer.js';
 import type { TransportName, WorkerSettings } from './worker-env.js';
 
