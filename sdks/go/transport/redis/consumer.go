@@ -27,60 +27,85 @@ type source interface {
 	// retry puts a message back as its next attempt; it may hand back a redelivery to run here.
 	retry(ctx context.Context, m fetched, delay time.Duration) (*fetched, error)
 	deadLetter(ctx context.Context, m fetched, frame []byte) error
-	// release hands back what this consumer holds; started messages count an attempt.
-	release(ctx context.Context, started []fetched) error
+	// release hands back what this consumer holds; started messages count an attempt, waiting
+	// ones (read ahead, never handed to a handler) do not.
+	release(ctx context.Context, started, waiting []fetched) error
 	// tick is the periodic upkeep (leases, reaping, trimming); held is what this consumer holds.
 	tick(ctx context.Context, held []fetched) error
 	tickInterval() time.Duration
 	dispose()
 }
 
-// consumer is the consume loop of both modes: it fetches as many messages as it has free handler
-// slots (one round trip per batch), runs at most concurrency handlers, settles each delivery once,
-// and on Close drains, then hands back whatever is left.
+// consumer is the consume loop of both modes: it reads ahead into a bounded window of waiting
+// messages (a deep queue costs one round trip per batch, not per message), runs at most concurrency
+// handlers, settles each delivery once, and on Close drains, then hands back whatever is left.
 type consumer struct {
 	src         source
 	handler     transport.Handler
 	queue       string
 	concurrency int
+	prefetch    int           // messages held at most, running or waiting
+	refillBelow int           // a fetch is sent once no more than this many are held
 	settleFor   time.Duration // how long a settlement keeps trying through an outage
 	onClosed    func()
 
-	slots      chan struct{}
 	stop       context.CancelFunc
 	stopCtx    context.Context
+	wake       chan struct{}  // the loop waits on it for room in the window
+	jobs       chan *delivery // to the handler goroutines; room for concurrency, so a send never blocks
 	loopDone   chan struct{}
 	tickerDone chan struct{}
 	handlers   sync.WaitGroup
 
 	mu      sync.Mutex
-	held    map[*delivery]struct{}
+	waiting []fetched                 // fetched, not yet handed to a handler
+	running int                       // handlers running
+	held    map[*delivery]struct{}    // handed to a handler, not yet settled
+	parked  map[*delivery]*time.Timer // refused a settlement, waiting out a backoff
 	closing bool
 	once    sync.Once
 }
 
-func newConsumer(src source, handler transport.Handler, queue string, concurrency int, settleFor time.Duration) *consumer {
+// newConsumer: prefetch below concurrency is raised to it.
+func newConsumer(src source, handler transport.Handler, queue string, concurrency, prefetch int, settleFor time.Duration) *consumer {
 	ctx, cancel := context.WithCancel(context.Background())
+	prefetch = max(prefetch, concurrency)
 	return &consumer{
 		src: src, handler: handler, queue: queue, concurrency: concurrency, settleFor: settleFor,
-		slots: make(chan struct{}, concurrency), stop: cancel, stopCtx: ctx,
-		loopDone: make(chan struct{}), tickerDone: make(chan struct{}), held: map[*delivery]struct{}{},
+		// Refill once a quarter of the window is free, so a deep queue is read in batches.
+		prefetch: prefetch, refillBelow: prefetch - max(1, prefetch/4),
+		stop: cancel, stopCtx: ctx, wake: make(chan struct{}, 1), jobs: make(chan *delivery, concurrency),
+		loopDone: make(chan struct{}), tickerDone: make(chan struct{}),
+		held: map[*delivery]struct{}{}, parked: map[*delivery]*time.Timer{},
 	}
 }
 
+// start runs the fetch loop, the ticker, and concurrency long-lived handler goroutines (a fresh
+// goroutine per message would grow its stack through decoding and validation every time).
 func (c *consumer) start() {
+	for range c.concurrency {
+		go func() {
+			for d := range c.jobs {
+				c.run(d)
+			}
+		}()
+	}
 	go c.loop()
 	go c.ticker()
 }
 
+// heldMessages is everything this consumer holds: running, waiting and parked.
 func (c *consumer) heldMessages() []fetched {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]fetched, 0, len(c.held))
+	out := make([]fetched, 0, len(c.held)+len(c.waiting)+len(c.parked))
 	for d := range c.held {
 		out = append(out, d.m)
 	}
-	return out
+	for d := range c.parked {
+		out = append(out, d.m)
+	}
+	return append(out, c.waiting...)
 }
 
 func (c *consumer) ticker() {
@@ -103,31 +128,45 @@ func outageDelay(failures int) time.Duration {
 	return delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
 }
 
+// room is how many messages the next fetch may take, or 0 while the window is full enough: it
+// refills once a quarter of the window is free, or at once when every waiting message runs and a
+// handler slot is free. Called with c.mu held.
+func (c *consumer) room() int {
+	held := len(c.waiting) + c.running + len(c.parked)
+	if held >= c.prefetch {
+		return 0
+	}
+	if held <= c.refillBelow || (len(c.waiting) == 0 && c.running < c.concurrency) {
+		return c.prefetch - held
+	}
+	return 0
+}
+
+// signal wakes the loop if it waits for room; it never blocks.
+func (c *consumer) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 func (c *consumer) loop() {
 	defer close(c.loopDone)
 	failures := 0
 	for {
-		// Wait for one free slot, then take as many as are free.
-		select {
-		case c.slots <- struct{}{}:
-		case <-c.stopCtx.Done():
-			return
-		}
-		free := 1
-		for free < c.concurrency {
+		c.mu.Lock()
+		limit := c.room()
+		c.mu.Unlock()
+		if limit == 0 {
 			select {
-			case c.slots <- struct{}{}:
-				free++
+			case <-c.wake:
 				continue
-			default:
+			case <-c.stopCtx.Done():
+				return
 			}
-			break
 		}
-		messages, err := c.src.fetch(c.stopCtx, free)
+		messages, err := c.src.fetch(c.stopCtx, limit)
 		if err != nil {
-			for range free {
-				<-c.slots
-			}
 			if c.stopCtx.Err() != nil {
 				return
 			}
@@ -140,62 +179,92 @@ func (c *consumer) loop() {
 			continue
 		}
 		failures = 0
-		for _, m := range messages {
-			c.deliver(m)
-		}
-		for range free - len(messages) {
-			<-c.slots
-		}
+		c.mu.Lock()
+		c.waiting = append(c.waiting, messages...)
+		c.mu.Unlock()
+		c.pump()
 	}
 }
 
-// deliver runs the handler of a message in a slot already taken.
-func (c *consumer) deliver(m fetched) {
-	d := &delivery{consumer: c, m: m}
+// pump hands waiting messages to handlers while slots are free, then wakes the loop if the window
+// has room.
+func (c *consumer) pump() {
 	c.mu.Lock()
-	c.held[d] = struct{}{}
-	c.mu.Unlock()
-	c.handlers.Go(func() {
-		defer func() { <-c.slots }()
-		func() {
-			defer func() { _ = recover() }() // a panicking handler leaves its delivery unsettled
-			_ = c.handler(context.Background(), d)
-		}()
-		if !d.isPending() {
-			return
-		}
-		c.mu.Lock()
-		closing := c.closing
-		c.mu.Unlock()
-		if closing {
-			return // held: released by Close, as its next attempt
-		}
-		// Returned without settling: retried at once. If Redis refuses even that, the message stays
-		// in our processing list and is handed out here again after a backoff.
-		if err := d.Retry(context.Background(), 0); err != nil {
-			c.park(d, 1)
-		}
-	})
+	defer c.mu.Unlock()
+	for !c.closing && c.running < c.concurrency && len(c.waiting) > 0 {
+		m := c.waiting[0]
+		c.waiting[0] = fetched{}
+		c.waiting = c.waiting[1:]
+		c.deliverLocked(m)
+	}
+	if c.room() > 0 {
+		c.signal()
+	}
 }
 
-// park delivers a message again, as its next attempt, after a backoff.
+// deliverLocked hands a message to a handler goroutine; called with c.mu held, a slot free.
+func (c *consumer) deliverLocked(m fetched) {
+	d := &delivery{consumer: c, m: m}
+	c.held[d] = struct{}{}
+	c.running++
+	c.handlers.Add(1)
+	c.jobs <- d
+}
+
+// run runs the handler of a delivery, then frees its slot.
+func (c *consumer) run(d *delivery) {
+	defer func() {
+		c.mu.Lock()
+		c.running--
+		c.mu.Unlock()
+		c.handlers.Done()
+		c.pump()
+	}()
+	func() {
+		defer func() { _ = recover() }() // a panicking handler leaves its delivery unsettled
+		_ = c.handler(context.Background(), d)
+	}()
+	if !d.isPending() {
+		return
+	}
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		return // held: released by Close, as its next attempt
+	}
+	// Returned without settling: retried at once. If Redis refuses even that, the message stays
+	// in our processing list and is handed out here again after a backoff.
+	if err := d.Retry(context.Background(), 0); err != nil {
+		c.park(d, 1)
+	}
+}
+
+// park delivers a message again, as its next attempt, after a backoff. Close counts a parked
+// message as started.
 func (c *consumer) park(d *delivery, refusals int) {
 	if !d.release() {
 		return
 	}
 	delay := min(5*time.Second, 100*time.Millisecond<<min(refusals-1, 10))
-	time.AfterFunc(delay, func() {
-		select {
-		case c.slots <- struct{}{}:
-			m := d.m
-			m.attempt++
-			c.deliver(m)
-		case <-c.stopCtx.Done():
-			// Closing: nothing to deliver it to; the release hands it back.
-			c.mu.Lock()
-			c.held[&delivery{consumer: c, m: d.m, state: statePending}] = struct{}{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		c.parked[d] = nil
+		return
+	}
+	c.parked[d] = time.AfterFunc(delay, func() {
+		c.mu.Lock()
+		if _, ok := c.parked[d]; !ok || c.closing {
 			c.mu.Unlock()
+			return // Close took it
 		}
+		delete(c.parked, d)
+		m := d.m
+		m.attempt++
+		c.waiting = append(c.waiting, m)
+		c.mu.Unlock()
+		c.pump()
 	})
 }
 
@@ -220,12 +289,13 @@ func (c *consumer) persist(ctx context.Context, operation func(context.Context) 
 }
 
 // Close stops fetching, waits for in-flight handlers until ctx is done, then releases what is
-// still held (each started message counts an attempt).
+// still held (each started message counts an attempt; a waiting one does not).
 func (c *consumer) Close(ctx context.Context) error {
 	var err error
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.closing = true
+		close(c.jobs) // nothing is sent once closing: the handler goroutines end after their last
 		c.mu.Unlock()
 		c.stop()
 		<-c.loopDone
@@ -241,8 +311,17 @@ func (c *consumer) Close(ctx context.Context) error {
 		for d := range c.held {
 			held = append(held, d)
 		}
-		c.mu.Unlock()
 		var started []fetched
+		for d, timer := range c.parked {
+			if timer != nil {
+				timer.Stop()
+			}
+			started = append(started, d.m)
+		}
+		clear(c.parked)
+		waiting := c.waiting
+		c.waiting = nil
+		c.mu.Unlock()
 		for _, d := range held {
 			if d.release() {
 				started = append(started, d.m)
@@ -251,7 +330,7 @@ func (c *consumer) Close(ctx context.Context) error {
 		// When Redis is unreachable now, the lease (or idle time) returns them later instead.
 		releaseCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if releaseErr := c.src.release(releaseCtx, started); releaseErr != nil {
+		if releaseErr := c.src.release(releaseCtx, started, waiting); releaseErr != nil {
 			err = fmt.Errorf("[thrun:redis] release at close: %w", releaseErr)
 		}
 		c.src.dispose()
@@ -340,14 +419,12 @@ func (d *delivery) Retry(ctx context.Context, delay time.Duration) error {
 		return err
 	})
 	if err == nil && again != nil {
-		// Claimed again at once (Streams): run it here, in a slot of its own.
-		go func() {
-			select {
-			case d.consumer.slots <- struct{}{}:
-				d.consumer.deliver(*again)
-			case <-d.consumer.stopCtx.Done():
-			}
-		}()
+		// Claimed again at once (Streams): it waits here for a free slot.
+		c := d.consumer
+		c.mu.Lock()
+		c.waiting = append(c.waiting, *again)
+		c.mu.Unlock()
+		c.pump()
 	}
 	return err
 }

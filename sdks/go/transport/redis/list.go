@@ -17,6 +17,7 @@ import (
 // removes them when settled.
 type listSource struct {
 	client, blocking *redis.Client
+	settler          *settler // ack, retry and dead-letter, pipelined
 	keys             queueKeys
 	consumerID       string
 	lease            time.Duration
@@ -133,18 +134,19 @@ func (s *listSource) run(ctx context.Context, script luaScript, keys []string, a
 }
 
 func (s *listSource) ack(ctx context.Context, m fetched) error {
-	return s.run(ctx, listAckScript, []string{s.processing(), s.keys.attempts}, m.body)
+	return s.settler.run(ctx, listAckScript, []string{s.processing(), s.keys.attempts}, m.body)
 }
 
 func (s *listSource) retry(ctx context.Context, m fetched, delay time.Duration) (*fetched, error) {
-	return nil, s.run(ctx, listRetryScript, []string{s.processing(), s.keys.attempts, s.keys.queue, s.keys.delayed}, m.body, delay.Milliseconds(), randomID())
+	return nil, s.settler.run(ctx, listRetryScript, []string{s.processing(), s.keys.attempts, s.keys.queue, s.keys.delayed}, m.body, delay.Milliseconds(), randomID())
 }
 
 func (s *listSource) deadLetter(ctx context.Context, m fetched, frame []byte) error {
-	return s.run(ctx, listDeadLetterScript, []string{s.processing(), s.keys.attempts, s.keys.dead}, m.body, frame)
+	return s.settler.run(ctx, listDeadLetterScript, []string{s.processing(), s.keys.attempts, s.keys.dead}, m.body, frame)
 }
 
-func (s *listSource) release(ctx context.Context, started []fetched) error {
+// release: the waiting messages are in the processing list too, which list-release returns whole.
+func (s *listSource) release(ctx context.Context, started, _ []fetched) error {
 	args := []any{s.consumerID}
 	for _, m := range started {
 		args = append(args, m.body)
@@ -159,7 +161,10 @@ func (s *listSource) tick(ctx context.Context, _ []fetched) error {
 
 func (s *listSource) tickInterval() time.Duration { return max(100*time.Millisecond, s.lease/3) }
 
-func (s *listSource) dispose() { _ = s.blocking.Close() }
+func (s *listSource) dispose() {
+	s.settler.stop()
+	_ = s.blocking.Close()
+}
 
 // isReplyError tells Redis's answer (a refused write, WRONGTYPE) from a lost connection.
 func isReplyError(err error) bool {

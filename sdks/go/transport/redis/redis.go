@@ -58,6 +58,11 @@ type Options struct {
 	BlockTimeout time.Duration
 	// TrimInterval is how often Streams consumers trim entries every group is done with. Default 5 s.
 	TrimInterval time.Duration
+	// Prefetch is how many messages a Lists consumer holds, running or read ahead, so a deep queue
+	// is read in batches (one list-fetch per batch). Default max(2 × concurrency, 20); never below
+	// the concurrency. Streams consumers read only what they can run (a read entry counts as
+	// delivered), so there it is the concurrency.
+	Prefetch int
 }
 
 // Transport is the Redis transport. Safe for concurrent use.
@@ -231,7 +236,7 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 	consumerID := group + ":" + uuid.NewString()
 	var src source
 	if t.opts.Mode == ModeList {
-		src = &listSource{client: t.client, blocking: blocking, keys: keys, consumerID: consumerID, lease: t.opts.VisibilityTimeout, blockTimeout: t.opts.BlockTimeout}
+		src = &listSource{client: t.client, blocking: blocking, settler: newSettler(t.client, opts.Concurrency), keys: keys, consumerID: consumerID, lease: t.opts.VisibilityTimeout, blockTimeout: t.opts.BlockTimeout}
 	} else {
 		err := t.client.XGroupCreateMkStream(ctx, keys.queue, group, "0").Err()
 		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
@@ -245,7 +250,15 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 		_ = blocking.Close()
 		return nil, t.brokerError("cannot consume "+queue, err)
 	}
-	c := newConsumer(src, handler, queue, max(opts.Concurrency, 1), t.opts.VisibilityTimeout)
+	concurrency := max(opts.Concurrency, 1)
+	prefetch := concurrency
+	if t.opts.Mode == ModeList {
+		prefetch = t.opts.Prefetch
+		if prefetch <= 0 {
+			prefetch = max(2*concurrency, 20)
+		}
+	}
+	c := newConsumer(src, handler, queue, concurrency, prefetch, t.opts.VisibilityTimeout)
 	t.mu.Lock()
 	t.subs[c] = struct{}{}
 	t.mu.Unlock()

@@ -130,7 +130,8 @@ func (s *streamSource) deadLetter(ctx context.Context, m fetched, frame []byte) 
 	return streamDeadLetterScript.Run(ctx, s.client, []string{s.keys.queue, s.keys.dead}, s.group, m.id, frame).Err()
 }
 
-func (s *streamSource) release(ctx context.Context, started []fetched) error {
+func (s *streamSource) release(ctx context.Context, started, waiting []fetched) error {
+	started = append(started, waiting...) // read entries are delivered ones in a group, started or not
 	if len(started) == 0 {
 		return nil
 	}

@@ -1,0 +1,104 @@
+package redis
+
+import (
+	"context"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// settler sends the settlement scripts of one consumer's handlers in pipelines: while one pipeline
+// is on the wire, the settlements that come meanwhile queue up and leave together in the next, so
+// fifty handlers settling at once cost a few round trips, not fifty (and hold a few pooled
+// connections, not fifty). Each script still runs alone and atomically in Redis, and each caller
+// gets its own reply; a lone settlement leaves at once.
+type settler struct {
+	client  *redis.Client
+	calls   chan *settlement // unbuffered: a call taken by a flusher is always answered
+	stopped chan struct{}
+}
+
+type settlement struct {
+	script luaScript
+	keys   []string
+	args   []any
+	done   chan error
+}
+
+// maxSettlePipelines bounds the pipelines of settlements one consumer keeps on the wire at once
+// (each holds a pooled connection meanwhile): a handler whose settlement waits for a free pipeline
+// keeps its slot, so a few pipelines in flight serve fifty handlers better than one.
+const maxSettlePipelines = 8
+
+// maxSettleBatch bounds one pipeline.
+const maxSettleBatch = 128
+
+// newSettler: one pipeline per handler, up to maxSettlePipelines.
+func newSettler(client *redis.Client, concurrency int) *settler {
+	s := &settler{client: client, calls: make(chan *settlement), stopped: make(chan struct{})}
+	for range min(max(concurrency, 1), maxSettlePipelines) {
+		go s.flush()
+	}
+	return s
+}
+
+// run runs one settlement script and returns its error, as luaScript.Run(…).Err() would.
+func (s *settler) run(ctx context.Context, script luaScript, keys []string, args ...any) error {
+	call := &settlement{script: script, keys: keys, args: args, done: make(chan error, 1)}
+	select {
+	case s.calls <- call:
+	case <-s.stopped:
+		return script.Run(ctx, s.client, keys, args...).Err() // after close: one on its own
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-call.done
+}
+
+func (s *settler) flush() {
+	batch := make([]*settlement, 0, maxSettleBatch)
+	for {
+		select {
+		case call := <-s.calls:
+			batch = append(batch[:0], call)
+		case <-s.stopped:
+			return
+		}
+	gather:
+		for len(batch) < maxSettleBatch {
+			select {
+			case call := <-s.calls:
+				batch = append(batch, call)
+			default:
+				break gather
+			}
+		}
+		s.send(batch)
+		clear(batch)
+	}
+}
+
+func (s *settler) send(batch []*settlement) {
+	ctx := context.Background() // bounded by the client's read and write timeouts
+	if len(batch) == 1 {
+		call := batch[0]
+		call.done <- call.script.Run(ctx, s.client, call.keys, call.args...).Err()
+		return
+	}
+	pipe := s.client.Pipeline()
+	replies := make([]*redis.Cmd, len(batch))
+	for i, call := range batch {
+		replies[i] = pipe.EvalSha(ctx, call.script.Hash(), call.keys, call.args...)
+	}
+	_, _ = pipe.Exec(ctx)
+	for i, call := range batch {
+		err := replies[i].Err()
+		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			// Not loaded yet (first use, a restarted Redis): Run sends it with EVAL.
+			err = call.script.Run(ctx, s.client, call.keys, call.args...).Err()
+		}
+		call.done <- err
+	}
+}
+
+func (s *settler) stop() { close(s.stopped) }
