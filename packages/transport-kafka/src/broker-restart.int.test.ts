@@ -2,9 +2,17 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Transport } from '@thrun/contract';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaTransport } from './kafka-transport.js';
-import { assertBrokerReachable, brokers, decode, text, uniqueQueue, waitFor } from './testing/broker.js';
+import {
+  assertBrokerReachable,
+  brokers,
+  decode,
+  text,
+  uniqueQueue,
+  waitWhileProgressing,
+} from './testing/broker.js';
 
 const script = fileURLToPath(new URL('../../../scripts/brokers/kafka.sh', import.meta.url));
 
@@ -36,6 +44,28 @@ async function watchConnection(): Promise<{ closed: () => boolean }> {
   return { closed: () => closed };
 }
 
+/**
+ * Where the records of `queue` stand: each partition's end offset and the offset its group committed.
+ * Tells, when acknowledged messages were not handled, whether they wait behind the committed offset or
+ * the group committed past the end of what was written.
+ */
+async function offsetsOf(queue: string): Promise<string> {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(queue);
+    const [committed] = await admin.fetchOffsets({ groupId: `thrun.${queue}.default`, topics: [queue] });
+    return ends
+      .map(({ partition, high }) => {
+        const offset = committed?.partitions.find((entry) => entry.partition === partition)?.offset;
+        return `partition ${partition}: end ${high}, committed ${offset}`;
+      })
+      .join('; ');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 let transport: Transport;
 
 beforeAll(async () => {
@@ -50,7 +80,9 @@ beforeAll(async () => {
 afterAll(() => transport?.close({ drainTimeoutMs: 2_000 }));
 
 describe('the broker restarting during 10,000 dispatches', () => {
-  it('loses no acknowledged message', { timeout: 240_000 }, async () => {
+  // On a busy machine the restart alone can take minutes (the broker's JVM starting): the bound is
+  // generous, and the wait for deliveries below fails on a stall, not at a fixed deadline.
+  it('loses no acknowledged message', { timeout: 600_000 }, async () => {
     const queue = uniqueQueue('restart');
     const total = 10_000;
     const publishers = 20;
@@ -105,13 +137,17 @@ describe('the broker restarting during 10,000 dispatches', () => {
     expect(await restart).toBe(0);
     expect(connection.closed(), 'the broker at THRUN_KAFKA_BROKERS went down').toBe(true);
 
-    await waitFor(
+    await waitWhileProgressing(
       () => [...acknowledged].every((id) => handled.has(id)),
+      () => handled.size,
       120_000,
       'every acknowledged message to be handled',
-    ).catch((error: Error) => {
+    ).catch(async (error: Error) => {
       const missing = [...acknowledged].filter((id) => !handled.has(id));
-      throw new Error(`${error.message}: ${missing.length} missing, e.g. ${missing.slice(0, 5).join(', ')}`);
+      const offsets = await offsetsOf(queue).catch((cause: Error) => `offsets unknown: ${cause.message}`);
+      throw new Error(
+        `${error.message}: ${missing.length} missing, e.g. ${missing.slice(0, 5).join(', ')} (${offsets})`,
+      );
     });
     const duplicates = [...handled.values()].reduce((sum, count) => sum + count - 1, 0);
     console.log(

@@ -45,5 +45,34 @@ export function waitFor(condition: () => boolean, timeoutMs: number, what: strin
   });
 }
 
+/**
+ * Waits until `condition` holds, for as long as `progress` (a count that grows as work gets done)
+ * keeps growing: fails only once it stood still for `stallMs`. For waits whose length follows the
+ * machine's load (a broker restarted on a busy machine), where a fixed deadline would fail a slow run.
+ */
+export function waitWhileProgressing(
+  condition: () => boolean,
+  progress: () => number,
+  stallMs: number,
+  what: string,
+): Promise<void> {
+  let last = progress();
+  let lastChange = Date.now();
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (condition()) return resolve();
+      const now = progress();
+      if (now !== last) {
+        last = now;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > stallMs) {
+        return reject(new Error(`no progress for ${stallMs} ms while waiting for ${what}`));
+      }
+      setTimeout(check, 20);
+    };
+    check();
+  });
+}
+
 export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
 export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
