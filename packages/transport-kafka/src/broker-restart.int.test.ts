@@ -1,28 +1,17 @@
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Transport } from '@thrun/contract';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaTransport } from './kafka-transport.js';
 import {
   assertBrokerReachable,
+  brokerScript,
   brokers,
   decode,
   text,
   uniqueQueue,
   waitWhileProgressing,
 } from './testing/broker.js';
-
-const script = fileURLToPath(new URL('../../../scripts/brokers/kafka.sh', import.meta.url));
-
-function broker(command: 'restart' | 'status'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script, command], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? 1));
-  });
-}
 
 /**
  * A plain TCP connection to the broker the tests use, opened before the restart: the broker going down
@@ -70,7 +59,7 @@ let transport: Transport;
 
 beforeAll(async () => {
   await assertBrokerReachable();
-  if ((await broker('status')) !== 0) {
+  if ((await brokerScript('status')) !== 0) {
     throw new Error(
       'This test restarts the broker, so it needs the one started by scripts/brokers/kafka.sh: run `eval "$(bash scripts/brokers/kafka.sh start)"`',
     );
@@ -126,7 +115,7 @@ describe('the broker restarting during 10,000 dispatches', () => {
             rejected.push(id);
           }
           if (!restart && acknowledged.size >= total / 4) {
-            restart = broker('restart').then((code) => {
+            restart = brokerScript('restart').then((code) => {
               restartDone = true;
               return code;
             });

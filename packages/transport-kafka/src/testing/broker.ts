@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 /** The broker the integration tests use: `THRUN_KAFKA_BROKERS`, else the repository script's port. */
 export const brokers = (process.env.THRUN_KAFKA_BROKERS ?? '127.0.0.1:9192').split(',');
@@ -25,6 +27,23 @@ export async function assertBrokerReachable(): Promise<void> {
       `No Kafka broker at ${brokers.join(',')}. Start one with: eval "$(bash scripts/brokers/kafka.sh start)"`,
     );
   }
+}
+
+const script = fileURLToPath(new URL('../../../../scripts/brokers/kafka.sh', import.meta.url));
+
+/**
+ * Runs `scripts/brokers/kafka.sh <command>` with this process's environment (so it acts on the broker
+ * of THRUN_STATE_DIR and THRUN_KAFKA_PORT) and resolves with its exit code. A busy machine can take
+ * longer than the script's default 90 s to start the broker's JVM: a restart here waits up to 240 s
+ * unless THRUN_KAFKA_READY_TIMEOUT_S says otherwise.
+ */
+export function brokerScript(command: 'restart' | 'status'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const env = { THRUN_KAFKA_READY_TIMEOUT_S: '240', ...process.env };
+    const child = spawn('bash', [script, command], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
 }
 
 /** A queue name no other test (or earlier run) uses. */
