@@ -1,20 +1,17 @@
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Transport } from '@thrun/contract';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaTransport } from './kafka-transport.js';
-import { assertBrokerReachable, brokers, decode, text, uniqueQueue, waitFor } from './testing/broker.js';
-
-const script = fileURLToPath(new URL('../../../scripts/brokers/kafka.sh', import.meta.url));
-
-function broker(command: 'restart' | 'status'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script, command], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? 1));
-  });
-}
+import {
+  assertBrokerReachable,
+  brokerScript,
+  brokers,
+  decode,
+  text,
+  uniqueQueue,
+  waitWhileProgressing,
+} from './testing/broker.js';
 
 /**
  * A plain TCP connection to the broker the tests use, opened before the restart: the broker going down
@@ -36,11 +33,33 @@ async function watchConnection(): Promise<{ closed: () => boolean }> {
   return { closed: () => closed };
 }
 
+/**
+ * Where the records of `queue` stand: each partition's end offset and the offset its group committed.
+ * Tells, when acknowledged messages were not handled, whether they wait behind the committed offset or
+ * the group committed past the end of what was written.
+ */
+async function offsetsOf(queue: string): Promise<string> {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(queue);
+    const [committed] = await admin.fetchOffsets({ groupId: `thrun.${queue}.default`, topics: [queue] });
+    return ends
+      .map(({ partition, high }) => {
+        const offset = committed?.partitions.find((entry) => entry.partition === partition)?.offset;
+        return `partition ${partition}: end ${high}, committed ${offset}`;
+      })
+      .join('; ');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 let transport: Transport;
 
 beforeAll(async () => {
   await assertBrokerReachable();
-  if ((await broker('status')) !== 0) {
+  if ((await brokerScript('status')) !== 0) {
     throw new Error(
       'This test restarts the broker, so it needs the one started by scripts/brokers/kafka.sh: run `eval "$(bash scripts/brokers/kafka.sh start)"`',
     );
@@ -50,7 +69,9 @@ beforeAll(async () => {
 afterAll(() => transport?.close({ drainTimeoutMs: 2_000 }));
 
 describe('the broker restarting during 10,000 dispatches', () => {
-  it('loses no acknowledged message', { timeout: 240_000 }, async () => {
+  // On a busy machine the restart alone can take minutes (the broker's JVM starting): the bound is
+  // generous, and the wait for deliveries below fails on a stall, not at a fixed deadline.
+  it('loses no acknowledged message', { timeout: 600_000 }, async () => {
     const queue = uniqueQueue('restart');
     const total = 10_000;
     const publishers = 20;
@@ -94,7 +115,7 @@ describe('the broker restarting during 10,000 dispatches', () => {
             rejected.push(id);
           }
           if (!restart && acknowledged.size >= total / 4) {
-            restart = broker('restart').then((code) => {
+            restart = brokerScript('restart').then((code) => {
               restartDone = true;
               return code;
             });
@@ -105,13 +126,17 @@ describe('the broker restarting during 10,000 dispatches', () => {
     expect(await restart).toBe(0);
     expect(connection.closed(), 'the broker at THRUN_KAFKA_BROKERS went down').toBe(true);
 
-    await waitFor(
+    await waitWhileProgressing(
       () => [...acknowledged].every((id) => handled.has(id)),
+      () => handled.size,
       120_000,
       'every acknowledged message to be handled',
-    ).catch((error: Error) => {
+    ).catch(async (error: Error) => {
       const missing = [...acknowledged].filter((id) => !handled.has(id));
-      throw new Error(`${error.message}: ${missing.length} missing, e.g. ${missing.slice(0, 5).join(', ')}`);
+      const offsets = await offsetsOf(queue).catch((cause: Error) => `offsets unknown: ${cause.message}`);
+      throw new Error(
+        `${error.message}: ${missing.length} missing, e.g. ${missing.slice(0, 5).join(', ')} (${offsets})`,
+      );
     });
     const duplicates = [...handled.values()].reduce((sum, count) => sum + count - 1, 0);
     console.log(

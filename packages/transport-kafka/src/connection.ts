@@ -82,6 +82,19 @@ export class Connection {
     return this.producer;
   }
 
+  /**
+   * Drops the producer after a send that was not acknowledged, so that the next send starts a new one
+   * (a new producer id, whose sequence numbers start again at 0). kafkajs hands a failed batch's
+   * sequence numbers to the next batch, yet the broker may have written the failed one (only its
+   * acknowledgement was lost, as when the broker stops right after a write): it would take the next
+   * batch with as many records for a duplicate of it, acknowledge it and drop it.
+   */
+  discardProducer(): void {
+    const discarded = this.producer;
+    this.producer = undefined;
+    discarded?.then((producer) => producer.disconnect()).catch(() => {});
+  }
+
   getAdmin(): Promise<Admin> {
     this.admin ??= (async () => {
       await this.reachCluster();

@@ -1,27 +1,14 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { type ConformanceReport, describeTransportConformance } from '@thrun/contract/conformance';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { kafkaTransport } from './kafka-transport.js';
-import { assertBrokerReachable, brokers } from './testing/broker.js';
-
-const script = fileURLToPath(new URL('../../../scripts/brokers/kafka.sh', import.meta.url));
+import { assertBrokerReachable, brokerScript, brokers } from './testing/broker.js';
 
 /** Restarts the broker through the repository's script (SIGTERM, so data and offsets survive). */
-function restartBroker(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script, 'restart'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new Error(
-              `scripts/brokers/kafka.sh restart exited with ${code}: is the broker the script's own?`,
-            ),
-          ),
-    );
-  });
+async function restartBroker(): Promise<void> {
+  const code = await brokerScript('restart');
+  if (code !== 0) {
+    throw new Error(`scripts/brokers/kafka.sh restart exited with ${code}: is the broker the script's own?`);
+  }
 }
 
 let report: ConformanceReport | undefined;

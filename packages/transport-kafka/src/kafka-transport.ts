@@ -30,7 +30,11 @@ export function kafkaTransport(options: KafkaTransportOptions = {}): Transport {
   const settings = resolveOptions(options);
   const connection = new Connection(settings);
   const topics = new Topics(() => connection.getAdmin(), settings);
-  const publisher = new Publisher(() => connection.getProducer(), settings.compression);
+  const publisher = new Publisher(
+    () => connection.getProducer(),
+    () => connection.discardProducer(),
+    settings.compression,
+  );
   let closed = false;
 
   const capabilities: TransportCapabilities = {

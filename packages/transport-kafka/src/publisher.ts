@@ -15,7 +15,10 @@ interface OutboxEntry {
 }
 
 /**
- * Sends records with the transport's idempotent producer, `acks: -1`.
+ * Sends records with the transport's idempotent producer, `acks: -1`. After a send that was not
+ * acknowledged, the producer is replaced by a new one: the broker may have written that batch, and
+ * kafkajs would give its sequence numbers to the next batch, which the broker would then drop as a
+ * duplicate while acknowledging it.
  *
  * Sends are coalesced: while one `sendBatch` is in flight, the messages of every `send` that arrives
  * meanwhile wait and then go together in the next one. Concurrent single-message dispatches then cost
@@ -29,6 +32,8 @@ export class Publisher {
 
   constructor(
     private readonly getProducer: () => Promise<Producer>,
+    /** Called after a send that was not acknowledged: the next send must use a new producer. */
+    private readonly discardProducer: () => void,
     private readonly compression: CompressionTypes | undefined,
   ) {}
 
@@ -87,6 +92,9 @@ export class Publisher {
         });
         for (const entry of taken) entry.resolve();
       } catch (cause) {
+        // The broker may have written the batch all the same; its sequence numbers must not be
+        // given to the next one (see Connection.discardProducer).
+        this.discardProducer();
         for (const entry of taken) entry.reject(sendError(entry.topic, cause));
       }
     }
