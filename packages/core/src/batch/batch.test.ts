@@ -242,6 +242,8 @@ describe('batches on the bus', () => {
     behaviour.set('create_order', () => gate);
     await thrun.start();
     const finished = await thrun.batch([], { name: 'empty' });
+    // Batches created within one millisecond have no order between them (ties go by id).
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const running = await thrun.batch([new CreatePayment({ order_id: 6 }), new CreateOrder()], {
       name: 'orders',
     });
