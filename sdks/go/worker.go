@@ -244,8 +244,9 @@ func (w *worker) reportStep(d transport.Delivery, envelope Envelope, failure *tr
 		event = StepFailedEvent
 		report.Error = &reportError{Code: failure.Code, Message: transport.TruncateUTF8(failure.Message, transport.MaxReasonMessageBytes)}
 	}
+	// A report_to that is no queue name would fail every publish and loop the step: ignore it.
 	queue := step.ReportTo
-	if queue == "" {
+	if !transport.IsName(queue) {
 		queue = d.Queue()
 	}
 	opts := []DispatchOption{WithQueue(queue), WithCausationID(envelope.Meta.EventID)}

@@ -8,6 +8,7 @@ import {
   type BatchStatus,
   ConfigurationError,
   type Envelope,
+  isEventName,
   type JsonObject,
   ValidationError,
 } from '@thrun/contract';
@@ -143,7 +144,8 @@ export function attachBatches(bus: BatchBus, options: BatchesOptions = {}) {
     if (start === 'unknown') {
       // A batch this store does not know: run it as an ordinary event, and report its outcome to the
       // engine that dispatched it, when that engine asked for reports (schemas/batch.md).
-      if (typeof step.report_to === 'string') toReport.set(envelope, step.report_to);
+      // A report_to that is no queue name would fail every report and loop the step: ignored.
+      if (isEventName(step.report_to)) toReport.set(envelope, step.report_to);
       return 'run';
     }
     if (start === 'settled') {

@@ -7,6 +7,7 @@ namespace Thrun\Worker;
 use Thrun\Codec\DecodeError;
 use Thrun\Envelope;
 use Thrun\EventBus;
+use Thrun\EventName;
 use Thrun\HandlerContext;
 use Thrun\PermanentError;
 use Thrun\Transport\Delivery;
@@ -308,7 +309,14 @@ final class Worker
             return;
         }
         $report = ['batch_id' => $step['id'], 'index' => $step['index']] + ($error === null ? [] : ['error' => $error]);
-        $this->bus->event($error === null ? EventBus::STEP_SUCCEEDED : EventBus::STEP_FAILED, $report, ['queue' => is_string($step['report_to'] ?? null) ? $step['report_to'] : $delivery->queue]);
+        $this->bus->event($error === null ? EventBus::STEP_SUCCEEDED : EventBus::STEP_FAILED, $report, ['queue' => self::reportQueue($step, $delivery)]);
+    }
+
+    /** Where a step's report goes; a `report_to` that is no queue name would fail every report and loop the step. */
+    private static function reportQueue(array $step, Delivery $delivery): string
+    {
+        $reportTo = $step['report_to'] ?? null;
+        return is_string($reportTo) && EventName::isValid($reportTo) ? $reportTo : $delivery->queue;
     }
 
     /** @return array{id: string, index: int}|null */
