@@ -46,7 +46,7 @@ budget_end=$((SECONDS + ${THRUN_CI_BUDGET_S:-4800}))
 failed_steps=()
 timings=()
 step() {
-  local name=$1 limit=$2 started=$SECONDS rc=0
+  local name=$1 limit=$2 began=$SECONDS rc=0
   shift 2
   if [ "$((budget_end - SECONDS))" -lt "$limit" ]; then limit=$((budget_end - SECONDS)); fi
   if [ "$limit" -le 0 ]; then
@@ -57,9 +57,9 @@ step() {
   timeout --kill-after=120 "$limit" "$@" 2>&1 | tee -a "$log" || rc=$?
   if [ "$rc" -ne 0 ]; then failed_steps+=("$name"); fi
   if [ "$rc" -eq 124 ]; then
-    timings+=("$name: $((SECONDS - started)) s, stopped at its limit of $limit s")
+    timings+=("$name: $((SECONDS - began)) s, stopped at its limit of $limit s")
   else
-    timings+=("$name: $((SECONDS - started)) s")
+    timings+=("$name: $((SECONDS - began)) s")
   fi
 }
 step turbo 2700 bash scripts/pnpm.sh exec turbo run build typecheck test --output-logs=new-only --concurrency=1 --continue
