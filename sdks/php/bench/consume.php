@@ -37,19 +37,29 @@ $processing = "{{$queue}}:raw-processing";
 $rounds = 5;
 $perRound = intdiv($count, $rounds);
 $rates = ['raw' => [], 'thrun' => []];
+// CPU time of this process (user + system), the figure the machine's load does not change.
+$cpu = ['raw' => 0, 'thrun' => 0];
+$cpuNow = static function (): int {
+    $usage = getrusage();
+    return $usage['ru_utime.tv_sec'] * 1_000_000 + $usage['ru_utime.tv_usec'] + $usage['ru_stime.tv_sec'] * 1_000_000 + $usage['ru_stime.tv_usec'];
+};
 for ($round = 0; $round < $rounds; $round++) {
     fill($bus, $queue, $perRound);
     $started = hrtime(true);
+    $cpuStarted = $cpuNow();
     for ($i = 0; $i < $perRound; $i++) {
         $body = $redis->rawCommand('BLMOVE', $queue, $processing, 'RIGHT', 'LEFT', '1');
         $redis->lRem($processing, $body, -1);
     }
     $rates['raw'][] = $perRound / ((hrtime(true) - $started) / 1e9);
+    $cpu['raw'] += $cpuNow() - $cpuStarted;
 
     fill($bus, $queue, $perRound);
     $started = hrtime(true);
+    $cpuStarted = $cpuNow();
     (new Worker($bus, [$queue], maxJobs: $perRound, prefetch: 100))->run();
     $rates['thrun'][] = $perRound / ((hrtime(true) - $started) / 1e9);
+    $cpu['thrun'] += $cpuNow() - $cpuStarted;
 }
 $redis->del($queue, $processing);
 
@@ -58,4 +68,7 @@ $median = static function (array $values): float {
     return $values[intdiv(count($values), 2)];
 };
 [$raw, $thrun] = [$median($rates['raw']), $median($rates['thrun'])];
-printf("messages %d in %d alternating rounds (median msg/s)\nraw BLMOVE+LREM  %8.0f\nthrun worker     %8.0f  (%.2f× raw; handled %d)\n", $perRound * $rounds, $rounds, $raw, $thrun, $thrun / $raw, $handled);
+$total = $perRound * $rounds;
+printf("messages %d in %d alternating rounds (median msg/s; CPU of this process per message)\n", $total, $rounds);
+printf("raw BLMOVE+LREM  %8.0f msg/s  %6.1f µs CPU/msg\n", $raw, $cpu['raw'] / $total);
+printf("thrun worker     %8.0f msg/s  %6.1f µs CPU/msg  (%.2f× raw; handled %d)\n", $thrun, $cpu['thrun'] / $total, $thrun / $raw, $handled);

@@ -18,18 +18,38 @@ final class Codec
     public const DEFAULT_MAX_DEPTH = 64;
     public const ENVELOPE_SCHEMA = 'https://thrun.dev/schemas/envelope.schema.json';
 
+    /** false: the envelope schema is not the one the fast path implements */
+    private EnvelopeFastPath|false|null $fastPath = null;
+
     public function __construct(
         private readonly int $maxBytes = self::DEFAULT_MAX_BYTES,
         private readonly int $maxDepth = self::DEFAULT_MAX_DEPTH,
     ) {
     }
 
-    /** @throws DecodeError */
+    /**
+     * Most messages are decoded by `EnvelopeFastPath` in one walk; whatever it is unsure of (every
+     * message with a problem) takes the exact path, which decides and names the error.
+     *
+     * @throws DecodeError
+     */
     public function decode(string $bytes): Envelope
     {
         $size = strlen($bytes);
         if ($size > $this->maxBytes) {
             throw new DecodeError('payload_too_large', "message of {$size} bytes exceeds the limit of {$this->maxBytes}");
+        }
+        $this->fastPath ??= EnvelopeFastPath::implements(SchemaValidator::shared()->schema(self::ENVELOPE_SCHEMA))
+            ? new EnvelopeFastPath($this->maxDepth)
+            : false;
+        return ($this->fastPath === false ? null : $this->fastPath->decode($bytes)) ?? $this->decodeExactly($bytes);
+    }
+
+    /** The exact path: strict UTF-8, the strict parser, then the envelope schema. */
+    public function decodeExactly(string $bytes): Envelope
+    {
+        if (strlen($bytes) > $this->maxBytes) {
+            throw new DecodeError('payload_too_large', 'message of ' . strlen($bytes) . " bytes exceeds the limit of {$this->maxBytes}");
         }
         if (preg_match('//u', $bytes) !== 1) {
             throw new DecodeError('invalid_utf8', 'message is not valid UTF-8');

@@ -39,6 +39,12 @@ final class SchemaValidator
         return self::$shared ??= new self(Paths::schemas());
     }
 
+    /** The schema of `$id` `schemaId`, as loaded. */
+    public function schema(string $schemaId): \stdClass
+    {
+        return $this->schemas[$schemaId] ?? throw new \InvalidArgumentException("unknown schema {$schemaId}");
+    }
+
     /**
      * @return list<string> the problems found, each `<JSON Pointer>: <what>`; empty when valid
      */
