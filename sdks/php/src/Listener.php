@@ -31,7 +31,15 @@ final class Listener
         return EventName::matches($this->pattern, $name);
     }
 
-    public function invoke(array $payload, HandlerContext $context): void
+    /** Whether the handler declares the `HandlerContext` parameter (resolving it on first use). */
+    public function wantsContext(): bool
+    {
+        $this->resolved ??= $this->resolve();
+        return $this->wantsContext;
+    }
+
+    /** `context` may be left out when the handler does not take it (`wantsContext()`). */
+    public function invoke(array $payload, ?HandlerContext $context = null): void
     {
         $handler = $this->resolved ??= $this->resolve();
         $this->wantsContext ? $handler($payload, $context) : $handler($payload);

@@ -14,7 +14,7 @@ final class RedisListsDelivery extends Delivery
 
     public function ack(): void
     {
-        $this->transport->settle($this, 'ack', []);
+        $this->transport->ack($this);
     }
 
     public function retry(int $delayMs): void

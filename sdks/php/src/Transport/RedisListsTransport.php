@@ -128,6 +128,27 @@ final class RedisListsTransport implements Transport
         return (int) $this->scripts->run($this->redis, 'list-purge', [$key, "{{$key}}:delayed"], []);
     }
 
+    /**
+     * @internal
+     * A first delivery is acknowledged with list-ack's `LREM` alone, one command instead of a script
+     * (protocol/redis.md, Settle): an attempts field is written only when a message leaves the
+     * processing list, so a first delivery still in it has none of its own to delete.
+     */
+    public function ack(RedisListsDelivery $delivery): bool
+    {
+        if ($delivery->attempt !== 1) {
+            return $this->settle($delivery, 'ack', []);
+        }
+        $keys = $this->consumers[$delivery->queue]['keys'] ?? throw new \LogicException('[thrun:redis] settling after close');
+        $removed = $this->redis->lRem($keys['processing'], $delivery->body, -1);
+        if ($removed === false) {
+            $error = $this->redis->getLastError();
+            $this->redis->clearLastError();
+            throw new RedisScriptError("[thrun:redis] LREM {$keys['processing']}: {$error}");
+        }
+        return $removed === 1;
+    }
+
     /** @internal */
     public function settle(RedisListsDelivery $delivery, string $how, array $args): bool
     {

@@ -35,8 +35,8 @@ final class Worker
     private array $succeeded = [];
     /** @var list<Delivery> fetched, not settled */
     private array $held = [];
-    /** @var list<Delivery> started, not settled */
-    private array $started = [];
+    /** the delivery whose handler runs, not settled yet */
+    private ?Delivery $running = null;
     private bool $deadlineArmed = false;
 
     /**
@@ -84,7 +84,7 @@ final class Worker
     public function stop(): void
     {
         $this->stopping = true;
-        if ($this->started !== [] && !$this->deadlineArmed && function_exists('pcntl_alarm')) {
+        if ($this->running !== null && !$this->deadlineArmed && function_exists('pcntl_alarm')) {
             $this->deadlineArmed = true;
             if ($this->drainTimeoutMs === 0) {
                 $this->drainDeadlinePassed();
@@ -106,16 +106,16 @@ final class Worker
      */
     private function drainDeadlinePassed(): void
     {
-        if ($this->started === []) {
+        if ($this->running === null) {
             return; // the handler finished meanwhile: the loop is on its way out
         }
         $this->log('warning', 'the drain deadline passed; handing the running message back', [
             'drainTimeoutMs' => $this->drainTimeoutMs,
-            'queue' => $this->started[0]->queue,
-            'attempt' => $this->started[0]->attempt,
+            'queue' => $this->running->queue,
+            'attempt' => $this->running->attempt,
         ]);
         try {
-            $this->bus->transport->close($this->started);
+            $this->bus->transport->close([$this->running]);
         } catch (\Throwable $error) {
             $this->log('error', 'could not hand the messages back; their lease returns them', ['error' => $error->getMessage()]);
         }
@@ -153,10 +153,10 @@ final class Worker
                     }
                     throw $error;
                 }
-                while (($delivery = array_shift($this->held)) !== null) {
-                    $this->started = [$delivery];
+                foreach ($this->held as $delivery) {
+                    $this->running = $delivery;
                     $this->process($delivery);
-                    $this->started = [];
+                    $this->running = null;
                     $jobs++;
                     $this->bus->transport->heartbeat();
                     if ($this->maxJobs !== null && $jobs >= $this->maxJobs) {
@@ -176,7 +176,8 @@ final class Worker
                 pcntl_signal(SIGALRM, SIG_DFL);
                 $this->deadlineArmed = false;
             }
-            $this->bus->transport->close($this->started);
+            $this->bus->transport->close($this->running === null ? [] : [$this->running]);
+            $this->running = null;
             $this->held = [];
             $restore();
         }
@@ -242,7 +243,7 @@ final class Worker
      */
     private function runListeners(Delivery $delivery, Envelope $envelope, array $listeners, ?array $step, ?string $lease): void
     {
-        $context = new HandlerContext($envelope, $delivery->attempt, $this->maxAttempts, $delivery->queue, $this->bus);
+        $context = null; // built for the listeners that take it
         $memory = $envelope->eventId() !== null && count($listeners) > 1 ? "{$delivery->queue}\0{$envelope->eventId()}" : null;
         $errors = [];
         foreach ($listeners as $index => $listener) {
@@ -250,7 +251,12 @@ final class Worker
                 continue;
             }
             try {
-                $listener->invoke($envelope->payload, $context);
+                if ($listener->wantsContext()) {
+                    $context ??= new HandlerContext($envelope, $delivery->attempt, $this->maxAttempts, $delivery->queue, $this->bus);
+                    $listener->invoke($envelope->payload, $context);
+                } else {
+                    $listener->invoke($envelope->payload);
+                }
                 if ($memory !== null) {
                     $this->succeeded[$memory][$index] = true;
                 }
@@ -262,8 +268,10 @@ final class Worker
             if ($step !== null) {
                 $this->settle(fn () => $this->reportStep($delivery, $step, null));
             }
-            $this->settle(fn () => $delivery->ack());
-            unset($this->succeeded[(string) $memory]);
+            $this->ack($delivery);
+            if ($memory !== null) {
+                unset($this->succeeded[$memory]);
+            }
             $this->stats['handled']++;
             return;
         }
@@ -353,14 +361,29 @@ final class Worker
         $this->stats['dead_lettered']++;
     }
 
+    /** The common settlement, without a closure; a refusal goes on as `settle` does. */
+    private function ack(Delivery $delivery): void
+    {
+        try {
+            $delivery->ack();
+        } catch (\RedisException|\AMQPException|\RuntimeException $error) {
+            $this->log('error', 'the broker refused a settlement; trying again', ['error' => $error->getMessage()]);
+            if ($this->stopping) {
+                throw $error;
+            }
+            usleep(Backoff::delayMs(1, 100, 5_000, true) * 1000);
+            $this->settle(static fn () => $delivery->ack(), 2);
+        }
+    }
+
     /**
      * Runs a settlement until the broker takes it (a refused write is tried again after the shared
      * refusal backoff, 100 ms doubling to 5 s). Once stopping, it gives up: the lease brings the
      * message back.
      */
-    private function settle(\Closure $settlement): void
+    private function settle(\Closure $settlement, int $firstAttempt = 1): void
     {
-        for ($attempt = 1; ; $attempt++) {
+        for ($attempt = $firstAttempt; ; $attempt++) {
             try {
                 $settlement();
                 return;
