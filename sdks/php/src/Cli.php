@@ -32,6 +32,8 @@ final class Cli
       --memory <mb>             stop once the process uses this much memory
       --drain-timeout <seconds> on SIGTERM/SIGINT, how long the running handler may still take before
                                 its message is handed back for redelivery (default: 10)
+      --timeout <seconds>       a handler running longer ends the worker process (SIGKILL), and its
+                                message comes back after the lease (default: 60; 0: no limit)
       --max-attempts <n>        attempts before dead-lettering (default: 5)
       --backoff <ms>            first retry delay, doubled per attempt (default: 1000)
       --max-backoff <ms>        retry delay cap (default: 60000)
@@ -124,6 +126,7 @@ final class Cli
                 memoryMb: $int('memory'),
                 log: $log,
                 drainTimeoutMs: (int) round(1000 * (float) $one('drain-timeout', '10')),
+                timeoutSeconds: $int('timeout', 60),
             );
         };
         $processes = $int('processes', 1);

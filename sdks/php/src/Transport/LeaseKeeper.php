@@ -56,6 +56,15 @@ final class LeaseKeeper
             'keys' => $keys, 'args' => array_map('strval', $args)]);
     }
 
+    /**
+     * From now on the keeper watches `watch`: once one handler has run `timeoutMs` (and a second of
+     * grace, for the worker's own SIGALRM to act first), it kills the worker and stops renewing.
+     */
+    public function watch(HandlerWatch $watch, int $timeoutMs): void
+    {
+        $this->send(['op' => 'watch', 'key' => $watch->key, 'timeoutMs' => $timeoutMs]);
+    }
+
     /** Stops running what runs under `name`; once it returns, the keeper will not run it again. */
     public function drop(string $name): void
     {

@@ -11,6 +11,8 @@ use Thrun\EventName;
 use Thrun\HandlerContext;
 use Thrun\PermanentError;
 use Thrun\Transport\Delivery;
+use Thrun\Transport\HandlerWatch;
+use Thrun\Transport\WatchesHandlers;
 
 /**
  * Consumes queues and runs the bus's listeners, with the TypeScript worker's rules: an undecodable
@@ -18,6 +20,12 @@ use Thrun\Transport\Delivery;
  * `unknownEvents` (dead-letter, drop or leave); a failure is retried after the shared backoff until
  * `maxAttempts`, then dead-lettered (`max_attempts`); a `PermanentError` is dead-lettered at once.
  * A delivery past `maxAttempts` is dead-lettered without running again.
+ *
+ * A handler that runs past `timeoutSeconds` ends the process, as Laravel's `queue:work --timeout`
+ * does: SIGALRM kills it (SIGKILL), and, since a stopped or blocked process cannot act on SIGALRM, the
+ * transport's lease keeper kills it too once it sees the same handler still running a second later;
+ * either way nothing renews the lease any more and the message comes back after it, as its next
+ * attempt, to another worker (at least once).
  *
  * It runs until stopped (SIGTERM/SIGINT through pcntl, or `stop()`), or until one of the bounds a
  * process manager restarts it at: `maxJobs`, `maxTimeSeconds`, `memoryMb`. A stop fetches nothing
@@ -38,6 +46,12 @@ final class Worker
     /** the delivery whose handler runs, not settled yet */
     private ?Delivery $running = null;
     private bool $deadlineArmed = false;
+    /** When the drain deadline falls (SIGALRM serves it and the handler timeout). */
+    private ?float $drainDeadline = null;
+    /** Whether SIGALRM is this worker's, for the timeout or the drain deadline. */
+    private bool $alarmTrapped = false;
+    private mixed $previousAlarmHandler = null;
+    private ?HandlerWatch $watch = null;
 
     /**
      * @param list<string> $queues
@@ -59,7 +73,11 @@ final class Worker
         private readonly ?\Closure $log = null,
         private ?\Closure $onReady = null,
         private readonly int $drainTimeoutMs = 10_000,
+        private readonly int $timeoutSeconds = 60,
     ) {
+        if ($timeoutSeconds < 0) {
+            throw new \InvalidArgumentException('[thrun] timeoutSeconds must be ≥ 0 (0: no timeout)');
+        }
         if (!in_array($unknownEvents, ['dead-letter', 'drop', 'leave'], true)) {
             throw new \InvalidArgumentException('[thrun] unknownEvents must be dead-letter, drop or leave');
         }
@@ -89,12 +107,54 @@ final class Worker
             if ($this->drainTimeoutMs === 0) {
                 $this->drainDeadlinePassed();
             }
-            // SIGALRM counts whole seconds: the deadline is rounded up to the next one.
-            pcntl_signal(SIGALRM, function (): void {
-                $this->drainDeadlinePassed();
-            });
-            pcntl_alarm(max(1, (int) ceil($this->drainTimeoutMs / 1000)));
+            // SIGALRM counts whole seconds: the deadline is rounded up to the next one. One alarm
+            // serves both deadlines: it rings at the nearer, and `alarmRang` tells which it was.
+            $drain = max(1, (int) ceil($this->drainTimeoutMs / 1000));
+            $this->drainDeadline = microtime(true) + $drain;
+            $this->trapAlarm();
+            $timeoutLeft = pcntl_alarm(0);
+            pcntl_alarm($timeoutLeft > 0 ? min($timeoutLeft, $drain) : $drain);
         }
+    }
+
+    private function trapAlarm(): void
+    {
+        if (!$this->alarmTrapped) {
+            $this->alarmTrapped = true;
+            $this->previousAlarmHandler = pcntl_signal_get_handler(SIGALRM);
+            pcntl_signal(SIGALRM, function (): void {
+                $this->alarmRang();
+            });
+        }
+    }
+
+    private function alarmRang(): void
+    {
+        if ($this->drainDeadline !== null && microtime(true) >= $this->drainDeadline - 0.05) {
+            $this->drainDeadlinePassed();
+            return;
+        }
+        if ($this->running !== null) {
+            $this->timedOut($this->running);
+        }
+    }
+
+    /**
+     * A handler ran past `timeoutSeconds`: the process ends at once (SIGKILL, as Laravel's worker
+     * ends itself), settling nothing. Its lease keeper ends with it, so the message comes back after
+     * the lease as its next attempt, to another worker; past `maxAttempts` it is dead-lettered then.
+     */
+    private function timedOut(Delivery $delivery): never
+    {
+        $this->log('error', 'a handler ran past the timeout; ending the worker, the message comes back after its lease', [
+            'timeoutSeconds' => $this->timeoutSeconds,
+            'queue' => $delivery->queue,
+            'attempt' => $delivery->attempt,
+        ]);
+        if (function_exists('posix_kill')) {
+            posix_kill(getmypid(), SIGKILL);
+        }
+        exit(1);
     }
 
     /**
@@ -132,6 +192,13 @@ final class Worker
             foreach ($this->queues as $queue) {
                 $this->bus->transport->subscribe($queue);
             }
+            $timeout = $this->timeoutSeconds > 0 && function_exists('pcntl_alarm') ? $this->timeoutSeconds : 0;
+            if ($timeout > 0) {
+                $this->trapAlarm();
+                if ($this->bus->transport instanceof WatchesHandlers) {
+                    $this->watch = $this->bus->transport->watchHandlers($timeout);
+                }
+            }
             if ($this->onReady !== null) {
                 ($this->onReady)();
             }
@@ -145,6 +212,10 @@ final class Worker
                 $queue = $this->queues[$turn % count($this->queues)];
                 $wait = count($this->queues) === 1 ? $this->idleWaitSeconds : min(0.2, $this->idleWaitSeconds);
                 $room = $this->maxJobs === null ? $this->prefetch : min($this->prefetch, $this->maxJobs - $jobs);
+                if ($timeout > 0) {
+                    pcntl_alarm(0);
+                    $this->watch?->idle();
+                }
                 try {
                     $this->held = $this->bus->transport->fetch($queue, $room, $wait);
                 } catch (\RedisException $error) {
@@ -154,6 +225,11 @@ final class Worker
                     throw $error;
                 }
                 foreach ($this->held as $delivery) {
+                    if ($timeout > 0) {
+                        // Armed until the next message or fetch: it covers the handler and its settlement.
+                        pcntl_alarm($timeout);
+                        $this->watch?->handlerStarted();
+                    }
                     $this->running = $delivery;
                     $this->process($delivery);
                     $this->running = null;
@@ -171,11 +247,12 @@ final class Worker
                 }
             }
         } finally {
-            if ($this->deadlineArmed) {
+            if ($this->alarmTrapped) {
                 pcntl_alarm(0);
-                pcntl_signal(SIGALRM, SIG_DFL);
-                $this->deadlineArmed = false;
+                pcntl_signal(SIGALRM, $this->previousAlarmHandler ?? SIG_DFL);
+                [$this->alarmTrapped, $this->deadlineArmed, $this->drainDeadline] = [false, false, null];
             }
+            $this->watch = null;
             $this->bus->transport->close($this->running === null ? [] : [$this->running]);
             $this->running = null;
             $this->held = [];
@@ -371,6 +448,7 @@ final class Worker
             if ($this->stopping) {
                 throw $error;
             }
+            $this->settlementRefused();
             usleep(Backoff::delayMs(1, 100, 5_000, true) * 1000);
             $this->settle(static fn () => $delivery->ack(), 2);
         }
@@ -392,9 +470,19 @@ final class Worker
                 if ($this->stopping) {
                     throw $error;
                 }
+                $this->settlementRefused();
                 usleep(Backoff::delayMs($attempt, 100, 5_000, true) * 1000);
             }
         }
+    }
+
+    /** The handler is done: waiting on a refusing broker is no handler running past its timeout. */
+    private function settlementRefused(): void
+    {
+        if ($this->alarmTrapped && $this->drainDeadline === null) {
+            pcntl_alarm(0);
+        }
+        $this->watch?->idle();
     }
 
     /** @return \Closure(): void restores the previous handlers */

@@ -109,6 +109,69 @@ final class WorkerCommandTest extends BrokerTestCase
         self::assertSame([2], $attempts);
     }
 
+    public function testAHandlerPastTheTimeoutEndsTheWorkerAndTheMessageComesBack(): void
+    {
+        $queue = self::uniqueQueue('endless');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        $bus->event('endless.job', ['marks' => $marks], ['queue' => $queue]);
+        [$process, $pipes] = self::startWith('short-lease.php', $queue, '--timeout', '1');
+        $redis = self::redis();
+        self::assertSame([$marks, 'started'], $redis->blPop([$marks], 10));
+        $status = self::waitForEnd($process, 15);
+        self::assertTrue($status['signaled'] && $status['termsig'] === SIGKILL, 'the worker killed itself');
+        self::assertStringContainsString('a handler ran past the timeout', stream_get_contents($pipes[2]));
+        self::assertSame([2], self::attemptsOfTheNextWorker($queue, 'endless.job'));
+    }
+
+    public function testAStoppedWorkerIsKilledByItsLeaseKeeperAfterTheTimeout(): void
+    {
+        $queue = self::uniqueQueue('stopped');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        $bus->event('long.job', ['marks' => $marks, 'ms' => 30_000], ['queue' => $queue]);
+        [$process, $pipes] = self::startWith('short-lease.php', $queue, '--timeout', '1');
+        try {
+            self::assertSame([$marks, 'started'], self::redis()->blPop([$marks], 10));
+            // A stopped process runs no signal handler of its own: only its lease keeper can end it.
+            posix_kill(proc_get_status($process)['pid'], SIGSTOP);
+            $status = self::waitForEnd($process, 15);
+            self::assertTrue($status['signaled'] && $status['termsig'] === SIGKILL, 'the lease keeper killed the stopped worker');
+            self::assertStringContainsString('ran past the timeout', stream_get_contents($pipes[2]));
+            self::assertSame([2], self::attemptsOfTheNextWorker($queue, 'long.job'));
+        } finally {
+            if (proc_get_status($process)['running']) {
+                proc_terminate($process, SIGKILL);
+            }
+        }
+    }
+
+    /** @return array{signaled: bool, termsig: int} how the process ended (it is killed past `seconds`) */
+    private static function waitForEnd($process, float $seconds): array
+    {
+        $deadline = microtime(true) + $seconds;
+        while (($status = proc_get_status($process))['running']) {
+            if (microtime(true) > $deadline) {
+                proc_terminate($process, SIGKILL);
+                self::fail("the worker did not end within {$seconds} s");
+            }
+            usleep(20_000);
+        }
+        return $status;
+    }
+
+    /** @return list<int> the attempt with which another worker gets the queue's message */
+    private static function attemptsOfTheNextWorker(string $queue, string $event): array
+    {
+        $next = new EventBus(new RedisListsTransport(self::redis(), leaseMs: 300));
+        $attempts = [];
+        $next->subscribe($event, function (array $payload, \Thrun\HandlerContext $context) use (&$attempts): void {
+            $attempts[] = $context->attempt;
+        });
+        self::work($next, $queue, maxJobs: 1, seconds: 10);
+        return $attempts;
+    }
+
     public function testSigtermWhileIdleStopsPromptly(): void
     {
         $queue = self::uniqueQueue('idle');

@@ -22,4 +22,10 @@ return static function (EventBus $bus): void {
         }
         $redis->rPush($payload['marks'], 'finished');
     });
+    $bus->subscribe('endless.job', static function (array $payload) use ($redis): void {
+        $redis->rPush($payload['marks'], 'started');
+        for ($spins = 0; ; $spins++) {
+            // a handler that never returns
+        }
+    });
 };
