@@ -23,10 +23,16 @@ type streamSource struct {
 	lastTrim time.Time
 }
 
+// The entry fields Thrun writes (protocol/headers.json, "redis").
+const (
+	fieldBody = "b"
+	fieldKey  = "k"
+)
+
 // entryBody finds the body (field b, else the only field: a foreign producer's entry) and key (k).
 func entryBody(values map[string]any) ([]byte, string) {
-	key, _ := values["k"].(string)
-	if b, ok := values["b"].(string); ok {
+	key, _ := values[fieldKey].(string)
+	if b, ok := values[fieldBody].(string); ok {
 		return []byte(b), key
 	}
 	for _, v := range values {
