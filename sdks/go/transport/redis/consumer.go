@@ -22,7 +22,8 @@ type fetched struct {
 // source is what each mode gives the shared consumer loop.
 type source interface {
 	// fetch takes up to max messages, waiting a bounded time (the block timeout) when there are none.
-	fetch(ctx context.Context, max int) ([]fetched, error)
+	// held lists what this consumer holds (a source may need it to recover after a lost reply).
+	fetch(ctx context.Context, max int, held func() []fetched) ([]fetched, error)
 	ack(ctx context.Context, m fetched) error
 	// retry puts a message back as its next attempt; it may hand back a redelivery to run here.
 	retry(ctx context.Context, m fetched, delay time.Duration) (*fetched, error)
@@ -165,7 +166,7 @@ func (c *consumer) loop() {
 				return
 			}
 		}
-		messages, err := c.src.fetch(c.stopCtx, limit)
+		messages, err := c.src.fetch(c.stopCtx, limit, c.heldMessages)
 		if err != nil {
 			if c.stopCtx.Err() != nil {
 				return
