@@ -244,15 +244,15 @@ func (c *consumer) run(d *delivery) {
 // park delivers a message again, as its next attempt, after a backoff. Close counts a parked
 // message as started.
 func (c *consumer) park(d *delivery, refusals int) {
-	if !d.release() {
+	// Parked in the same step as it leaves held: heldMessages always sees it in one or the other.
+	if !d.release(func() { c.parked[d] = nil }) {
 		return
 	}
 	delay := min(5*time.Second, 100*time.Millisecond<<min(refusals-1, 10))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
-		c.parked[d] = nil
-		return
+		return // Close takes it
 	}
 	c.parked[d] = time.AfterFunc(delay, func() {
 		c.mu.Lock()
@@ -324,7 +324,7 @@ func (c *consumer) Close(ctx context.Context) error {
 		c.waiting = nil
 		c.mu.Unlock()
 		for _, d := range held {
-			if d.release() {
+			if d.release(nil) {
 				started = append(started, d.m)
 			}
 		}
@@ -364,8 +364,9 @@ func (d *delivery) isPending() bool {
 	return d.state == statePending
 }
 
-// release takes the delivery back from its handler (close, park); false if it was settled.
-func (d *delivery) release() bool {
+// release takes the delivery back from its handler (close, park); false if it was settled. then,
+// when given, runs under the consumer's lock as the delivery leaves held.
+func (d *delivery) release(then func()) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.state != statePending {
@@ -374,6 +375,9 @@ func (d *delivery) release() bool {
 	d.state = stateDone
 	d.consumer.mu.Lock()
 	delete(d.consumer.held, d)
+	if then != nil {
+		then()
+	}
 	d.consumer.mu.Unlock()
 	return true
 }
