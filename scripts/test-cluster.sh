@@ -5,8 +5,8 @@
 #   scripts/test-cluster.sh            # npm run test:cluster
 #
 # Redis Cluster (scripts/brokers/redis-cluster.sh, six servers): the conformance suite (Lists;
-# THRUN_CLUSTER_REDIS_MODES=list,stream adds Streams), a ledger run with and without WAIT (the queue's
-# master SIGKILLed mid-run, then revived), and a 50-step batch across a failover. RabbitMQ
+# THRUN_CLUSTER_REDIS_MODES=list,stream adds Streams), ledger runs (Lists with and without WAIT, Streams
+# with WAIT; the queue's master SIGKILLed mid-run, then revived), and a 50-step batch across a failover. RabbitMQ
 # (scripts/brokers/cluster/rabbitmq-cluster.sh, three nodes): the conformance suite on quorum queues
 # and a ledger run with a node SIGKILLed and revived. Kafka (scripts/brokers/cluster/kafka-cluster.sh,
 # three KRaft broker-controllers, replication factor 3, min.insync.replicas 2): the conformance suite

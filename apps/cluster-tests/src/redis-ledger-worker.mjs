@@ -1,6 +1,6 @@
 // A worker process of the Redis Cluster ledger run (ledger-worker-loop.mjs): the Redis transport on an
-// ioredis Cluster, in group "ledger". Argv: one JSON object (nodes, keyPrefix, queue, ledger, wait,
-// handlerMs).
+// ioredis Cluster, in group "ledger". Argv: one JSON object (nodes, keyPrefix, queue, mode, ledger,
+// wait, handlerMs).
 import { redisTransport } from '@thrun/transport-redis';
 import { Cluster } from 'ioredis';
 import { runLedgerWorker } from './ledger-worker-loop.mjs';
@@ -17,6 +17,7 @@ const cluster = new Cluster(config.nodes, {
 cluster.on('error', () => {});
 const transport = redisTransport({
   client: cluster,
+  mode: config.mode,
   keyPrefix: config.keyPrefix,
   visibilityTimeoutMs: 3_000,
   blockTimeoutMs: 500,

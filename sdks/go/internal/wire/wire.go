@@ -1,10 +1,11 @@
-// Package wire loads the repository's language-neutral wire files: the JSON Schemas of schemas/ and
-// the Redis scripts of protocol/redis/, embedded by the modules github.com/thrun-dev/thrun/schemas and
+// Package wire loads the repository's language-neutral wire files: the JSON Schemas of schemas/, and
+// the Redis scripts of protocol/redis/ and the header names of protocol/headers.json, embedded by the modules github.com/thrun-dev/thrun/schemas and
 // github.com/thrun-dev/thrun/protocol (go:embed reaches only files inside the embedding module, so
 // each folder is a module of its own). Those folders are the only copies: nothing is copied here.
 package wire
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -82,4 +83,29 @@ func resolve(files fs.FS, path string, stack []string) (string, error) {
 		return strings.TrimSuffix(included, "\n") // the include line's own newline stays
 	})
 	return body, failure
+}
+
+// HeaderNames returns the wire names of one section of protocol/headers.json ("deadLetter",
+// "rabbitmq", "kafka", "redis"), by constant name: {"attempt": "thrun-attempt", …}. The Redis
+// section lists entry fields rather than headers.
+func HeaderNames(section string) map[string]string {
+	var file map[string]json.RawMessage
+	if err := json.Unmarshal(protocol.Headers, &file); err != nil {
+		panic("wire: protocol/headers.json: " + err.Error())
+	}
+	var entries struct {
+		Headers      map[string]struct{ Name string }
+		StreamFields map[string]struct{ Name string }
+	}
+	if err := json.Unmarshal(file[section], &entries); err != nil || entries.Headers == nil && entries.StreamFields == nil {
+		panic("wire: protocol/headers.json has no header section " + section)
+	}
+	names := map[string]string{}
+	for key, entry := range entries.Headers {
+		names[key] = entry.Name
+	}
+	for key, entry := range entries.StreamFields {
+		names[key] = entry.Name
+	}
+	return names
 }

@@ -103,7 +103,7 @@ func (d *delivery) DeadLetter(ctx context.Context, reason transport.DeadLetterRe
 	}, brokerkit.Settled)
 }
 
-var deadLetterHeaderOrder = []string{"thrun-dead-queue", "thrun-dead-error-code", "thrun-dead-error-message", "thrun-dead-attempts", "thrun-dead-failed-at"}
+var deadLetterHeaderOrder = []string{transport.HeaderDeadQueue, transport.HeaderDeadErrorCode, transport.HeaderDeadErrorMessage, transport.HeaderDeadAttempts, transport.HeaderDeadFailedAt}
 
 // sendCopy keeps the record's own headers (a kept dead letter's description, a producer's).
 func (d *delivery) sendCopy(ctx context.Context, delay time.Duration) error {

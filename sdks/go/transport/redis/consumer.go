@@ -22,7 +22,8 @@ type fetched struct {
 // source is what each mode gives the shared consumer loop.
 type source interface {
 	// fetch takes up to max messages, waiting a bounded time (the block timeout) when there are none.
-	fetch(ctx context.Context, max int) ([]fetched, error)
+	// held lists what this consumer holds (a source may need it to recover after a lost reply).
+	fetch(ctx context.Context, max int, held func() []fetched) ([]fetched, error)
 	ack(ctx context.Context, m fetched) error
 	// retry puts a message back as its next attempt; it may hand back a redelivery to run here.
 	retry(ctx context.Context, m fetched, delay time.Duration) (*fetched, error)
@@ -165,7 +166,7 @@ func (c *consumer) loop() {
 				return
 			}
 		}
-		messages, err := c.src.fetch(c.stopCtx, limit)
+		messages, err := c.src.fetch(c.stopCtx, limit, c.heldMessages)
 		if err != nil {
 			if c.stopCtx.Err() != nil {
 				return
@@ -243,15 +244,15 @@ func (c *consumer) run(d *delivery) {
 // park delivers a message again, as its next attempt, after a backoff. Close counts a parked
 // message as started.
 func (c *consumer) park(d *delivery, refusals int) {
-	if !d.release() {
+	// Parked in the same step as it leaves held: heldMessages always sees it in one or the other.
+	if !d.release(func() { c.parked[d] = nil }) {
 		return
 	}
 	delay := min(5*time.Second, 100*time.Millisecond<<min(refusals-1, 10))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
-		c.parked[d] = nil
-		return
+		return // Close takes it
 	}
 	c.parked[d] = time.AfterFunc(delay, func() {
 		c.mu.Lock()
@@ -323,7 +324,7 @@ func (c *consumer) Close(ctx context.Context) error {
 		c.waiting = nil
 		c.mu.Unlock()
 		for _, d := range held {
-			if d.release() {
+			if d.release(nil) {
 				started = append(started, d.m)
 			}
 		}
@@ -363,8 +364,9 @@ func (d *delivery) isPending() bool {
 	return d.state == statePending
 }
 
-// release takes the delivery back from its handler (close, park); false if it was settled.
-func (d *delivery) release() bool {
+// release takes the delivery back from its handler (close, park); false if it was settled. then,
+// when given, runs under the consumer's lock as the delivery leaves held.
+func (d *delivery) release(then func()) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.state != statePending {
@@ -373,6 +375,9 @@ func (d *delivery) release() bool {
 	d.state = stateDone
 	d.consumer.mu.Lock()
 	delete(d.consumer.held, d)
+	if then != nil {
+		then()
+	}
 	d.consumer.mu.Unlock()
 	return true
 }

@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -26,6 +28,7 @@ type listSource struct {
 	mu      sync.Mutex
 	drained bool      // the last fetch left the queue empty: the next one blocks at once
 	dueAt   time.Time // when the next delayed message is due (zero: none)
+	resync  bool      // a fetch failed: its reply may have been lost after Redis ran it
 }
 
 func (s *listSource) processing() string { return s.keys.processing(s.consumerID) }
@@ -76,8 +79,11 @@ func (s *listSource) wait(ctx context.Context, max int, block time.Duration) ([]
 		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()
 		}
-		// NOSCRIPT (first use, a restarted Redis): the next list-fetch, sent the ordinary way, drains
-		// the landing list.
+		if !strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			return nil, 0, err
+		}
+		// Not loaded yet (first use, a restarted Redis): the next list-fetch, sent the ordinary way,
+		// drains the landing list.
 		return s.take(ctx, max)
 	}
 	return parseFetch(fetch.Val())
@@ -91,10 +97,68 @@ func (s *listSource) blockFor(nextDueMs int64) time.Duration {
 	return max(10*time.Millisecond, min(time.Duration(nextDueMs)*time.Millisecond, s.blockTimeout))
 }
 
-func (s *listSource) fetch(ctx context.Context, max int) ([]fetched, error) {
+// recover finds the messages of this consumer's processing list that it does not hold: those a
+// list-fetch moved there before its reply was lost. They were never handed to a handler, so their
+// attempt is what list-fetch would have said. Without this they would stay there, under a lease this
+// live consumer keeps renewing, until it closes.
+func (s *listSource) recover(ctx context.Context, held []fetched) ([]fetched, error) {
+	inList, err := s.client.LRange(ctx, s.processing(), 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[string]int, len(held))
+	for _, m := range held {
+		known[string(m.body)]++
+	}
+	var orphans []string
+	for i := len(inList) - 1; i >= 0; i-- { // oldest first: the list's right end was taken first
+		if body := inList[i]; known[body] > 0 {
+			known[body]--
+		} else {
+			orphans = append(orphans, body)
+		}
+	}
+	if len(orphans) == 0 {
+		return nil, nil
+	}
+	fields := make([]string, len(orphans))
+	for i, body := range orphans {
+		sum := sha1.Sum([]byte(body))
+		fields[i] = hex.EncodeToString(sum[:])
+	}
+	seen, err := s.client.HMGet(ctx, s.keys.attempts, fields...).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fetched, len(orphans))
+	for i, body := range orphans {
+		count, _ := seen[i].(string)
+		before, _ := strconv.Atoi(count)
+		out[i] = fetched{body: []byte(body), attempt: before + 1}
+	}
+	return out, nil
+}
+
+func (s *listSource) fetch(ctx context.Context, max int, held func() []fetched) ([]fetched, error) {
 	s.mu.Lock()
-	drained, dueAt := s.drained, s.dueAt
+	drained, dueAt, resync := s.drained, s.dueAt, s.resync
 	s.mu.Unlock()
+	if resync {
+		// held is read before the list: only this loop adds to it, so nothing held is missed.
+		recovered, err := s.recover(ctx, held())
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.resync = false
+		if len(recovered) > 0 {
+			s.drained = false
+		}
+		s.mu.Unlock()
+		if len(recovered) > 0 {
+			return recovered, nil
+		}
+	}
 	var messages []fetched
 	var nextDue int64
 	var err error
@@ -114,6 +178,7 @@ func (s *listSource) fetch(ctx context.Context, max int) ([]fetched, error) {
 	if err != nil {
 		s.mu.Lock()
 		s.drained = false
+		s.resync = true
 		s.mu.Unlock()
 		return nil, err
 	}

@@ -181,9 +181,9 @@ func (t *Transport) Publish(ctx context.Context, queue string, messages []transp
 		case t.opts.Mode == ModeList:
 			bodies = append(bodies, m.Body)
 		default:
-			values := []any{"b", m.Body}
+			values := []any{fieldBody, m.Body}
 			if m.Key != "" {
-				values = append(values, "k", m.Key)
+				values = append(values, fieldKey, m.Key)
 			}
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: keys.queue, Values: values})
 		}

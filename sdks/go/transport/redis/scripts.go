@@ -6,8 +6,9 @@ import (
 	"github.com/thrun-dev/thrun/sdks/go/internal/wire"
 )
 
-// The shared scripts of protocol/redis, resolved from the embedded copies. redis.Script runs
-// EVALSHA and falls back to EVAL on NOSCRIPT.
+// The shared scripts of protocol/redis, as the protocol module embeds them (the repository's only
+// copy), their includes resolved by internal/wire. redis.Script runs EVALSHA and falls back to EVAL
+// on NOSCRIPT.
 var (
 	scheduleScript         = script("schedule-1.lua")
 	listFetchScript        = script("list-fetch-6.lua")

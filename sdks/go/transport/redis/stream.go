@@ -23,10 +23,16 @@ type streamSource struct {
 	lastTrim time.Time
 }
 
+// The entry fields Thrun writes (protocol/headers.json, "redis").
+const (
+	fieldBody = "b"
+	fieldKey  = "k"
+)
+
 // entryBody finds the body (field b, else the only field: a foreign producer's entry) and key (k).
 func entryBody(values map[string]any) ([]byte, string) {
-	key, _ := values["k"].(string)
-	if b, ok := values["b"].(string); ok {
+	key, _ := values[fieldKey].(string)
+	if b, ok := values[fieldBody].(string); ok {
 		return []byte(b), key
 	}
 	for _, v := range values {
@@ -60,7 +66,8 @@ func claimedEntry(id, fields, attempt any) (fetched, bool) {
 	return fetched{id: idText, body: body, key: key, attempt: int(n)}, true
 }
 
-func (s *streamSource) fetch(ctx context.Context, limit int) ([]fetched, error) {
+// fetch: an entry whose reply was lost stays pending in the group, claimed again once idle.
+func (s *streamSource) fetch(ctx context.Context, limit int, _ func() []fetched) ([]fetched, error) {
 	reply, err := streamClaimScript.Run(ctx, s.client, []string{s.keys.queue, s.keys.retry(s.group), s.keys.delayed}, s.group, s.consumerID, limit, s.idle.Milliseconds()).Result()
 	if err != nil {
 		return nil, err
