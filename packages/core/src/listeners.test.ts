@@ -1,7 +1,7 @@
 import { ConfigurationError } from '@thrun/contract';
 import { describe, expect, it } from 'vitest';
 import type { HandlerContext } from './context.js';
-import { ThrunEventListener } from './listeners.js';
+import { ListenerRegistry, ThrunEventListener } from './listeners.js';
 import { patternCovers, patternsOverlap, Router } from './routing.js';
 import { received } from './test-fixtures/listeners/order-mailer.js';
 import { createThrun } from './thrun.js';
@@ -133,5 +133,35 @@ describe('routing', () => {
     expect(router.queuesFor('#')).toEqual(['billing', 'audit', 'events']);
     expect(router.queuesFor('*.paid')).toEqual(['billing', 'audit', 'events']);
     expect(router.queuesFor('order.*')).toEqual(['events']);
+  });
+});
+
+describe('ListenerRegistry.resolve', () => {
+  it('sees every subscribe and unsubscribe after a name was resolved, wildcards included', () => {
+    const registry = new ListenerRegistry();
+    const names = (eventName: string) => registry.resolve(eventName).map((l) => l.name);
+    function exact() {}
+    function anyOrder() {}
+    expect(names('order.created')).toEqual([]);
+    const first = registry.add('order.created', exact);
+    expect(names('order.created')).toEqual(['exact']);
+    const wildcard = registry.add('order.*', anyOrder);
+    expect(names('order.created')).toEqual(['exact', 'anyOrder']);
+    expect(names('order.paid')).toEqual(['anyOrder']);
+    expect(names('order.created')).toEqual(['exact', 'anyOrder']);
+    registry.remove(first);
+    expect(names('order.created')).toEqual(['anyOrder']);
+    registry.remove(wildcard);
+    expect(names('order.created')).toEqual([]);
+    expect(names('order.paid')).toEqual([]);
+  });
+
+  it('keeps a resolved snapshot unchanged when listeners change later', () => {
+    const registry = new ListenerRegistry();
+    registry.add('order.created', () => {});
+    const snapshot = registry.resolve('order.created');
+    registry.add('order.created', () => {});
+    expect(snapshot).toHaveLength(1);
+    expect(registry.resolve('order.created')).toHaveLength(2);
   });
 });

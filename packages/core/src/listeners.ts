@@ -60,6 +60,10 @@ export class ListenerRegistry {
   private readonly exact = new Map<string, Listener[]>();
   private wildcards: Listener[] = [];
   private readonly resolved = new Map<string, readonly Listener[]>();
+  // The last name resolved, checked before the map: a hot loop dispatching one event compares one
+  // string (usually the same interned string, so one pointer) instead of hashing it into the map.
+  private lastName: string | undefined;
+  private lastListeners: readonly Listener[] = EMPTY;
   private nextId = 1;
   private readonly changeListeners = new Set<() => void>();
 
@@ -106,8 +110,14 @@ export class ListenerRegistry {
    * name; only valid names are cached, so the check runs once per name.
    */
   resolve(eventName: string): readonly Listener[] {
-    const cached = this.resolved.get(eventName);
-    if (cached !== undefined) return cached;
+    if (eventName === this.lastName) return this.lastListeners;
+    const snapshot = this.resolved.get(eventName) ?? this.resolveUncached(eventName);
+    this.lastName = eventName;
+    this.lastListeners = snapshot;
+    return snapshot;
+  }
+
+  private resolveUncached(eventName: string): readonly Listener[] {
     assertEventName(eventName);
     const exact = this.exact.get(eventName);
     let list: Listener[] = exact ? [...exact] : [];
@@ -139,6 +149,8 @@ export class ListenerRegistry {
 
   private changed(): void {
     this.resolved.clear();
+    this.lastName = undefined;
+    this.lastListeners = EMPTY;
     for (const callback of this.changeListeners) callback();
   }
 }

@@ -7,14 +7,24 @@ import { ValidationError } from '@thrun/contract';
  * codec; this is the cheap check for in-process dispatch and for failing before anything is sent.
  */
 export function assertPayload(payload: unknown, maxDepth: number): void {
+  // The envelope wraps the payload in one object, so the payload itself may use maxDepth - 1 levels.
+  // The walk checks the root's prototype too: a valid payload costs one walk and one prototype read
+  // per object; only a failing one is looked at again, to say what is wrong.
+  if (
+    typeof payload === 'object' &&
+    payload !== null &&
+    !Array.isArray(payload) &&
+    isValidObject(payload, 2, maxDepth)
+  ) {
+    return;
+  }
   if (!isPlainObject(payload)) {
     throw new ValidationError(
       'invalid_payload',
       `[thrun:core] the payload must be a plain JSON object, got ${describe(payload)}`,
     );
   }
-  // The envelope wraps the payload in one object, so the payload itself may use maxDepth - 1 levels.
-  checkValue(payload, 2, maxDepth, '');
+  explain(payload, 2, maxDepth, '');
 }
 
 /** A shape check only: objects, not arrays or class instances. Used when validation is off. */
@@ -65,11 +75,6 @@ function isValidObject(value: object, depth: number, maxDepth: number): boolean 
 function isJsonNumber(value: number): boolean {
   if (value - value !== 0) return false; // NaN and ±Infinity
   return (value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER) || !Number.isInteger(value);
-}
-
-function checkValue(value: object, depth: number, maxDepth: number, path: string): void {
-  if (isValidObject(value, depth, maxDepth)) return;
-  explain(value, depth, maxDepth, path);
 }
 
 function explain(value: unknown, depth: number, maxDepth: number, path: string): void {
