@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { decodeDeadLetter, PayloadTooLargeError, type Transport, TransportError } from '@thrun/contract';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runScript } from './connection.js';
 import { redisTransport } from './index.js';
+import { listAckScript } from './scripts.js';
 import {
   bytes,
   deleteKeys,
@@ -82,6 +85,59 @@ describe('lists mode', () => {
     expect(seen.a.length).toBeGreaterThan(0);
     expect(seen.b.length).toBeGreaterThan(0);
     expect([...seen.a, ...seen.b].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`).sort());
+  });
+
+  it('list-ack settles many bodies in one call as one call per body would, one copy each', async () => {
+    const processing = `{${prefix}jobs}:processing:c`;
+    const attempts = `{${prefix}jobs}:attempts`;
+    const sha1 = (body: string) => createHash('sha1').update(body).digest('hex');
+    await admin.lpush(processing, 'a', 'b', 'a', 'c');
+    await admin.hset(attempts, sha1('a'), 2, sha1('b'), 1, sha1('c'), 4);
+    const ack = (...bodies: string[]) => runScript(admin, listAckScript, [processing, attempts], bodies);
+    // `x` was already taken back by an expired lease: not counted, nothing else touched.
+    expect(await ack('a', 'b', 'x')).toBe(2);
+    expect(await admin.lrange(processing, 0, -1)).toEqual(['c', 'a']);
+    expect(await admin.hkeys(attempts)).toEqual([sha1('c')]);
+    // One body, as older runtimes send it: 1, then 0 once it is gone.
+    expect(await ack('c')).toBe(1);
+    expect(await ack('c')).toBe(0);
+    expect(await admin.lrange(processing, 0, -1)).toEqual(['a']);
+    expect(await admin.hlen(attempts)).toBe(0);
+  });
+
+  it('acknowledges the handlers that settle together with one list-ack call', async () => {
+    const transport = open();
+    const monitor = await admin.monitor();
+    const acked: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const [command, sha, , processing, , ...bodies] = args;
+      if (command?.toLowerCase() === 'evalsha' && sha === listAckScript.sha && processing?.includes(prefix)) {
+        acked.push(bodies);
+      }
+    });
+    try {
+      await transport.publish(
+        'jobs',
+        Array.from({ length: 50 }, (_, i) => ({ body: bytes(`j${i}`) })),
+      );
+      let settled = 0;
+      await transport.consume(
+        'jobs',
+        async (delivery) => {
+          await delivery.ack();
+          settled++;
+        },
+        { concurrency: 50 },
+      );
+      await waitFor(() => settled === 50);
+      await waitFor(() => acked.flat().length === 50);
+    } finally {
+      monitor.disconnect();
+    }
+    expect(acked.flat().sort()).toEqual(Array.from({ length: 50 }, (_, i) => `j${i}`).sort());
+    // A batch fetched together is handled together: its acks leave in far fewer calls than messages.
+    expect(acked.length).toBeLessThan(10);
+    expect(await admin.keys(`{${prefix}jobs}:processing:*`)).toEqual([]);
   });
 
   it('counts attempts on retry without changing the bytes on the list', async () => {

@@ -82,6 +82,10 @@ export function listSource(context: SourceContext): MessageSource {
   const lease = String(context.visibilityTimeoutMs);
   const crossSlot = client instanceof Cluster;
   const blockingRead = interruption();
+  // list-ack takes many bodies: the acks of one turn are one script call, as XACK is in Streams mode.
+  const acknowledge = batched<Buffer>((bodies) =>
+    settleScript(listAckScript, [processing, keys.attempts], bodies),
+  );
 
   const landing = keys.landing(consumerId);
   const fetchKeys = [keys.queue, processing, keys.attempts, keys.delayed, keys.consumers, landing];
@@ -208,7 +212,7 @@ export function listSource(context: SourceContext): MessageSource {
     },
 
     async ack(message) {
-      await unsure(() => settleScript(listAckScript, [processing, keys.attempts], [message.body]));
+      await unsure(() => acknowledge(message.body));
     },
 
     async retry(message, delayMs) {
@@ -275,19 +279,19 @@ export function listSource(context: SourceContext): MessageSource {
  * message. Each caller's promise resolves only once Redis answered for its batch, and rejects with the
  * batch's error (the caller then settles again, in a later batch).
  */
-function batched(send: (ids: string[]) => Promise<unknown>): (id: string) => Promise<void> {
-  let ids: string[] = [];
+function batched<T>(send: (items: T[]) => Promise<unknown>): (item: T) => Promise<void> {
+  let items: T[] = [];
   let sending: Promise<void> | undefined;
   const flush = async () => {
-    const batch = ids;
-    ids = [];
+    const batch = items;
+    items = [];
     sending = undefined;
     await send(batch);
   };
-  return (id) => {
-    ids.push(id);
+  return (item) => {
+    items.push(item);
     // process.nextTick runs once the microtasks queued now have run: every handler settling in this
-    // turn has added its id by then.
+    // turn has added its item by then.
     sending ??= new Promise<void>((resolve) => process.nextTick(resolve)).then(flush);
     return sending;
   };
@@ -329,7 +333,7 @@ export function streamSource(
     claimAt = Math.min(claimAt, at);
   };
 
-  const acknowledge = batched((ids) =>
+  const acknowledge = batched<string>((ids) =>
     replicaWait.replicas > 0
       ? writeReplicated(client, (p) => p.xack(keys.queue, group, ...ids), replicaWait, what)
       : client.xack(keys.queue, group, ...ids),

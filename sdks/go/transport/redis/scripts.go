@@ -12,7 +12,7 @@ import (
 var (
 	scheduleScript         = script("schedule-1.lua")
 	listFetchScript        = script("list-fetch-6.lua")
-	listAckScript          = script("list-ack-2.lua")
+	listAckScript          = script("list-ack-2.lua").takingMany()
 	listRetryScript        = script("list-retry-4.lua")
 	listDeadLetterScript   = script("list-dead-letter-3.lua")
 	listReapScript         = script("list-reap-3.lua")
@@ -29,11 +29,19 @@ var (
 type luaScript struct {
 	*redis.Script
 	source string
+	// many: calls with the same keys may go as one, their arguments concatenated (list-ack takes
+	// many bodies and does what one call per body would).
+	many bool
 }
 
 func script(file string) luaScript {
 	source := wire.RedisScript(file).Source
 	return luaScript{Script: redis.NewScript(source), source: source}
+}
+
+func (s luaScript) takingMany() luaScript {
+	s.many = true
+	return s
 }
 
 // delayedIDLength is the length of a delayed member's id: `<16 hex digits>:<body>`.
