@@ -1,16 +1,9 @@
 import { TransportError } from '@thrun/contract';
-import {
-  type Admin,
-  type Consumer,
-  type ConsumerConfig,
-  Kafka,
-  logLevel,
-  Partitioners,
-  type Producer,
-} from 'kafkajs';
+import { type Admin, type Consumer, type ConsumerConfig, Kafka, logLevel, type Producer } from 'kafkajs';
 import { ConsumerSockets } from './consumer-sockets.js';
 import { causedBy, describe } from './errors.js';
 import type { KafkaSettings } from './options.js';
+import { pinnedPartitioner } from './publisher.js';
 
 /** A kafkajs consumer, and how to cut its connections when Thrun owns them. */
 export interface ConsumerClient {
@@ -70,8 +63,8 @@ export class Connection {
         idempotent: true,
         allowAutoTopicCreation: false,
         retry: this.settings.retry,
-        // kafkajs' default (murmur2 on the key, as the Java client), named so it does not warn.
-        createPartitioner: Partitioners.DefaultPartitioner,
+        // kafkajs' default, choosing once per record (see pinnedPartitioner).
+        createPartitioner: pinnedPartitioner,
       });
       await created.connect();
       return created;

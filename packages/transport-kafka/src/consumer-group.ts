@@ -16,7 +16,7 @@ export async function joinGroup(
   await consumer.connect();
   // A new group starts at the oldest retained message, so work published before the first
   // worker started is not lost (and a consumer is subscribed as soon as this resolves).
-  await consumer.subscribe({ topics, fromBeginning: true });
+  await subscribe(consumer, topics);
   const joined = new Promise<void>((resolve, reject) => {
     consumer.on(consumer.events.GROUP_JOIN, () => resolve());
     consumer.on(consumer.events.CRASH, (event) => {
@@ -54,5 +54,23 @@ export async function startGroupAtEnd(
       topic,
       partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
     });
+  }
+}
+
+/**
+ * `consumer.subscribe`, tried again while it fails retriably: on a cluster, the broker answering the
+ * consumer's metadata request may not know a topic created a moment ago through another broker yet
+ * (UNKNOWN_TOPIC_OR_PARTITION), and kafkajs' subscribe does not retry (it forgets the topics it
+ * failed on, so trying again is safe).
+ */
+async function subscribe(consumer: Consumer, topics: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await consumer.subscribe({ topics, fromBeginning: true });
+      return;
+    } catch (error) {
+      if (attempt >= 20 || (error as { retriable?: unknown }).retriable !== true) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
+    }
   }
 }

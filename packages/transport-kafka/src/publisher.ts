@@ -1,10 +1,38 @@
 import { type OutgoingMessage, PayloadTooLargeError, ThrunError } from '@thrun/contract';
-import type { CompressionTypes, Message, Producer } from 'kafkajs';
+import {
+  type CompressionTypes,
+  type ICustomPartitioner,
+  type Message,
+  Partitioners,
+  type Producer,
+  type RecordMetadata,
+} from 'kafkajs';
 import { asThrunError, causedBy } from './errors.js';
 import { HEADER } from './headers.js';
+import { warn } from './logging.js';
 
 /** A record batch must fit the broker's `message.max.bytes`: bigger publishes go in several sends. */
 const MAX_BATCH_BYTES = 900_000;
+
+/** `sendBatch` calls for the records of one batch that kafkajs left unsent (see `Publisher.flush`). */
+const MAX_SEND_ROUNDS = 5;
+
+/**
+ * kafkajs' default partitioner (murmur2 on the key, as the Java client; round-robin without a key),
+ * made to choose once per record: the partition is written into the record, and asked again, the
+ * partitioner returns it. kafkajs partitions a batch anew on each of its own retries
+ * (`createProducerRequests` in kafkajs/src/producer/sendMessages.js), so a keyless record would move
+ * to another partition, and a retry would send other records under the sequence numbers of an
+ * attempt the broker may have written: the broker takes them for duplicates, acknowledges them and
+ * drops them. Pinned, each partition gets the same records on every attempt.
+ */
+export const pinnedPartitioner: ICustomPartitioner = () => {
+  const choose = Partitioners.DefaultPartitioner();
+  return (args) => {
+    args.message.partition ??= choose(args);
+    return args.message.partition;
+  };
+};
 
 interface OutboxEntry {
   topic: string;
@@ -85,11 +113,7 @@ export class Publisher {
         const client = await this.getProducer().catch((cause: unknown) => {
           throw asThrunError(cause, 'connection_failed', 'cannot connect');
         });
-        await client.sendBatch({
-          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-          acks: -1,
-          ...(this.compression === undefined ? {} : { compression: this.compression }),
-        });
+        await this.sendAll(client, [...byTopic]);
         for (const entry of taken) entry.resolve();
       } catch (cause) {
         // The broker may have written the batch all the same; its sequence numbers must not be
@@ -99,6 +123,47 @@ export class Publisher {
       }
     }
   }
+
+  /**
+   * Sends the records until each was acknowledged by its partition's leader. kafkajs' `sendBatch` can
+   * resolve without having sent some partitions' records at all: when a request failed (its broker
+   * died) and, on kafkajs' retry, the new leader of its partitions is a broker that already answered
+   * for others, kafkajs skips that broker (it remembers answers per broker, not per partition:
+   * `createProducerRequests` in kafkajs/src/producer/sendMessages.js). Such a partition is missing
+   * from the answer: its records go again, with the same producer, so under the same sequence
+   * numbers (kafkajs gave them back when the request failed), and the broker drops them if the
+   * failed request was written after all.
+   */
+  private async sendAll(client: Producer, topicMessages: [string, Message[]][]): Promise<void> {
+    let unsent = topicMessages;
+    for (let round = 1; ; round += 1) {
+      const answers = await client.sendBatch({
+        topicMessages: unsent.map(([topic, messages]) => ({ topic, messages })),
+        acks: -1,
+        ...(this.compression === undefined ? {} : { compression: this.compression }),
+      });
+      unsent = unanswered(unsent, answers);
+      if (unsent.length === 0) return;
+      const partitions = unsent.flatMap(([topic, messages]) =>
+        [...new Set(messages.map((message) => message.partition))].map((p) => `${topic}/${p}`),
+      );
+      if (round >= MAX_SEND_ROUNDS) {
+        throw new Error(`kafkajs did not send the records for ${partitions.join(', ')}`);
+      }
+      warn(
+        `kafkajs acknowledged a send without the records for ${partitions.join(', ')}: sending them again`,
+      );
+    }
+  }
+}
+
+/** The records whose partition (pinned by `pinnedPartitioner`) is not among the answers. */
+function unanswered(topicMessages: [string, Message[]][], answers: RecordMetadata[]): [string, Message[]][] {
+  const answered = new Set(answers.map((answer) => `${answer.topicName}\0${answer.partition}`));
+  return topicMessages.flatMap(([topic, messages]) => {
+    const left = messages.filter((message) => !answered.has(`${topic}\0${message.partition}`));
+    return left.length > 0 ? [[topic, left] as [string, Message[]]] : [];
+  });
 }
 
 /**
