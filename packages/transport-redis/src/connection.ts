@@ -1,6 +1,6 @@
 import { type BackoffOptions, backoffDelayMs, TransportError } from '@thrun/contract';
 import { redactText, redactUrl } from '@thrun/contract/transport-kit';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Command, Redis, type RedisOptions } from 'ioredis';
 import type { Script } from './scripts.js';
 
 export type RedisClient = Redis | Cluster;
@@ -142,15 +142,35 @@ export function transportError(
 }
 
 interface ScriptingClient {
-  evalshaBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
   evalBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
-  evalsha(...args: (string | Buffer | number)[]): Promise<unknown>;
-  eval(...args: (string | Buffer | number)[]): Promise<unknown>;
+  evalshaBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
+}
+
+/**
+ * Sends one command now, past the client's auto-pipelining. Auto-pipelining holds every command for
+ * a turn of the event loop (`setImmediate`) and wraps it in a pipeline of its own: worth it for many
+ * commands issued together, a loss for the one script a consumer waits on before it runs its next
+ * handler (an ack at concurrency 1, a fetch). Commands on one connection still run in the order sent.
+ */
+export function sendNow(
+  client: RedisClient,
+  name: string,
+  args: readonly (string | Buffer | number)[],
+  replies: 'buffers' | 'strings',
+): Promise<unknown> {
+  const { keyPrefix } = client.options;
+  const command = new Command(name, [...args], {
+    replyEncoding: replies === 'buffers' ? null : 'utf8',
+    ...(keyPrefix === undefined ? {} : { keyPrefix }),
+  });
+  client.sendCommand(command);
+  return command.promise;
 }
 
 /**
  * EVALSHA, falling back to EVAL when the server does not know the script (first use, or after a
- * restart). Replies come as Buffers (message bytes stay bytes) or, with `replies: 'strings'`, as text.
+ * restart), sent at once (see sendNow). Replies come as Buffers (message bytes stay bytes) or, with
+ * `replies: 'strings'`, as text.
  */
 export async function runScript(
   client: RedisClient,
@@ -159,17 +179,11 @@ export async function runScript(
   args: readonly (string | Buffer | number)[],
   replies: 'buffers' | 'strings' = 'buffers',
 ): Promise<unknown> {
-  // evalshaBuffer rather than callBuffer: ioredis's auto-pipelining drops the command name of callBuffer.
-  const scripting = client as unknown as ScriptingClient;
-  const [evalsha, evalSource] =
-    replies === 'buffers'
-      ? [scripting.evalshaBuffer.bind(scripting), scripting.evalBuffer.bind(scripting)]
-      : [scripting.evalsha.bind(scripting), scripting.eval.bind(scripting)];
   try {
-    return await evalsha(script.sha, keys.length, ...keys, ...args);
+    return await sendNow(client, 'evalsha', [script.sha, keys.length, ...keys, ...args], replies);
   } catch (error) {
     if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-      return evalSource(script.source, keys.length, ...keys, ...args);
+      return sendNow(client, 'eval', [script.source, keys.length, ...keys, ...args], replies);
     }
     throw error;
   }
@@ -224,6 +238,35 @@ export async function writeReplicated(
     }
     return replies;
   }
+}
+
+/** A command as its name and arguments, e.g. `['lpush', key, body]`. */
+export type RedisCommand = [name: string, ...args: (string | Buffer | number)[]];
+
+/**
+ * Writes `commands` with writeReplicated's guarantees and returns their replies. A lone command that
+ * no `WAIT` follows (one message published, typically) is sent at once, without a pipeline (see
+ * sendNow); a Cluster follows its redirections itself.
+ */
+export async function writeCommands(
+  client: RedisClient,
+  commands: readonly RedisCommand[],
+  wait: ReplicaWait,
+  what: string,
+): Promise<unknown[]> {
+  const [only] = commands;
+  if (only && commands.length === 1 && wait.replicas <= 0) {
+    const [name, ...args] = only;
+    return [await sendNow(client, name, args, 'strings')];
+  }
+  return writeReplicated(
+    client,
+    (pipeline) => {
+      for (const [name, ...args] of commands) pipeline.call(name, ...args);
+    },
+    wait,
+    what,
+  );
 }
 
 const MAX_REDIRECTIONS = 5;

@@ -22,11 +22,12 @@ import {
   ensureReady,
   Redis,
   type RedisClient,
+  type RedisCommand,
   type ReplicaWait,
   resolveClient,
   runScript,
   transportError,
-  writeReplicated,
+  writeCommands,
 } from './connection.js';
 import { Consumer } from './consumer.js';
 import { findQueues, inspectListQueue, inspectStreamQueue, waitingCount, waitingEntries } from './inspect.js';
@@ -165,35 +166,34 @@ export function redisTransport(options: RedisTransportOptions = {}): Transport {
   ): Promise<void> {
     await connect();
     const keys = queueKeys(keyPrefix, queue);
-    const build = (pipeline: ReturnType<RedisClient['pipeline']>) => {
-      const bodies: Buffer[] = [];
-      const flush = () => {
-        // One LPUSH with many values keeps their order: the first value ends up next-out.
-        for (let i = 0; i < bodies.length; i += LPUSH_CHUNK) {
-          pipeline.lpush(keys.queue, ...bodies.slice(i, i + LPUSH_CHUNK));
-        }
-        bodies.length = 0;
-      };
-      for (const message of messages) {
-        // Copy: the caller may reuse its buffer, and ioredis needs a Buffer to send bytes as they are.
-        const body = Buffer.from(message.body);
-        const delayMs = message.delayMs ?? 0;
-        if (delayMs > 0) {
-          if (mode === 'list') flush();
-          pipeline.call('EVAL', scheduleScript.source, 1, keys.delayed, delayMs, delayedMember(body));
-        } else if (mode === 'list') {
-          bodies.push(body);
-        } else if (message.key === undefined) {
-          pipeline.xadd(keys.queue, '*', 'b', body);
-        } else {
-          pipeline.xadd(keys.queue, '*', 'b', body, 'k', message.key);
-        }
+    const commands: RedisCommand[] = [];
+    const bodies: Buffer[] = [];
+    const flush = () => {
+      // One LPUSH with many values keeps their order: the first value ends up next-out.
+      for (let i = 0; i < bodies.length; i += LPUSH_CHUNK) {
+        commands.push(['lpush', keys.queue, ...bodies.slice(i, i + LPUSH_CHUNK)]);
       }
-      flush();
+      bodies.length = 0;
     };
+    for (const message of messages) {
+      // Copy: the caller may reuse its buffer, and ioredis needs a Buffer to send bytes as they are.
+      const body = Buffer.from(message.body);
+      const delayMs = message.delayMs ?? 0;
+      if (delayMs > 0) {
+        if (mode === 'list') flush();
+        commands.push(['eval', scheduleScript.source, 1, keys.delayed, delayMs, delayedMember(body)]);
+      } else if (mode === 'list') {
+        bodies.push(body);
+      } else if (message.key === undefined) {
+        commands.push(['xadd', keys.queue, '*', 'b', body]);
+      } else {
+        commands.push(['xadd', keys.queue, '*', 'b', body, 'k', message.key]);
+      }
+    }
+    flush();
     try {
       await abortable(
-        writeReplicated(client, build, replicaWait, `publish to ${queue}`),
+        writeCommands(client, commands, replicaWait, `publish to ${queue}`),
         publishOptions.signal,
         () => new TransportError('timeout', '[thrun:redis] publish aborted; messages may have been written'),
       );

@@ -4,7 +4,7 @@ import { codecSuite } from './codec.js';
 import { inProcess } from './in-process.js';
 import { kafkaSuite } from './kafka.js';
 import { rabbitmqSuite } from './rabbitmq.js';
-import { redisSuite } from './redis.js';
+import { redisLatencySuite, redisSuite } from './redis.js';
 import { scalingSuite } from './scaling.js';
 
 /** Every benchmark suite, by name. `pnpm bench [name…]` runs the named ones, or all of them. */
@@ -17,5 +17,11 @@ export const suites: Record<string, () => Promise<SuiteResult>> = {
   cluster: clusterSuite,
 };
 
-/** Run only when named (`pnpm bench scaling`): it takes minutes and measures growth, not ratios. */
-export const namedOnly: Record<string, () => Promise<SuiteResult>> = { scaling: scalingSuite };
+/**
+ * Run only when named: `pnpm bench scaling` takes minutes and measures growth, not ratios;
+ * `pnpm bench redis-latency` repeats only the latency cases of the Redis suite.
+ */
+export const namedOnly: Record<string, () => Promise<SuiteResult>> = {
+  scaling: scalingSuite,
+  'redis-latency': redisLatencySuite,
+};

@@ -519,6 +519,97 @@ async function bullLatency(rate: number): Promise<number[]> {
 
 // ---- shared -------------------------------------------------------------------------------------
 
+/** A latency run with what it cost: CPU of this process (producer and consumer) and of Redis, per job. */
+interface LatencyRun {
+  sorted: number[];
+  nodeCpuUsPerJob: number;
+  redisCpuUsPerJob: number;
+}
+
+async function redisCpuUs(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+}
+
+async function measured(admin: Redis, run: () => Promise<number[]>): Promise<LatencyRun> {
+  const redisBefore = await redisCpuUs(admin);
+  const before = process.cpuUsage();
+  const latencies = await run();
+  const spent = process.cpuUsage(before);
+  const redisSpent = (await redisCpuUs(admin)) - redisBefore;
+  return {
+    sorted: latencies.sort((a, b) => a - b),
+    nodeCpuUsPerJob: (spent.user + spent.system) / latencies.length,
+    redisCpuUsPerJob: redisSpent / latencies.length,
+  };
+}
+
+function latencyRows(rate: number, thrunRun: LatencyRun, raw: LatencyRun): Comparison[] {
+  const peerName = 'raw BLMOVE+LREM';
+  return [
+    ...[50, 99].map(
+      (p): Comparison => ({
+        case: `latency p${p} at ${rate}/s`,
+        unit: 'ms',
+        thrun: percentile(thrunRun.sorted, p),
+        peer: percentile(raw.sorted, p),
+        peerName,
+        better: 'lower',
+        ...(p === 99 && rate === RATE ? { target: 1.5 } : {}),
+      }),
+    ),
+    {
+      case: `node CPU per job at ${rate}/s`,
+      unit: 'µs',
+      thrun: thrunRun.nodeCpuUsPerJob,
+      peer: raw.nodeCpuUsPerJob,
+      peerName,
+      better: 'lower',
+    },
+    {
+      case: `Redis CPU per job at ${rate}/s`,
+      unit: 'µs',
+      thrun: thrunRun.redisCpuUsPerJob,
+      peer: raw.redisCpuUsPerJob,
+      peerName,
+      better: 'lower',
+    },
+  ];
+}
+
+/**
+ * Only the latency cases of the Redis suite (`pnpm bench redis-latency`), Thrun and the raw loop
+ * alternating, with the CPU each side spent per job: on a shared machine CPU time explains a latency
+ * difference that wall-clock figures alone blur.
+ */
+export async function redisLatencySuite(): Promise<SuiteResult> {
+  const admin = new Redis(URL_);
+  const step = async (run: () => Promise<number[]>): Promise<LatencyRun> => {
+    await clean(admin);
+    try {
+      return await measured(admin, run);
+    } finally {
+      await clean(admin);
+    }
+  };
+  const rows: Comparison[] = [];
+  for (const rate of [RATE, HIGH_RATE]) {
+    const thrunRun = await step(() => thrunLatency(rate));
+    const raw = await step(() => rawLatency(rate));
+    rows.push(...latencyRows(rate, thrunRun, raw));
+  }
+  admin.disconnect();
+  return {
+    suite: 'redis-latency',
+    workload:
+      `offers ${RATE} and ${HIGH_RATE} jobs/s for ${LATENCY_SECONDS} s to one consumer at concurrency 1 on one Redis ` +
+      `127.0.0.1 (db ${connection.db}); latency from the intended send time to handler start; CPU is this ` +
+      'process (producer and consumer) and Redis (INFO used_cpu_*), divided by the jobs. Thrun: Redis Lists mode, default prefetch.',
+    comparisons: rows,
+  };
+}
+
 /**
  * Offers `rate` jobs/s for LATENCY_SECONDS: a batch every 5 ms. Each job carries the time its batch was
  * meant to be sent, not when the loop got to it, so a stalled sender or event loop counts as latency
