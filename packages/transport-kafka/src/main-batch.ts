@@ -29,7 +29,7 @@ export interface MainBatchHost {
 export class MainBatch implements DeliveryOwner {
   private readonly context: QueueConsumerContext;
   private readonly messages: KafkaMessage[];
-  private readonly bodies: Uint8Array[];
+  private readonly bodies: BatchBodies;
   /** 1 where the message is done (its offset may be passed). */
   private readonly done: Uint8Array;
   /** The running deliveries, by message index, for `close` to release. */
@@ -69,7 +69,7 @@ export class MainBatch implements DeliveryOwner {
     this.context = host.context;
     const { messages, partition } = payload.batch;
     this.messages = messages;
-    this.bodies = copyBodies(messages);
+    this.bodies = new BatchBodies(messages);
     this.done = new Uint8Array(messages.length);
     this.deliveries = new Array(messages.length);
     this.stale = payload.isStale();
@@ -207,7 +207,7 @@ export class MainBatch implements DeliveryOwner {
     let attempt = readPositiveInt(message.headers, HEADER.attempt, 1);
     if (this.isReread(index)) attempt += this.host.rereads.count(this.rereadId(index));
     const key = this.keys ? this.keys[index] : null;
-    const delivery = new KafkaDelivery(this.context, this, index, message, this.bodies[index]!, key, attempt);
+    const delivery = new KafkaDelivery(this.context, this, index, message, this.bodies.take(index), key, attempt);
     this.deliveries[index] = delivery;
     delivery.run();
   }
@@ -345,23 +345,33 @@ export class RereadCounter {
 const MAX_REMEMBERED_REREADS = 10_000;
 
 /**
- * The values of a batch's records, copied into one buffer allocated for the batch: a handler that
- * writes into its body must not change what a retry or a dead letter sends, which is taken from the
- * fetched record. One allocation per batch instead of one per message (a body a handler keeps keeps
- * its batch's buffer alive).
+ * The values of a batch's records, each copied just before its handler runs into one buffer allocated
+ * for the batch: a handler that writes into its body must not change what a retry or a dead letter
+ * sends, which is taken from the fetched record. One allocation per batch instead of one per message
+ * (a body a handler keeps keeps its batch's buffer alive), and each view made only when its message
+ * runs, so that thousands of them do not live as long as the batch (and outlive the young generation).
  */
-function copyBodies(messages: readonly KafkaMessage[]): Uint8Array[] {
-  let total = 0;
-  for (const message of messages) total += message.value?.byteLength ?? 0;
-  const copy = new Uint8Array(total);
-  const bodies = new Array<Uint8Array>(messages.length);
-  let at = 0;
-  for (let index = 0; index < messages.length; index++) {
-    const value = messages[index]!.value;
-    const length = value?.byteLength ?? 0;
-    if (value) copy.set(value, at);
-    bodies[index] = copy.subarray(at, at + length);
-    at += length;
+class BatchBodies {
+  private readonly copy: Uint8Array;
+  /** Where each value starts in `copy`; the last entry is the end of the last one. */
+  private readonly starts: Uint32Array;
+
+  constructor(private readonly messages: readonly KafkaMessage[]) {
+    this.starts = new Uint32Array(messages.length + 1);
+    let at = 0;
+    for (let index = 0; index < messages.length; index++) {
+      at += messages[index]!.value?.byteLength ?? 0;
+      this.starts[index + 1] = at;
+    }
+    this.copy = new Uint8Array(at);
   }
-  return bodies;
+
+  /** A copy of message `index`'s value; call it once per delivery of that message. */
+  take(index: number): Uint8Array {
+    const value = this.messages[index]!.value;
+    const start = this.starts[index]!;
+    if (value) this.copy.set(value, start);
+    // A view made from the buffer costs less than `subarray`, which looks up a species constructor.
+    return new Uint8Array(this.copy.buffer, start, this.starts[index + 1]! - start);
+  }
 }

@@ -105,31 +105,34 @@ export function startDelivery(
   onOutcome: (outcome: DeliveryOutcome) => void,
   onError?: (error: unknown) => void,
 ): void {
-  const end = () => onOutcome(outcomeOf(settlement));
-  const afterHandler = () => {
+  let retried = false;
+  const afterHandler = (): void => {
     // Only a settlement still under way is waited for: most handlers await theirs.
     if (settlement.state === 'settling') {
       void settlement.idle().then(afterHandler);
       return;
     }
-    if (settlement.state !== 'pending' || settlement.refused) {
-      end();
+    if (retried || settlement.state !== 'pending' || settlement.refused) {
+      onOutcome(outcomeOf(settlement));
       return;
     }
+    retried = true;
     let retrying: Promise<void>;
     try {
       retrying = retryNow();
     } catch (error) {
       onError?.(error);
-      end();
+      afterHandler();
       return;
     }
-    retrying.then(end, (error: unknown) => {
+    retrying.then(afterHandler, (error: unknown) => {
       onError?.(error);
-      end();
+      afterHandler();
     });
   };
-  queueMicrotask(() => {
+  // A resolved promise's reaction, not queueMicrotask: Node's queueMicrotask makes an async resource
+  // for every call.
+  void RESOLVED.then(() => {
     let result: void | PromiseLike<void>;
     try {
       result = handler(delivery);
