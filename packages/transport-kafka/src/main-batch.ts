@@ -207,7 +207,15 @@ export class MainBatch implements DeliveryOwner {
     let attempt = readPositiveInt(message.headers, HEADER.attempt, 1);
     if (this.isReread(index)) attempt += this.host.rereads.count(this.rereadId(index));
     const key = this.keys ? this.keys[index] : null;
-    const delivery = new KafkaDelivery(this.context, this, index, message, this.bodies.take(index), key, attempt);
+    const delivery = new KafkaDelivery(
+      this.context,
+      this,
+      index,
+      message,
+      this.bodies.take(index),
+      key,
+      attempt,
+    );
     this.deliveries[index] = delivery;
     delivery.run();
   }

@@ -189,7 +189,11 @@ describe('startDelivery', () => {
       (error) => errors.push(error),
     );
     await new Promise((resolve) => setTimeout(resolve, 0));
-    expect({ outcomes, retries, errors: errors.length }).toEqual({ outcomes: ['refused'], retries: 1, errors: 1 });
+    expect({ outcomes, retries, errors: errors.length }).toEqual({
+      outcomes: ['refused'],
+      retries: 1,
+      errors: 1,
+    });
   });
 });
 
