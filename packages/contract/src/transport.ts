@@ -218,8 +218,11 @@ export interface Delivery {
    * broker redelivery). Taken from the broker's own delivery count where it has one.
    */
   readonly attempt: number;
-  /** The `OutgoingMessage.key` it was published with, where the transport keeps it. */
-  readonly key?: string;
+  /**
+   * The `OutgoingMessage.key` it was published with, where the transport keeps it; undefined for a
+   * message published without one (a transport may decode it only when read).
+   */
+  readonly key?: string | undefined;
   /**
    * The message's headers, on transports that have them (a dead letter's `thrun-dead-*` description,
    * say). Values as text; absent where the transport has no headers.

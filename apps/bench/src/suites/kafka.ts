@@ -135,24 +135,42 @@ interface ConsumeFigures {
   rate: number;
   /** From creating the consumer to its first delivery: connect, subscribe, group join, first fetch. */
   firstMs: number;
+  /**
+   * The process's CPU time (user and system) from the first delivery to the last, per message: what
+   * the consumer costs, whatever else the machine runs meanwhile.
+   */
+  cpuUsPerMessage: number;
 }
 
 /** Counts deliveries; resolves with the figures once all MESSAGES arrived. */
 function counter(total: number): { seen(): void; figures(startedAt: number): Promise<ConsumeFigures> } {
   let count = 0;
   let firstAt = 0;
+  let firstCpu: NodeJS.CpuUsage = { user: 0, system: 0 };
+  let cpuMicros = 0;
   let done: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
     done = resolve;
   });
   return {
     seen() {
-      if (count === 0) firstAt = performance.now();
-      if (++count === total) done();
+      if (count === 0) {
+        firstAt = performance.now();
+        firstCpu = process.cpuUsage();
+      }
+      if (++count === total) {
+        const cpu = process.cpuUsage(firstCpu);
+        cpuMicros = cpu.user + cpu.system;
+        done();
+      }
     },
     async figures(startedAt) {
       await finished;
-      return { rate: perSecond(total - 1, firstAt), firstMs: firstAt - startedAt };
+      return {
+        rate: perSecond(total - 1, firstAt),
+        firstMs: firstAt - startedAt,
+        cpuUsPerMessage: cpuMicros / (total - 1),
+      };
     },
   };
 }
@@ -253,6 +271,14 @@ export async function kafkaSuite(): Promise<SuiteResult> {
       target: 0.85,
     });
     comparisons.push({
+      case: `consume, concurrency ${concurrency}: CPU per message`,
+      unit: 'µs/msg',
+      thrun: Math.min(...thrun.map((f) => f.cpuUsPerMessage)),
+      peer: Math.min(...raw.map((f) => f.cpuUsPerMessage)),
+      peerName,
+      better: 'lower',
+    });
+    comparisons.push({
       case: `consume, concurrency ${concurrency}: subscribe to first message`,
       unit: 'ms',
       thrun: Math.min(...thrun.map((f) => f.firstMs)),
@@ -263,7 +289,7 @@ export async function kafkaSuite(): Promise<SuiteResult> {
   }
   return {
     suite: 'kafka',
-    workload: `single local broker (KRaft), ${PARTITIONS} partitions, ${body.byteLength}-byte envelopes keyed over 500 keys, idempotent producer, acks -1; produce ${MESSAGES} in batches and ${SINGLE_DISPATCHES} single dispatches; consume ${MESSAGES} from a fresh group (rate from the first delivery to the last; the time before it is its own row); best of ${ROUNDS} alternating runs`,
+    workload: `single local broker (KRaft), ${PARTITIONS} partitions, ${body.byteLength}-byte envelopes keyed over 500 keys, idempotent producer, acks -1; produce ${MESSAGES} in batches and ${SINGLE_DISPATCHES} single dispatches; consume ${MESSAGES} from a fresh group (rate and the process's CPU time per message from the first delivery to the last; the time before it is its own row); best of ${ROUNDS} alternating runs`,
     comparisons,
   };
 }

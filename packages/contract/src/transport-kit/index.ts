@@ -21,4 +21,5 @@ export {
   Settlement,
   type SettlementState,
   settlesWithin,
+  startDelivery,
 } from './settlement.js';

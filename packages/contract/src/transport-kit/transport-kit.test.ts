@@ -12,6 +12,7 @@ import {
   redactUrl,
   runDelivery,
   Settlement,
+  startDelivery,
 } from './index.js';
 
 const delivery = {} as Delivery;
@@ -149,6 +150,50 @@ describe('runDelivery', () => {
       () => settlement.settle(() => void retries++),
     );
     expect({ outcome, retries }).toEqual({ outcome: 'released', retries: 0 });
+  });
+});
+
+describe('startDelivery', () => {
+  it('tells the outcome once, through the callback, after the handler ran on a later tick', async () => {
+    const outcomes: string[] = [];
+    let ran = false;
+    const settlement = new Settlement();
+    startDelivery(
+      () => {
+        ran = true;
+        return settlement.settle(() => {});
+      },
+      delivery,
+      settlement,
+      async () => {},
+      (outcome) => outcomes.push(outcome),
+    );
+    expect({ ran, outcomes }).toEqual({ ran: false, outcomes: [] });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect({ ran, outcomes }).toEqual({ ran: true, outcomes: ['settled'] });
+  });
+
+  it('retries at most once, even when retry-now rejects without touching the settlement', async () => {
+    const outcomes: string[] = [];
+    const errors: unknown[] = [];
+    let retries = 0;
+    startDelivery(
+      () => {},
+      delivery,
+      new Settlement(),
+      () => {
+        retries += 1;
+        return Promise.reject(refusal());
+      },
+      (outcome) => outcomes.push(outcome),
+      (error) => errors.push(error),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect({ outcomes, retries, errors: errors.length }).toEqual({
+      outcomes: ['refused'],
+      retries: 1,
+      errors: 1,
+    });
   });
 });
 
