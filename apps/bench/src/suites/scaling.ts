@@ -11,10 +11,10 @@ import { cpus } from 'node:os';
 import type { Transport } from '@thrun/contract';
 import { rabbitmqTransport } from '@thrun/transport-rabbitmq';
 import { connect } from 'amqplib';
-import { Queue, Worker } from 'bullmq';
+import { FlowProducer, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { compact } from '../chart.js';
-import { describeGrowth, type ScalingTable, type SuiteResult } from '../report.js';
+import { describeGrowth, type SuiteResult, type Table } from '../report.js';
 import { WORKERS_QUEUE } from '../scaling-worker-queue.js';
 import * as kafka from './kafka.js';
 import * as rabbit from './rabbitmq.js';
@@ -26,17 +26,24 @@ const SHARE = { depth: 0.37, payload: 0.22, workers: 0.13, queues: 0.28 };
 const SERIES = { depth: 2, payload: 6, workers: 2, queues: 3 };
 
 const DEPTHS = [1_000, 10_000, 100_000, 1_000_000];
-/** Jobs consumed at each depth: the rate of a consumer that has the whole backlog in front of it. */
-const DEPTH_SAMPLE = 10_000;
+/**
+ * Jobs consumed at each depth, or as many as DEPTH_WINDOW_MS allows: the rate of a consumer that has
+ * the whole backlog in front of it, without draining it.
+ */
+const DEPTH_SAMPLE = 20_000;
+const DEPTH_WINDOW_MS = 5_000;
 const DEPTH_CONCURRENCY = 50;
-const depthWork = (depth: number) => depth + Math.min(depth, DEPTH_SAMPLE);
+/** Filling a job through the Lua loop costs about a fiftieth of consuming one. */
+const depthWork = (depth: number) => depth / 50 + Math.min(depth, DEPTH_SAMPLE);
 const SIZES = [100, 10_000, 1_000_000];
 const PAYLOAD_CONCURRENCY = 10;
 const QUEUE_COUNTS = [1, 10, 100, 1_000];
 /** Messages spread evenly over the queues of the many-queues case. */
 const QUEUE_MESSAGES = 2_000;
 const WORKER_COUNTS = [1, 2, 4];
-const WORKER_JOBS = 10_000;
+/** Jobs waiting for the worker processes: more than they handle in the window, so it never runs dry. */
+const WORKER_JOBS = 100_000;
+const WORKER_WINDOW_MS = 5_000;
 const WORKER_CONCURRENCY = 50;
 
 const now = () => performance.now();
@@ -110,24 +117,44 @@ async function ascending<T>(
   return { values, skipped };
 }
 
-/** Counts deliveries; resolves with the times of the first and the last. */
-function countTo(total: number) {
-  let seen = 0;
+interface Counted {
+  count: number;
+  firstAt: number;
+  lastAt: number;
+}
+
+/**
+ * Counts deliveries up to `total`, or for `windowMs` after the first one, whichever comes first (a
+ * fixed sample of a deep queue, so a slow consumer does not take the suite's time); resolves with the
+ * count and the times of the first and the last.
+ */
+function countTo(total: number, windowMs = Number.POSITIVE_INFINITY) {
+  let count = 0;
   let firstAt = 0;
-  let done: (times: { firstAt: number; lastAt: number }) => void = () => {};
-  const finished = new Promise<{ firstAt: number; lastAt: number }>((resolve) => {
+  let lastAt = 0;
+  let done: (counted: Counted) => void = () => {};
+  const finished = new Promise<Counted>((resolve) => {
     done = resolve;
   });
+  let window: NodeJS.Timeout | undefined;
+  const finish = () => {
+    clearTimeout(window);
+    done({ count, firstAt, lastAt });
+  };
   return {
     seen() {
-      if (seen === 0) firstAt = now();
-      if (++seen === total) done({ firstAt, lastAt: now() });
+      lastAt = now();
+      if (count === 0) {
+        firstAt = lastAt;
+        if (Number.isFinite(windowMs)) window = setTimeout(finish, windowMs);
+      }
+      if (++count === total) finish();
     },
     finished,
   };
 }
 
-function perSecond(count: number, { firstAt, lastAt }: { firstAt: number; lastAt: number }): number {
+function perSecond({ count, firstAt, lastAt }: Counted): number {
   return count <= 1 || lastAt === firstAt ? Number.NaN : ((count - 1) / (lastAt - firstAt)) * 1000;
 }
 
@@ -140,13 +167,9 @@ function skippedNote(...measured: Array<Measured<unknown>>): string[] {
   return skipped.length === 0 ? [] : [`Not measured: ${skipped.join('; ')}.`];
 }
 
-/** A table with its growth sentence: `cost` turns a figure into what grows (time, bytes…). */
-function table(
-  spec: Omit<ScalingTable, 'growth'>,
-  quantity: string,
-  cost: (x: number, figure: number) => number,
-): ScalingTable {
-  return { ...spec, growth: describeGrowth(spec, quantity, cost) };
+/** A table with its growth sentence first under it: `cost` turns a figure into what grows (time, bytes…). */
+function table(spec: Table, quantity: string, cost: (x: number, figure: number) => number): Table {
+  return { ...spec, notes: [describeGrowth(spec, quantity, cost), ...spec.notes] };
 }
 
 // ---- queue depth ---------------------------------------------------------------------------------
@@ -156,20 +179,91 @@ interface DepthFigures {
   memoryMb: number;
 }
 
+/** Values pushed per LPUSH, and jobs written per script call (so no call holds Redis for long). */
+const LPUSH_VALUES = 1_000;
+const FILL_CHUNK = 50_000;
+
+/**
+ * Thrun's Lists mode keeps the plain envelope bytes in the queue's list, so a Lua loop writes exactly
+ * what `publish` would: `redis.envelope(i)` for i from ARGV[3] to ARGV[4], cut around the order id.
+ */
+const FILL_LIST = `
+local batch = {}
+for i = tonumber(ARGV[3]), tonumber(ARGV[4]) do
+  batch[#batch + 1] = ARGV[1] .. i .. ARGV[2]
+  if #batch == ${LPUSH_VALUES} then redis.call('LPUSH', KEYS[1], unpack(batch)); batch = {} end
+end
+if #batch > 0 then redis.call('LPUSH', KEYS[1], unpack(batch)) end
+return 0`;
+
+/**
+ * Copies of a job BullMQ wrote (KEYS[1], its hash) under the ids ARGV[1] to ARGV[2], each queued on
+ * the wait list (KEYS[2]) as BullMQ's own addJob does (LPUSH, FIFO); the id counter (KEYS[3]) is moved
+ * past them so later adds do not collide.
+ */
+const COPY_BULL_JOB = `
+local job = redis.call('HGETALL', KEYS[1])
+local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[3])
+local ids = {}
+for id = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+  redis.call('HSET', prefix .. id, unpack(job))
+  ids[#ids + 1] = id
+  if #ids == ${LPUSH_VALUES} then redis.call('LPUSH', KEYS[2], unpack(ids)); ids = {} end
+end
+if #ids > 0 then redis.call('LPUSH', KEYS[2], unpack(ids)) end
+redis.call('SET', KEYS[3], ARGV[2])
+return 0`;
+
+/** Writes `depth` envelopes to a Thrun Lists queue, in script calls of FILL_CHUNK jobs. */
+async function fillThrunQueue(admin: Redis, queue: string, depth: number): Promise<void> {
+  const text = redis.envelope(0).toString();
+  const at = text.indexOf('"order_id":0') + '"order_id":'.length;
+  for (let from = 0; from < depth; from += FILL_CHUNK) {
+    const to = Math.min(depth, from + FILL_CHUNK) - 1;
+    await admin.eval(
+      FILL_LIST,
+      1,
+      `${redis.PREFIX}${queue}`,
+      text.slice(0, at),
+      text.slice(at + 1),
+      from,
+      to,
+    );
+  }
+}
+
+/** BullMQ's own jobs added through addBulk before the Lua copies of the first one. */
+const BULL_ADDED = 1_000;
+
+/**
+ * Queues `depth` BullMQ jobs: the first BULL_ADDED through `addBulk` (which also writes the queue's
+ * meta, marker and events), the rest as copies of job 1 written by a Lua loop: the same hash and the
+ * same wait-list entry BullMQ writes, in seconds rather than the minutes a million addJob calls take.
+ */
+async function fillBullQueue(admin: Redis, name: string, depth: number): Promise<void> {
+  const queue = redis.bullQueue(name);
+  await queue.addBulk(
+    Array.from({ length: Math.min(depth, BULL_ADDED) }, (_, i) => ({
+      name: 'order_created',
+      data: redis.payload(i),
+      opts: { removeOnComplete: true, removeOnFail: true },
+    })),
+  );
+  await queue.close();
+  const key = `${bullPrefix}:${name}`;
+  for (let from = BULL_ADDED + 1; from <= depth; from += FILL_CHUNK) {
+    const to = Math.min(depth, from + FILL_CHUNK - 1);
+    await admin.eval(COPY_BULL_JOB, 3, `${key}:1`, `${key}:wait`, `${key}:id`, from, to, '1');
+  }
+}
+
 async function thrunAtDepth(admin: Redis, depth: number): Promise<DepthFigures> {
   await redis.clean(admin);
   const before = await redis.usedMemory(admin);
-  const transport = redis.thrun();
-  for (let i = 0; i < depth; i += 10_000) {
-    const length = Math.min(10_000, depth - i);
-    await transport.publish(
-      'depth',
-      Array.from({ length }, (_, j) => ({ body: redis.envelope(i + j) })),
-    );
-  }
+  await fillThrunQueue(admin, 'depth', depth);
   const memoryMb = ((await redis.usedMemory(admin)) - before) / 1e6;
-  const sample = Math.min(depth, DEPTH_SAMPLE);
-  const count = countTo(sample);
+  const count = countTo(Math.min(depth, DEPTH_SAMPLE), DEPTH_WINDOW_MS);
+  const transport = redis.thrun();
   await transport.consume(
     'depth',
     async (delivery) => {
@@ -178,7 +272,7 @@ async function thrunAtDepth(admin: Redis, depth: number): Promise<DepthFigures> 
     },
     { concurrency: DEPTH_CONCURRENCY },
   );
-  const rate = perSecond(sample, await count.finished);
+  const rate = perSecond(await count.finished);
   await transport.close({ drainTimeoutMs: 1000 });
   await redis.clean(admin);
   return { rate, memoryMb };
@@ -187,33 +281,21 @@ async function thrunAtDepth(admin: Redis, depth: number): Promise<DepthFigures> 
 async function bullAtDepth(admin: Redis, depth: number): Promise<DepthFigures> {
   await redis.clean(admin);
   const before = await redis.usedMemory(admin);
-  const queue = redis.bullQueue('depth');
-  for (let i = 0; i < depth; i += 5_000) {
-    const length = Math.min(5_000, depth - i);
-    await queue.addBulk(
-      Array.from({ length }, (_, j) => ({
-        name: 'order_created',
-        data: redis.payload(i + j),
-        opts: { removeOnComplete: true, removeOnFail: true },
-      })),
-    );
-  }
+  await fillBullQueue(admin, 'depth', depth);
   const memoryMb = ((await redis.usedMemory(admin)) - before) / 1e6;
-  const sample = Math.min(depth, DEPTH_SAMPLE);
-  const count = countTo(sample);
+  const count = countTo(Math.min(depth, DEPTH_SAMPLE), DEPTH_WINDOW_MS);
   const worker = new Worker('depth', async () => count.seen(), {
     connection: bullConnection,
     prefix: bullPrefix,
     concurrency: DEPTH_CONCURRENCY,
   });
-  const rate = perSecond(sample, await count.finished);
+  const rate = perSecond(await count.finished);
   await worker.close();
-  await queue.close();
   await redis.clean(admin);
   return { rate, memoryMb };
 }
 
-async function depthTables(admin: Redis): Promise<ScalingTable[]> {
+async function depthTables(admin: Redis): Promise<Table[]> {
   const thrun = await ascending('Thrun', DEPTHS, 'depth', depthWork, (d) => thrunAtDepth(admin, d));
   const bull = await ascending('BullMQ', DEPTHS, 'depth', depthWork, (d) => bullAtDepth(admin, d));
   const x = { label: 'waiting jobs', values: DEPTHS, names: DEPTHS.map(compact) };
@@ -268,7 +350,7 @@ function messagesOf(size: number): number {
 /** A message costs about as much as 2 kB of body, besides its body. */
 const payloadWork = (size: number) => messagesOf(size) * (size + 2_000);
 
-async function payloadTable(admin: Redis): Promise<ScalingTable> {
+async function payloadTable(admin: Redis): Promise<Table> {
   const inRedis =
     <T>(run: () => Promise<T>) =>
     async () => {
@@ -363,6 +445,8 @@ interface QueuesFigures {
   rate: number;
   /** Redis connections the consuming side added; NaN for RabbitMQ. */
   connections: number;
+  /** How much this process's resident memory grew from before subscribing to every queue subscribed. */
+  memoryMb: number;
 }
 
 const names = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `many-${tag}-${i}`);
@@ -382,42 +466,55 @@ async function consumeMany(
 ): Promise<QueuesFigures> {
   const count = countTo(total);
   const before = await connections();
+  const rssBefore = process.memoryUsage.rss();
   const started = now();
   const stop = await subscribe(() => count.seen());
   const readyMs = now() - started;
+  const memoryMb = (process.memoryUsage.rss() - rssBefore) / 1e6;
   const added = (await connections()) - before;
-  const times = await count.finished;
+  const counted = await count.finished;
   await stop();
-  return { readyMs, firstMs: times.firstAt - started, rate: perSecond(total, times), connections: added };
+  return {
+    readyMs,
+    firstMs: counted.firstAt - started,
+    rate: perSecond(counted),
+    connections: added,
+    memoryMb,
+  };
+}
+
+/** One Thrun transport consuming every queue, with a handler that acks. */
+function consumeEvery(consumer: Transport, queues: string[]) {
+  return async (seen: () => void) => {
+    await Promise.all(
+      queues.map((q) =>
+        consumer.consume(q, async (delivery) => {
+          await delivery.ack();
+          seen();
+        }),
+      ),
+    );
+    return () => consumer.close({ drainTimeoutMs: 1000 });
+  };
 }
 
 async function thrunRedisQueues(admin: Redis, n: number): Promise<QueuesFigures> {
   await redis.clean(admin);
   const queues = names(n, 'thrun');
   const producer = redis.thrun();
-  for (const q of queues) {
-    await producer.publish(
-      q,
-      Array.from({ length: perQueue(n) }, (_, j) => ({ body: redis.envelope(j) })),
-    );
-  }
+  await Promise.all(
+    queues.map((q) =>
+      producer.publish(
+        q,
+        Array.from({ length: perQueue(n) }, (_, j) => ({ body: redis.envelope(j) })),
+      ),
+    ),
+  );
   await producer.close();
   // Every consumed queue has its own blocking connection, opened at once: give a loaded Redis time.
   const consumer = redis.thrun({ connectTimeoutMs: 30_000 });
-  const figures = await consumeMany(
-    n * perQueue(n),
-    async (seen) => {
-      await Promise.all(
-        queues.map((q) =>
-          consumer.consume(q, async (delivery) => {
-            await delivery.ack();
-            seen();
-          }),
-        ),
-      );
-      return () => consumer.close({ drainTimeoutMs: 1000 });
-    },
-    () => connectedClients(admin),
+  const figures = await consumeMany(n * perQueue(n), consumeEvery(consumer, queues), () =>
+    connectedClients(admin),
   );
   await redis.clean(admin);
   return figures;
@@ -426,21 +523,19 @@ async function thrunRedisQueues(admin: Redis, n: number): Promise<QueuesFigures>
 async function bullQueues(admin: Redis, n: number): Promise<QueuesFigures> {
   await redis.clean(admin);
   const queues = names(n, 'bull');
-  for (let i = 0; i < n; i += 100) {
-    await Promise.all(
-      queues.slice(i, i + 100).map(async (q) => {
-        const queue = new Queue(q, { connection: redis.connection, prefix: bullPrefix });
-        await queue.addBulk(
-          Array.from({ length: perQueue(n) }, (_, j) => ({
-            name: 'order_created',
-            data: redis.payload(j),
-            opts: { removeOnComplete: true, removeOnFail: true },
-          })),
-        );
-        await queue.close();
-      }),
-    );
-  }
+  // One FlowProducer adds to every queue over one connection (a Queue per name would open n).
+  const producer = new FlowProducer({ connection: redis.connection, prefix: bullPrefix });
+  await producer.addBulk(
+    queues.flatMap((queueName) =>
+      Array.from({ length: perQueue(n) }, (_, j) => ({
+        name: 'order_created',
+        queueName,
+        data: redis.payload(j),
+        opts: { removeOnComplete: true, removeOnFail: true },
+      })),
+    ),
+  );
+  await producer.close();
   const figures = await consumeMany(
     n * perQueue(n),
     async (seen) => {
@@ -481,28 +576,14 @@ async function thrunRabbitQueues(n: number): Promise<QueuesFigures> {
   }
   await producer.close();
   const consumer: Transport = rabbitmqTransport({ url: rabbit.url, prefetch: 100 });
-  const figures = await consumeMany(
-    n * perQueue(n),
-    async (seen) => {
-      await Promise.all(
-        queues.map((q) =>
-          consumer.consume(q, async (delivery) => {
-            await delivery.ack();
-            seen();
-          }),
-        ),
-      );
-      return () => consumer.close({ drainTimeoutMs: 1000 });
-    },
-    async () => Number.NaN,
-  );
+  const figures = await consumeMany(n * perQueue(n), consumeEvery(consumer, queues), async () => Number.NaN);
   const model = await connect(rabbit.url);
   await deleteRabbitQueues(model, queues);
   await model.close();
   return figures;
 }
 
-async function queuesTables(admin: Redis): Promise<ScalingTable[]> {
+async function queuesTables(admin: Redis): Promise<Table[]> {
   const thrunRedis = await ascending('Thrun Redis', QUEUE_COUNTS, 'queues', queuesWork, (n) =>
     thrunRedisQueues(admin, n),
   );
@@ -516,61 +597,77 @@ async function queuesTables(admin: Redis): Promise<ScalingTable[]> {
   );
   const x = { label: 'queues', values: QUEUE_COUNTS, names: QUEUE_COUNTS.map(compact) };
   const notes = skippedNote(thrunRedis, bull, thrunRabbit);
-  const series = (figure: (f: QueuesFigures) => number, withRabbit = true) => [
-    { name: 'Thrun Redis (1 transport)', values: pick(thrunRedis, figure) },
-    { name: 'BullMQ (1 Worker per queue)', values: pick(bull, figure) },
-    ...(withRabbit ? [{ name: 'Thrun RabbitMQ (1 transport)', values: pick(thrunRabbit, figure) }] : []),
+  // A count or growth of 0 has no logarithm: the growth sentence counts it as a small positive value.
+  const cost = (_: number, value: number) => Math.max(value, 1e-3);
+  const figures: Array<{
+    id: string;
+    title: string;
+    unit: string;
+    figure: (f: QueuesFigures) => number;
+    quantity: string;
+    cost: (x: number, figure: number) => number;
+    redisOnly?: boolean;
+  }> = [
+    {
+      id: 'ready',
+      title: 'time until every queue is subscribed',
+      unit: 'ms',
+      figure: (f) => f.readyMs,
+      quantity: 'the time to subscribe',
+      cost,
+    },
+    {
+      id: 'first',
+      title: 'time to the first message',
+      unit: 'ms',
+      figure: (f) => f.firstMs,
+      quantity: 'the time to the first message',
+      cost,
+    },
+    {
+      id: 'throughput',
+      title: `consume rate (${compact(QUEUE_MESSAGES)} messages spread over them)`,
+      unit: 'msg/s',
+      figure: (f) => f.rate,
+      quantity: 'the time per message',
+      cost: (_, rate) => 1 / rate,
+    },
+    {
+      id: 'connections',
+      title: 'Redis connections it opens',
+      unit: 'connections',
+      figure: (f) => f.connections,
+      quantity: 'the number of connections',
+      cost,
+      redisOnly: true,
+    },
+    {
+      id: 'memory',
+      title: "growth of the consuming process's resident memory",
+      unit: 'MB',
+      figure: (f) => f.memoryMb,
+      quantity: 'memory',
+      cost,
+    },
   ];
-  return [
+  return figures.map(({ id, title, unit, figure, quantity, cost, redisOnly }) =>
     table(
       {
-        id: 'queues-ready',
-        title: 'One consumer on many queues: time until every queue is subscribed',
+        id: `queues-${id}`,
+        title: `One consumer on many queues: ${title}`,
         x,
-        unit: 'ms',
-        series: series((f) => f.readyMs),
+        unit,
+        series: [
+          { name: 'Thrun Redis (1 transport)', values: pick(thrunRedis, figure) },
+          { name: 'BullMQ (1 Worker per queue)', values: pick(bull, figure) },
+          ...(redisOnly ? [] : [{ name: 'Thrun RabbitMQ (1 transport)', values: pick(thrunRabbit, figure) }]),
+        ],
         notes,
       },
-      'the time to subscribe',
-      (_, ms) => ms,
+      quantity,
+      cost,
     ),
-    table(
-      {
-        id: 'queues-first',
-        title: 'One consumer on many queues: time to the first message',
-        x,
-        unit: 'ms',
-        series: series((f) => f.firstMs),
-        notes,
-      },
-      'the time to the first message',
-      (_, ms) => ms,
-    ),
-    table(
-      {
-        id: 'queues-throughput',
-        title: `One consumer on many queues: consume rate (${compact(QUEUE_MESSAGES)} messages spread over them)`,
-        x,
-        unit: 'msg/s',
-        series: series((f) => f.rate),
-        notes,
-      },
-      'the time per message',
-      (_, rate) => 1 / rate,
-    ),
-    table(
-      {
-        id: 'queues-connections',
-        title: 'One consumer on many queues: Redis connections it opens',
-        x,
-        unit: 'connections',
-        series: series((f) => f.connections, false),
-        notes,
-      },
-      'the number of connections',
-      (_, c) => Math.max(c, 1),
-    ),
-  ];
+  );
 }
 
 // ---- worker processes ----------------------------------------------------------------------------
@@ -602,28 +699,8 @@ function machineTimes(): { busy: number; total: number } {
 
 async function workers(admin: Redis, side: 'thrun' | 'bullmq', processes: number): Promise<WorkersFigures> {
   await redis.clean(admin);
-  if (side === 'thrun') {
-    const transport = redis.thrun();
-    for (let i = 0; i < WORKER_JOBS; i += 10_000) {
-      await transport.publish(
-        WORKERS_QUEUE,
-        Array.from({ length: 10_000 }, (_, j) => ({ body: redis.envelope(i + j) })),
-      );
-    }
-    await transport.close();
-  } else {
-    const queue = redis.bullQueue(WORKERS_QUEUE);
-    for (let i = 0; i < WORKER_JOBS; i += 5_000) {
-      await queue.addBulk(
-        Array.from({ length: 5_000 }, (_, j) => ({
-          name: 'order_created',
-          data: redis.payload(i + j),
-          opts: { removeOnComplete: true, removeOnFail: true },
-        })),
-      );
-    }
-    await queue.close();
-  }
+  if (side === 'thrun') await fillThrunQueue(admin, WORKERS_QUEUE, WORKER_JOBS);
+  else await fillBullQueue(admin, WORKERS_QUEUE, WORKER_JOBS);
   const script = new URL('../scaling-worker.js', import.meta.url);
   let handled = 0;
   const children: ChildProcess[] = [];
@@ -641,12 +718,16 @@ async function workers(admin: Redis, side: 'thrun' | 'bullmq', processes: number
     });
   });
   await Promise.all(ready);
+  for (const child of children) child.send('go');
+  // The window opens at the first job handled, so connecting and the first fetch stay out of it.
+  while (handled === 0) await sleep(5);
+  const handledBefore = handled;
   const cpuBefore = await redisCpuSeconds(admin);
   const machineBefore = machineTimes();
   const started = now();
-  for (const child of children) child.send('go');
-  while (handled < WORKER_JOBS) await sleep(5);
+  while (now() - started < WORKER_WINDOW_MS && handled < WORKER_JOBS) await sleep(5);
   const ms = now() - started;
+  const jobs = handled - handledBefore;
   const redisCpu = (((await redisCpuSeconds(admin)) - cpuBefore) / (ms / 1000)) * 100;
   const machineAfter = machineTimes();
   const machineCpu =
@@ -661,7 +742,7 @@ async function workers(admin: Redis, side: 'thrun' | 'bullmq', processes: number
     ),
   );
   await redis.clean(admin);
-  return { rate: (WORKER_JOBS / ms) * 1000, redisCpu, machineCpu };
+  return { rate: (jobs / ms) * 1000, redisCpu, machineCpu };
 }
 
 /** Which of the two ran out at the largest number of processes: one sentence from the CPU figures. */
@@ -675,7 +756,7 @@ function limitOf(side: string, measured: Measured<WorkersFigures>): string {
   return `${at}: neither was saturated, so the workers' own round trips are the limit.`;
 }
 
-async function workersTables(admin: Redis): Promise<ScalingTable[]> {
+async function workersTables(admin: Redis): Promise<Table[]> {
   const thrun = await ascending(
     'Thrun',
     WORKER_COUNTS,
@@ -696,7 +777,7 @@ async function workersTables(admin: Redis): Promise<ScalingTable[]> {
     table(
       {
         id: 'workers-throughput',
-        title: `Worker processes on one Redis queue (${compact(WORKER_JOBS)} jobs, concurrency ${WORKER_CONCURRENCY} each)`,
+        title: `Worker processes on one Redis queue (${WORKER_WINDOW_MS / 1000} s of a ${compact(WORKER_JOBS)}-job backlog, concurrency ${WORKER_CONCURRENCY} each)`,
         x,
         unit: 'jobs/s',
         series: [
@@ -730,7 +811,7 @@ async function workersTables(admin: Redis): Promise<ScalingTable[]> {
 
 export async function scalingSuite(): Promise<SuiteResult> {
   const admin = new Redis(redis.URL_);
-  const tables: ScalingTable[] = [];
+  const tables: Table[] = [];
   const started = now();
   budget.start();
   try {
@@ -747,9 +828,11 @@ export async function scalingSuite(): Promise<SuiteResult> {
     suite: 'scaling',
     workload:
       `Redis 127.0.0.1 db ${redis.connection.db}, RabbitMQ and Kafka of the other suites; depth: jobs of a ${redis.envelope(0).byteLength}-byte envelope ` +
-      `left waiting, then the first ${compact(DEPTH_SAMPLE)} consumed; payload: ${SIZES.map(compact).join(', ')}-byte bodies, ` +
-      `${SIZES.map(messagesOf).join(', ')} messages; many queues: ${compact(QUEUE_MESSAGES)} messages spread evenly; workers: ` +
-      `${compact(WORKER_JOBS)} jobs drained by forked processes. Depth and many-queues rates run from the first delivery to the last, ` +
+      `left waiting (written by a Lua loop: Thrun's list entries, and for BullMQ ${compact(BULL_ADDED)} jobs through addBulk, then copies of its job 1), ` +
+      `then the first ${compact(DEPTH_SAMPLE)} consumed or as many as ${DEPTH_WINDOW_MS / 1000} s allow; ` +
+      `payload: ${SIZES.map(compact).join(', ')}-byte bodies, ${SIZES.map(messagesOf).join(', ')} messages; ` +
+      `many queues: ${compact(QUEUE_MESSAGES)} messages spread evenly; workers: the rate over ${WORKER_WINDOW_MS / 1000} s ` +
+      `of forked processes on a ${compact(WORKER_JOBS)}-job backlog. Depth and many-queues rates run from the first delivery to the last, ` +
       'payload rates are measured as in the redis, rabbitmq and kafka suites. ' +
       `Took ${Math.round((now() - started) / 1000)} s of a ${BUDGET_S} s budget.`,
     comparisons: [],
