@@ -2,7 +2,8 @@
  * How the cost grows with the work: queue depth, payload size, number of queues and number of worker
  * processes, each case beside the peer a user would pick instead (BullMQ, or the transport's raw
  * client), on the brokers of the other suites. Every series runs its cases in growing order and skips
- * those that its share of the time budget (THRUN_BENCH_SCALING_SECONDS, default 420, which keeps the whole suite under 10 minutes) cannot hold,
+ * those that its share of the time budget (THRUN_BENCH_SCALING_SECONDS, default 480, which keeps the whole
+ * suite under 10 minutes) cannot hold,
  * judged by extrapolating the previous case linearly; a skipped case is a dash in its table.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -20,10 +21,22 @@ import * as kafka from './kafka.js';
 import * as rabbit from './rabbitmq.js';
 import * as redis from './redis.js';
 
-const BUDGET_S = Number(process.env.THRUN_BENCH_SCALING_SECONDS ?? 420);
-/** Share of the budget per part; each part splits its share evenly among its series. */
-const SHARE = { depth: 0.37, payload: 0.22, workers: 0.13, queues: 0.28 };
-const SERIES = { depth: 2, payload: 6, workers: 2, queues: 3 };
+const BUDGET_S = Number(process.env.THRUN_BENCH_SCALING_SECONDS ?? 480);
+/**
+ * Share of the budget per series, in the order they run (the shares sum to 1). BullMQ's are the larger:
+ * its cases cost the most (a hash per job, a Worker per queue) and are what the comparison is about.
+ * Payload runs last and takes what is left.
+ */
+const WEIGHT = {
+  depthThrun: 0.06,
+  depthBull: 0.14,
+  workersThrun: 0.12,
+  workersBull: 0.18,
+  queuesThrun: 0.06,
+  queuesBull: 0.22,
+  queuesRabbit: 0.12,
+  payload: 0.1 / 6,
+};
 
 const DEPTHS = [1_000, 10_000, 100_000, 1_000_000];
 /**
@@ -33,8 +46,10 @@ const DEPTHS = [1_000, 10_000, 100_000, 1_000_000];
 const DEPTH_SAMPLE = 20_000;
 const DEPTH_WINDOW_MS = 5_000;
 const DEPTH_CONCURRENCY = 50;
-/** Filling a job through the Lua loop costs about a fiftieth of consuming one. */
-const depthWork = (depth: number) => depth / 50 + Math.min(depth, DEPTH_SAMPLE);
+/** Filling a Thrun list entry through the Lua loop (and deleting it) costs about a tenth of consuming one. */
+const depthWork = (depth: number) => depth / 10 + Math.min(depth, DEPTH_SAMPLE);
+/** A BullMQ job's hash costs about as much to write and delete as a job to consume. */
+const bullDepthWork = (depth: number) => depth + Math.min(depth, DEPTH_SAMPLE);
 const SIZES = [100, 10_000, 1_000_000];
 const PAYLOAD_CONCURRENCY = 10;
 const QUEUE_COUNTS = [1, 10, 100, 1_000];
@@ -42,8 +57,8 @@ const QUEUE_COUNTS = [1, 10, 100, 1_000];
 const QUEUE_MESSAGES = 2_000;
 const WORKER_COUNTS = [1, 2, 4];
 /** Jobs waiting for the worker processes: more than they handle in the window, so it never runs dry. */
-const WORKER_JOBS = 100_000;
-const WORKER_WINDOW_MS = 5_000;
+const WORKER_JOBS = 40_000;
+const WORKER_WINDOW_MS = 4_000;
 const WORKER_CONCURRENCY = 50;
 
 const now = () => performance.now();
@@ -82,11 +97,11 @@ interface Measured<T> {
 async function ascending<T>(
   label: string,
   xs: number[],
-  part: keyof typeof SHARE,
+  weight: number,
   work: (x: number) => number,
   run: (x: number) => Promise<T>,
 ): Promise<Measured<T>> {
-  const seconds = budget.take(SHARE[part] / SERIES[part]);
+  const seconds = budget.take(weight);
   const deadline = now() + seconds * 1000;
   const values: Array<T | null> = [];
   const skipped: string[] = [];
@@ -160,6 +175,14 @@ function perSecond({ count, firstAt, lastAt }: Counted): number {
 
 function pick<T>(measured: Measured<T>, figure: (value: T) => number): Array<number | null> {
   return measured.values.map((value) => (value === null ? null : figure(value)));
+}
+
+/** One figure of the Thrun (Redis Lists) and the BullMQ series, as the two lines of a table. */
+function besideBull<T>(thrun: Measured<T>, bull: Measured<T>, figure: (value: T) => number) {
+  return [
+    { name: 'Thrun, Redis Lists', values: pick(thrun, figure) },
+    { name: 'BullMQ', values: pick(bull, figure) },
+  ];
 }
 
 function skippedNote(...measured: Array<Measured<unknown>>): string[] {
@@ -257,47 +280,57 @@ async function fillBullQueue(admin: Redis, name: string, depth: number): Promise
   }
 }
 
-async function thrunAtDepth(admin: Redis, depth: number): Promise<DepthFigures> {
+/**
+ * Fills the queue `depth` to `depth` jobs, then takes Redis's memory growth and the rate of a sample
+ * consumed by what `consume` starts (it returns how to stop).
+ */
+async function atDepth(
+  admin: Redis,
+  depth: number,
+  fill: (admin: Redis, queue: string, depth: number) => Promise<void>,
+  consume: (seen: () => void) => Promise<() => Promise<void>>,
+): Promise<DepthFigures> {
   await redis.clean(admin);
   const before = await redis.usedMemory(admin);
-  await fillThrunQueue(admin, 'depth', depth);
+  await fill(admin, 'depth', depth);
   const memoryMb = ((await redis.usedMemory(admin)) - before) / 1e6;
   const count = countTo(Math.min(depth, DEPTH_SAMPLE), DEPTH_WINDOW_MS);
-  const transport = redis.thrun();
-  await transport.consume(
-    'depth',
-    async (delivery) => {
-      await delivery.ack();
-      count.seen();
-    },
-    { concurrency: DEPTH_CONCURRENCY },
-  );
+  const stop = await consume(() => count.seen());
   const rate = perSecond(await count.finished);
-  await transport.close({ drainTimeoutMs: 1000 });
+  await stop();
   await redis.clean(admin);
   return { rate, memoryMb };
 }
 
-async function bullAtDepth(admin: Redis, depth: number): Promise<DepthFigures> {
-  await redis.clean(admin);
-  const before = await redis.usedMemory(admin);
-  await fillBullQueue(admin, 'depth', depth);
-  const memoryMb = ((await redis.usedMemory(admin)) - before) / 1e6;
-  const count = countTo(Math.min(depth, DEPTH_SAMPLE), DEPTH_WINDOW_MS);
-  const worker = new Worker('depth', async () => count.seen(), {
-    connection: bullConnection,
-    prefix: bullPrefix,
-    concurrency: DEPTH_CONCURRENCY,
+const thrunAtDepth = (admin: Redis, depth: number) =>
+  atDepth(admin, depth, fillThrunQueue, async (seen) => {
+    const transport = redis.thrun();
+    await transport.consume(
+      'depth',
+      async (delivery) => {
+        await delivery.ack();
+        seen();
+      },
+      { concurrency: DEPTH_CONCURRENCY },
+    );
+    return () => transport.close({ drainTimeoutMs: 1000 });
   });
-  const rate = perSecond(await count.finished);
-  await worker.close();
-  await redis.clean(admin);
-  return { rate, memoryMb };
-}
+
+const bullAtDepth = (admin: Redis, depth: number) =>
+  atDepth(admin, depth, fillBullQueue, async (seen) => {
+    const worker = new Worker('depth', async () => seen(), {
+      connection: bullConnection,
+      prefix: bullPrefix,
+      concurrency: DEPTH_CONCURRENCY,
+    });
+    return () => worker.close();
+  });
 
 async function depthTables(admin: Redis): Promise<Table[]> {
-  const thrun = await ascending('Thrun', DEPTHS, 'depth', depthWork, (d) => thrunAtDepth(admin, d));
-  const bull = await ascending('BullMQ', DEPTHS, 'depth', depthWork, (d) => bullAtDepth(admin, d));
+  const thrun = await ascending('Thrun', DEPTHS, WEIGHT.depthThrun, depthWork, (d) => thrunAtDepth(admin, d));
+  const bull = await ascending('BullMQ', DEPTHS, WEIGHT.depthBull, bullDepthWork, (d) =>
+    bullAtDepth(admin, d),
+  );
   const x = { label: 'waiting jobs', values: DEPTHS, names: DEPTHS.map(compact) };
   const notes = skippedNote(thrun, bull);
   return [
@@ -307,10 +340,7 @@ async function depthTables(admin: Redis): Promise<Table[]> {
         title: `Consume rate against queue depth (first ${compact(DEPTH_SAMPLE)} jobs, concurrency ${DEPTH_CONCURRENCY})`,
         x,
         unit: 'jobs/s',
-        series: [
-          { name: 'Thrun, Redis Lists', values: pick(thrun, (f) => f.rate) },
-          { name: 'BullMQ', values: pick(bull, (f) => f.rate) },
-        ],
+        series: besideBull(thrun, bull, (f) => f.rate),
         notes,
       },
       'the time per consumed job',
@@ -322,10 +352,7 @@ async function depthTables(admin: Redis): Promise<Table[]> {
         title: 'Redis memory (INFO used_memory growth) against queue depth',
         x,
         unit: 'MB',
-        series: [
-          { name: 'Thrun, Redis Lists', values: pick(thrun, (f) => f.memoryMb) },
-          { name: 'BullMQ', values: pick(bull, (f) => f.memoryMb) },
-        ],
+        series: besideBull(thrun, bull, (f) => f.memoryMb),
         notes,
       },
       'memory',
@@ -361,10 +388,10 @@ async function payloadTable(admin: Redis): Promise<Table> {
         await redis.clean(admin);
       }
     };
-  const redisThrun = await ascending('Thrun Redis', SIZES, 'payload', payloadWork, (size) =>
+  const redisThrun = await ascending('Thrun Redis', SIZES, WEIGHT.payload, payloadWork, (size) =>
     inRedis(() => redis.thrunConsume(PAYLOAD_CONCURRENCY, messagesOf(size), () => bodyOf(size)))(),
   );
-  const redisRaw = await ascending('raw ioredis', SIZES, 'payload', payloadWork, (size) =>
+  const redisRaw = await ascending('raw ioredis', SIZES, WEIGHT.payload, payloadWork, (size) =>
     inRedis(() => redis.rawConsume(PAYLOAD_CONCURRENCY, messagesOf(size), () => bodyOf(size)))(),
   );
 
@@ -379,10 +406,10 @@ async function payloadTable(admin: Redis): Promise<Table> {
   let rabbitThrun: Measured<number>;
   let rabbitRaw: Measured<number>;
   try {
-    rabbitThrun = await ascending('Thrun RabbitMQ', SIZES, 'payload', payloadWork, (size) =>
+    rabbitThrun = await ascending('Thrun RabbitMQ', SIZES, WEIGHT.payload, payloadWork, (size) =>
       rabbit.thrunConsume(transport, queue(), messagesOf(size), PAYLOAD_CONCURRENCY, bodyOf(size)),
     );
-    rabbitRaw = await ascending('amqplib', SIZES, 'payload', payloadWork, (size) =>
+    rabbitRaw = await ascending('amqplib', SIZES, WEIGHT.payload, payloadWork, (size) =>
       rabbit.rawConsume(model, queue(), messagesOf(size), PAYLOAD_CONCURRENCY, bodyOf(size)),
     );
   } finally {
@@ -391,11 +418,11 @@ async function payloadTable(admin: Redis): Promise<Table> {
     await model.close();
   }
 
-  const kafkaThrun = await ascending('Thrun Kafka', SIZES, 'payload', payloadWork, async (size) => {
+  const kafkaThrun = await ascending('Thrun Kafka', SIZES, WEIGHT.payload, payloadWork, async (size) => {
     const topic = await kafka.filledTopic(messagesOf(size), bodyOf(size));
     return (await kafka.thrunConsume(topic, PAYLOAD_CONCURRENCY, messagesOf(size))).rate;
   });
-  const kafkaRaw = await ascending('kafkajs', SIZES, 'payload', payloadWork, async (size) => {
+  const kafkaRaw = await ascending('kafkajs', SIZES, WEIGHT.payload, payloadWork, async (size) => {
     const topic = await kafka.filledTopic(messagesOf(size), bodyOf(size));
     return (await kafka.rawConsume(topic, PAYLOAD_CONCURRENCY, messagesOf(size))).rate;
   });
@@ -443,10 +470,11 @@ interface QueuesFigures {
   readyMs: number;
   firstMs: number;
   rate: number;
-  /** Redis connections the consuming side added; NaN for RabbitMQ. */
+  /** Redis connections the consuming side added, and the memory Redis holds for them; NaN for RabbitMQ. */
   connections: number;
-  /** How much this process's resident memory grew from before subscribing to every queue subscribed. */
-  memoryMb: number;
+  clientMemoryMb: number;
+  /** How much live heap the consuming side holds once subscribed (after a collection, under --expose-gc). */
+  heapMb: number;
 }
 
 const names = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `many-${tag}-${i}`);
@@ -454,32 +482,55 @@ const perQueue = (n: number) => Math.ceil(QUEUE_MESSAGES / n);
 /** Setting up a queue costs about as much as 50 messages. */
 const queuesWork = (n: number) => n * perQueue(n) + n * 50;
 
-async function connectedClients(admin: Redis): Promise<number> {
-  return Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))?.[1] ?? Number.NaN);
+/** A number from the text of Redis's INFO. */
+function infoField(info: string, name: string): number {
+  return Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+}
+
+interface BrokerSide {
+  connections: number;
+  clientMemory: number;
+}
+
+async function redisClients(admin: Redis): Promise<BrokerSide> {
+  const info = await admin.info();
+  return {
+    connections: infoField(info, 'connected_clients'),
+    clientMemory: infoField(info, 'mem_clients_normal'),
+  };
+}
+
+const noBrokerSide = async (): Promise<BrokerSide> => ({ connections: Number.NaN, clientMemory: Number.NaN });
+
+/** The heap still in use: collected first where `pnpm bench` exposes the collector (--expose-gc). */
+function liveHeap(): number {
+  globalThis.gc?.();
+  return process.memoryUsage().heapUsed;
 }
 
 /** Starts consuming every queue at once through `subscribe`; resolves with the figures once all arrived. */
 async function consumeMany(
   total: number,
   subscribe: (seen: () => void) => Promise<() => Promise<void>>,
-  connections: () => Promise<number>,
+  brokerSide: () => Promise<BrokerSide>,
 ): Promise<QueuesFigures> {
   const count = countTo(total);
-  const before = await connections();
-  const rssBefore = process.memoryUsage.rss();
+  const before = await brokerSide();
+  const heapBefore = liveHeap();
   const started = now();
   const stop = await subscribe(() => count.seen());
   const readyMs = now() - started;
-  const memoryMb = (process.memoryUsage.rss() - rssBefore) / 1e6;
-  const added = (await connections()) - before;
+  const heapMb = (liveHeap() - heapBefore) / 1e6;
+  const after = await brokerSide();
   const counted = await count.finished;
   await stop();
   return {
     readyMs,
     firstMs: counted.firstAt - started,
     rate: perSecond(counted),
-    connections: added,
-    memoryMb,
+    connections: after.connections - before.connections,
+    clientMemoryMb: (after.clientMemory - before.clientMemory) / 1e6,
+    heapMb,
   };
 }
 
@@ -514,7 +565,7 @@ async function thrunRedisQueues(admin: Redis, n: number): Promise<QueuesFigures>
   // Every consumed queue has its own blocking connection, opened at once: give a loaded Redis time.
   const consumer = redis.thrun({ connectTimeoutMs: 30_000 });
   const figures = await consumeMany(n * perQueue(n), consumeEvery(consumer, queues), () =>
-    connectedClients(admin),
+    redisClients(admin),
   );
   await redis.clean(admin);
   return figures;
@@ -553,7 +604,7 @@ async function bullQueues(admin: Redis, n: number): Promise<QueuesFigures> {
         await Promise.all(workers.map((w) => w.close()));
       };
     },
-    () => connectedClients(admin),
+    () => redisClients(admin),
   );
   await redis.clean(admin);
   return figures;
@@ -576,7 +627,7 @@ async function thrunRabbitQueues(n: number): Promise<QueuesFigures> {
   }
   await producer.close();
   const consumer: Transport = rabbitmqTransport({ url: rabbit.url, prefetch: 100 });
-  const figures = await consumeMany(n * perQueue(n), consumeEvery(consumer, queues), async () => Number.NaN);
+  const figures = await consumeMany(n * perQueue(n), consumeEvery(consumer, queues), noBrokerSide);
   const model = await connect(rabbit.url);
   await deleteRabbitQueues(model, queues);
   await model.close();
@@ -584,14 +635,16 @@ async function thrunRabbitQueues(n: number): Promise<QueuesFigures> {
 }
 
 async function queuesTables(admin: Redis): Promise<Table[]> {
-  const thrunRedis = await ascending('Thrun Redis', QUEUE_COUNTS, 'queues', queuesWork, (n) =>
+  const thrunRedis = await ascending('Thrun Redis', QUEUE_COUNTS, WEIGHT.queuesThrun, queuesWork, (n) =>
     thrunRedisQueues(admin, n),
   );
-  const bull = await ascending('BullMQ', QUEUE_COUNTS, 'queues', queuesWork, (n) => bullQueues(admin, n));
+  const bull = await ascending('BullMQ', QUEUE_COUNTS, WEIGHT.queuesBull, queuesWork, (n) =>
+    bullQueues(admin, n),
+  );
   const thrunRabbit = await ascending(
     'Thrun RabbitMQ',
     QUEUE_COUNTS,
-    'queues',
+    WEIGHT.queuesRabbit,
     queuesWork,
     thrunRabbitQueues,
   );
@@ -642,11 +695,20 @@ async function queuesTables(admin: Redis): Promise<Table[]> {
       redisOnly: true,
     },
     {
-      id: 'memory',
-      title: "growth of the consuming process's resident memory",
+      id: 'client-memory',
+      title: 'memory Redis holds for its connections',
       unit: 'MB',
-      figure: (f) => f.memoryMb,
-      quantity: 'memory',
+      figure: (f) => f.clientMemoryMb,
+      quantity: "Redis's memory",
+      cost,
+      redisOnly: true,
+    },
+    {
+      id: 'heap',
+      title: 'live heap of the consuming process',
+      unit: 'MB',
+      figure: (f) => f.heapMb,
+      quantity: 'the heap',
       cost,
     },
   ];
@@ -682,8 +744,7 @@ interface WorkersFigures {
 
 async function redisCpuSeconds(admin: Redis): Promise<number> {
   const info = await admin.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
-  return field('used_cpu_sys') + field('used_cpu_user');
+  return infoField(info, 'used_cpu_sys') + infoField(info, 'used_cpu_user');
 }
 
 function machineTimes(): { busy: number; total: number } {
@@ -760,14 +821,14 @@ async function workersTables(admin: Redis): Promise<Table[]> {
   const thrun = await ascending(
     'Thrun',
     WORKER_COUNTS,
-    'workers',
+    WEIGHT.workersThrun,
     (k) => 1 + k / 4,
     (k) => workers(admin, 'thrun', k),
   );
   const bull = await ascending(
     'BullMQ',
     WORKER_COUNTS,
-    'workers',
+    WEIGHT.workersBull,
     (k) => 1 + k / 4,
     (k) => workers(admin, 'bullmq', k),
   );
@@ -780,10 +841,7 @@ async function workersTables(admin: Redis): Promise<Table[]> {
         title: `Worker processes on one Redis queue (${WORKER_WINDOW_MS / 1000} s of a ${compact(WORKER_JOBS)}-job backlog, concurrency ${WORKER_CONCURRENCY} each)`,
         x,
         unit: 'jobs/s',
-        series: [
-          { name: 'Thrun, Redis Lists', values: pick(thrun, (f) => f.rate) },
-          { name: 'BullMQ', values: pick(bull, (f) => f.rate) },
-        ],
+        series: besideBull(thrun, bull, (f) => f.rate),
         notes: [...notes, limitOf('Thrun', thrun), limitOf('BullMQ', bull)],
       },
       'the throughput',
@@ -816,10 +874,10 @@ export async function scalingSuite(): Promise<SuiteResult> {
   budget.start();
   try {
     tables.push(...(await depthTables(admin)));
-    tables.push(await payloadTable(admin));
     tables.push(...(await workersTables(admin)));
-    // Last: a thousand queues can take far longer than their estimate on a loaded broker.
     tables.push(...(await queuesTables(admin)));
+    // Last, with what is left: a thousand queues can take far longer than their estimate on a loaded broker.
+    tables.push(await payloadTable(admin));
   } finally {
     await redis.clean(admin);
     admin.disconnect();
