@@ -28,12 +28,12 @@ const BUDGET_S = Number(process.env.THRUN_BENCH_SCALING_SECONDS ?? 480);
  * Payload runs last and takes what is left.
  */
 const WEIGHT = {
-  depthThrun: 0.06,
+  depthThrun: 0.08,
   depthBull: 0.14,
   workersThrun: 0.12,
-  workersBull: 0.18,
-  queuesThrun: 0.06,
-  queuesBull: 0.22,
+  workersBull: 0.16,
+  queuesThrun: 0.1,
+  queuesBull: 0.18,
   queuesRabbit: 0.12,
   payload: 0.1 / 6,
 };
@@ -46,8 +46,8 @@ const DEPTHS = [1_000, 10_000, 100_000, 1_000_000];
 const DEPTH_SAMPLE = 20_000;
 const DEPTH_WINDOW_MS = 5_000;
 const DEPTH_CONCURRENCY = 50;
-/** Filling a Thrun list entry through the Lua loop (and deleting it) costs about a tenth of consuming one. */
-const depthWork = (depth: number) => depth / 10 + Math.min(depth, DEPTH_SAMPLE);
+/** Filling a Thrun list entry through the Lua loop (and deleting it) costs about a twentieth of consuming one. */
+const depthWork = (depth: number) => depth / 20 + Math.min(depth, DEPTH_SAMPLE);
 /** A BullMQ job's hash costs about as much to write and delete as a job to consume. */
 const bullDepthWork = (depth: number) => depth + Math.min(depth, DEPTH_SAMPLE);
 const SIZES = [100, 10_000, 1_000_000];
@@ -337,7 +337,7 @@ async function depthTables(admin: Redis): Promise<Table[]> {
     table(
       {
         id: 'depth-throughput',
-        title: `Consume rate against queue depth (first ${compact(DEPTH_SAMPLE)} jobs, concurrency ${DEPTH_CONCURRENCY})`,
+        title: `Consume rate against queue depth (first ${compact(DEPTH_SAMPLE)} jobs or ${DEPTH_WINDOW_MS / 1000} s, concurrency ${DEPTH_CONCURRENCY})`,
         x,
         unit: 'jobs/s',
         series: besideBull(thrun, bull, (f) => f.rate),
