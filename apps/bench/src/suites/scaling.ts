@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import type { Transport } from '@thrun/contract';
 import { rabbitmqTransport } from '@thrun/transport-rabbitmq';
 import { connect } from 'amqplib';
@@ -479,8 +479,8 @@ interface QueuesFigures {
 
 const names = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `many-${tag}-${i}`);
 const perQueue = (n: number) => Math.ceil(QUEUE_MESSAGES / n);
-/** Setting up a queue costs about as much as 50 messages. */
-const queuesWork = (n: number) => n * perQueue(n) + n * 50;
+/** Setting up a queue (and its Worker) costs about as much as 10 messages (runs of 100 and 1,000 queues). */
+const queuesWork = (n: number) => n * perQueue(n) + n * 10;
 
 /** A number from the text of Redis's INFO. */
 function infoField(info: string, name: string): number {
@@ -740,6 +740,8 @@ interface WorkersFigures {
   redisCpu: number;
   /** Both cores' busy share, 0 to 100. */
   machineCpu: number;
+  /** The one-minute load average at the end of the window: how many other processes wanted the cores. */
+  load: number;
 }
 
 async function redisCpuSeconds(admin: Redis): Promise<number> {
@@ -803,7 +805,7 @@ async function workers(admin: Redis, side: 'thrun' | 'bullmq', processes: number
     ),
   );
   await redis.clean(admin);
-  return { rate: (jobs / ms) * 1000, redisCpu, machineCpu };
+  return { rate: (jobs / ms) * 1000, redisCpu, machineCpu, load: loadavg()[0]! };
 }
 
 /** Which of the two ran out at the largest number of processes: one sentence from the CPU figures. */
@@ -811,7 +813,7 @@ function limitOf(side: string, measured: Measured<WorkersFigures>): string {
   const index = measured.values.findLastIndex((v) => v !== null);
   const last = measured.values[index];
   if (!last) return `${side}: not measured.`;
-  const at = `${side} at ${WORKER_COUNTS[index]} processes: redis-server used ${last.redisCpu.toFixed(0)}% of one core, the machine (every process on it) ${last.machineCpu.toFixed(0)}% of both cores`;
+  const at = `${side} at ${WORKER_COUNTS[index]} processes: redis-server used ${last.redisCpu.toFixed(0)}% of one core, the machine (every process on it) ${last.machineCpu.toFixed(0)}% of both cores (load average ${last.load.toFixed(0)})`;
   if (last.machineCpu >= 90) return `${at}, so the two cores are the limit.`;
   if (last.redisCpu >= 85) return `${at}, so the broker (single-threaded Redis) is the limit.`;
   return `${at}: neither was saturated, so the workers' own round trips are the limit.`;
