@@ -813,9 +813,11 @@ function limitOf(side: string, measured: Measured<WorkersFigures>): string {
   const index = measured.values.findLastIndex((v) => v !== null);
   const last = measured.values[index];
   if (!last) return `${side}: not measured.`;
-  const at = `${side} at ${WORKER_COUNTS[index]} processes: redis-server used ${last.redisCpu.toFixed(0)}% of one core, the machine (every process on it) ${last.machineCpu.toFixed(0)}% of both cores (load average ${last.load.toFixed(0)})`;
-  if (last.machineCpu >= 90) return `${at}, so the two cores are the limit.`;
+  const cores = cpus().length;
+  const at = `${side} at ${WORKER_COUNTS[index]} processes: redis-server used ${last.redisCpu.toFixed(0)}% of one core, the machine (every process on it) ${last.machineCpu.toFixed(0)}% of its ${cores} cores (load average ${last.load.toFixed(0)})`;
+  // A saturated Redis is the limit whatever else runs: it executes commands on one thread.
   if (last.redisCpu >= 85) return `${at}, so the broker (single-threaded Redis) is the limit.`;
+  if (last.machineCpu >= 90) return `${at}, so the ${cores} cores are the limit, not the broker.`;
   return `${at}: neither was saturated, so the workers' own round trips are the limit.`;
 }
 
