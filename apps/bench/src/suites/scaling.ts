@@ -470,9 +470,8 @@ interface QueuesFigures {
   readyMs: number;
   firstMs: number;
   rate: number;
-  /** Redis connections the consuming side added, and the memory Redis holds for them; NaN for RabbitMQ. */
+  /** Redis connections the consuming side added; NaN for RabbitMQ. */
   connections: number;
-  clientMemoryMb: number;
   /** How much live heap the consuming side holds once subscribed (after a collection, under --expose-gc). */
   heapMb: number;
 }
@@ -487,20 +486,9 @@ function infoField(info: string, name: string): number {
   return Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
 }
 
-interface BrokerSide {
-  connections: number;
-  clientMemory: number;
+async function connectedClients(admin: Redis): Promise<number> {
+  return infoField(await admin.info('clients'), 'connected_clients');
 }
-
-async function redisClients(admin: Redis): Promise<BrokerSide> {
-  const info = await admin.info();
-  return {
-    connections: infoField(info, 'connected_clients'),
-    clientMemory: infoField(info, 'mem_clients_normal'),
-  };
-}
-
-const noBrokerSide = async (): Promise<BrokerSide> => ({ connections: Number.NaN, clientMemory: Number.NaN });
 
 /** The heap still in use: collected first where `pnpm bench` exposes the collector (--expose-gc). */
 function liveHeap(): number {
@@ -512,24 +500,23 @@ function liveHeap(): number {
 async function consumeMany(
   total: number,
   subscribe: (seen: () => void) => Promise<() => Promise<void>>,
-  brokerSide: () => Promise<BrokerSide>,
+  connections: () => Promise<number>,
 ): Promise<QueuesFigures> {
   const count = countTo(total);
-  const before = await brokerSide();
+  const before = await connections();
   const heapBefore = liveHeap();
   const started = now();
   const stop = await subscribe(() => count.seen());
   const readyMs = now() - started;
   const heapMb = (liveHeap() - heapBefore) / 1e6;
-  const after = await brokerSide();
+  const added = (await connections()) - before;
   const counted = await count.finished;
   await stop();
   return {
     readyMs,
     firstMs: counted.firstAt - started,
     rate: perSecond(counted),
-    connections: after.connections - before.connections,
-    clientMemoryMb: (after.clientMemory - before.clientMemory) / 1e6,
+    connections: added,
     heapMb,
   };
 }
@@ -565,7 +552,7 @@ async function thrunRedisQueues(admin: Redis, n: number): Promise<QueuesFigures>
   // Every consumed queue has its own blocking connection, opened at once: give a loaded Redis time.
   const consumer = redis.thrun({ connectTimeoutMs: 30_000 });
   const figures = await consumeMany(n * perQueue(n), consumeEvery(consumer, queues), () =>
-    redisClients(admin),
+    connectedClients(admin),
   );
   await redis.clean(admin);
   return figures;
@@ -604,7 +591,7 @@ async function bullQueues(admin: Redis, n: number): Promise<QueuesFigures> {
         await Promise.all(workers.map((w) => w.close()));
       };
     },
-    () => redisClients(admin),
+    () => connectedClients(admin),
   );
   await redis.clean(admin);
   return figures;
@@ -627,7 +614,7 @@ async function thrunRabbitQueues(n: number): Promise<QueuesFigures> {
   }
   await producer.close();
   const consumer: Transport = rabbitmqTransport({ url: rabbit.url, prefetch: 100 });
-  const figures = await consumeMany(n * perQueue(n), consumeEvery(consumer, queues), noBrokerSide);
+  const figures = await consumeMany(n * perQueue(n), consumeEvery(consumer, queues), async () => Number.NaN);
   const model = await connect(rabbit.url);
   await deleteRabbitQueues(model, queues);
   await model.close();
@@ -691,15 +678,6 @@ async function queuesTables(admin: Redis): Promise<Table[]> {
       unit: 'connections',
       figure: (f) => f.connections,
       quantity: 'the number of connections',
-      cost,
-      redisOnly: true,
-    },
-    {
-      id: 'client-memory',
-      title: 'memory Redis holds for its connections',
-      unit: 'MB',
-      figure: (f) => f.clientMemoryMb,
-      quantity: "Redis's memory",
       cost,
       redisOnly: true,
     },
