@@ -556,11 +556,14 @@ function tablesOf(figures: Figure[], baselineOf: (f: Figure) => number): Table[]
         x,
         unit: 'msg/s',
         series: series((f) => f.rate),
-        notes: series((f) => f.rate / baseline).map(
-          (s) =>
-            `${s.name}: ${s.values.map((v) => (v === null ? '–' : `${v.toFixed(2)}×`)).join(' → ')} ` +
-            `against 1 worker on 1 queue of the single node (${format(baseline)} msg/s)`,
-        ),
+        notes: [
+          ...series((f) => f.rate / baseline).map(
+            (s) =>
+              `${s.name}: ${s.values.map((v) => (v === null ? '–' : `${v.toFixed(2)}×`)).join(' → ')} ` +
+              `against 1 worker on 1 queue of the single node (${format(baseline)} msg/s)`,
+          ),
+          `Queues: ${[...new Set(ofFamily.map((f) => f.layout))].join('; ')}.`,
+        ],
       },
       {
         id: `cluster-${id}-cores`,
@@ -578,7 +581,9 @@ function tablesOf(figures: Figure[], baselineOf: (f: Figure) => number): Table[]
   });
 }
 
-const seriesOf = (f: Figure) => `${f.single ? 'single node' : 'cluster'}, ${f.layout} queue(s)`;
+/** Short enough for a chart's legend: the layout's queue count (its label leads with it); the notes say how they are spread. */
+const seriesOf = (f: Figure) =>
+  `${f.single ? 'single node' : 'cluster'}, ${Number.parseInt(f.layout, 10)} queue(s)`;
 
 const ms = (value: number) => `${Math.round(value).toLocaleString('en-US')} ms`;
 
