@@ -1,5 +1,5 @@
 import { Resvg } from '@resvg/resvg-js';
-import type { ScalingTable } from './scaling-table.js';
+import type { Table } from './table.js';
 
 const WIDTH = 900;
 const HEIGHT = 480;
@@ -11,7 +11,7 @@ const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b
  * series, and a log y scale when the values span more than a hundredfold. The SVG is written here and
  * rasterised by resvg (a prebuilt native module installed from the npm registry) with the system fonts.
  */
-export function chartPng(table: ScalingTable): Buffer {
+export function chartPng(table: Table): Buffer {
   return new Resvg(chartSvg(table), {
     background: 'white',
     font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
@@ -20,7 +20,7 @@ export function chartPng(table: ScalingTable): Buffer {
     .asPng();
 }
 
-export function chartSvg(table: ScalingTable): string {
+export function chartSvg(table: Table): string {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const xs = table.x.values;

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { chartPng } from './chart.js';
-import type { ScalingTable } from './scaling-table.js';
+import type { Table } from './table.js';
 
-export type { ScalingTable } from './scaling-table.js';
+export type { Table } from './table.js';
 
 /** One line of a benchmark table: Thrun's figure beside the peer's, measured in the same run. */
 export interface Comparison {
@@ -22,14 +22,12 @@ export interface SuiteResult {
   workload: string;
   comparisons: Comparison[];
   /**
-   * A suite whose rows are not Thrun against a peer (the scale-out suite: one configuration against a
-   * baseline of the same run) prints this table instead of the comparisons, which stay in the results file.
+   * Figures against a growing x (workers, queue depth…), each printed and charted. A suite that has
+   * tables prints them instead of its comparisons, which stay in the results file.
    */
-  table?: { header: string[]; rows: string[][] };
-  /** Printed under the table: what the figures say. */
+  tables?: Table[];
+  /** Printed after everything else: what the figures say. */
   conclusion?: string;
-  /** Figures against a growing workload (the scaling suite): printed as tables, each also charted. */
-  tables?: ScalingTable[];
 }
 
 /**
@@ -38,7 +36,7 @@ export interface SuiteResult {
  * whose shape differs from the first step's is where the curve bends.
  */
 export function describeGrowth(
-  table: Pick<ScalingTable, 'x' | 'series'>,
+  table: Pick<Table, 'x' | 'series'>,
   quantity: string,
   cost: (x: number, figure: number) => number,
 ): string {
@@ -87,9 +85,8 @@ function meetsTarget(comparison: Comparison): string {
 
 export function printSuite(result: SuiteResult): void {
   console.log(`\n## ${result.suite}\n${result.workload}\n`);
-  if (result.table) printRows(result.table.header, result.table.rows);
+  if (result.tables) for (const table of result.tables) printTable(table);
   else if (result.comparisons.length > 0) printComparisons(result);
-  for (const table of result.tables ?? []) printTable(table);
   if (result.conclusion) console.log(`\n${result.conclusion}`);
 }
 
@@ -105,7 +102,7 @@ function printComparisons(result: SuiteResult): void {
   printRows(['case', 'thrun', 'peer', 'peer is', 'thrun/peer', 'target'], rows);
 }
 
-function printTable(table: ScalingTable): void {
+function printTable(table: Table): void {
   console.log(`\n### ${table.title} (${table.unit})\n`);
   printRows(
     [table.x.label, ...table.series.map((s) => s.name)],
@@ -114,8 +111,7 @@ function printTable(table: ScalingTable): void {
       ...table.series.map((s) => (s.values[i] === null ? '–' : format(s.values[i]!))),
     ]),
   );
-  console.log(`\n${table.growth}`);
-  for (const note of table.notes) console.log(note);
+  if (table.notes.length > 0) console.log(`\n${table.notes.join('\n')}`);
 }
 
 function printRows(header: string[], rows: string[][]): void {
@@ -126,7 +122,7 @@ function printRows(header: string[], rows: string[][]): void {
   for (const row of rows) console.log(line(row));
 }
 
-/** Writes bench-<time>.json and, beside it, bench-<time>-<table id>.png for every scaling table. */
+/** Writes bench-<time>.json and, beside it, bench-<time>-<table id>.png for every table. */
 export function writeResults(results: SuiteResult[], directory: URL): string[] {
   mkdirSync(directory, { recursive: true });
   const stem = `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`;

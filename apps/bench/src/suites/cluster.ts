@@ -29,7 +29,7 @@ import { redisTransport } from '@thrun/transport-redis';
 import { connect } from 'amqplib';
 import { Cluster, Redis } from 'ioredis';
 import { type Broker, useBroker } from '../brokers.js';
-import { type Comparison, format, type SuiteResult } from '../report.js';
+import { type Comparison, format, type SuiteResult, type Table } from '../report.js';
 import type { FromWorker, ToWorker, WorkerBroker, WorkerConfig } from './cluster-worker.js';
 
 const MESSAGES = Number(process.env.THRUN_BENCH_CLUSTER_MESSAGES ?? 12_000);
@@ -512,27 +512,6 @@ export async function clusterSuite(): Promise<SuiteResult> {
     peerName: `${f.family} single node, 1 queue, 1 worker`,
     better: 'higher',
   }));
-  // One row per configuration: the single node's figure beside the cluster's.
-  const rows = figures
-    .filter((f) => f.single)
-    .map((f) => {
-      const cluster = find(f.family, false, f.layoutIndex, f.workers);
-      const times = (rate: number | undefined) =>
-        rate === undefined ? '' : `${(rate / baselineOf(f)).toFixed(2)}×`;
-      const cores = (g: Figure | undefined) =>
-        g === undefined ? '' : `${g.workerCores.toFixed(1)} + ${g.brokerCores?.toFixed(1) ?? '?'}`;
-      return [
-        f.family,
-        f.layout,
-        String(f.workers),
-        format(f.rate),
-        times(f.rate),
-        cores(f),
-        cluster ? format(cluster.rate) : '',
-        times(cluster?.rate),
-        cores(cluster),
-      ];
-    });
   const cores = availableParallelism();
   const seconds = Math.round((Date.now() - startedAt) / 1000);
   return {
@@ -546,23 +525,65 @@ export async function clusterSuite(): Promise<SuiteResult> {
       `queues and publisher confirms. ${cores} cores, load average ${Math.min(...loads).toFixed(1)}–` +
       `${Math.max(...loads).toFixed(1)} during the drains; ${seconds} s in all.`,
     comparisons,
-    table: {
-      header: [
-        'broker',
-        'queues',
-        'workers',
-        'single node msg/s',
-        '×',
-        'cores',
-        'cluster msg/s',
-        '×',
-        'cores',
-      ],
-      rows,
-    },
+    tables: tablesOf(figures, baselineOf),
     conclusion: conclusion(figures, cores, [Math.min(...loads), Math.max(...loads)]),
   };
 }
+
+/**
+ * Per broker family, x the worker processes: msg/s with its × against the family's 1 worker on 1 queue
+ * of the single node, and the cores the drain kept busy; one series per deployment and queue layout.
+ */
+function tablesOf(figures: Figure[], baselineOf: (f: Figure) => number): Table[] {
+  const x = { label: 'worker processes', values: WORKER_COUNTS, names: WORKER_COUNTS.map(String) };
+  return [...new Set(figures.map((f) => f.family))].flatMap((family) => {
+    const ofFamily = figures.filter((f) => f.family === family);
+    const seriesNames = [...new Set(ofFamily.map(seriesOf))];
+    const series = (figure: (f: Figure) => number) =>
+      seriesNames.map((name) => ({
+        name,
+        values: WORKER_COUNTS.map((workers) => {
+          const f = ofFamily.find((g) => seriesOf(g) === name && g.workers === workers);
+          return f === undefined ? null : figure(f);
+        }),
+      }));
+    const baseline = baselineOf(ofFamily[0]!);
+    const id = family.toLowerCase();
+    return [
+      {
+        id: `cluster-${id}-throughput`,
+        title: `${family}: consume rate against worker processes`,
+        x,
+        unit: 'msg/s',
+        series: series((f) => f.rate),
+        notes: [
+          ...series((f) => f.rate / baseline).map(
+            (s) =>
+              `${s.name}: ${s.values.map((v) => (v === null ? '–' : `${v.toFixed(2)}×`)).join(' → ')} ` +
+              `against 1 worker on 1 queue of the single node (${format(baseline)} msg/s)`,
+          ),
+          `Queues: ${[...new Set(ofFamily.map((f) => f.layout))].join('; ')}.`,
+        ],
+      },
+      {
+        id: `cluster-${id}-cores`,
+        title: `${family}: cores kept busy during the drain (workers + broker)`,
+        x,
+        unit: 'cores',
+        series: series((f) => f.workerCores + (f.brokerCores ?? 0)),
+        notes: ofFamily.some((f) => f.brokerCores === undefined)
+          ? [
+              "The broker's share is missing where it does not tell (RabbitMQ): those figures are the workers' alone.",
+            ]
+          : [],
+      },
+    ];
+  });
+}
+
+/** Short enough for a chart's legend: the layout's queue count (its label leads with it); the notes say how they are spread. */
+const seriesOf = (f: Figure) =>
+  `${f.single ? 'single node' : 'cluster'}, ${Number.parseInt(f.layout, 10)} queue(s)`;
 
 const ms = (value: number) => `${Math.round(value).toLocaleString('en-US')} ms`;
 

@@ -55,7 +55,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function clean(admin: Redis): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `*${PREFIX}*`, 'COUNT', 1000);
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `*${PREFIX}*`, 'COUNT', 10_000);
     cursor = next;
     if (keys.length > 0) await admin.del(...keys);
   } while (cursor !== '0');
