@@ -6,11 +6,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"net"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/thrun-dev/thrun/sdks/go/internal/wire"
 	"github.com/thrun-dev/thrun/sdks/go/transport"
 )
 
@@ -83,5 +85,14 @@ func Nothing[T any](t *testing.T, ch <-chan T, within time.Duration) {
 	case v := <-ch:
 		t.Fatalf("unexpected %+v", v)
 	case <-time.After(within):
+	}
+}
+
+// HeaderNames fails the test unless got, a transport's header constants by their key in
+// protocol/headers.json, equals that file's section, both ways: a name added there needs a constant.
+func HeaderNames(t *testing.T, section string, got map[string]string) {
+	t.Helper()
+	if want := wire.HeaderNames(section); !maps.Equal(got, want) {
+		t.Fatalf("header names differ from protocol/headers.json (%s):\n got %v\nwant %v", section, got, want)
 	}
 }
