@@ -132,7 +132,7 @@ final class Cli
         $processes = $int('processes', 1);
         if ($processes > 1) {
             $log('info', 'worker pool started', ['queues' => $queues, 'processes' => $processes, 'pid' => getmypid()]);
-            $status = (new WorkerPool($processes, $makeWorker))->run();
+            $status = (new WorkerPool($processes, $makeWorker, log: $log))->run();
             $log('info', 'worker pool stopped', ['status' => $status]);
             return $status;
         }

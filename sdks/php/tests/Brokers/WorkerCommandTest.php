@@ -228,4 +228,45 @@ final class WorkerCommandTest extends BrokerTestCase
         self::assertSame(0, $redis->lLen($queue));
         self::assertSame([], $redis->keys("{{$queue}}:processing:*"));
     }
+
+    public function testAPoolReplacesAChildKilledByTheTimeout(): void
+    {
+        $queue = self::uniqueQueue('pool-endless');
+        $marks = "{$queue}-marks";
+        $bus = new EventBus(new RedisListsTransport(self::redis()));
+        $bus->event('endless.job', ['marks' => $marks], ['queue' => $queue]);
+        [$process, $pipes] = self::startWith('short-lease.php', $queue, '--processes', '2', '--prefetch', '1', '--timeout', '1', '--max-attempts', '3');
+        try {
+            // Each attempt kills the child running it: a third start needs a child the pool forked again.
+            $redis = self::redis();
+            $deadline = microtime(true) + 20;
+            while ($redis->lLen($marks) < 3 && microtime(true) < $deadline) {
+                usleep(20_000);
+            }
+            self::assertSame(['started', 'started', 'started'], $redis->lRange($marks, 0, 2));
+            // Its attempts used, the endless message is dead-lettered, and the pool handles the next one.
+            $deadline = microtime(true) + 20;
+            while ($redis->lLen("{$queue}.dead") < 1 && microtime(true) < $deadline) {
+                usleep(20_000);
+            }
+            self::assertSame(1, $redis->lLen("{$queue}.dead"), 'dead-lettered once its attempts were used');
+            self::assertTrue(proc_get_status($process)['running'], 'the pool goes on');
+            $after = "{$queue}-after";
+            $bus->event('slow.job', ['marks' => $after], ['queue' => $queue]);
+            $deadline = microtime(true) + 20;
+            while ($redis->lLen($after) < 2 && microtime(true) < $deadline) {
+                usleep(20_000);
+            }
+            self::assertSame(['started', 'finished'], $redis->lRange($after, 0, -1));
+            proc_terminate($process, SIGTERM);
+            $code = self::waitForExit($process, 10);
+            $err = stream_get_contents($pipes[2]);
+            self::assertSame(0, $code, $err);
+            self::assertStringContainsString('worker process replaced', $err);
+        } finally {
+            if (proc_get_status($process)['running']) {
+                proc_terminate($process, SIGKILL);
+            }
+        }
+    }
 }
