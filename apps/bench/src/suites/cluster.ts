@@ -29,6 +29,7 @@ import { redisTransport } from '@thrun/transport-redis';
 import { connect } from 'amqplib';
 import { Cluster, Redis } from 'ioredis';
 import { type Broker, useBroker } from '../brokers.js';
+import { cpuSecondsOf, listeningPids } from '../process-cpu.js';
 import { type Comparison, format, type SuiteResult, type Table } from '../report.js';
 import type { FromWorker, ToWorker, WorkerBroker, WorkerConfig } from './cluster-worker.js';
 
@@ -67,7 +68,7 @@ interface Target {
   layouts: Layout[];
   /** Publishes `count` messages to `queue`, the `index`-th of its layout. */
   fill(queue: string, count: number, index: number): Promise<void>;
-  /** CPU seconds the broker's processes have used so far, where the broker tells (Redis: INFO cpu). */
+  /** CPU seconds the broker's processes have used so far, where known (Redis: INFO cpu; RabbitMQ on this host: /proc). */
   cpuSeconds?(): Promise<number>;
   /** Removes what a drain left of `queues`. */
   clean(queues: string[]): Promise<void>;
@@ -90,7 +91,7 @@ interface Figure {
   layout: string;
   workers: number;
   rate: number;
-  /** Cores kept busy during the drain: by the workers, and by the broker's processes where it tells. */
+  /** Cores kept busy during the drain: by the workers, and by the broker's processes where known. */
   workerCores: number;
   brokerCores: number | undefined;
 }
@@ -371,6 +372,8 @@ function rabbitmqTargets(single: Broker, cluster: Broker): Target[] {
     const spread = `${RABBITMQ_SHARDED_QUEUES} (a leader per cluster node)`;
     const fresh = (count: number) => () =>
       Array.from({ length: count }, (_, i) => `bench-cluster-${randomBytes(3).toString('hex')}-${i}`);
+    // RabbitMQ does not report its CPU: read the nodes' Erlang VMs from /proc where they run on this host.
+    const nodes = listeningPids(urls.map((url) => Number(new URL(url).port || 5672)));
     return {
       name,
       single: urls.length === 1,
@@ -380,6 +383,7 @@ function rabbitmqTargets(single: Broker, cluster: Broker): Target[] {
         { label: spread, queues: fresh(RABBITMQ_SHARDED_QUEUES) },
       ],
       fill: (queue, count, index) => publishAll(producers[index % producers.length]!, queue, count),
+      ...(nodes ? { cpuSeconds: async () => cpuSecondsOf(nodes) } : {}),
       clean: async (queues) => {
         const connection = await connect(urls[0]!);
         const channel = await connection.createChannel();
@@ -573,7 +577,7 @@ function tablesOf(figures: Figure[], baselineOf: (f: Figure) => number): Table[]
         series: series((f) => f.workerCores + (f.brokerCores ?? 0)),
         notes: ofFamily.some((f) => f.brokerCores === undefined)
           ? [
-              "The broker's share is missing where it does not tell (RabbitMQ): those figures are the workers' alone.",
+              "The broker's share is missing where it is not known (a RabbitMQ node on another host): those figures are the workers' alone.",
             ]
           : [],
       },
@@ -621,7 +625,7 @@ function conclusion(figures: Figure[], cores: number, loads: [number, number]): 
   return (
     `Where it stops growing (1 → 2 → 4 workers, against the series' 1 worker): ${parts.join('; ')}.\n` +
     `Why: one host with ${cores} cores runs the workers, the producer and every broker process, and at most ` +
-    `${busiest.toFixed(1)} of them went to this run (the workers' CPU, and Redis's where it tells; load average ` +
+    `${busiest.toFixed(1)} of them went to this run (the workers' CPU and the brokers' where known; load average ` +
     `${loads[0]?.toFixed(0)}–${loads[1]?.toFixed(0)} from other work): once the cores are taken another worker or ` +
     `another master adds contention, not capacity: ${whys.map((f) => `on ${f.name}, ${f.why}`).join('; ')}. ` +
     'On separate machines each master or queue leader would bring cores of its own.'
