@@ -47,14 +47,15 @@ final class Batches
     }
 
     /**
-     * Takes a step's run lease before it runs, as the TypeScript engine does: returns the lease
-     * token when the step should run, null when it must not (already settled, or the batch ended).
-     * While another run holds the lease it waits up to two lease lengths, then throws, and the
-     * worker retries the copy later. A step of a batch this store does not know runs as an ordinary
-     * event.
+     * Takes a step's run lease (the store's `stepLeaseMs` unless given) before it runs, as the
+     * TypeScript engine does: returns the lease token when the step should run, null when it must
+     * not (already settled, or the batch ended). While another run holds the lease it waits up to two
+     * lease lengths, then throws, and the worker retries the copy later. A step of a batch this store
+     * does not know runs as an ordinary event.
      */
-    public function startStep(string $id, int $index, int $leaseMs = self::STEP_LEASE_MS): ?string
+    public function startStep(string $id, int $index, ?int $leaseMs = null): ?string
     {
+        $leaseMs ??= $this->store->stepLeaseMs;
         $token = \Thrun\Envelope::uuid();
         $deadline = microtime(true) + 2 * $leaseMs / 1000;
         while (($start = $this->store->startStep($id, $index, $token, $leaseMs)) === 'busy' && microtime(true) < $deadline) {
@@ -71,9 +72,9 @@ final class Batches
     }
 
     /** Keeps a step's run lease (from `startStep`) alive while it runs, until `letGoStep`. */
-    public function holdStep(string $id, int $index, string $token, int $leaseMs = self::STEP_LEASE_MS): void
+    public function holdStep(string $id, int $index, string $token, ?int $leaseMs = null): void
     {
-        $this->store->keepRenewing($id, $index, $token, $leaseMs);
+        $this->store->keepRenewing($id, $index, $token, $leaseMs ?? $this->store->stepLeaseMs);
     }
 
     /** Stops renewing a step's run lease; recording its outcome or releasing it ends the lease itself. */
@@ -87,9 +88,6 @@ final class Batches
     {
         $this->store->releaseStep($id, $index, $token);
     }
-
-    /** How long a step's run lease lasts: another copy of its message waits while one runs. */
-    public const STEP_LEASE_MS = 30_000;
 
     private function recordAgain(string $id, int $index): ?string
     {

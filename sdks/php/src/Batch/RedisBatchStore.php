@@ -18,6 +18,8 @@ final class RedisBatchStore
 {
     public const DEFAULT_CLAIM_TTL_MS = 10_000;
     public const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+    /** How long a step's run lease lasts: another copy of its message waits while one runs. */
+    public const DEFAULT_STEP_LEASE_MS = 30_000;
 
     private readonly LuaScripts $scripts;
     private ?LeaseKeeper $keeper = null;
@@ -27,6 +29,7 @@ final class RedisBatchStore
         private readonly string $keyPrefix = '',
         private readonly int $claimTtlMs = self::DEFAULT_CLAIM_TTL_MS,
         private readonly int $retentionMs = self::DEFAULT_RETENTION_MS,
+        public readonly int $stepLeaseMs = self::DEFAULT_STEP_LEASE_MS,
     ) {
         $this->scripts = LuaScripts::shared();
     }

@@ -10,9 +10,19 @@ namespace Thrun\Transport;
  * small process beside the worker (`bin/lease-keeper`), on a Redis connection of its own, every
  * interval. It lives as long as the worker: it ends when the worker closes it, exits or is killed, so
  * a dead worker's leases expire and its messages come back (at least once), as in every runtime.
+ *
+ * A process may run several (the transport's for its deliveries, the batch store's for its steps,
+ * each with a connection of its own): every one obeys the worker's handler watch (`watchHandlers`),
+ * so no lease of a stopped worker is renewed past its `--timeout`.
  */
 final class LeaseKeeper
 {
+    /** @var \WeakMap<self, true>|null the keepers still running (a forked child inherits its parent's) */
+    private static ?\WeakMap $running = null;
+    private static ?HandlerWatch $watch = null;
+
+    /** The process that started it: the one it renews leases for, and kills past the timeout. */
+    private readonly int $owner;
     /** @var resource */
     private $process;
     /** @var resource */
@@ -34,8 +44,13 @@ final class LeaseKeeper
         if (!is_resource($process)) {
             throw new \RuntimeException('[thrun:redis] could not start bin/lease-keeper');
         }
-        [$this->process, $this->in, $this->out] = [$process, $pipes[0], $pipes[1]];
+        [$this->process, $this->in, $this->out, $this->owner] = [$process, $pipes[0], $pipes[1], getmypid()];
         $this->send($config);
+        self::$running ??= new \WeakMap();
+        self::$running[$this] = true;
+        if (self::$watch !== null) {
+            $this->follow(self::$watch);
+        }
     }
 
     /** Starts a keeper that runs its scripts every `intervalMs` on a connection like `redis`'s. */
@@ -57,12 +72,27 @@ final class LeaseKeeper
     }
 
     /**
-     * From now on the keeper watches `watch`: once one handler has run `timeoutMs` (and a second of
-     * grace, for the worker's own SIGALRM to act first), it kills the worker and stops renewing.
+     * From now on every keeper of this process, running or started later, watches `watch`: once one
+     * handler has run its `timeoutMs` (and a second of grace, for the worker's own SIGALRM to act
+     * first), the keeper kills the worker and stops renewing. `null` ends the watch (the worker
+     * stopped): its keepers see no handler run any more.
      */
-    public function watch(HandlerWatch $watch, int $timeoutMs): void
+    public static function watchHandlers(?HandlerWatch $watch): void
     {
-        $this->send(['op' => 'watch', 'key' => $watch->key, 'timeoutMs' => $timeoutMs]);
+        self::$watch?->idle();
+        self::$watch = $watch;
+        if ($watch !== null) {
+            foreach (self::$running ?? [] as $keeper => $_) {
+                if ($keeper->owner === getmypid()) {
+                    $keeper->follow($watch);
+                }
+            }
+        }
+    }
+
+    private function follow(HandlerWatch $watch): void
+    {
+        $watch->share(fn (int $key) => $this->send(['op' => 'watch', 'key' => $key, 'timeoutMs' => $watch->timeoutMs]));
     }
 
     /** Stops running what runs under `name`; once it returns, the keeper will not run it again. */
@@ -77,6 +107,7 @@ final class LeaseKeeper
         if (!is_resource($this->process)) {
             return;
         }
+        unset(self::$running[$this]);
         fclose($this->in);
         fclose($this->out);
         proc_close($this->process);

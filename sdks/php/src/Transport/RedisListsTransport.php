@@ -15,7 +15,7 @@ namespace Thrun\Transport;
  * not given to another consumer meanwhile. With `renewWhileHandling: false` it is renewed only
  * between messages, by `heartbeat()`.
  */
-final class RedisListsTransport implements Transport, WatchesHandlers
+final class RedisListsTransport implements Transport
 {
     /** @var array<string, array{id: string, keys: array<string, string>, reapedAt: float}> */
     private array $consumers = [];
@@ -104,19 +104,6 @@ final class RedisListsTransport implements Transport, WatchesHandlers
                 $this->reap($queue);
             }
         }
-    }
-
-    public function watchHandlers(int $timeoutSeconds): ?HandlerWatch
-    {
-        if ($this->keeper === null || ($watch = HandlerWatch::create()) === null) {
-            return null;
-        }
-        try {
-            $this->keeper->watch($watch, $timeoutSeconds * 1000);
-        } finally {
-            $watch->release();
-        }
-        return $watch;
     }
 
     public function close(array $started = []): void

@@ -12,7 +12,7 @@ use Thrun\HandlerContext;
 use Thrun\PermanentError;
 use Thrun\Transport\Delivery;
 use Thrun\Transport\HandlerWatch;
-use Thrun\Transport\WatchesHandlers;
+use Thrun\Transport\LeaseKeeper;
 
 /**
  * Consumes queues and runs the bus's listeners, with the TypeScript worker's rules: an undecodable
@@ -22,10 +22,11 @@ use Thrun\Transport\WatchesHandlers;
  * A delivery past `maxAttempts` is dead-lettered without running again.
  *
  * A handler that runs past `timeoutSeconds` ends the process, as Laravel's `queue:work --timeout`
- * does: SIGALRM kills it (SIGKILL), and, since a stopped or blocked process cannot act on SIGALRM, the
- * transport's lease keeper kills it too once it sees the same handler still running a second later;
- * either way nothing renews the lease any more and the message comes back after it, as its next
- * attempt, to another worker (at least once).
+ * does: SIGALRM kills it (SIGKILL), and, since a stopped or blocked process cannot act on SIGALRM, its
+ * lease keepers (the transport's, the batch store's) kill it too once they see the same handler still
+ * running a second later; either way nothing renews its leases any more and the message comes back
+ * after its lease, as its next attempt, to another worker (at least once), which takes a batch step
+ * over once the step's run lease expired.
  *
  * It runs until stopped (SIGTERM/SIGINT through pcntl, or `stop()`), or until one of the bounds a
  * process manager restarts it at: `maxJobs`, `maxTimeSeconds`, `memoryMb`. A stop fetches nothing
@@ -141,7 +142,7 @@ final class Worker
 
     /**
      * A handler ran past `timeoutSeconds`: the process ends at once (SIGKILL, as Laravel's worker
-     * ends itself), settling nothing. Its lease keeper ends with it, so the message comes back after
+     * ends itself), settling nothing. Its lease keepers end with it, so the message comes back after
      * the lease as its next attempt, to another worker; past `maxAttempts` it is dead-lettered then.
      */
     private function timedOut(Delivery $delivery): never
@@ -195,9 +196,8 @@ final class Worker
             $timeout = $this->timeoutSeconds > 0 && function_exists('pcntl_alarm') ? $this->timeoutSeconds : 0;
             if ($timeout > 0) {
                 $this->trapAlarm();
-                if ($this->bus->transport instanceof WatchesHandlers) {
-                    $this->watch = $this->bus->transport->watchHandlers($timeout);
-                }
+                $this->watch = new HandlerWatch($timeout * 1000);
+                LeaseKeeper::watchHandlers($this->watch);
             }
             if ($this->onReady !== null) {
                 ($this->onReady)();
@@ -252,7 +252,10 @@ final class Worker
                 pcntl_signal(SIGALRM, $this->previousAlarmHandler ?? SIG_DFL);
                 [$this->alarmTrapped, $this->deadlineArmed, $this->drainDeadline] = [false, false, null];
             }
-            $this->watch = null;
+            if ($this->watch !== null) {
+                LeaseKeeper::watchHandlers(null);
+                $this->watch = null;
+            }
             $this->bus->transport->close($this->running === null ? [] : [$this->running]);
             $this->running = null;
             $this->held = [];
