@@ -169,6 +169,7 @@ describe('decodeEnvelope', () => {
     ['an escaped quote then a colon in a key', '{"\\":":1,"\\":":2}'],
     ['an escaped backslash before a closing quote', '{"k\\\\":1,"k\\\\" :2}'],
     ['a colon in the duplicate value', '{"a":"x:y","b":[{"c":1,"c":":"}]}'],
+    ['more colons in a string than the cheap count looks at', `{"a":"${'\\":'.repeat(40)}","a":1}`],
   ])('finds a duplicate key despite %s', (_what, payload) => {
     const error = decodeError(bytesOf(`{"event":"ping","payload":${payload}}`));
     expect(error.code).toBe('duplicate_key');
@@ -181,6 +182,11 @@ describe('decodeEnvelope', () => {
       'colons in strings',
       '{" : ":" \\": ","t":"2026-01-01T00:00:00Z"}',
       { ' : ': ' ": ', t: '2026-01-01T00:00:00Z' },
+    ],
+    [
+      'more colons in a string than the cheap count looks at',
+      `{"u":"${'\\":'.repeat(40)}"}`,
+      { u: '":'.repeat(40) },
     ],
   ])('accepts %s, which the colon count overestimates', (_what, payload, expected) => {
     expect(plain(decodeEnvelope(bytesOf(`{"event":"ping","payload":${payload}}`)))).toStrictEqual({

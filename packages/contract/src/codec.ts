@@ -223,18 +223,22 @@ function parseNative(text: string, maxDepth: number): unknown {
       }
     }
   }
-  return members === countColonsAfterQuotes(text) || members === countMembers(text) ? root : undefined;
+  // Colons inside strings only cost time: past two per member kept, counting exactly is cheaper.
+  const colons = countColonsAfterQuotes(text, 2 * members + 8);
+  return members === colons || members === countMembers(text) ? root : undefined;
 }
 
 /**
  * An upper bound of the object members written in a valid JSON text, cheap to take: its colons
  * preceded (whitespace aside) by a quote. Every member's colon is one; a colon inside a string may
  * be one too (`":x"`), never fewer. So when the objects kept as many members, none was a duplicate.
+ * Returns -1 after looking at `maxColons` colons.
  */
-function countColonsAfterQuotes(text: string): number {
+function countColonsAfterQuotes(text: string, maxColons: number): number {
   let colons = 0;
   let at = text.indexOf(':');
-  while (at !== -1) {
+  for (let seen = 0; at !== -1; seen++) {
+    if (seen === maxColons) return -1;
     let before = at - 1;
     let c = text.charCodeAt(before);
     while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(--before);
