@@ -159,6 +159,42 @@ describe('decodeEnvelope', () => {
     expect(decodeError(bytesOf('{"event":"ping","payload":{"id":1,"id":2}}')).message).toContain('"id"');
   });
 
+  // The native path proves "no duplicate key" by counting the members written in the text, first by
+  // its colons after a quote (an upper bound), then exactly. Colons in strings, whitespace before a
+  // colon and escaped quotes are what a careless count would get wrong in either direction.
+  it.each([
+    ['whitespace before the colons', '{"a" :1,"a"\n:2}'],
+    ['whitespace before the colons and a colon after a quote in a value', '{"a" :1,"a" :2,"b":":"}'],
+    ['an escaped quote then a colon in a value', '{"x":"\\":","x":1}'],
+    ['an escaped quote then a colon in a key', '{"\\":":1,"\\":":2}'],
+    ['an escaped backslash before a closing quote', '{"k\\\\":1,"k\\\\" :2}'],
+    ['a colon in the duplicate value', '{"a":"x:y","b":[{"c":1,"c":":"}]}'],
+    ['more colons in a string than the cheap count looks at', `{"a":"${'\\":'.repeat(40)}","a":1}`],
+  ])('finds a duplicate key despite %s', (_what, payload) => {
+    const error = decodeError(bytesOf(`{"event":"ping","payload":${payload}}`));
+    expect(error.code).toBe('duplicate_key');
+  });
+
+  it.each([
+    ['a value that starts with a colon', '{"a":":","b" : "::"}', { a: ':', b: '::' }],
+    ['an escaped quote then a colon', '{"k\\":" :"v\\":","n"\t:1}', { 'k":': 'v":', n: 1 }],
+    [
+      'colons in strings',
+      '{" : ":" \\": ","t":"2026-01-01T00:00:00Z"}',
+      { ' : ': ' ": ', t: '2026-01-01T00:00:00Z' },
+    ],
+    [
+      'more colons in a string than the cheap count looks at',
+      `{"u":"${'\\":'.repeat(40)}"}`,
+      { u: '":'.repeat(40) },
+    ],
+  ])('accepts %s, which the colon count overestimates', (_what, payload, expected) => {
+    expect(plain(decodeEnvelope(bytesOf(`{"event":"ping","payload":${payload}}`)))).toStrictEqual({
+      event: 'ping',
+      payload: expected,
+    });
+  });
+
   it('is not retryable: the same bytes fail again', () => {
     expect(decodeError(bytesOf('{')).isRetryable).toBe(false);
   });
