@@ -39,11 +39,12 @@ export interface Transport {
    *
    * Consumers sharing a `group` compete: each message goes to one of them. With `capabilities.fanout`,
    * every group receives its own copy of every message published after the group first subscribed.
-   * At most `concurrency` handlers run at once. Each delivery must be settled once with `ack()`,
-   * `retry()` or `deadLetter()`; a handler that throws or returns without settling has its delivery
-   * retried at once (attempt + 1). A delivery left unsettled because its consumer died comes back
-   * after the transport's lease or visibility timeout, as a new attempt, where
-   * `capabilities.redeliversUnacked` says so.
+   * At most `concurrency` handlers run at once, each counting until it asks for its settlement (a
+   * transport may start the next delivery while the broker confirms it). Each delivery must be
+   * settled once with `ack()`, `retry()` or `deadLetter()`; a handler that throws or returns without
+   * settling has its delivery retried at once (attempt + 1). A delivery left unsettled because its
+   * consumer died comes back after the transport's lease or visibility timeout, as a new attempt,
+   * where `capabilities.redeliversUnacked` says so.
    *
    * A settlement the broker refuses, or that a lost connection interrupts, rejects with a
    * `TransportError` and leaves the delivery pending, so the handler may try it again (core backs off

@@ -38,7 +38,9 @@ export interface MessageSource {
 
 export interface ConsumerSettings {
   queue: string;
+  /** Handlers running at once; a handler stops counting once it asked for its settlement. */
   concurrency: number;
+  /** Messages held at once: running, read ahead, or settled but not yet confirmed by Redis. */
   prefetch: number;
   /** How long a settlement keeps retrying while Redis is unreachable before it gives up. */
   settleRetryMs: number;
@@ -56,12 +58,22 @@ interface InFlight {
  * The consume loop shared by both modes: fetches in batches into a bounded list of waiting messages (a deep queue
  * costs one round trip per batch, not per message), runs at most `concurrency` handlers, settles each
  * delivery once, and on close drains, then hands back whatever is left.
+ *
+ * A handler's concurrency slot is freed as soon as it asks for its settlement, not when Redis confirms
+ * it: the next waiting message starts meanwhile, so at concurrency 1 the read-ahead messages run back
+ * to back and their acks share one round trip (the acks of one turn are one command) instead of each
+ * waiting for its own. Until Redis confirms, the message stays held: it counts against `prefetch`, its
+ * lease is renewed, `close` waits for it, and a settlement that fails leaves it pending, to be settled
+ * again or redelivered. Handlers still start in the order their messages were fetched.
  */
 export class Consumer {
   private readonly waiting: Fetched[] = [];
   /** Messages whose settlement Redis refused, waiting out a backoff before their next attempt. */
   private readonly parked = new Map<Fetched, NodeJS.Timeout>();
+  /** Messages handed to a handler and not yet settled for good (their settlement may be under way). */
   private readonly inFlight = new Map<Fetched, InFlight>();
+  /** Handlers holding a concurrency slot: started, and not yet asking for a settlement. */
+  private running = 0;
   private stopping = false;
   private closing: Promise<void> | undefined;
   private loop: Promise<void> = Promise.resolve();
@@ -104,8 +116,7 @@ export class Consumer {
     const held = this.waiting.length + this.inFlight.size;
     if (held >= this.settings.prefetch) return false;
     return (
-      held <= this.refillBelow ||
-      (this.waiting.length === 0 && this.inFlight.size < this.settings.concurrency)
+      held <= this.refillBelow || (this.waiting.length === 0 && this.running < this.settings.concurrency)
     );
   }
 
@@ -140,7 +151,7 @@ export class Consumer {
   }
 
   private pump(): void {
-    while (!this.stopping && this.inFlight.size < this.settings.concurrency && this.waiting.length > 0) {
+    while (!this.stopping && this.running < this.settings.concurrency && this.waiting.length > 0) {
       this.deliver(this.waiting.shift()!);
     }
     if (this.needsMore()) this.signal();
@@ -150,11 +161,22 @@ export class Consumer {
     const settlement = new Settlement();
     const entry: InFlight = { settlement, done: Promise.resolve() };
     this.inFlight.set(message, entry);
+    this.running += 1;
+    let holdsSlot = true;
+    const freeSlot = () => {
+      if (!holdsSlot) return;
+      holdsSlot = false;
+      this.running -= 1;
+      this.pump();
+    };
 
     const settle =
       <A extends unknown[]>(operation: (...args: A) => Promise<unknown>) =>
       (...args: A): Promise<void> =>
         settlement.settle(async () => {
+          // The next handler starts now, before this settlement is sent: its own settlement, if it
+          // comes in this turn, goes to Redis with this one.
+          freeSlot();
           try {
             await this.persist(() => operation(...args));
           } catch (error) {
@@ -193,10 +215,14 @@ export class Consumer {
     // Left pending after a refused settlement: the message stays in Redis, still held here, and is
     // handed out again as the next attempt after a backoff.
     entry.done = runDelivery(this.handler, delivery, settlement, () => retry(0)).then((outcome) => {
-      if (outcome !== 'refused' || !settlement.release()) return;
-      this.inFlight.delete(message);
-      this.park(message);
-      this.pump();
+      const parked = outcome === 'refused' && settlement.release();
+      if (parked) {
+        this.inFlight.delete(message);
+        this.park(message);
+      }
+      // A run that settled asked for it, and freed its slot then; one released at close did not.
+      if (holdsSlot) freeSlot();
+      else if (parked) this.pump();
     });
   }
 

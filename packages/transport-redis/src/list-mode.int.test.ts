@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeDeadLetter, PayloadTooLargeError, type Transport, TransportError } from '@thrun/contract';
+import { createThrun, silentLogger } from '@thrun/core';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runScript } from './connection.js';
@@ -37,6 +38,19 @@ beforeEach(() => {
   // Each test gets its own keys.
   prefix = uniquePrefix();
 });
+
+/** Records the bodies of every list-ack call on this test's keys, one entry per call, as Redis sees them. */
+async function watchAcks(): Promise<{ calls: string[][]; stop(): void }> {
+  const monitor = await admin.monitor();
+  const calls: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const [command, sha, , processing, , ...bodies] = args;
+    if (command?.toLowerCase() === 'evalsha' && sha === listAckScript.sha && processing?.includes(prefix)) {
+      calls.push(bodies);
+    }
+  });
+  return { calls, stop: () => monitor.disconnect() };
+}
 
 describe('lists mode', () => {
   it('writes the plain format: the raw bytes LPUSHed to the list named after the queue', async () => {
@@ -107,14 +121,7 @@ describe('lists mode', () => {
 
   it('acknowledges the handlers that settle together with one list-ack call', async () => {
     const transport = open();
-    const monitor = await admin.monitor();
-    const acked: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      const [command, sha, , processing, , ...bodies] = args;
-      if (command?.toLowerCase() === 'evalsha' && sha === listAckScript.sha && processing?.includes(prefix)) {
-        acked.push(bodies);
-      }
-    });
+    const acked = await watchAcks();
     try {
       await transport.publish(
         'jobs',
@@ -130,14 +137,66 @@ describe('lists mode', () => {
         { concurrency: 50 },
       );
       await waitFor(() => settled === 50);
-      await waitFor(() => acked.flat().length === 50);
+      await waitFor(() => acked.calls.flat().length === 50);
     } finally {
-      monitor.disconnect();
+      acked.stop();
     }
-    expect(acked.flat().sort()).toEqual(Array.from({ length: 50 }, (_, i) => `j${i}`).sort());
+    expect(acked.calls.flat().sort()).toEqual(Array.from({ length: 50 }, (_, i) => `j${i}`).sort());
     // A batch fetched together is handled together: its acks leave in far fewer calls than messages.
-    expect(acked.length).toBeLessThan(10);
+    expect(acked.calls.length).toBeLessThan(10);
     expect(await admin.keys(`{${prefix}jobs}:processing:*`)).toEqual([]);
+  });
+
+  it('at concurrency 1, runs the messages read ahead one after another, in order, their acks sharing calls', async () => {
+    const transport = open();
+    const acked = await watchAcks();
+    const expected = Array.from({ length: 20 }, (_, i) => `j${i}`);
+    const seen: string[] = [];
+    try {
+      await transport.publish(
+        'jobs',
+        expected.map((body) => ({ body: bytes(body) })),
+      );
+      await transport.consume(
+        'jobs',
+        async (delivery) => {
+          seen.push(text(delivery.body));
+          await delivery.ack();
+        },
+        { concurrency: 1 },
+      );
+      await waitFor(() => acked.calls.flat().length === 20);
+    } finally {
+      acked.stop();
+    }
+    expect(seen).toEqual(expected);
+    expect(acked.calls.flat()).toEqual(expected);
+    // Each handler started without waiting for the previous one's ack to come back.
+    expect(acked.calls.length).toBeLessThan(expected.length);
+    await waitFor(async () => (await admin.keys(`{${prefix}jobs}:processing:*`)).length === 0);
+  });
+
+  it("through core's worker at concurrency 1, listeners run in order and their acks share calls", async () => {
+    const app = createThrun({
+      transport: redisTransport({ url: REDIS_URL, keyPrefix: prefix }),
+      logger: silentLogger,
+      concurrency: 1,
+    });
+    const acked = await watchAcks();
+    const handled: number[] = [];
+    try {
+      app.subscribe<{ n: number }>('order_created', (payload) => {
+        handled.push(payload.n);
+      });
+      for (let n = 0; n < 20; n++) await app.event('order_created', { n });
+      await app.start();
+      await waitFor(() => acked.calls.flat().length === 20);
+    } finally {
+      acked.stop();
+      await app.close({ drainTimeoutMs: 1_000 });
+    }
+    expect(handled).toEqual(Array.from({ length: 20 }, (_, n) => n));
+    expect(acked.calls.length).toBeLessThan(20);
   });
 
   it('counts attempts on retry without changing the bytes on the list', async () => {

@@ -65,8 +65,9 @@ export interface RedisTransportOptions {
   /** Largest body `publish` accepts. Default: 1 MiB, the codec's limit. */
   maxPayloadBytes?: number;
   /**
-   * Messages a consumer holds, running or read ahead (never fewer than `concurrency`). Default: Lists
-   * max(2 × concurrency, 20), taking at most its fair share of the queue per read; Streams `concurrency`.
+   * Messages a consumer holds, running, read ahead, or settled and waiting for Redis to confirm (never
+   * fewer than `concurrency`). Default: Lists max(2 × concurrency, 20), taking at most its fair share
+   * of the queue per read; Streams `concurrency`.
    */
   prefetch?: number;
   /** Longest a consumer's blocking read waits before it looks again (delays, close). Default: 1,000. */

@@ -130,20 +130,19 @@ export async function thrunConsume(
   return rate(count, ms);
 }
 
-async function thrunLatency(rate: number): Promise<number[]> {
+async function thrunLatency(rate: number): Promise<LatencySample> {
   const producer = thrun();
   const consumer = thrun();
-  const latencies: number[] = [];
+  const recorder = latencyRecorder();
   await consumer.consume('latency', async (delivery) => {
-    const sent = JSON.parse(Buffer.from(delivery.body).toString()).payload.t as number;
-    latencies.push(now() - sent);
+    recorder.record(JSON.parse(Buffer.from(delivery.body).toString()).payload.t as number);
     await delivery.ack();
   });
-  await offer(rate, (i, due) => producer.publish('latency', [{ body: envelope(i, due) }]));
-  await waitUntil(() => latencies.length >= rate * LATENCY_SECONDS);
+  const startedAt = await offer(rate, (i, due) => producer.publish('latency', [{ body: envelope(i, due) }]));
+  await waitUntil(() => recorder.latencies.length >= rate * LATENCY_SECONDS);
   await consumer.close();
   await producer.close();
-  return latencies;
+  return recorder.sample(startedAt);
 }
 
 // ---- raw ioredis reliable queue: LPUSH, BLMOVE into a processing list, LREM ------------------------
@@ -208,10 +207,10 @@ export async function rawConsume(
   return rate(count, ms);
 }
 
-async function rawLatency(rate: number): Promise<number[]> {
+async function rawLatency(rate: number): Promise<LatencySample> {
   const producer = new Redis(URL_);
   const consumer = new Redis(URL_);
-  const latencies: number[] = [];
+  const recorder = latencyRecorder();
   let stop = false;
   const loop = (async () => {
     while (!stop) {
@@ -223,17 +222,17 @@ async function rawLatency(rate: number): Promise<number[]> {
         0.1,
       );
       if (!body) continue;
-      latencies.push(now() - (JSON.parse(body.toString()).payload.t as number));
+      recorder.record(JSON.parse(body.toString()).payload.t as number);
       await consumer.lrem(`${PREFIX}raw-latency:p`, 1, body);
     }
   })();
-  await offer(rate, (i, due) => producer.lpush(`${PREFIX}raw-latency`, envelope(i, due)));
-  await waitUntil(() => latencies.length >= rate * LATENCY_SECONDS);
+  const startedAt = await offer(rate, (i, due) => producer.lpush(`${PREFIX}raw-latency`, envelope(i, due)));
+  await waitUntil(() => recorder.latencies.length >= rate * LATENCY_SECONDS);
   stop = true;
   await loop;
   producer.disconnect();
   consumer.disconnect();
-  return latencies;
+  return recorder.sample(startedAt);
 }
 
 // ---- deep queues: Streams mode, and batched raw consumers ------------------------------------------
@@ -498,30 +497,56 @@ async function bullConsume(concurrency: number): Promise<number> {
   return rate(JOBS, ms);
 }
 
-async function bullLatency(rate: number): Promise<number[]> {
+async function bullLatency(rate: number): Promise<LatencySample> {
   const queue = bullQueue('latency');
   await queue.waitUntilReady();
-  const latencies: number[] = [];
+  const recorder = latencyRecorder();
   const worker = new Worker(
     'latency',
     async (job) => {
-      latencies.push(now() - (job.data.payload.t as number));
+      recorder.record(job.data.payload.t as number);
     },
     { connection: { ...connection, maxRetriesPerRequest: null }, prefix: bullPrefix, concurrency: 1 },
   );
   await worker.waitUntilReady();
-  await offer(rate, (i, due) => queue.add('order_created', payload(i, due), { removeOnComplete: true }));
-  await waitUntil(() => latencies.length >= rate * LATENCY_SECONDS);
+  const startedAt = await offer(rate, (i, due) =>
+    queue.add('order_created', payload(i, due), { removeOnComplete: true }),
+  );
+  await waitUntil(() => recorder.latencies.length >= rate * LATENCY_SECONDS);
   await worker.close();
   await queue.close();
-  return latencies;
+  return recorder.sample(startedAt);
 }
 
 // ---- shared -------------------------------------------------------------------------------------
 
+/** A latency run's figures in arrival order, and the rate its consumer kept (below the offered rate when it fell behind). */
+interface LatencySample {
+  latencies: number[];
+  drainedPerSecond: number;
+}
+
+function latencyRecorder() {
+  const latencies: number[] = [];
+  let lastAt = 0;
+  return {
+    latencies,
+    /** At handler start: `sent` is when the job was meant to be sent. */
+    record(sent: number): void {
+      lastAt = now();
+      latencies.push(lastAt - sent);
+    },
+    /** From the start of the offer to the last job handled. */
+    sample(startedAt: number): LatencySample {
+      return { latencies, drainedPerSecond: rate(latencies.length, lastAt - startedAt) };
+    },
+  };
+}
+
 /** A latency run with what it cost: CPU of this process (producer and consumer) and of Redis, per job. */
 interface LatencyRun {
   sorted: number[];
+  drainedPerSecond: number;
   nodeCpuUsPerJob: number;
   redisCpuUsPerJob: number;
 }
@@ -532,14 +557,15 @@ async function redisCpuUs(admin: Redis): Promise<number> {
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
-async function measured(admin: Redis, run: () => Promise<number[]>): Promise<LatencyRun> {
+async function measured(admin: Redis, run: () => Promise<LatencySample>): Promise<LatencyRun> {
   const redisBefore = await redisCpuUs(admin);
   const before = process.cpuUsage();
-  const latencies = await run();
+  const { latencies, drainedPerSecond } = await run();
   const spent = process.cpuUsage(before);
   const redisSpent = (await redisCpuUs(admin)) - redisBefore;
   return {
     sorted: latencies.sort((a, b) => a - b),
+    drainedPerSecond,
     nodeCpuUsPerJob: (spent.user + spent.system) / latencies.length,
     redisCpuUsPerJob: redisSpent / latencies.length,
   };
@@ -559,6 +585,14 @@ function latencyRows(rate: number, thrunRun: LatencyRun, raw: LatencyRun): Compa
         ...(p === 99 && rate === RATE ? { target: 1.5 } : {}),
       }),
     ),
+    {
+      case: `jobs/s drained at ${rate}/s offered`,
+      unit: 'jobs/s',
+      thrun: thrunRun.drainedPerSecond,
+      peer: raw.drainedPerSecond,
+      peerName,
+      better: 'higher',
+    },
     {
       case: `node CPU per job at ${rate}/s`,
       unit: 'µs',
@@ -585,7 +619,7 @@ function latencyRows(rate: number, thrunRun: LatencyRun, raw: LatencyRun): Compa
  */
 export async function redisLatencySuite(): Promise<SuiteResult> {
   const admin = new Redis(URL_);
-  const step = async (run: () => Promise<number[]>): Promise<LatencyRun> => {
+  const step = async (run: () => Promise<LatencySample>): Promise<LatencyRun> => {
     await clean(admin);
     try {
       return await measured(admin, run);
@@ -613,9 +647,9 @@ export async function redisLatencySuite(): Promise<SuiteResult> {
 /**
  * Offers `rate` jobs/s for LATENCY_SECONDS: a batch every 5 ms. Each job carries the time its batch was
  * meant to be sent, not when the loop got to it, so a stalled sender or event loop counts as latency
- * instead of hiding it (no coordinated omission).
+ * instead of hiding it (no coordinated omission). Resolves to when the offer started.
  */
-async function offer(rate: number, send: (i: number, due: number) => Promise<unknown>): Promise<void> {
+async function offer(rate: number, send: (i: number, due: number) => Promise<unknown>): Promise<number> {
   const total = rate * LATENCY_SECONDS;
   const perTick = rate / 200;
   const start = now();
@@ -628,6 +662,7 @@ async function offer(rate: number, send: (i: number, due: number) => Promise<unk
     for (let j = i; j < i + perTick && j < total; j++) pending.push(send(j, dueOf(i)));
   }
   await Promise.all(pending);
+  return start;
 }
 
 // Generous: on a loaded machine a slow side must still finish, its backlog showing as latency.
@@ -680,13 +715,13 @@ export async function redisSuite(): Promise<SuiteResult> {
     bull: await step(() => bullConsume(50)),
   };
   const latency = {
-    thrun: (await step(() => thrunLatency(RATE))).sort((a, b) => a - b),
-    raw: (await step(() => rawLatency(RATE))).sort((a, b) => a - b),
-    bull: (await step(() => bullLatency(RATE))).sort((a, b) => a - b),
+    thrun: (await step(() => thrunLatency(RATE))).latencies.sort((a, b) => a - b),
+    raw: (await step(() => rawLatency(RATE))).latencies.sort((a, b) => a - b),
+    bull: (await step(() => bullLatency(RATE))).latencies.sort((a, b) => a - b),
   };
   const highLatency = {
-    thrun: (await step(() => thrunLatency(HIGH_RATE))).sort((a, b) => a - b),
-    raw: (await step(() => rawLatency(HIGH_RATE))).sort((a, b) => a - b),
+    thrun: (await step(() => thrunLatency(HIGH_RATE))).latencies.sort((a, b) => a - b),
+    raw: (await step(() => rawLatency(HIGH_RATE))).latencies.sort((a, b) => a - b),
   };
 
   const rawJson = envelope(0).byteLength;
