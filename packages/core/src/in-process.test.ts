@@ -159,6 +159,32 @@ describe('in-process payload validation', () => {
       thrun.publish('e', { n: 1.5, big: 2 ** 53 - 1, nested: [[{}]], nil: null, optional: undefined }),
     ).resolves.toBeUndefined();
   });
+
+  it('applies every rule inside arrays as inside objects, and at both ends of the number range', async () => {
+    const thrun = createThrun({ limits: { maxDepth: 8 } });
+    thrun.subscribe('e', () => {});
+    const cyclic: Record<string, unknown[]> = { list: [] };
+    cyclic.list!.push(cyclic);
+    const cases: [unknown, RegExp][] = [
+      [{ list: [{ at: new Date(0) }] }, /\/list\/0\/at: an instance of Date/],
+      [{ list: [new Date(0)] }, /\/list\/0: an instance of Date/],
+      [{ list: [JSON.parse('{"__proto__":1}')] }, /\/list\/0\/__proto__/],
+      [{ list: [true, () => 1] }, /\/list\/1: function/],
+      [{ list: [1, -(2 ** 53)] }, /\/list\/1.*safe integer/],
+      [{ n: -(2 ** 53) }, /\/n.*safe integer/],
+      [{ n: Number.NEGATIVE_INFINITY }, /\/n.*not finite/],
+      [{ list: [Number.NaN] }, /\/list\/0.*not finite/],
+      [{ a: [[[[[[[[1]]]]]]]] }, /deeper than 8/],
+      [cyclic, /deeper than 8/],
+    ];
+    for (const [payload, message] of cases) {
+      expect(() => thrun.publishSync('e', payload as object), String(message)).toThrow(message);
+    }
+    const bare = Object.assign(Object.create(null) as object, { n: -(2 ** 53 - 1), f: -0.5 });
+    expect(() =>
+      thrun.publishSync('e', { bare, list: [null, false, 'x', -0, bare, [Object.create(null)]] }),
+    ).not.toThrow();
+  });
 });
 
 describe("publishSync and callSync (in-process, on the caller's stack)", () => {

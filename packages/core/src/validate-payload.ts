@@ -38,43 +38,64 @@ export function assertPayloadIsObject(payload: unknown): void {
 }
 
 /**
- * The fast walk over a non-null object: no path strings, no allocation, primitives checked inline.
+ * The fast walk over a non-array object: no path strings, no allocation, primitives checked inline.
  * Returns false on the first problem; `explain` then builds a precise message, so only a failing
- * dispatch pays for paths.
+ * dispatch pays for paths. Objects and arrays have a walker each, so each loop sees one kind of
+ * container, and values are tested most common first (strings, numbers, then the rest).
  */
 function isValidObject(value: object, depth: number, maxDepth: number): boolean {
   if (depth > maxDepth) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      if (typeof item === 'object') {
-        if (item !== null && !isValidObject(item, depth + 1, maxDepth)) return false;
-      } else if (typeof item === 'number') {
-        if (!isJsonNumber(item)) return false;
-      } else if (typeof item !== 'string' && typeof item !== 'boolean') return false;
-    }
-    return true;
-  }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return false;
   for (const key in value) {
     if (key === '__proto__') return false;
     const item: unknown = (value as Record<string, unknown>)[key];
-    // Left out on the wire, as JSON.stringify (and the codec) do: optional fields stay natural.
-    if (item === undefined) continue;
+    if (typeof item === 'string') continue;
+    if (typeof item === 'number') {
+      if (isJsonNumber(item)) continue;
+      return false;
+    }
     if (typeof item === 'object') {
-      if (item !== null && !isValidObject(item, depth + 1, maxDepth)) return false;
-    } else if (typeof item === 'number') {
-      if (!isJsonNumber(item)) return false;
-    } else if (typeof item !== 'string' && typeof item !== 'boolean') return false;
+      if (item === null || isValidChild(item, depth + 1, maxDepth)) continue;
+      return false;
+    }
+    // Left out on the wire, as JSON.stringify (and the codec) do: optional fields stay natural.
+    if (item === undefined || typeof item === 'boolean') continue;
+    return false;
   }
   return true;
 }
 
-/** Finite, and an integer only within ±(2^53−1), which every runtime reads back exactly (as the codec requires). */
+/** The array walker: as `isValidObject`, where an `undefined` item is an error (JSON has no holes). */
+function isValidArray(value: readonly unknown[], depth: number, maxDepth: number): boolean {
+  if (depth > maxDepth) return false;
+  for (let i = 0; i < value.length; i++) {
+    const item = value[i];
+    if (typeof item === 'string') continue;
+    if (typeof item === 'number') {
+      if (isJsonNumber(item)) continue;
+      return false;
+    }
+    if (typeof item === 'object') {
+      if (item === null || isValidChild(item, depth + 1, maxDepth)) continue;
+      return false;
+    }
+    if (typeof item === 'boolean') continue;
+    return false;
+  }
+  return true;
+}
+
+function isValidChild(value: object, depth: number, maxDepth: number): boolean {
+  return Array.isArray(value) ? isValidArray(value, depth, maxDepth) : isValidObject(value, depth, maxDepth);
+}
+
+/**
+ * Finite, and an integer only within ±(2^53−1), which every runtime reads back exactly (as the codec
+ * requires). Safe integers, the common case, are answered by the first test.
+ */
 function isJsonNumber(value: number): boolean {
-  if (value - value !== 0) return false; // NaN and ±Infinity
-  return (value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER) || !Number.isInteger(value);
+  return Number.isSafeInteger(value) || (value - value === 0 && !Number.isInteger(value));
 }
 
 function explain(value: unknown, depth: number, maxDepth: number, path: string): void {
