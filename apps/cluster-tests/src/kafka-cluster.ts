@@ -52,6 +52,21 @@ export async function leaderOf(admin: Admin, topic: string, partition: number): 
 }
 
 /**
+ * The node id of `groupId`'s coordinator now: the leader of its `__consumer_offsets` partition (as the
+ * broker picks it, the group id's Java hash code modulo the topic's partition count); -1 while none.
+ */
+export async function coordinatorOf(admin: Admin, groupId: string): Promise<number> {
+  const { topics } = await admin.fetchTopicMetadata({ topics: [OFFSETS_TOPIC] });
+  const partitions = topics[0]?.partitions.length ?? 0;
+  if (partitions === 0) return -1;
+  let hash = 0;
+  for (let i = 0; i < groupId.length; i += 1) hash = (Math.imul(31, hash) + groupId.charCodeAt(i)) | 0;
+  return leaderOf(admin, OFFSETS_TOPIC, (hash & 0x7fffffff) % partitions);
+}
+
+const OFFSETS_TOPIC = '__consumer_offsets';
+
+/**
  * Creates topics of 3 partitions and replication factor 3, then waits until each partition has a
  * leader (a loaded broker answers UNKNOWN_TOPIC_OR_PARTITION for a while, which kafkajs' own
  * `waitForLeaders` does not ride out).
