@@ -105,7 +105,7 @@ describe(`Kafka cluster ledger: 3 workers, ${events} events, ${victimName} SIGKI
         queue,
         kill: async () => {
           victim = killCoordinator
-            ? await coordinatorOf(admin, `thrun.${queue}.default`)
+            ? await coordinatorOf(`thrun.${queue}.default`)
             : await leaderOf(admin, queue, 0);
           if (victim < 1)
             throw new Error(

@@ -52,19 +52,23 @@ export async function leaderOf(admin: Admin, topic: string, partition: number): 
 }
 
 /**
- * The node id of `groupId`'s coordinator now: the leader of its `__consumer_offsets` partition (as the
- * broker picks it, the group id's Java hash code modulo the topic's partition count); -1 while none.
+ * The node id of `groupId`'s coordinator now, as the cluster answers FindCoordinator: the broker a
+ * DescribeGroups request goes to. -1 when none answered.
  */
-export async function coordinatorOf(admin: Admin, groupId: string): Promise<number> {
-  const { topics } = await admin.fetchTopicMetadata({ topics: [OFFSETS_TOPIC] });
-  const partitions = topics[0]?.partitions.length ?? 0;
-  if (partitions === 0) return -1;
-  let hash = 0;
-  for (let i = 0; i < groupId.length; i += 1) hash = (Math.imul(31, hash) + groupId.charCodeAt(i)) | 0;
-  return leaderOf(admin, OFFSETS_TOPIC, (hash & 0x7fffffff) % partitions);
+export async function coordinatorOf(groupId: string): Promise<number> {
+  const admin = kafkaClient('thrun-cluster-coordinator').admin();
+  let coordinator = -1;
+  admin.on(admin.events.REQUEST, ({ payload }) => {
+    if (payload.apiName === 'DescribeGroups') coordinator = kafkaBrokers.indexOf(payload.broker) + 1;
+  });
+  await admin.connect();
+  try {
+    await admin.describeGroups([groupId]);
+  } finally {
+    await admin.disconnect();
+  }
+  return coordinator;
 }
-
-const OFFSETS_TOPIC = '__consumer_offsets';
 
 /**
  * Creates topics of 3 partitions and replication factor 3, then waits until each partition has a
