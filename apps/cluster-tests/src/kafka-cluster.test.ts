@@ -10,8 +10,8 @@
  * THRUN_CLUSTER_LEDGER_EVENTS sets the events of the run: 2,000 by default (CI), 20,000 for the full run.
  * THRUN_CLUSTER_LEDGER_KILL=coordinator kills the broker coordinating the workers' group instead (its
  * commits fail until the workers join again), and THRUN_CLUSTER_LEDGER_DOWN_MS sets how long the broker
- * stays dead after the failover (3,000 by default; past about 30 s the workers' kafkajs consumers run
- * out of retries and restart).
+ * stays dead after the failover (3,000 by default; the workers' kafkajs consumers run out of retries
+ * and restart about 40 s after the kill).
  */
 import { fileURLToPath } from 'node:url';
 import { describeTransportConformance } from '@thrun/contract/conformance';
