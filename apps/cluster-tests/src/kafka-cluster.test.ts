@@ -8,6 +8,10 @@
  * partition of which it never sent after such a move (see Publisher in @thrun/transport-kafka).
  *
  * THRUN_CLUSTER_LEDGER_EVENTS sets the events of the run: 2,000 by default (CI), 20,000 for the full run.
+ * THRUN_CLUSTER_LEDGER_KILL=coordinator kills the broker coordinating the workers' group instead (its
+ * commits fail until the workers join again), and THRUN_CLUSTER_LEDGER_DOWN_MS sets how long the broker
+ * stays dead after the failover (3,000 by default; the workers' kafkajs consumers run out of retries
+ * and restart about 40 s after the kill).
  */
 import { fileURLToPath } from 'node:url';
 import { describeTransportConformance } from '@thrun/contract/conformance';
@@ -15,6 +19,7 @@ import { kafkaTransport } from '@thrun/transport-kafka';
 import type { Consumer } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  coordinatorOf,
   createTopics,
   deleteTopics,
   kafkaBrokers,
@@ -28,6 +33,8 @@ import {
 import { runLedger } from './ledger.js';
 
 const events = Number(process.env.THRUN_CLUSTER_LEDGER_EVENTS ?? 2_000);
+const killCoordinator = process.env.THRUN_CLUSTER_LEDGER_KILL === 'coordinator';
+const downMs = Number(process.env.THRUN_CLUSTER_LEDGER_DOWN_MS ?? 3_000);
 const poisonEvery = 100;
 const workerScript = fileURLToPath(new URL('./kafka-ledger-worker.mjs', import.meta.url));
 // The broker's minimum: a member that vanished without leaving is replaced as soon as allowed.
@@ -66,7 +73,9 @@ async function watchDeadLetters(queue: string): Promise<{ ids: Set<string>; cons
   return { ids, consumer };
 }
 
-describe(`Kafka cluster ledger: 3 workers, ${events} events, a partition leader SIGKILLed`, () => {
+const victimName = killCoordinator ? "the group coordinator's broker" : 'a partition leader';
+
+describe(`Kafka cluster ledger: 3 workers, ${events} events, ${victimName} SIGKILLed`, () => {
   beforeAll(async () => requireKafkaCluster());
 
   it('nothing acknowledged is lost, nothing invented', { timeout: 480_000 }, async () => {
@@ -95,16 +104,22 @@ describe(`Kafka cluster ledger: 3 workers, ${events} events, a partition leader 
         producer,
         queue,
         kill: async () => {
-          victim = await leaderOf(admin, queue, 0);
-          if (victim < 1) throw new Error(`partition 0 of ${queue} has no leader to kill`);
+          victim = killCoordinator
+            ? await coordinatorOf(`thrun.${queue}.default`)
+            : await leaderOf(admin, queue, 0);
+          if (victim < 1)
+            throw new Error(
+              `no broker to kill: ${killCoordinator ? 'no coordinator' : 'partition 0 has no leader'}`,
+            );
           await killKafkaBroker(victim);
           const killedAt = Date.now();
           const leader = await waitForNewLeader(admin, queue, 0, victim);
           console.log(
-            `[kafka cluster ledger] broker ${victim} SIGKILLed; broker ${leader} leads partition 0 ${Date.now() - killedAt} ms later`,
+            `[kafka cluster ledger] broker ${victim}${killCoordinator ? ' (the group coordinator)' : ''} SIGKILLed; broker ${leader} leads partition 0 ${Date.now() - killedAt} ms later`,
           );
         },
         revive: () => reviveKafkaBroker(victim),
+        downMs,
         deadIds: async () => new Set(dead.ids),
       });
       expect(counts.acknowledged).toBe(events);

@@ -52,6 +52,25 @@ export async function leaderOf(admin: Admin, topic: string, partition: number): 
 }
 
 /**
+ * The node id of `groupId`'s coordinator now, as the cluster answers FindCoordinator: the broker a
+ * DescribeGroups request goes to. -1 when none answered.
+ */
+export async function coordinatorOf(groupId: string): Promise<number> {
+  const admin = kafkaClient('thrun-cluster-coordinator').admin();
+  let coordinator = -1;
+  admin.on(admin.events.REQUEST, ({ payload }) => {
+    if (payload.apiName === 'DescribeGroups') coordinator = kafkaBrokers.indexOf(payload.broker) + 1;
+  });
+  await admin.connect();
+  try {
+    await admin.describeGroups([groupId]);
+  } finally {
+    await admin.disconnect();
+  }
+  return coordinator;
+}
+
+/**
  * Creates topics of 3 partitions and replication factor 3, then waits until each partition has a
  * leader (a loaded broker answers UNKNOWN_TOPIC_OR_PARTITION for a while, which kafkajs' own
  * `waitForLeaders` does not ride out).

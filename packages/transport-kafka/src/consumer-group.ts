@@ -17,8 +17,13 @@ export async function joinGroup(
   // A new group starts at the oldest retained message, so work published before the first
   // worker started is not lost (and a consumer is subscribed as soon as this resolves).
   await subscribe(consumer, topics);
+  consumer.on(consumer.events.COMMIT_OFFSETS, (event) => queueConsumer.committed(event.payload.topics));
   const joined = new Promise<void>((resolve, reject) => {
-    consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      // Called before kafkajs fetches in the new generation (it emits synchronously).
+      queueConsumer.joined(event.payload.memberAssignment);
+      resolve();
+    });
     consumer.on(consumer.events.CRASH, (event) => {
       if (!event.payload.restart) reject(event.payload.error);
     });

@@ -3,6 +3,7 @@ import type { Outcome, QueueConsumerContext } from './consumer-context.js';
 import { HEADER, readHeader, readPositiveInt } from './headers.js';
 import { type DeliveryOwner, KafkaDelivery } from './kafka-delivery.js';
 import type { Semaphore } from './semaphore.js';
+import type { SettledOffsets } from './settled-offsets.js';
 
 /** What a main-topic batch shares with the other batches of its queue consumer. */
 export interface MainBatchHost {
@@ -14,6 +15,8 @@ export interface MainBatchHost {
   /** Per partition, the highest offset this consumer delivered. */
   readonly highestDelivered: Map<number, number>;
   readonly rereads: RereadCounter;
+  /** What was settled but maybe not committed, for a rejoin to commit. */
+  readonly settledOffsets: SettledOffsets;
 }
 
 /**
@@ -61,6 +64,8 @@ export class MainBatch implements DeliveryOwner {
   private readonly highestBefore: number;
   /** Whether any message of the batch may be read again (offsets grow, so the first one tells). */
   private readonly mayReread: boolean;
+  /** The group generation the batch was fetched in (`SettledOffsets`). */
+  private readonly generation: number;
 
   constructor(
     private readonly host: MainBatchHost,
@@ -79,6 +84,7 @@ export class MainBatch implements DeliveryOwner {
     }
     this.highestBefore = host.highestDelivered.get(partition) ?? -1;
     this.mayReread = messages.length > 0 && Number(messages[0]!.offset) <= this.highestBefore;
+    this.generation = host.settledOffsets.generation;
   }
 
   /** Hands out every message; resolves once all started ones are settled and kafkajs was told. */
@@ -287,7 +293,10 @@ export class MainBatch implements DeliveryOwner {
   private report(): void {
     if (this.resolvedUpTo === this.reported) return;
     this.reported = this.resolvedUpTo;
-    this.payload.resolveOffset(this.messages[this.resolvedUpTo - 1]!.offset);
+    const offset = this.messages[this.resolvedUpTo - 1]!.offset;
+    this.payload.resolveOffset(offset);
+    const { topic, partition } = this.payload.batch;
+    this.host.settledOffsets.resolved(this.generation, topic, partition, offset);
   }
 
   // Each tick commits what is settled, so that a member killed mid-batch leaves little behind for

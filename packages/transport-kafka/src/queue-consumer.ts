@@ -5,6 +5,7 @@ import type { QueueConsumerContext } from './consumer-context.js';
 import { HEADER, readHeader } from './headers.js';
 import { MainBatch, type MainBatchHost, RereadCounter } from './main-batch.js';
 import { Semaphore } from './semaphore.js';
+import { SettledOffsets } from './settled-offsets.js';
 
 /**
  * One `consume()` call: a kafkajs consumer in group `thrun.<queue>.<group>` reading `<queue>` and
@@ -39,6 +40,7 @@ export class QueueConsumer {
       isStopping: () => this.stopping,
       highestDelivered: new Map(),
       rereads: new RereadCounter(),
+      settledOffsets: new SettledOffsets(),
     };
   }
 
@@ -87,6 +89,8 @@ export class QueueConsumer {
    */
   private async processRetryBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    const { settledOffsets } = this.host;
+    const generation = settledOffsets.generation;
     let forwarded = this.forwarded.get(batch.partition);
     if (!forwarded) {
       forwarded = new Set();
@@ -130,10 +134,31 @@ export class QueueConsumer {
     for (const offset of dueOffsets) forwarded.add(offset);
     if (resolvable !== undefined) {
       payload.resolveOffset(resolvable);
+      settledOffsets.resolved(generation, batch.topic, batch.partition, resolvable);
       const resolved = BigInt(resolvable);
       for (const offset of forwarded) if (BigInt(offset) <= resolved) forwarded.delete(offset);
     }
     if (blocked) this.pauseFor(payload, Math.min(Math.max(earliestDueAt - Date.now(), 1), RETRY_POLL_MS));
+  }
+
+  /**
+   * The consumer joined a generation holding `assignment` (kafkajs GROUP_JOIN, before it fetches
+   * again): the partitions it kept are sought to what it settled there and kafkajs did not commit
+   * (see `SettledOffsets`), which kafkajs then commits.
+   */
+  joined(assignment: Readonly<Record<string, readonly number[]>>): void {
+    for (const seek of this.host.settledOffsets.joined(assignment)) {
+      try {
+        this.context.consumer.seek(seek);
+      } catch (error) {
+        this.context.onError(error); // not running any more: nothing to commit for
+      }
+    }
+  }
+
+  /** kafkajs committed these offsets (COMMIT_OFFSETS). */
+  committed(topics: readonly { topic: string; partitions: { partition: number; offset: string }[] }[]): void {
+    this.host.settledOffsets.commitDone(topics);
   }
 
   private pauseFor(payload: EachBatchPayload, ms: number): void {
