@@ -16,7 +16,7 @@ import type { TopicPartitionOffset } from 'kafkajs';
 export class SettledOffsets {
   /** Bumped at each join; a batch fetched in an earlier generation no longer records. */
   private generationCount = 0;
-  /** `topic:partition` → the offset after the settled prefix, until seen committed or the partition lost. */
+  /** `topic:partition` → the last offset of the settled prefix, until seen committed or the partition lost. */
   private readonly settled = new Map<string, TopicPartitionOffset>();
   /** `topic:partition` → the offset kafkajs last committed (COMMIT_OFFSETS). */
   private readonly committed = new Map<string, bigint>();
@@ -28,7 +28,11 @@ export class SettledOffsets {
   /** A batch of `generation` resolved `offset`: it and everything before it are settled. */
   resolved(generation: number, topic: string, partition: number, offset: string): void {
     if (generation !== this.generationCount) return;
-    this.settled.set(`${topic}:${partition}`, { topic, partition, offset: String(BigInt(offset) + 1n) });
+    // On every settled message: one entry per partition, updated in place; the arithmetic waits for a join.
+    const key = `${topic}:${partition}`;
+    const entry = this.settled.get(key);
+    if (entry) entry.offset = offset;
+    else this.settled.set(key, { topic, partition, offset });
   }
 
   /** kafkajs committed these next offsets. */
@@ -54,9 +58,11 @@ export class SettledOffsets {
     );
     for (const key of this.committed.keys()) if (!held.has(key)) this.committed.delete(key);
     const seeks: TopicPartitionOffset[] = [];
-    for (const [key, settled] of this.settled) {
-      if (held.has(key) && BigInt(settled.offset) > (this.committed.get(key) ?? -1n)) seeks.push(settled);
-      else this.settled.delete(key);
+    for (const [key, { topic, partition, offset }] of this.settled) {
+      const next = BigInt(offset) + 1n;
+      if (held.has(key) && next > (this.committed.get(key) ?? -1n)) {
+        seeks.push({ topic, partition, offset: String(next) });
+      } else this.settled.delete(key);
     }
     return seeks;
   }
