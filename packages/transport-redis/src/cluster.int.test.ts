@@ -125,4 +125,26 @@ describe('waitForReplicas on a Cluster', () => {
     expect(TransportError.isInstance(error) && error.code).toBe('publish_failed');
     expect(String((error as Error).message)).toMatch(/1 of 2 replicas acknowledged/);
   });
+
+  it('settles a deep stream with each acknowledgement replicated, reading behind the acknowledgements', async () => {
+    const transport = open({ mode: 'stream', waitForReplicas: 1, waitForReplicasOnSettle: true });
+    const sent = Array.from({ length: 300 }, (_, i) => `r${i}`);
+    await transport.publish(
+      'replicated-stream',
+      sent.map((s) => ({ body: bytes(s) })),
+    );
+    const seen: string[] = [];
+    await transport.consume(
+      'replicated-stream',
+      async (delivery) => {
+        await delivery.ack();
+        seen.push(text(delivery.body));
+      },
+      { concurrency: 10 },
+    );
+    await waitFor(() => seen.length === 300);
+    expect([...seen].sort()).toEqual([...sent].sort());
+    const key = `${prefix}replicated-stream`;
+    await waitFor(async () => Number((await cluster.xpending(key, 'default'))[0]) === 0);
+  });
 });

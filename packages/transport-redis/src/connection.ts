@@ -168,6 +168,21 @@ export function sendNow(
 }
 
 /**
+ * Runs `send`, whose commands (sent at once, see sendNow) go out in one write: the server reads them
+ * together and answers them together, one wake-up each way instead of one per command.
+ */
+export function inOneWrite<T>(client: RedisClient, send: () => T): T {
+  // A Cluster writes to its nodes' connections itself: there each command is its own write.
+  const socket = client instanceof Redis ? client.stream : undefined;
+  socket?.cork();
+  try {
+    return send();
+  } finally {
+    socket?.uncork();
+  }
+}
+
+/**
  * EVALSHA, falling back to EVAL when the server does not know the script (first use, or after a
  * restart), sent at once (see sendNow). Replies come as Buffers (message bytes stay bytes) or, with
  * `replies: 'strings'`, as text.

@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   Cluster,
+  inOneWrite,
   type RedisClient,
   type ReplicaWait,
   runScript,
   runScriptReplicated,
+  sendNow,
   writeReplicated,
 } from './connection.js';
 import type { Fetched, MessageSource } from './consumer.js';
@@ -333,11 +335,77 @@ export function streamSource(
     claimAt = Math.min(claimAt, at);
   };
 
+  /**
+   * Entries read right behind an acknowledgement, on the same connection, for the next fetch. As many as
+   * were acknowledged: Redis runs the XACK first, so this consumer never has more entries pending than
+   * before, and what it holds stays within its prefetch. A deep queue then costs one round trip per
+   * batch (acks and the next read together) instead of an ack, then a read.
+   */
+  const readAhead: Fetched[] = [];
+  /** The read sent behind the last acknowledgement, until its reply is in `readAhead`. */
+  let readingAhead: Promise<void> | undefined;
+  /** A fetch is under way: it reads for itself (a read beside its blocking read could strand entries). */
+  let fetching = false;
+  let closing = false;
+
   const acknowledge = batched<string>((ids) =>
-    replicaWait.replicas > 0
-      ? writeReplicated(client, (p) => p.xack(keys.queue, group, ...ids), replicaWait, what)
-      : client.xack(keys.queue, group, ...ids),
+    inOneWrite(client, () => {
+      const acknowledged =
+        replicaWait.replicas > 0
+          ? writeReplicated(client, (p) => p.xack(keys.queue, group, ...ids), replicaWait, what)
+          : sendNow(client, 'xack', [keys.queue, group, ...ids], 'strings');
+      // Not when upkeep is due: the next fetch runs the claim script first.
+      if (!fetching && !closing && Date.now() < claimAt) readBehind(ids.length);
+      return acknowledged;
+    }),
   );
+
+  function readBehind(count: number): void {
+    const read = sendNow(
+      client,
+      'xreadgroup',
+      ['GROUP', group, consumerId, 'COUNT', count, 'STREAMS', keys.queue, '>'],
+      'buffers',
+    ).then(
+      (reply) => {
+        readNew(reply, readAhead);
+      },
+      // Entries the lost reply carried stay pending, idle: a visibility timeout later they are claimed.
+      () => {},
+    );
+    const before = readingAhead;
+    readingAhead = before ? before.then(() => read) : read;
+  }
+
+  /** What the reads behind acknowledgements brought, up to `max`, once their replies are in. */
+  async function takeReadAhead(max: number): Promise<Fetched[]> {
+    const reading = readingAhead;
+    if (reading) {
+      await reading;
+      if (readingAhead === reading) readingAhead = undefined;
+    }
+    return readAhead.splice(0, max);
+  }
+
+  /** Adds the entries of an `XREADGROUP … >` reply to `items`; returns how many entries it held. */
+  function readNew(reply: unknown, items: Fetched[]): number {
+    const streams = reply as unknown[] | null;
+    // One stream was asked for: [[key, entries]] in RESP2 shape, [key, entries] as ioredis 6 maps it.
+    const shaped = (streams && Buffer.isBuffer(streams[0]) ? [streams] : (streams ?? [])) as [
+      Buffer,
+      [Buffer, Buffer[]][],
+    ][];
+    let read = 0;
+    for (const [, entries] of shaped) {
+      read += entries.length;
+      for (const [id, fields] of entries) {
+        // A fresh entry ('>') is on its first delivery.
+        const item = entry(id, fields, 1);
+        if (item) items.push(item);
+      }
+    }
+    return read;
+  }
 
   function entry(id: unknown, fields: unknown, attempt: number): Fetched | undefined {
     const list = fields as Buffer[];
@@ -386,40 +454,31 @@ export function streamSource(
     ),
 
     async fetch(max) {
-      const items = Date.now() >= claimAt ? await claim(max) : [];
-      if (items.length >= max) return items;
-      const wanted = max - items.length;
-      const args: (string | number)[] = ['GROUP', group, consumerId, 'COUNT', wanted];
-      if (items.length === 0) {
-        args.push(
-          'BLOCK',
-          blockFor(dueAt < 0 ? -1 : Math.max(0, dueAt - Date.now()), context.blockTimeoutMs),
-        );
-      }
-      args.push('STREAMS', keys.queue, '>');
-      const reply = (await blockingRead.race(blocking.callBuffer('XREADGROUP', ...args))) as unknown[] | null;
-      // One stream was asked for: [[key, entries]] in RESP2 shape, [key, entries] as ioredis 6 maps it.
-      const streams = (reply && Buffer.isBuffer(reply[0]) ? [reply] : (reply ?? [])) as [
-        Buffer,
-        [Buffer, Buffer[]][],
-      ][];
-      let read = 0;
-      for (const [, entries] of streams) {
-        read += entries.length;
-        for (const [id, fields] of entries) {
-          // A fresh entry ('>') is on its first delivery.
-          const item = entry(id, fields, 1);
-          if (item) items.push(item);
+      fetching = true;
+      try {
+        const ahead = await takeReadAhead(max);
+        if (ahead.length > 0) return ahead;
+        const items = Date.now() >= claimAt ? await claim(max) : [];
+        if (items.length >= max) return items;
+        const wanted = max - items.length;
+        const args: (string | number)[] = ['GROUP', group, consumerId, 'COUNT', wanted];
+        if (items.length === 0) {
+          args.push(
+            'BLOCK',
+            blockFor(dueAt < 0 ? -1 : Math.max(0, dueAt - Date.now()), context.blockTimeoutMs),
+          );
         }
+        args.push('STREAMS', keys.queue, '>');
+        const reply = await blockingRead.race(blocking.callBuffer('XREADGROUP', ...args));
+        // Drained: before blocking again, look for retries, delayed publishes and stale entries.
+        if (readNew(reply, items) < wanted) claimAt = 0;
+        return items;
+      } finally {
+        fetching = false;
       }
-      // Drained: before blocking again, look for retries, delayed publishes and stale entries.
-      if (read < wanted) claimAt = 0;
-      return items;
     },
 
-    async ack(message) {
-      await acknowledge(message.id!);
-    },
+    ack: (message) => acknowledge(message.id!),
 
     async retry(message, delayMs) {
       if (delayMs > 0) {
@@ -464,14 +523,15 @@ export function streamSource(
     },
 
     async release(started, waiting) {
-      const ids = [...started, ...waiting].map((m) => m.id!);
+      const readBehindAcks = await takeReadAhead(Number.POSITIVE_INFINITY);
+      const ids = [...started, ...waiting, ...readBehindAcks].map((m) => m.id!);
       if (ids.length === 0) return;
       // Marks them idle for a whole visibility timeout: the next claim (by any consumer) takes them.
       await client.call('XCLAIM', keys.queue, group, consumerId, 0, ...ids, 'IDLE', idle, 'JUSTID');
     },
 
     async tick(held) {
-      const ids = held.map((m) => m.id!);
+      const ids = [...held, ...readAhead].map((m) => m.id!);
       // Resets the idle time of what this consumer holds, so a live consumer's work is not claimed.
       if (ids.length > 0) await client.call('XCLAIM', keys.queue, group, consumerId, 0, ...ids, 'JUSTID');
       if (Date.now() - lastTrim >= context.trimIntervalMs) {
@@ -481,6 +541,7 @@ export function streamSource(
     },
 
     interrupt() {
+      closing = true;
       blockingRead.interrupt();
       blocking.disconnect();
     },

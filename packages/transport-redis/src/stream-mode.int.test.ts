@@ -1,4 +1,4 @@
-import { decodeDeadLetter, type Transport } from '@thrun/contract';
+import { decodeDeadLetter, sleep, type Transport } from '@thrun/contract';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { redisTransport } from './index.js';
@@ -98,6 +98,66 @@ describe('streams mode', () => {
     });
     await waitFor(() => seen.length === 1);
     expect(seen).toEqual([{ body: 'orphan', attempt: 2 }]);
+  });
+
+  it('reads a deep stream behind its acknowledgements, never holding more entries than its prefetch', async () => {
+    const transport = open();
+    const sent = Array.from({ length: 300 }, (_, i) => `d${i}`);
+    await transport.publish(
+      'jobs',
+      sent.map((s) => ({ body: bytes(s) })),
+    );
+    const seen: string[] = [];
+    let mostPending = 0;
+    await transport.consume(
+      'jobs',
+      async (delivery) => {
+        // Every entry read counts as delivered: the group's pending list is what this consumer holds.
+        mostPending = Math.max(mostPending, Number((await admin.xpending(`${prefix}jobs`, 'default'))[0]));
+        seen.push(text(delivery.body));
+        await delivery.ack();
+      },
+      { concurrency: 10 },
+    );
+    await waitFor(() => seen.length === 300);
+    expect([...seen].sort()).toEqual([...sent].sort());
+    expect(mostPending).toBeGreaterThan(0);
+    expect(mostPending).toBeLessThanOrEqual(10);
+    await waitFor(async () => Number((await admin.xpending(`${prefix}jobs`, 'default'))[0]) === 0);
+  });
+
+  it('on close, hands back what it read ahead: another consumer takes it at once', async () => {
+    // A visibility timeout far beyond the test: only the hand-back can return entries in time. With a
+    // prefetch above the concurrency and acknowledgements one by one, what is read behind them waits
+    // until the next refill.
+    const first = open({ visibilityTimeoutMs: 120_000, prefetch: 40 });
+    const sent = Array.from({ length: 200 }, (_, i) => `h${i}`);
+    await first.publish(
+      'jobs',
+      sent.map((s) => ({ body: bytes(s) })),
+    );
+    const acked = new Set<string>();
+    let closing: Promise<void> | undefined;
+    await first.consume(
+      'jobs',
+      async (delivery) => {
+        await sleep(Math.random() * 3);
+        await delivery.ack();
+        acked.add(text(delivery.body));
+        if (acked.size === 50) closing = first.close({ drainTimeoutMs: 1_000 });
+      },
+      { concurrency: 10 },
+    );
+    await waitFor(() => closing !== undefined);
+    await closing;
+    expect(acked.size).toBeLessThan(200);
+    const second = open({ visibilityTimeoutMs: 120_000 });
+    await second.consume('jobs', async (delivery) => {
+      acked.add(text(delivery.body));
+      await delivery.ack();
+    });
+    await waitFor(() => acked.size === 200);
+    await waitFor(async () => Number((await admin.xpending(`${prefix}jobs`, 'default'))[0]) === 0);
   });
 
   it('dead-letters into the <queue>.dead stream', async () => {
