@@ -347,6 +347,15 @@ export function streamSource(
   /** A fetch is under way: it reads for itself (a read beside its blocking read could strand entries). */
   let fetching = false;
   let closing = false;
+  /**
+   * The newest entry a `>` read handed this consumer (such reads run one at a time, in id order), and
+   * the size of a read that close cut short: its entries may be pending here though their reply never
+   * came, and `release` hands back what is pending here beyond that newest entry.
+   */
+  let newestRead: string | undefined;
+  /** The size of the blocking read under way (0: none). */
+  let reading = 0;
+  let cutShort = 0;
 
   const acknowledge = batched<string>((ids) =>
     inOneWrite(client, () => {
@@ -398,6 +407,7 @@ export function streamSource(
     let read = 0;
     for (const [, entries] of shaped) {
       read += entries.length;
+      if (entries.length > 0) newestRead = String(entries[entries.length - 1]![0]);
       for (const [id, fields] of entries) {
         // A fresh entry ('>') is on its first delivery.
         const item = entry(id, fields, 1);
@@ -469,12 +479,14 @@ export function streamSource(
           );
         }
         args.push('STREAMS', keys.queue, '>');
+        reading = wanted;
         const reply = await blockingRead.race(blocking.callBuffer('XREADGROUP', ...args));
         // Drained: before blocking again, look for retries, delayed publishes and stale entries.
         if (readNew(reply, items) < wanted) claimAt = 0;
         return items;
       } finally {
         fetching = false;
+        reading = 0;
       }
     },
 
@@ -525,9 +537,16 @@ export function streamSource(
     async release(started, waiting) {
       const readBehindAcks = await takeReadAhead(Number.POSITIVE_INFINITY);
       const ids = [...started, ...waiting, ...readBehindAcks].map((m) => m.id!);
+      if (cutShort > 0) {
+        const after = newestRead === undefined ? '-' : `(${newestRead}`;
+        const lost = (await client.xpending(keys.queue, group, after, '+', cutShort, consumerId)) as [
+          string,
+        ][];
+        ids.push(...lost.map(([id]) => id));
+      }
       if (ids.length === 0) return;
       // Marks them idle for a whole visibility timeout: the next claim (by any consumer) takes them.
-      await client.call('XCLAIM', keys.queue, group, consumerId, 0, ...ids, 'IDLE', idle, 'JUSTID');
+      await client.call('XCLAIM', keys.queue, group, consumerId, 0, ...new Set(ids), 'IDLE', idle, 'JUSTID');
     },
 
     async tick(held) {
@@ -542,6 +561,7 @@ export function streamSource(
 
     interrupt() {
       closing = true;
+      cutShort = reading;
       blockingRead.interrupt();
       blocking.disconnect();
     },
