@@ -525,7 +525,7 @@ export async function clusterSuite(): Promise<SuiteResult> {
       `handlers per worker shared among its queues, a handler that only acks) draining ${MESSAGES} pre-filled ` +
       `${body.byteLength}-byte messages; rate from the first delivery to the last; × is the ratio to 1 worker on ` +
       `1 queue of the single node, same run; cores = CPU seconds per second of the drain, the workers' + the broker's ` +
-      `(Redis INFO cpu of every server, replicas included; ? where the broker does not tell). ${deployments.join('; ')}. Redis in Lists mode; RabbitMQ with quorum ` +
+      `(Redis INFO cpu of every server, replicas included; RabbitMQ's Erlang VMs from /proc; ? where not known). ${deployments.join('; ')}. Redis in Lists mode; RabbitMQ with quorum ` +
       `queues and publisher confirms. ${cores} cores, load average ${Math.min(...loads).toFixed(1)}–` +
       `${Math.max(...loads).toFixed(1)} during the drains; ${seconds} s in all.`,
     comparisons,
