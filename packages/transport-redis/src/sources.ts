@@ -388,10 +388,10 @@ export function streamSource(
 
   /** What the reads behind acknowledgements brought, up to `max`, once their replies are in. */
   async function takeReadAhead(max: number): Promise<Fetched[]> {
-    const reading = readingAhead;
-    if (reading) {
-      await reading;
-      if (readingAhead === reading) readingAhead = undefined;
+    const pending = readingAhead;
+    if (pending) {
+      await pending;
+      if (readingAhead === pending) readingAhead = undefined;
     }
     return readAhead.splice(0, max);
   }
