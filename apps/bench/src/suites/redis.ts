@@ -99,13 +99,17 @@ async function thrunEnqueueBulk(): Promise<number> {
   return rate(JOBS, ms);
 }
 
-/** Drains `count` pre-filled jobs with a handler that acks (the payload suite passes its own body). */
+/**
+ * Drains `count` pre-filled jobs with a handler that acks (the payload suite passes its own body; the
+ * deep-queue rows their own transport options, such as the mode and the prefetch).
+ */
 export async function thrunConsume(
   concurrency: number,
   count = JOBS,
   body: (i: number) => Uint8Array = envelope,
+  options: Parameters<typeof redisTransport>[0] = {},
 ): Promise<number> {
-  const t = thrun();
+  const t = thrun(options);
   await t.publish(
     'jobs',
     Array.from({ length: count }, (_, i) => ({ body: body(i) })),
@@ -251,35 +255,13 @@ async function runAll<T>(items: T[], concurrency: number, handle: (item: T) => P
 const noop = async (_body: Buffer): Promise<void> => {};
 
 /** Thrun consuming `jobs` jobs already waiting, in the given mode (default prefetch unless given). */
-async function thrunDeepConsume(
+function thrunDeepConsume(
   mode: 'list' | 'stream',
   concurrency: number,
   jobs: number,
   prefetch?: number,
 ): Promise<number> {
-  const t = redisTransport({ url: URL_, keyPrefix: PREFIX, mode, ...(prefetch ? { prefetch } : {}) });
-  await t.publish(
-    'deep',
-    Array.from({ length: jobs }, (_, i) => ({ body: envelope(i) })),
-  );
-  let done = 0;
-  let finished: () => void = () => {};
-  const all = new Promise<void>((resolve) => {
-    finished = resolve;
-  });
-  const start = now();
-  await t.consume(
-    'deep',
-    async (delivery) => {
-      await delivery.ack();
-      if (++done === jobs) finished();
-    },
-    { concurrency },
-  );
-  await all;
-  const ms = now() - start;
-  await t.close();
-  return rate(jobs, ms);
+  return thrunConsume(concurrency, jobs, envelope, { mode, ...(prefetch ? { prefetch } : {}) });
 }
 
 /**
