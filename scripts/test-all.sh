@@ -73,10 +73,11 @@ printf 'thrun: step %s\n' "${timings[@]}"
 
 # The names of what failed, next to the closing lines: a run's tail is often all a reader gets.
 # vitest marks a failed test "×" and a failed file "FAIL", go test says "--- FAIL:", PHPUnit numbers
-# its failures "1) Class::testName", the conformance harness says "FAIL <scenario>".
+# its failures "1) Class::testName", the conformance harness says "FAIL <scenario>"; turbo puts
+# "<package>:<task>: " before each line of a package's output.
 sed 's/\x1b\[[0-9;]*m//g' "$log" |
-  grep -E '^ *(× |FAIL[[:space:]]|--- FAIL: |[0-9]+\) [A-Za-z0-9_\\]+::)' | awk '!seen[$0]++' | head -n 40 |
-  sed 's/^ */thrun: failed: /' || true
+  grep -E '^([@A-Za-z0-9/._-]+:[a-z0-9:-]+: )? *(× |FAIL[[:space:]]|--- FAIL: |[0-9]+\) [A-Za-z0-9_\\]+::)' |
+  awk '!seen[$0]++' | head -n 40 | sed 's/^/thrun: failed: /' || true
 
 # Each vitest run prints "Test Files …" then "Tests  N passed | M failed | K skipped (T)". A file that
 # failed outside any test (a hook, an import) shows only in "Test Files", so a run whose files failed
