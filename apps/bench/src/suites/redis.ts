@@ -22,7 +22,7 @@ const SINGLE_JOBS = Math.min(JOBS, 3_000);
 // Jobs/s offered in the latency cases: a moderate load, and one past what a one-message loop can serve.
 const RATE = 2_000;
 const HIGH_RATE = 10_000;
-const LATENCY_SECONDS = 3;
+const LATENCY_SECONDS = 5;
 /** Latency runs per side, alternating, their samples pooled (see latencyRuns). */
 const LATENCY_ROUNDS = 3;
 // Deep-queue cases: enough jobs that a consumer near 100,000/s runs for a while, best of ROUNDS.
