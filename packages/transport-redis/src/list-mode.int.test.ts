@@ -147,6 +147,43 @@ describe('lists mode', () => {
     expect(await admin.keys(`{${prefix}jobs}:processing:*`)).toEqual([]);
   });
 
+  it('acknowledges a large first attempt with a bare LREM, and a large body that came back with list-ack', async () => {
+    const transport = open();
+    const acked = await watchAcks();
+    const monitor = await admin.monitor();
+    const plainAcks: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const [command, key, , body] = args;
+      // Scripts run LREM too (MONITOR names them as the source "lua"): only the ones sent as commands.
+      if (command?.toLowerCase() === 'lrem' && source !== 'lua' && key?.includes(prefix)) {
+        plainAcks.push(String(body).split(':')[0]!);
+      }
+    });
+    // Above the size from which a script's copy of the body costs Redis more than the call saves.
+    const large = (tag: string) => bytes(`${tag}:${'x'.repeat(32 * 1024)}`);
+    const deliveries: string[] = [];
+    try {
+      await transport.publish('jobs', [{ body: large('once') }, { body: large('again') }]);
+      await transport.consume('jobs', async (delivery) => {
+        const tag = text(delivery.body).split(':')[0]!;
+        deliveries.push(`${tag}#${delivery.attempt}`);
+        if (tag === 'again' && delivery.attempt === 1) return delivery.retry();
+        return delivery.ack();
+      });
+      await waitFor(() => plainAcks.length === 1 && acked.calls.length === 1);
+    } finally {
+      acked.stop();
+      monitor.disconnect();
+    }
+    expect(deliveries.sort()).toEqual(['again#1', 'again#2', 'once#1']);
+    expect(plainAcks).toEqual(['once']);
+    // The one that came back has an attempts field, which list-ack removes with it.
+    expect(acked.calls.map((bodies) => bodies.map((body) => body.split(':')[0]))).toEqual([['again']]);
+    expect(await admin.llen(`${prefix}jobs`)).toBe(0);
+    expect(await admin.keys(`{${prefix}jobs}:processing:*`)).toEqual([]);
+    expect(await admin.hlen(`{${prefix}jobs}:attempts`)).toBe(0);
+  });
+
   it('at concurrency 1, runs the messages read ahead one after another, in order, their acks sharing calls', async () => {
     const transport = open();
     const acked = await watchAcks();

@@ -3,10 +3,12 @@ import {
   Cluster,
   inOneWrite,
   type RedisClient,
+  type RedisCommand,
   type ReplicaWait,
   runScript,
   runScriptReplicated,
   sendNow,
+  writeCommands,
   writeReplicated,
 } from './connection.js';
 import type { Fetched, MessageSource } from './consumer.js';
@@ -85,9 +87,21 @@ export function listSource(context: SourceContext): MessageSource {
   const crossSlot = client instanceof Cluster;
   const blockingRead = interruption();
   // list-ack takes many bodies: the acks of one turn are one script call, as XACK is in Streams mode.
-  const acknowledge = batched<Buffer>((bodies) =>
-    settleScript(listAckScript, [processing, keys.attempts], bodies),
-  );
+  // A large body on its first attempt is acknowledged by a bare LREM instead, which protocol/redis.md
+  // allows (it has no attempts field yet): a script copies each argument, about 1.4 ms a megabyte of
+  // Redis's time, where LREM only compares.
+  const acknowledge = batched<Fetched>((messages) => {
+    const scripted: Buffer[] = [];
+    const plain: RedisCommand[] = [];
+    for (const { body, attempt } of messages) {
+      if (attempt === 1 && body.length >= PLAIN_ACK_BYTES) plain.push(['lrem', processing, -1, body]);
+      else scripted.push(body);
+    }
+    return Promise.all([
+      scripted.length > 0 && settleScript(listAckScript, [processing, keys.attempts], scripted),
+      plain.length > 0 && writeCommands(client, plain, replicaWait, `settle in ${keys.queue}`),
+    ]);
+  });
 
   const landing = keys.landing(consumerId);
   const fetchKeys = [keys.queue, processing, keys.attempts, keys.delayed, keys.consumers, landing];
@@ -214,7 +228,7 @@ export function listSource(context: SourceContext): MessageSource {
     },
 
     async ack(message) {
-      await unsure(() => acknowledge(message.body));
+      await unsure(() => acknowledge(message));
     },
 
     async retry(message, delayMs) {
@@ -298,6 +312,13 @@ function batched<T>(send: (items: T[]) => Promise<unknown>): (item: T) => Promis
     return sending;
   };
 }
+
+/**
+ * From this size up, a first attempt is acknowledged by LREM rather than list-ack: below it, one script
+ * call for a turn's acks costs Redis less than a command each; above it, copying the body into the
+ * script costs more than the call saves (about 16 µs a call against 1.4 ns a byte).
+ */
+const PLAIN_ACK_BYTES = 16 * 1024;
 
 /** How often a busy stream consumer looks for due retries, due delayed publishes and stale entries. */
 const CLAIM_INTERVAL_MS = 100;
