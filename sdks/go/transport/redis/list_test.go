@@ -1,9 +1,13 @@
 package redis
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -169,4 +173,109 @@ func TestListsLostFetchReplyIsRecovered(t *testing.T) {
 		t.Fatal("no fetch reply was lost")
 	}
 	eventually(t, "every message acknowledged", func() bool { return processingLength(t, raw, q) == 0 })
+}
+
+// A large first attempt is acknowledged by a bare LREM, so no script copies its body; one that came
+// back has an attempts field, and list-ack removes the field with it.
+func TestListsLargeFirstAttemptIsAcknowledgedByABareLrem(t *testing.T) {
+	raw := rawClient(t)
+	q := testQueue(t, raw)
+	lines := monitorLines(t)
+	// What MONITOR saw of this queue's acks: bare LREMs sent as commands (scripts run LREM too, under
+	// the source "lua"), and list-ack calls, each by the tag of the body it carried.
+	var plain, scripted []string
+	watch := func() {
+		for {
+			select {
+			case line := <-lines:
+				if !strings.Contains(line, q) {
+					continue
+				}
+
+				tag := ""
+				for _, candidate := range []string{"once", "again"} {
+					if strings.Contains(line, `"`+candidate+`:x`) {
+						tag = candidate
+					}
+				}
+				switch {
+				case strings.Contains(line, `"lrem"`) && !strings.Contains(line, " lua]"):
+					plain = append(plain, tag)
+				case strings.Contains(line, "list-ack: removes") || strings.Contains(line, listAckScript.Hash()):
+					scripted = append(scripted, tag)
+				}
+			default:
+				return
+			}
+		}
+	}
+
+	tr := open(t, ModeList, Options{})
+	large := func(tag string) []byte { return append([]byte(tag+":"), bytes.Repeat([]byte("x"), 32*1024)...) }
+	if err := tr.Publish(context.Background(), q, []transport.Message{{Body: large("once")}, {Body: large("again")}}); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, tr, q, 1, func(d transport.Delivery) error {
+		if strings.HasPrefix(string(d.Body()), "again:") && d.Attempt() == 1 {
+			return d.Retry(context.Background(), 0)
+		}
+		return ack(d)
+	})
+	var deliveries []string
+	for range 3 {
+		r := next(t, got)
+		deliveries = append(deliveries, fmt.Sprintf("%s#%d", strings.SplitN(r.body, ":", 2)[0], r.attempt))
+	}
+	if want := "once#1 again#1 again#2"; strings.Join(deliveries, " ") != want {
+		t.Fatalf("deliveries %v, want %s", deliveries, want)
+	}
+	eventually(t, "both acknowledged", func() bool {
+		watch()
+		return len(plain) == 1 && len(scripted) == 1
+	})
+	if plain[0] != "once" || scripted[0] != "again" {
+		t.Fatalf("bare LREM acks %v, list-ack calls %v: want [once] and [again]", plain, scripted)
+	}
+	if n := raw.HLen(context.Background(), "{"+q+"}:attempts").Val(); n != 0 {
+		t.Fatalf("%d attempts fields left, want none", n)
+	}
+	if n := processingLength(t, raw, q) + raw.LLen(context.Background(), q).Val(); n != 0 {
+		t.Fatalf("%d messages left, want none", n)
+	}
+}
+
+// monitorLines streams what Redis's MONITOR prints, a line per command, on a connection of its own
+// (go-redis's pool takes back a connection that keeps receiving), until the test ends.
+func monitorLines(t *testing.T) <-chan string {
+	t.Helper()
+	opts, err := redis.ParseURL(redisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", opts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	reader := bufio.NewReader(conn)
+	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := reader.ReadString('\n'); err != nil || ok != "+OK\r\n" {
+		t.Fatalf("MONITOR answered %q, %v", ok, err)
+	}
+	lines := make(chan string, 10_000)
+	go func() {
+		for {
+			line, err := reader.ReadString('\n')
+			if err != nil {
+				return
+			}
+			select {
+			case lines <- line:
+			default: // the test stopped reading; MONITOR must not stall on it
+			}
+		}
+	}()
+	return lines
 }
