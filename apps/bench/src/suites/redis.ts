@@ -23,8 +23,8 @@ const SINGLE_JOBS = Math.min(JOBS, 3_000);
 const RATE = 2_000;
 const HIGH_RATE = 10_000;
 const LATENCY_SECONDS = 5;
-/** Latency runs per side, alternating, their samples pooled (see latencyRuns). */
-const LATENCY_ROUNDS = 3;
+/** Latency runs per side, alternating, their samples pooled (see latencyRuns), after one warm-up run each. */
+const LATENCY_ROUNDS = 2;
 // Deep-queue cases: enough jobs that a consumer near 100,000/s runs for a while, best of ROUNDS.
 const DEEP_JOBS = Number(process.env.THRUN_BENCH_DEEP_JOBS ?? 20_000);
 const C1_JOBS = Math.max(1, Math.floor(DEEP_JOBS / 40));
@@ -545,7 +545,8 @@ async function redisCpuUs(admin: Redis): Promise<number> {
  * Each side's latency at `rate`, over LATENCY_ROUNDS runs taken in turn, with what it cost. The samples
  * of a side's runs are pooled: its p99 rests on the worst 1 % of the 5-ms batches, which one run of a
  * few seconds holds only a handful of, so a single stall of the machine would decide it. Taking turns
- * lets a busy spell fall on every side alike.
+ * lets a busy spell fall on every side alike. A warm-up run of each side comes first and is not counted:
+ * a cold run's tail is the compiler's (Thrun has more code to compile than a two-command loop).
  */
 async function latencyRuns<Side extends string>(
   admin: Redis,
@@ -556,6 +557,10 @@ async function latencyRuns<Side extends string>(
   const pooled = new Map(
     names.map((name) => [name, { latencies: [] as number[], drained: 0, nodeUs: 0, redisUs: 0 }]),
   );
+  for (const name of names) {
+    await clean(admin);
+    await sides[name](rate);
+  }
   for (let round = 0; round < LATENCY_ROUNDS; round++) {
     for (const name of names) {
       const side = pooled.get(name)!;
@@ -641,7 +646,7 @@ export async function redisLatencySuite(): Promise<SuiteResult> {
     suite: 'redis-latency',
     workload:
       `offers ${RATE} and ${HIGH_RATE} jobs/s for ${LATENCY_SECONDS} s to one consumer at concurrency 1 on one Redis ` +
-      `127.0.0.1 (db ${connection.db}), ${LATENCY_ROUNDS} runs a side, in turn, the samples pooled; latency from the ` +
+      `127.0.0.1 (db ${connection.db}), ${LATENCY_ROUNDS} runs a side after a warm-up, in turn, the samples pooled; latency from the ` +
       'intended send time to handler start; CPU is this ' +
       'process (producer and consumer) and Redis (INFO used_cpu_*), divided by the jobs. Thrun: Redis Lists mode, default prefetch.',
     comparisons: rows,
