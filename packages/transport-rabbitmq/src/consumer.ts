@@ -9,7 +9,11 @@ import {
 import { drainWithin, refusalDelayMs, runDelivery, Settlement } from '@thrun/contract/transport-kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConnectionManager } from './connection.js';
+import { isDroppedChannel } from './errors.js';
 import { headers } from './topology.js';
+
+/** Tries of a first subscription whose channel the broker dropped (see `Consumer.start`). */
+const SUBSCRIBE_ATTEMPTS = 3;
 
 /** What a consumer asks of its transport: declaring its queue, and the two republishing settlements. */
 export interface ConsumerHost {
@@ -134,8 +138,23 @@ export class Consumer {
     private readonly prefetch: number,
   ) {}
 
+  /**
+   * Subscribes, trying again when the broker drops the channel while it is being set up, as it does
+   * after a live channel is lost. RabbitMQ 3.10 can crash a channel whose `basic.consume` reaches a
+   * quorum queue declared an instant before on another connection (`{badmatch,{error,noproc}}` in
+   * `rabbit_quorum_queue:consume`), and that closes the whole connection. A refusal, or a connection
+   * that cannot be made, fails at once.
+   */
   async start(): Promise<void> {
-    await this.subscribe();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.subscribe();
+        return;
+      } catch (error) {
+        if (attempt >= SUBSCRIBE_ATTEMPTS || !isDroppedChannel(error)) throw error;
+        await sleep(backoffDelayMs(attempt, this.host.reconnect));
+      }
+    }
   }
 
   close(drainTimeoutMs: number): Promise<void> {
