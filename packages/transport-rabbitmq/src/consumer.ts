@@ -141,7 +141,7 @@ export class Consumer {
   /**
    * Subscribes, trying again when the broker drops the channel while it is being set up, as it does
    * after a live channel is lost. RabbitMQ 3.10 can crash a channel whose `basic.consume` reaches a
-   * quorum queue declared an instant before on another connection (`{badmatch,{error,noproc}}` in
+   * quorum queue declared an instant before (`{badmatch,{error,noproc}}` in
    * `rabbit_quorum_queue:consume`), and that closes the whole connection. A refusal, or a connection
    * that cannot be made, fails at once.
    */
