@@ -89,6 +89,14 @@ func (m *connectionManager) channel(ctx context.Context) (*amqp.Channel, int, er
 	return ch, generation, nil
 }
 
+// isDroppedChannel: the broker dropped a channel or its connection (a 3xx or 5xx AMQP code, such as
+// 320 connection forced, 504 channel not open or 541 internal error), rather than refusing what was
+// asked (a 4xx code: it would only refuse again) or the connection failing to open (no AMQP error).
+func isDroppedChannel(err error) bool {
+	var amqpErr *amqp.Error
+	return errors.As(err, &amqpErr) && (amqpErr.Code < 400 || amqpErr.Code >= 500)
+}
+
 func isPreconditionFailed(err error) bool {
 	var amqpErr *amqp.Error
 	return errors.As(err, &amqpErr) && amqpErr.Code == amqp.PreconditionFailed

@@ -204,6 +204,9 @@ func (t *Transport) publishDeadLetter(ctx context.Context, queue string, body []
 // Consume subscribes opts.Group (default "default") to queue and returns once subscribed. At most
 // opts.Concurrency handlers (default 1) run at once. A handler that returns an error or panics, or
 // returns without settling its delivery, has it retried at once (attempt + 1).
+// subscribeAttempts bounds the tries of a first subscription whose channel the broker dropped.
+const subscribeAttempts = 3
+
 func (t *Transport) Consume(ctx context.Context, queue string, handler transport.Handler, opts transport.ConsumeOptions) (transport.Subscription, error) {
 	if t.isClosed() {
 		return nil, ErrClosed
@@ -234,6 +237,17 @@ func (t *Transport) Consume(ctx context.Context, queue string, handler transport
 	connectCtx, cancel := context.WithTimeout(ctx, t.connectTimeout)
 	defer cancel()
 	deliveries, err := c.subscribe(connectCtx)
+	// The broker may drop the channel while it is set up (RabbitMQ 3.10 can crash one whose consume
+	// reaches a quorum queue declared an instant before, and close its connection): try again, as
+	// after a lost live channel. A refusal, or a connection that cannot be made, fails at once.
+	for attempt := 1; err != nil && attempt < subscribeAttempts && isDroppedChannel(err); attempt++ {
+		select {
+		case <-connectCtx.Done():
+			return nil, err
+		case <-time.After(brokerkit.Backoff(attempt)):
+		}
+		deliveries, err = c.subscribe(connectCtx)
+	}
 	if err != nil {
 		return nil, err
 	}

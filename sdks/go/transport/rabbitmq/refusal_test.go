@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,14 +20,88 @@ import (
 // rabbitmqctl runs rabbitmqctl against the test node (scripts/brokers/rabbitmq.sh ctl).
 func rabbitmqctl(t *testing.T, args ...string) error {
 	t.Helper()
+	_, err := rabbitmqctlOutput(t, args...)
+	return err
+}
+
+// rabbitmqctlOutput is rabbitmqctl, with what it printed.
+func rabbitmqctlOutput(t *testing.T, args ...string) (string, error) {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "scripts", "brokers", "rabbitmq.sh")
 	cmd := exec.Command("bash", append([]string{script, "ctl"}, args...)...)
 	cmd.Env = os.Environ()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("rabbitmqctl %v: %w\n%s", args, err, out)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("rabbitmqctl %v: %w\n%s", args, err, out)
 	}
-	return nil
+	return string(out), nil
+}
+
+// The broker dropping a channel is told apart from the broker refusing, with the errors a real broker
+// gives: Consume subscribes again after the first and fails at once on the second.
+func TestADroppedChannelIsToldApartFromARefusal(t *testing.T) {
+	url := brokerURL(t)
+	queue := brokertest.UniqueQueue("go-rmq-dropped")
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	admin, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.QueueDeclare(queue, true, false, false, false, amqp.Table{"x-queue-type": "classic"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.QueueDelete(queue, false, false, false) })
+
+	// Refused: the queue exists with other arguments (406 PRECONDITION_FAILED).
+	refusing, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, refused := refusing.QueueDeclare(queue, true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
+	if refused == nil || isDroppedChannel(refused) {
+		t.Fatalf("a redeclaration with other arguments: %v, counted as dropped: %v", refused, isDroppedChannel(refused))
+	}
+
+	// Dropped: the broker closes the connection under an open channel (320 CONNECTION_FORCED).
+	name := "thrun-go-test-" + queue
+	doomed, err := amqp.DialConfig(url, amqp.Config{Properties: amqp.Table{"connection_name": name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	channel, err := doomed.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := doomed.NotifyClose(make(chan *amqp.Error, 1))
+	out, err := rabbitmqctlOutput(t, "list_connections", "--no-table-headers", "--silent", "pid", "client_properties")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skipf("cannot list the test node's connections: %v", err)
+	}
+	pid := ""
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, name) {
+			pid = strings.SplitN(line, "\t", 2)[0]
+		}
+	}
+	if pid == "" {
+		t.Fatalf("connection %s not listed:\n%s", name, out)
+	}
+	if err := rabbitmqctl(t, "close_connection", pid, "dropped by the test"); err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	_, dropped := channel.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if dropped == nil || !isDroppedChannel(dropped) {
+		t.Fatalf("a channel whose connection the broker closed: %v, counted as dropped: %v", dropped, isDroppedChannel(dropped))
+	}
 }
 
 // A dead letter the broker refuses (its queue is full and rejects publishes) leaves the delivery
