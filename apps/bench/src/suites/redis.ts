@@ -655,8 +655,9 @@ export async function redisLatencySuite(): Promise<SuiteResult> {
 
 /**
  * Offers `rate` jobs/s for LATENCY_SECONDS: a batch every 5 ms. Each job carries the time its batch was
- * meant to be sent (or left, if earlier), not when the loop got to it, so a stalled sender or event loop counts as latency
- * instead of hiding it (no coordinated omission). Resolves to when the offer started.
+ * meant to be sent (or left, if earlier), not when the loop got to it, so a stalled sender or event
+ * loop counts as latency instead of hiding it (no coordinated omission). Resolves to when the offer
+ * started.
  */
 async function offer(rate: number, send: (i: number, due: number) => Promise<unknown>): Promise<number> {
   const total = rate * LATENCY_SECONDS;

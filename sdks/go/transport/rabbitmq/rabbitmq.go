@@ -201,12 +201,12 @@ func (t *Transport) publishDeadLetter(ctx context.Context, queue string, body []
 	return t.publisher.publish(ctx, []publishItem{{routingKey: dead, body: body, headers: headers}}, []declaration{t.groupDeclaration(dead, DefaultGroup)})
 }
 
-// Consume subscribes opts.Group (default "default") to queue and returns once subscribed. At most
-// opts.Concurrency handlers (default 1) run at once. A handler that returns an error or panics, or
-// returns without settling its delivery, has it retried at once (attempt + 1).
 // subscribeAttempts bounds the tries of a first subscription whose channel the broker dropped.
 const subscribeAttempts = 3
 
+// Consume subscribes opts.Group (default "default") to queue and returns once subscribed. At most
+// opts.Concurrency handlers (default 1) run at once. A handler that returns an error or panics, or
+// returns without settling its delivery, has it retried at once (attempt + 1).
 func (t *Transport) Consume(ctx context.Context, queue string, handler transport.Handler, opts transport.ConsumeOptions) (transport.Subscription, error) {
 	if t.isClosed() {
 		return nil, ErrClosed

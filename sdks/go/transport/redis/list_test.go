@@ -191,7 +191,6 @@ func TestListsLargeFirstAttemptIsAcknowledgedByABareLrem(t *testing.T) {
 				if !strings.Contains(line, q) {
 					continue
 				}
-
 				tag := ""
 				for _, candidate := range []string{"once", "again"} {
 					if strings.Contains(line, `"`+candidate+`:x`) {
